@@ -1,0 +1,36 @@
+/**
+ * Errors are values with a code and a message a user can act on. They cross process and IPC boundaries
+ * as plain objects ({ code, message, details }), so keep `details` JSON-serialisable.
+ */
+
+export type LabErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'BACKEND_UNAVAILABLE'
+  | 'STEP_UNDERFLOW'
+  | 'MAX_STEPS'
+  | 'NONLINEAR_SOLVE_FAILED'
+  | 'NON_FINITE'
+  | 'DATASET_CORRUPT'
+  | 'DATASET_NOT_FOUND'
+  | 'DOWNLOAD_FAILED'
+  | 'CHECKSUM_MISMATCH'
+  | 'CANCELLED';
+
+export class LabError extends Error {
+  override readonly name = 'LabError';
+  constructor(
+    readonly code: LabErrorCode,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(`${code}: ${message}`);
+  }
+
+  toJSON(): { code: LabErrorCode; message: string; details: Record<string, unknown> } {
+    return { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+export function isLabError(e: unknown, code?: LabErrorCode): e is LabError {
+  return e instanceof LabError && (code === undefined || e.code === code);
+}
