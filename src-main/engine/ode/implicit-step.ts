@@ -1,0 +1,46 @@
+/** One step of a one-stage implicit scheme (see implicit-schemes.ts), with its nonlinear solve. */
+import { tf } from '../tf';
+import type { ImplicitScheme } from './implicit-schemes';
+import { solveFixedPoint } from './nonlinear';
+import { axpy, type State, type StateDynamics } from './state';
+
+export interface ImplicitSolveOptions {
+  tol: number;
+  maxIters: number;
+  memory: number;
+  method: string;
+}
+
+export function implicitStep(
+  f: StateDynamics,
+  scheme: ImplicitScheme,
+  t: number,
+  y: State,
+  h: number,
+  opts: ImplicitSolveOptions,
+): { y1: State; iterations: number } {
+  const f0 = scheme.w0 !== 0 ? f(t, y) : undefined;
+  const base = f0 ? tf.tidy(() => axpy(y, h, [scheme.w0], [f0])) : y;
+  const tau = t + scheme.c * h;
+  const G = (Y: State): State => {
+    const fY = f(tau, Y);
+    const out = tf.tidy(() => axpy(base, h * scheme.gamma, [1], [fY]));
+    tf.dispose(fY);
+    return out;
+  };
+  // Predictor: an explicit Euler step to the stage time when f0 is at hand, else y itself.
+  const guess = f0 ? tf.tidy(() => axpy(y, h * scheme.c, [1], [f0])) : y;
+  const { solution, iterations } = solveFixedPoint(G, guess, {
+    tol: opts.tol,
+    maxIters: opts.maxIters,
+    memory: opts.memory,
+    where: { t, stepSize: h, method: opts.method },
+  });
+  const y1 =
+    scheme.s === 1
+      ? solution
+      : tf.tidy(() => solution.map((Y, p) => tf.add(y[p], tf.mul(tf.sub(Y, y[p]), scheme.s))));
+  if (y1 !== solution) tf.dispose(solution);
+  if (f0) tf.dispose([...f0, ...base, ...guess]);
+  return { y1, iterations };
+}

@@ -1,0 +1,138 @@
+/**
+ * Solves the fixed-point equation Y = G(Y) of an implicit step by Anderson acceleration (Walker & Ni 2011,
+ * type II) — plain fixed-point iteration when `memory` is 0. On a linear G, Anderson is equivalent to GMRES,
+ * so it converges where plain iteration diverges (stiff problems, h·L > 1), at one evaluation per iteration.
+ */
+import { tf, type Tensor } from '../tf';
+import { LabError } from '../../../src-shared/errors';
+import { rms, subtract, type State } from './state';
+
+export interface FixedPointOptions {
+  tol: number;
+  maxIters: number;
+  memory: number;
+  /** Where the solve happens, for the error message. */
+  where: { t: number; stepSize: number; method: string };
+}
+
+/** Scaled size of the update: RMS(Δ / (1 + |x|)), i.e. relative for large entries, absolute for small ones. */
+function updateSize(delta: State, x: State): number {
+  const scaled = tf.tidy(() => delta.map((d, p) => tf.div(d, tf.add(1, tf.abs(x[p])))));
+  const value = rms(scaled);
+  tf.dispose(scaled);
+  return value;
+}
+
+/** Flattens a state into one vector, so that histories are plain matrices. */
+function flatten(y: State): Tensor {
+  return tf.concat(y.map((p) => tf.reshape(p, [-1])));
+}
+
+function unflatten(v: tf.Tensor, like: State): State {
+  let offset = 0;
+  return like.map((p) => {
+    const part = tf.reshape(tf.slice(v, [offset], [p.size]), p.shape);
+    offset += p.size;
+    return part;
+  });
+}
+
+/**
+ * Least-squares weights γ minimising ‖f − ΔF·γ‖ via the (Tikhonov-regularised) normal equations, solved in
+ * float64 in JS: the system is at most `memory`×`memory`.
+ */
+function andersonWeights(dF: tf.Tensor2D, f: Tensor): number[] {
+  const [gram, rhs] = tf.tidy(() => [tf.matMul(dF, dF, false, true), tf.matMul(dF, tf.reshape(f, [-1, 1]))]) as [
+    Tensor,
+    Tensor,
+  ];
+  const m = dF.shape[0];
+  const A = Array.from(gram.dataSync());
+  const b = Array.from(rhs.dataSync());
+  tf.dispose([gram, rhs]);
+  const scale = Math.max(...A.filter((_, i) => i % (m + 1) === 0)) || 1;
+  for (let i = 0; i < m; i++) A[i * m + i] += 1e-8 * scale;
+  // Gaussian elimination with partial pivoting.
+  for (let col = 0; col < m; col++) {
+    let pivot = col;
+    for (let r = col + 1; r < m; r++) if (Math.abs(A[r * m + col]) > Math.abs(A[pivot * m + col])) pivot = r;
+    if (pivot !== col) {
+      for (let c = 0; c < m; c++) [A[col * m + c], A[pivot * m + c]] = [A[pivot * m + c], A[col * m + c]];
+      [b[col], b[pivot]] = [b[pivot], b[col]];
+    }
+    const d = A[col * m + col];
+    if (d === 0) continue;
+    for (let r = col + 1; r < m; r++) {
+      const factor = A[r * m + col] / d;
+      for (let c = col; c < m; c++) A[r * m + c] -= factor * A[col * m + c];
+      b[r] -= factor * b[col];
+    }
+  }
+  const gamma = new Array<number>(m).fill(0);
+  for (let r = m - 1; r >= 0; r--) {
+    let s = b[r];
+    for (let c = r + 1; c < m; c++) s -= A[r * m + c] * gamma[c];
+    gamma[r] = A[r * m + r] === 0 ? 0 : s / A[r * m + r];
+  }
+  return gamma;
+}
+
+export interface FixedPointResult {
+  solution: State;
+  iterations: number;
+}
+
+/**
+ * Iterates x ← G(x) from x0 (not disposed) until the update is below `tol`. Each G call is one evaluation of the
+ * dynamics, counted by the caller's G. Throws NONLINEAR_SOLVE_FAILED when it does not converge.
+ */
+export function solveFixedPoint(G: (x: State) => State, x0: State, opts: FixedPointOptions): FixedPointResult {
+  let x = x0.map((p) => tf.clone(p));
+  const dFs: Tensor[] = [];
+  const dGs: Tensor[] = [];
+  let prevF: Tensor | undefined;
+  let prevG: Tensor | undefined;
+  let lastUpdate = Infinity;
+  const release = () => tf.dispose([...dFs, ...dGs, prevF, prevG].filter((t) => t !== undefined));
+
+  for (let iter = 1; iter <= opts.maxIters; iter++) {
+    const g = G(x);
+    const next = tf.tidy(() => {
+      const gFlat = flatten(g);
+      const fFlat = tf.sub(gFlat, flatten(x));
+      if (opts.memory > 0 && prevF && prevG) {
+        dFs.push(tf.keep(tf.sub(fFlat, prevF)));
+        dGs.push(tf.keep(tf.sub(gFlat, prevG)));
+        if (dFs.length > opts.memory) tf.dispose([dFs.shift()!, dGs.shift()!]);
+      }
+      tf.dispose([prevF, prevG].filter((t) => t !== undefined));
+      prevF = tf.keep(fFlat);
+      prevG = tf.keep(gFlat);
+      if (dFs.length === 0) return unflatten(gFlat, x);
+      const gamma = andersonWeights(tf.stack(dFs) as tf.Tensor2D, fFlat);
+      const correction = tf.matMul(tf.reshape(tf.tensor1d(gamma), [1, -1]), tf.stack(dGs));
+      return unflatten(tf.sub(gFlat, tf.reshape(correction, [-1])), x);
+    });
+    tf.dispose(g);
+    const delta = subtract(next, x);
+    const update = updateSize(delta, next);
+    tf.dispose([...delta, ...x]);
+    x = next;
+    lastUpdate = update;
+    if (!Number.isFinite(update)) break;
+    if (update <= opts.tol) {
+      release();
+      return { solution: x, iterations: iter };
+    }
+  }
+  release();
+  tf.dispose(x);
+  const { t, stepSize, method } = opts.where;
+  throw new LabError(
+    'NONLINEAR_SOLVE_FAILED',
+    `${method} step at t=${t.toPrecision(6)} (step size ${stepSize.toPrecision(4)}) did not converge in ` +
+      `${opts.maxIters} iterations: last update ${lastUpdate.toPrecision(3)} > tolerance ${opts.tol}. ` +
+      'Use a smaller step size or a looser implicitTol.',
+    { t, stepSize, method, iterations: opts.maxIters, lastUpdate, tol: opts.tol },
+  );
+}
