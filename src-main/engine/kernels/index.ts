@@ -1,0 +1,39 @@
+/**
+ * Kernels our training needs that the wasm backend lacks or runs slowly, one file per kernel. Registered
+ * before the backend is set. A missing kernel is added only if still missing (a future tfjs release may
+ * ship it); a slow one is wrapped, keeping the shipped kernel as the fallback for cases we do not cover.
+ */
+import { tf } from '../tf.js';
+import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
+import { fastConv2DBackpropInputConfig } from './conv2d-backprop-input.js';
+import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
+
+const BACKEND = 'wasm';
+
+export const missingWasmKernels: readonly tf.KernelConfig[] = [conv2DBackpropFilterConfig, unsortedSegmentSumConfig];
+
+const replacements: Record<string, (shipped: tf.KernelConfig) => tf.KernelConfig> = {
+  Conv2DBackpropInput: fastConv2DBackpropInputConfig,
+};
+
+const ours = new WeakSet<tf.KernelConfig>(missingWasmKernels);
+
+/** Registers our wasm kernels; returns the names registered by this call. Safe to call repeatedly. */
+export function registerWasmKernels(): string[] {
+  const added: string[] = [];
+  for (const config of missingWasmKernels) {
+    if (tf.getKernel(config.kernelName, BACKEND) !== undefined) continue;
+    tf.registerKernel(config);
+    added.push(config.kernelName);
+  }
+  for (const [name, wrap] of Object.entries(replacements)) {
+    const shipped = tf.getKernel(name, BACKEND);
+    if (shipped === undefined || ours.has(shipped)) continue;
+    const config = wrap(shipped);
+    ours.add(config);
+    tf.unregisterKernel(name, BACKEND); // registerKernel would warn about overwriting
+    tf.registerKernel(config);
+    added.push(name);
+  }
+  return added;
+}
