@@ -1,0 +1,81 @@
+/** `odelab models | solvers | presets | eval`: what the lab offers, and how a checkpoint scores. */
+import { Command, Option } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { PRESETS } from '../../src-shared/presets';
+import { ModelSpec } from '../../src-shared/run-config';
+import { SOLVERS } from '../../src-shared/solvers';
+import { initEngine } from '../engine';
+import { MODELS, parameterCount } from '../engine/models';
+import { decodeCheckpoint } from '../engine/train/checkpoint';
+import { evaluateCheckpoint } from '../engine/train/evaluate-checkpoint';
+import { tf } from '../engine/tf';
+import { loadDataset } from '../data';
+
+function print(json: boolean, value: unknown, text: () => string): void {
+  process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : text() + '\n');
+}
+
+export function modelsCommand(): Command {
+  return new Command('models')
+    .description('list the models with their parameter counts (MNIST-shaped input, 10 classes)')
+    .option('--json', 'JSON output')
+    .action(async (opts: { json?: boolean }) => {
+      await initEngine();
+      const rows = MODELS.map((m) => {
+        const model = m.build(ModelSpec.parse({ name: m.name }), { classes: 10, imageShape: [28, 28, 1], seed: 0 });
+        const row = { name: m.name, parameters: parameterCount(model), description: m.description };
+        tf.dispose(model.params);
+        return row;
+      });
+      print(!!opts.json, rows, () =>
+        rows.map((r) => `${r.name.padEnd(18)} ${String(r.parameters).padStart(8)}  ${r.description}`).join('\n'),
+      );
+    });
+}
+
+export function solversCommand(): Command {
+  return new Command('solvers')
+    .description('list the ODE solvers (order, kind, adaptive, defaults)')
+    .option('--json', 'JSON output')
+    .action((opts: { json?: boolean }) =>
+      print(!!opts.json, SOLVERS, () =>
+        SOLVERS.map(
+          (s) => `${s.name.padEnd(18)} order ${s.order}  ${s.kind.padEnd(8)} ${s.adaptive ? 'adaptive' : 'fixed   '}  ${s.description}`,
+        ).join('\n'),
+      ),
+    );
+}
+
+export function presetsCommand(): Command {
+  return new Command('presets')
+    .description('list the write-up presets')
+    .option('--json', 'JSON output')
+    .action((opts: { json?: boolean }) =>
+      print(!!opts.json, PRESETS, () =>
+        Object.entries(PRESETS)
+          .map(([name, p]) => `${name.padEnd(24)} ${p.description}`)
+          .join('\n'),
+      ),
+    );
+}
+
+export function evalCommand(): Command {
+  return new Command('eval')
+    .description("evaluate a checkpoint on its dataset's test split")
+    .requiredOption('--checkpoint <file>', 'checkpoint file (checkpoints/epoch-NNN.ckpt of a run)')
+    .option('--data-dir <dir>', 'dataset directory')
+    .addOption(new Option('--backend <name>', 'tfjs backend').choices(['tensorflow', 'wasm', 'cpu']))
+    .option('--json', 'JSON output')
+    .action(async (opts: { checkpoint: string; dataDir?: string; backend?: 'wasm'; json?: boolean }) => {
+      const bytes = await readFile(opts.checkpoint);
+      const { config } = decodeCheckpoint(bytes, opts.checkpoint);
+      await initEngine({ backend: opts.backend });
+      const dataset = await loadDataset(config.dataset, { dataDir: opts.dataDir });
+      const result = evaluateCheckpoint(bytes, dataset, opts.checkpoint);
+      const { confusion, ...summary } = result;
+      print(!!opts.json, { checkpoint: opts.checkpoint, ...summary, confusion }, () =>
+        `epoch ${result.epoch}: test loss ${result.loss.toFixed(4)}, accuracy ${(100 * result.accuracy).toFixed(2)}% ` +
+        `on ${result.count} images, NFE ${result.nfeForwardMean.toFixed(1)} per batch`,
+      );
+    });
+}

@@ -1,0 +1,35 @@
+/**
+ * `odelab`: the lab from the command line. Errors are printed as `CODE: message` (a LabError names the field,
+ * file or place); exit codes are listed in --help.
+ */
+import { Command, CommanderError } from 'commander';
+import { isLabError } from '../../src-shared/errors';
+import { datasetsCommand } from './datasets-command';
+import { EXIT, EXIT_CODES_HELP } from './exit-codes';
+import { evalCommand, modelsCommand, presetsCommand, solversCommand } from './info-commands';
+import { trainCommand } from './train-command';
+
+const program = new Command('odelab')
+  .description('Neural ODE Lab: train neural-ODE image classifiers, swap ODE solvers, compare runs.')
+  .addHelpText('after', EXIT_CODES_HELP)
+  .exitOverride()
+  .showHelpAfterError('(run with --help for usage)');
+
+for (const cmd of [trainCommand(), evalCommand(), modelsCommand(), solversCommand(), presetsCommand(), datasetsCommand()]) {
+  program.addCommand(cmd.exitOverride().showHelpAfterError().addHelpText('after', EXIT_CODES_HELP));
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    // Help and version are "errors" with exit code 0 in commander.
+    process.exitCode = e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+  } else if (isLabError(e)) {
+    process.stderr.write(`${e.message}\n`);
+    process.exitCode = e.code === 'INVALID_ARGUMENT' ? EXIT.USAGE : EXIT.FAILED;
+  } else {
+    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = EXIT.FAILED;
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * How `odelab train` shows a run: a progress bar per epoch on a TTY, or one JSON object per event per line
+ * (machine-readable, also with --json). Both take the runner's RunEvents as they arrive.
+ */
+import cliProgress from 'cli-progress';
+import type { RunEvent } from '../../src-shared/run-events';
+
+export type Reporter = (e: RunEvent) => void;
+
+export function jsonLinesReporter(write: (line: string) => void = (l) => process.stdout.write(l)): Reporter {
+  return (e) => write(JSON.stringify(e) + '\n');
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+
+export function progressReporter(): Reporter {
+  let bar: cliProgress.SingleBar | undefined;
+  let perEpoch = 0;
+  const log = (line: string) => (bar ? bar.stop() : undefined, process.stdout.write(line + '\n'));
+  return (e) => {
+    switch (e.event) {
+      case 'started':
+        perEpoch = e.batchesPerEpoch;
+        process.stdout.write(
+          `${e.config.model.name} on ${e.config.dataset.kind} (${e.trainSize} train / ${e.testSize} test, ` +
+            `${e.parameterCount} parameters, backend ${e.backend}, data: ${e.datasetSource})\n`,
+        );
+        break;
+      case 'batch':
+        if (!bar || e.batch === 1) {
+          bar = new cliProgress.SingleBar(
+            {
+              format: `epoch ${e.epoch} {bar} {value}/{total} | loss {loss} | acc {acc} | NFE {nfe} | ETA {eta_formatted}`,
+              hideCursor: true,
+            },
+            cliProgress.Presets.shades_classic,
+          );
+          bar.start(perEpoch, 0, { loss: '-', acc: '-', nfe: '-' });
+        }
+        bar.update(e.batch, {
+          loss: e.loss.toFixed(4),
+          acc: pct(e.accuracy),
+          nfe: `${e.nfeForward}/${e.nfeBackward}`,
+        });
+        break;
+      case 'evaluation':
+        log(`  eval at step ${e.step}: test loss ${e.testLoss.toFixed(4)}, accuracy ${pct(e.testAccuracy)}`);
+        bar = undefined;
+        break;
+      case 'epoch':
+        log(
+          `epoch ${e.epoch}: loss ${e.loss.toFixed(4)} acc ${pct(e.accuracy)} | test loss ${e.testLoss.toFixed(4)} ` +
+            `acc ${pct(e.testAccuracy)} | NFE fwd ${e.nfeForwardMean.toFixed(1)} (max ${e.nfeForwardMax}) ` +
+            `bwd ${e.nfeBackwardMean.toFixed(1)} | ${e.seconds.toFixed(1)} s`,
+        );
+        bar = undefined;
+        break;
+      case 'checkpoint':
+        process.stdout.write(`  checkpoint: ${e.path}\n`);
+        break;
+      case 'ended':
+        bar?.stop();
+        process.stdout.write(
+          `run ${e.status} after ${e.epochsCompleted} epoch(s), ${e.seconds.toFixed(1)} s` +
+            (e.error ? `\n${e.error.code}: ${e.error.message}` : '') +
+            '\n',
+        );
+        break;
+    }
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * Checkpoints as bytes: weights and optimiser state (float32), plus where training stood. Layout:
+ *   "ODLCKPT1" | uint32 LE header length | UTF-8 JSON header | float32 payload (tensors back to back).
+ * Tensors are stored by position (the model's stable parameter order), not by tfjs variable name.
+ */
+import { LabError } from '../../../src-shared/errors';
+import type { RunConfig } from '../../../src-shared/run-config';
+
+const MAGIC = 'ODLCKPT1';
+
+export interface StoredTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface Checkpoint {
+  config: RunConfig;
+  /** Epochs completed. */
+  epoch: number;
+  /** Batches completed over the run. */
+  step: number;
+  weights: StoredTensor[];
+  optimizer: { iterations: number; tensors: StoredTensor[] };
+}
+
+interface Header {
+  config: RunConfig;
+  epoch: number;
+  step: number;
+  optimizerIterations: number;
+  weights: number[][];
+  optimizer: number[][];
+}
+
+export function encodeCheckpoint(c: Checkpoint): Uint8Array {
+  const header: Header = {
+    config: c.config,
+    epoch: c.epoch,
+    step: c.step,
+    optimizerIterations: c.optimizer.iterations,
+    weights: c.weights.map((t) => t.shape),
+    optimizer: c.optimizer.tensors.map((t) => t.shape),
+  };
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const tensors = [...c.weights, ...c.optimizer.tensors];
+  const floats = tensors.reduce((n, t) => n + t.data.length, 0);
+  // Pad the header so the payload is 4-byte aligned and can be viewed as Float32Array without copying.
+  const headerEnd = Math.ceil((MAGIC.length + 4 + json.length) / 4) * 4;
+  const bytes = new Uint8Array(headerEnd + floats * 4);
+  bytes.set(new TextEncoder().encode(MAGIC), 0);
+  new DataView(bytes.buffer).setUint32(MAGIC.length, json.length, true);
+  bytes.set(json, MAGIC.length + 4);
+  const payload = new Float32Array(bytes.buffer, headerEnd, floats);
+  let offset = 0;
+  for (const t of tensors) {
+    payload.set(t.data, offset);
+    offset += t.data.length;
+  }
+  return bytes;
+}
+
+export function decodeCheckpoint(bytes: Uint8Array, name = 'checkpoint'): Checkpoint {
+  const corrupt = (what: string) => new LabError('INVALID_ARGUMENT', `${name} is not a valid checkpoint: ${what}`);
+  const magic = new TextDecoder().decode(bytes.subarray(0, MAGIC.length));
+  if (magic !== MAGIC) throw corrupt(`expected magic ${MAGIC}, found ${JSON.stringify(magic)}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = view.getUint32(MAGIC.length, true);
+  let header: Header;
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(MAGIC.length + 4, MAGIC.length + 4 + headerLength)));
+  } catch {
+    throw corrupt('unreadable header');
+  }
+  const headerEnd = Math.ceil((MAGIC.length + 4 + headerLength) / 4) * 4;
+  const shapes = [...header.weights, ...header.optimizer];
+  const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
+  const floats = sizes.reduce((a, b) => a + b, 0);
+  if (bytes.length !== headerEnd + floats * 4) {
+    throw corrupt(`expected ${headerEnd + floats * 4} bytes, found ${bytes.length}`);
+  }
+  // Copy into an aligned buffer: `bytes` may be a view at any offset (e.g. a Node Buffer).
+  const payload = new Float32Array(bytes.slice(headerEnd).buffer);
+  let offset = 0;
+  const tensors = shapes.map((shape, i) => {
+    const data = payload.subarray(offset, offset + sizes[i]);
+    offset += sizes[i];
+    return { shape, data };
+  });
+  return {
+    config: header.config,
+    epoch: header.epoch,
+    step: header.step,
+    weights: tensors.slice(0, header.weights.length),
+    optimizer: { iterations: header.optimizerIterations, tensors: tensors.slice(header.weights.length) },
+  };
+}

@@ -1,0 +1,41 @@
+/** Test-set evaluation: loss, accuracy, confusion matrix and the ODE work it took. */
+import { batches, disposeBatch, type Normalisation, type Split } from '../../data';
+import { tf } from '../tf';
+import type { Model } from '../models';
+import { accumulateConfusion, correctCount, crossEntropy } from './metrics';
+
+export interface Evaluation {
+  loss: number;
+  accuracy: number;
+  count: number;
+  nfeForwardMean: number;
+  confusion: number[][];
+}
+
+export function evaluate(
+  model: Model,
+  split: Split,
+  opts: { classes: number; imageShape: readonly [number, number, number]; normalisation: Normalisation; batchSize: number },
+): Evaluation {
+  const confusion = Array.from({ length: opts.classes }, () => new Array<number>(opts.classes).fill(0));
+  let lossSum = 0;
+  let correct = 0;
+  let nfe = 0;
+  let batchesSeen = 0;
+  for (const batch of batches(split, { ...opts, shuffle: false })) {
+    const logits = tf.tidy(() => {
+      const { logits, odeStats } = model.forward(batch.x);
+      nfe += odeStats.reduce((n, s) => n + s.nfeForward, 0);
+      return logits;
+    });
+    const loss = crossEntropy(logits, batch.y, opts.classes);
+    lossSum += loss.dataSync()[0] * batch.size;
+    correct += correctCount(logits, batch.y);
+    accumulateConfusion(confusion, logits, batch.y);
+    batchesSeen++;
+    tf.dispose([loss, logits]);
+    disposeBatch(batch);
+  }
+  const count = split.labels.length;
+  return { loss: lossSum / count, accuracy: correct / count, count, nfeForwardMean: nfe / batchesSeen, confusion };
+}

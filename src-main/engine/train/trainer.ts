@@ -1,0 +1,232 @@
+/**
+ * The training loop: batches → loss → gradients (through or around the ODE solver) → optimiser, with the
+ * metrics a researcher watches, checkpoints at epoch ends, cancellation between batches, and a clear end state:
+ * completed, cancelled, diverged (non-finite loss, at once) or failed (the engine's typed error, and where).
+ */
+import { LabError } from '../../../src-shared/errors';
+import type { RunConfig } from '../../../src-shared/run-config';
+import type { EndedEvent, RunErrorInfo, RunEvent } from '../../../src-shared/run-events';
+import { batchCount, batches, disposeBatch, subsetStratified, type Dataset, type Split } from '../../data';
+import { tf } from '../tf';
+import { buildModel, parameterCount, type Model } from '../models';
+import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from './checkpoint';
+import { evaluate } from './evaluate';
+import { correctCount, crossEntropy } from './metrics';
+import { createOptimizer, type Optimizer } from './optimizers';
+
+export interface TrainOptions {
+  dataset: Dataset;
+  backend: string;
+  onEvent: (e: RunEvent) => void;
+  signal?: AbortSignal;
+  /** Continue from this checkpoint (bytes as written by `saveCheckpoint`). */
+  resumeFrom?: Uint8Array;
+  /** Persists a checkpoint; returns where it went. */
+  saveCheckpoint?: (bytes: Uint8Array, epoch: number) => Promise<string> | string;
+  /** Stop after this many epochs in total (for tests of resume); defaults to config.epochs. */
+  stopAfterEpoch?: number;
+}
+
+/** The training subset the config asks for (stratified and seeded by the run's seed). */
+export function trainingSplit(config: RunConfig, dataset: Dataset): Split {
+  if (config.trainSize === undefined || config.trainSize >= dataset.train.labels.length) return dataset.train;
+  return subsetStratified(dataset.train, config.trainSize, config.seed);
+}
+
+function toCheckpoint(config: RunConfig, model: Model, optimizer: Optimizer, epoch: number, step: number): Checkpoint {
+  const state = optimizer.state();
+  const stored = (t: tf.Tensor) => ({ shape: t.shape, data: t.dataSync() as Float32Array });
+  const checkpoint = {
+    config,
+    epoch,
+    step,
+    weights: model.params.map(stored),
+    optimizer: { iterations: state.iterations, tensors: state.tensors.map(stored) },
+  };
+  tf.dispose(state.tensors);
+  return checkpoint;
+}
+
+function restore(model: Model, optimizer: Optimizer, c: Checkpoint): void {
+  if (c.weights.length !== model.params.length) {
+    throw new LabError('INVALID_ARGUMENT', `checkpoint has ${c.weights.length} weight tensors, the model ${model.params.length}`);
+  }
+  c.weights.forEach((w, i) => {
+    const p = model.params[i];
+    if (w.shape.join('x') !== p.shape.join('x')) {
+      throw new LabError('INVALID_ARGUMENT', `checkpoint weight ${i} has shape [${w.shape}], the model [${p.shape}]`);
+    }
+    p.assign(tf.tensor(w.data, w.shape));
+  });
+  const tensors = c.optimizer.tensors.map((t) => tf.tensor(t.data, t.shape));
+  optimizer.restore({ iterations: c.optimizer.iterations, tensors });
+  tf.dispose(tensors);
+}
+
+function errorInfo(e: unknown, where: Record<string, unknown>): RunErrorInfo {
+  if (e instanceof LabError) return { code: e.code, message: e.message, details: { ...e.details, ...where } };
+  return { code: 'INTERNAL', message: e instanceof Error ? e.message : String(e), details: where };
+}
+
+export async function train(config: RunConfig, opts: TrainOptions): Promise<EndedEvent> {
+  const started = performance.now();
+  const { dataset } = opts;
+  const split = trainingSplit(config, dataset);
+  const ctx = { classes: dataset.classes.length, imageShape: dataset.imageShape, seed: config.seed };
+  const model = buildModel(config.model, ctx);
+  const optimizer = createOptimizer(config.optimizer, model.params);
+  let epoch = 0;
+  let step = 0;
+  const finish = (status: EndedEvent['status'], error?: RunErrorInfo): EndedEvent => {
+    optimizer.dispose();
+    tf.dispose(model.params);
+    const ended: EndedEvent = {
+      event: 'ended',
+      status,
+      epochsCompleted: epoch,
+      step,
+      seconds: (performance.now() - started) / 1000,
+      ...(error ? { error } : {}),
+    };
+    opts.onEvent(ended);
+    return ended;
+  };
+
+  if (opts.resumeFrom) {
+    const c = decodeCheckpoint(opts.resumeFrom);
+    restore(model, optimizer, c);
+    epoch = c.epoch;
+    step = c.step;
+  }
+  const batchOpts = {
+    batchSize: config.batchSize,
+    imageShape: dataset.imageShape,
+    normalisation: config.normalisation,
+    seed: config.seed,
+  };
+  const perEpoch = batchCount(split.labels.length, config.batchSize);
+  opts.onEvent({
+    event: 'started',
+    config,
+    backend: opts.backend,
+    parameterCount: parameterCount(model),
+    trainSize: split.labels.length,
+    testSize: dataset.test.labels.length,
+    batchesPerEpoch: perEpoch,
+    startEpoch: epoch,
+    datasetSource: dataset.source.kind,
+  });
+  const evalOpts = { ...batchOpts, classes: ctx.classes, batchSize: Math.max(config.batchSize, 500) };
+  const lastEpoch = Math.min(config.epochs, opts.stopAfterEpoch ?? config.epochs);
+
+  while (epoch < lastEpoch) {
+    const current = epoch + 1;
+    const epochStart = performance.now();
+    const totals = { loss: 0, correct: 0, seen: 0, accepted: 0, rejected: 0, peakBytes: 0 };
+    const nfeF: number[] = [];
+    const nfeB: number[] = [];
+    let batchIndex = 0;
+    for (const batch of batches(split, { ...batchOpts, epoch: current })) {
+      if (opts.signal?.aborted) {
+        disposeBatch(batch);
+        return finish('cancelled');
+      }
+      batchIndex++;
+      const batchStart = performance.now();
+      let lossValue: number;
+      let correct: number;
+      let stats: ReturnType<Model['forward']>['odeStats'] = [];
+      try {
+        let logits: tf.Tensor | undefined;
+        const { value, grads } = tf.variableGrads(() => {
+          const out = model.forward(batch.x);
+          stats = out.odeStats;
+          logits = tf.keep(out.logits);
+          return crossEntropy(out.logits, batch.y, ctx.classes);
+        }, model.params);
+        lossValue = value.dataSync()[0];
+        correct = correctCount(logits!, batch.y);
+        totals.peakBytes = Math.max(totals.peakBytes, tf.memory().numBytes);
+        if (Number.isFinite(lossValue)) optimizer.step(model.params.map((p) => grads[p.name]));
+        tf.dispose([value, logits!, ...Object.values(grads)]);
+      } catch (e) {
+        disposeBatch(batch);
+        const where = { epoch: current, batch: batchIndex, step: step + 1 };
+        if (e instanceof LabError && e.code === 'NON_FINITE') return finish('diverged', errorInfo(e, where));
+        return finish('failed', errorInfo(e, where));
+      }
+      disposeBatch(batch);
+      step++;
+      if (!Number.isFinite(lossValue)) {
+        return finish('diverged', {
+          code: 'NON_FINITE',
+          message: `the loss became ${lossValue} at epoch ${current}, batch ${batchIndex} (step ${step}); lower the learning rate`,
+          details: { epoch: current, batch: batchIndex, step, loss: String(lossValue) },
+        });
+      }
+      const nfeForward = stats.reduce((n, s) => n + s.nfeForward, 0);
+      const nfeBackward = stats.reduce((n, s) => n + s.nfeBackward, 0);
+      nfeF.push(nfeForward);
+      nfeB.push(nfeBackward);
+      totals.accepted += stats.reduce((n, s) => n + s.stepsAccepted, 0);
+      totals.rejected += stats.reduce((n, s) => n + s.stepsRejected, 0);
+      totals.loss += lossValue * batch.size;
+      totals.correct += correct;
+      totals.seen += batch.size;
+      opts.onEvent({
+        event: 'batch',
+        epoch: current,
+        batch: batchIndex,
+        step,
+        loss: lossValue,
+        accuracy: correct / batch.size,
+        nfeForward,
+        nfeBackward,
+        seconds: (performance.now() - batchStart) / 1000,
+      });
+      if (config.evalEvery > 0 && step % config.evalEvery === 0 && batchIndex < perEpoch) {
+        const size = Math.min(config.evalSize, dataset.test.labels.length);
+        const sample = { images: dataset.test.images, labels: dataset.test.labels.subarray(0, size) };
+        const e = evaluate(model, sample, evalOpts);
+        opts.onEvent({
+          event: 'evaluation',
+          epoch: current,
+          step,
+          testLoss: e.loss,
+          testAccuracy: e.accuracy,
+          evaluated: e.count,
+          nfeForward: e.nfeForwardMean,
+        });
+      }
+    }
+    const test = evaluate(model, dataset.test, evalOpts);
+    epoch = current;
+    const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+    opts.onEvent({
+      event: 'epoch',
+      epoch,
+      step,
+      loss: totals.loss / totals.seen,
+      accuracy: totals.correct / totals.seen,
+      testLoss: test.loss,
+      testAccuracy: test.accuracy,
+      nfeForwardMean: mean(nfeF),
+      nfeForwardMax: Math.max(0, ...nfeF),
+      nfeBackwardMean: mean(nfeB),
+      nfeBackwardMax: Math.max(0, ...nfeB),
+      stepsAccepted: totals.accepted,
+      stepsRejected: totals.rejected,
+      testNfeForwardMean: test.nfeForwardMean,
+      seconds: (performance.now() - epochStart) / 1000,
+      peakTensorBytes: totals.peakBytes,
+      rssBytes: process.memoryUsage().rss,
+      confusion: test.confusion,
+    });
+    if (opts.saveCheckpoint) {
+      const bytes = encodeCheckpoint(toCheckpoint(config, model, optimizer, epoch, step));
+      const path = await opts.saveCheckpoint(bytes, epoch);
+      opts.onEvent({ event: 'checkpoint', epoch, step, path, bytes: bytes.length });
+    }
+  }
+  return finish('completed');
+}

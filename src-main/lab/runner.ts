@@ -1,0 +1,139 @@
+/**
+ * The Runner owns training processes: one process per run, a queue (one run at a time by default), cancel,
+ * and crash handling — a process that dies without saying 'ended' is reported as failed: CRASHED, never a hang.
+ * Events stream to listeners as they arrive; the parent writes them to `<outDir>/events.jsonl`.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { RunConfig } from '../../src-shared/run-config';
+import type { EndedEvent } from '../../src-shared/run-events';
+import type { FromTrainer, StartMessage, ToTrainer } from './protocol';
+
+export interface RunRequest {
+  config: RunConfig;
+  outDir: string;
+  dataDir?: string;
+  backend?: StartMessage['backend'];
+  resumeFrom?: string;
+}
+
+export interface RunHandle {
+  id: number;
+  request: RunRequest;
+  /** 'event' (RunEvent), 'progress' (string) */
+  events: EventEmitter;
+  /** Resolves with the run's 'ended' event, whatever happened. */
+  done: Promise<EndedEvent>;
+  cancel(): void;
+  /** The process, once started (tests use it to kill one). */
+  process?: ChildProcess;
+}
+
+const ENTRY = fileURLToPath(new URL('./train-process.ts', import.meta.url));
+
+export class Runner {
+  private readonly queue: { handle: RunHandle; start: () => void }[] = [];
+  private running = 0;
+  private nextId = 1;
+
+  constructor(private readonly concurrency = 1) {}
+
+  enqueue(request: RunRequest): RunHandle {
+    const events = new EventEmitter();
+    let resolveDone!: (e: EndedEvent) => void;
+    const done = new Promise<EndedEvent>((r) => (resolveDone = r));
+    let cancelled = false;
+    const handle: RunHandle = {
+      id: this.nextId++,
+      request,
+      events,
+      done,
+      cancel: () => {
+        cancelled = true;
+        if (handle.process?.connected) handle.process.send({ type: 'cancel' } satisfies ToTrainer);
+      },
+    };
+    const start = () => {
+      if (cancelled) {
+        const ended: EndedEvent = { event: 'ended', status: 'cancelled', epochsCompleted: 0, step: 0, seconds: 0 };
+        events.emit('event', ended);
+        resolveDone(ended);
+        this.finished();
+        return;
+      }
+      this.launch(handle, (ended) => {
+        resolveDone(ended);
+        this.finished();
+      });
+    };
+    this.queue.push({ handle, start });
+    this.pump();
+    return handle;
+  }
+
+  private pump(): void {
+    while (this.running < this.concurrency && this.queue.length > 0) {
+      this.running++;
+      this.queue.shift()!.start();
+    }
+  }
+
+  private finished(): void {
+    this.running--;
+    this.pump();
+  }
+
+  private launch(handle: RunHandle, onEnded: (e: EndedEvent) => void): void {
+    const { request, events } = handle;
+    mkdirSync(request.outDir, { recursive: true });
+    const log = createWriteStream(join(request.outDir, 'events.jsonl'), { flags: 'a' });
+    const child = fork(ENTRY, [], {
+      execArgv: ['--import', 'tsx'],
+      serialization: 'advanced',
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
+    handle.process = child;
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+    let ended: EndedEvent | undefined;
+    let lastEpoch = 0;
+    let lastStep = 0;
+    const started = Date.now();
+    child.on('message', (msg: FromTrainer) => {
+      if (msg.type === 'progress') {
+        events.emit('progress', msg.message);
+        return;
+      }
+      const e = msg.event;
+      if (e.event === 'epoch') lastEpoch = e.epoch;
+      if (e.event === 'batch') lastStep = e.step;
+      if (e.event === 'ended') ended = e;
+      log.write(JSON.stringify(e) + '\n');
+      events.emit('event', e);
+    });
+    child.on('exit', (code, signal) => {
+      if (!ended) {
+        ended = {
+          event: 'ended',
+          status: 'failed',
+          epochsCompleted: lastEpoch,
+          step: lastStep,
+          seconds: (Date.now() - started) / 1000,
+          error: {
+            code: 'CRASHED',
+            message: `the training process ${signal ? `was killed by ${signal}` : `exited with code ${code}`} before the run ended`,
+            details: { exitCode: code, signal, stderr: stderr.trim().split('\n').slice(-5).join('\n') },
+          },
+        };
+        log.write(JSON.stringify(ended) + '\n');
+        events.emit('event', ended);
+      }
+      log.end();
+      onEnded(ended);
+    });
+    child.send({ type: 'start', ...request } satisfies ToTrainer);
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Entry point of a training process: receives one 'start' message, trains, streams events back and exits.
+ * Run by the Runner (child_process.fork here; Electron's utilityProcess later) — never imported by the parent.
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { initEngine } from '../engine';
+import { train } from '../engine/train/trainer';
+import { loadDataset } from '../data';
+import { LabError } from '../../src-shared/errors';
+import type { EndedEvent, RunEvent } from '../../src-shared/run-events';
+import type { FromTrainer, StartMessage, ToTrainer } from './protocol';
+
+const controller = new AbortController();
+
+function send(message: FromTrainer): void {
+  process.send?.(message);
+}
+
+async function run(msg: StartMessage): Promise<void> {
+  const emit = (event: RunEvent) => send({ type: 'event', event });
+  try {
+    const { backend } = await initEngine({ backend: msg.backend });
+    const dataset = await loadDataset(msg.config.dataset, {
+      dataDir: msg.dataDir,
+      signal: controller.signal,
+      onProgress: (p) => send({ type: 'progress', message: JSON.stringify(p) }),
+    });
+    const checkpoints = join(msg.outDir, 'checkpoints');
+    await mkdir(checkpoints, { recursive: true });
+    await train(msg.config, {
+      dataset,
+      backend,
+      onEvent: emit,
+      signal: controller.signal,
+      resumeFrom: msg.resumeFrom ? await readFile(msg.resumeFrom) : undefined,
+      saveCheckpoint: async (bytes, epoch) => {
+        // Temp file then rename: a crash mid-write never leaves a truncated checkpoint under the real name.
+        const path = join(checkpoints, `epoch-${String(epoch).padStart(3, '0')}.ckpt`);
+        await writeFile(`${path}.tmp`, bytes);
+        await rename(`${path}.tmp`, path);
+        return path;
+      },
+    });
+  } catch (e) {
+    const ended: EndedEvent = {
+      event: 'ended',
+      status: controller.signal.aborted ? 'cancelled' : 'failed',
+      epochsCompleted: 0,
+      step: 0,
+      seconds: 0,
+      error:
+        e instanceof LabError
+          ? { code: e.code, message: e.message, details: e.details }
+          : { code: 'INTERNAL', message: e instanceof Error ? e.message : String(e) },
+    };
+    emit(ended);
+  }
+}
+
+process.on('message', (msg: ToTrainer) => {
+  if (msg.type === 'cancel') controller.abort();
+  else if (msg.type === 'start') void run(msg).finally(() => process.disconnect?.());
+});

@@ -1,0 +1,51 @@
+/** Run presets named after the write-ups: complete RunConfig inputs that CLI flags can then override. */
+import type { RunConfigInput } from './run-config';
+
+const shapes = (method: 'euler' | 'implicit-euler' | 'implicit-midpoint', name: string): RunConfigInput => ({
+  name,
+  model: { name: 'shapes-odenet', solver: { method, stepSize: 0.05 } },
+  dataset: { kind: 'shapes', mode: 'compound', trainCount: 2700, testCount: 6000 },
+  optimizer: { kind: 'adam', lr: 3e-3 },
+  batchSize: 120,
+  epochs: 5,
+});
+
+export const PRESETS: Record<string, { description: string; config: RunConfigInput }> = {
+  'fashion-convnode': {
+    description: 'Fashion-MNIST write-up: ConvNODE, tsit5 rtol=atol=1e-3, AdamW 1e-2, batch 128, 1 epoch.',
+    config: {
+      name: 'fashion-convnode',
+      model: { name: 'convnode-fashion', solver: { method: 'tsit5', rtol: 1e-3, atol: 1e-3, gradient: 'direct' } },
+      dataset: { kind: 'fashion-mnist' },
+      optimizer: { kind: 'adamw', lr: 1e-2, weightDecay: 1e-2 },
+      batchSize: 128,
+      epochs: 1,
+    },
+  },
+  'mnist-odenet': {
+    description: 'MNIST write-up: ODENet, dopri5 rtol=atol=0.1, adjoint, SGD 1e-3 momentum 0.9, batch 16, 10 epochs.',
+    config: {
+      name: 'mnist-odenet',
+      model: { name: 'odenet-mnist', solver: { method: 'dopri5', rtol: 0.1, atol: 0.1, gradient: 'adjoint' } },
+      dataset: { kind: 'mnist' },
+      normalisation: 'symmetric',
+      optimizer: { kind: 'sgd', lr: 1e-3, momentum: 0.9 },
+      batchSize: 16,
+      epochs: 10,
+    },
+  },
+  'shapes-euler': {
+    description: 'Shapes write-up, compound (7 classes): explicit Euler, step 0.05, Adam, batch 120, 5 epochs.',
+    config: shapes('euler', 'shapes-euler'),
+  },
+  'shapes-implicit-euler': {
+    description: 'Shapes write-up, compound (7 classes): implicit Euler, step 0.05, Adam, batch 120, 5 epochs.',
+    config: shapes('implicit-euler', 'shapes-implicit-euler'),
+  },
+  'shapes-crank-nicolson': {
+    description:
+      'Shapes write-up, compound (7 classes): the write-up\'s "Crank–Nicolson", which evaluates f at the step\'s ' +
+      'midpoint, i.e. the implicit midpoint rule; step 0.05, Adam, batch 120, 5 epochs.',
+    config: shapes('implicit-midpoint', 'shapes-crank-nicolson'),
+  },
+};

@@ -1,0 +1,92 @@
+/**
+ * What a training run reports, in order: started → (batch | evaluation)* → epoch → checkpoint … → ended.
+ * The same objects travel from the training process to the runner, the CLI's JSON lines and (later) the UI.
+ */
+import type { LabErrorCode } from './errors';
+import type { RunConfig, RunStatus } from './run-config';
+
+export interface StartedEvent {
+  event: 'started';
+  config: RunConfig;
+  backend: string;
+  parameterCount: number;
+  trainSize: number;
+  testSize: number;
+  batchesPerEpoch: number;
+  /** Epochs already done when resuming from a checkpoint (0 for a fresh run). */
+  startEpoch: number;
+  datasetSource: string;
+}
+
+export interface BatchEvent {
+  event: 'batch';
+  /** 1-based epoch and batch within it; `step` counts batches over the whole run. */
+  epoch: number;
+  batch: number;
+  step: number;
+  loss: number;
+  accuracy: number;
+  nfeForward: number;
+  nfeBackward: number;
+  seconds: number;
+}
+
+export interface EvaluationEvent {
+  event: 'evaluation';
+  epoch: number;
+  step: number;
+  testLoss: number;
+  testAccuracy: number;
+  /** How many test images this evaluation used. */
+  evaluated: number;
+  nfeForward: number;
+}
+
+export interface EpochEvent {
+  event: 'epoch';
+  epoch: number;
+  step: number;
+  loss: number;
+  accuracy: number;
+  testLoss: number;
+  testAccuracy: number;
+  nfeForwardMean: number;
+  nfeForwardMax: number;
+  nfeBackwardMean: number;
+  nfeBackwardMax: number;
+  stepsAccepted: number;
+  stepsRejected: number;
+  /** Forward NFE of the test-set evaluation, per batch. */
+  testNfeForwardMean: number;
+  seconds: number;
+  /** Largest tfjs tensor memory seen after a batch's backward pass, in bytes. */
+  peakTensorBytes: number;
+  rssBytes: number;
+  /** Test-set confusion matrix, rows = true class, columns = predicted. */
+  confusion: number[][];
+}
+
+export interface CheckpointEvent {
+  event: 'checkpoint';
+  epoch: number;
+  step: number;
+  path: string;
+  bytes: number;
+}
+
+export interface RunErrorInfo {
+  code: LabErrorCode | 'CRASHED' | 'INTERNAL';
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+export interface EndedEvent {
+  event: 'ended';
+  status: RunStatus;
+  epochsCompleted: number;
+  step: number;
+  seconds: number;
+  error?: RunErrorInfo;
+}
+
+export type RunEvent = StartedEvent | BatchEvent | EvaluationEvent | EpochEvent | CheckpointEvent | EndedEvent;
