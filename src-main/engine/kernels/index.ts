@@ -4,8 +4,10 @@
  * ship it); a slow one is wrapped, keeping the shipped kernel as the fallback for cases we do not cover.
  */
 import { tf } from '../tf.js';
+import { fastBatchMatMulConfig } from './batch-mat-mul.js';
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { fastConv2DBackpropInputConfig } from './conv2d-backprop-input.js';
+import { aliasIdentityConfig } from './identity.js';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
 
 const BACKEND = 'wasm';
@@ -13,7 +15,9 @@ const BACKEND = 'wasm';
 export const missingWasmKernels: readonly tf.KernelConfig[] = [conv2DBackpropFilterConfig, unsortedSegmentSumConfig];
 
 const replacements: Record<string, (shipped: tf.KernelConfig) => tf.KernelConfig> = {
+  BatchMatMul: fastBatchMatMulConfig,
   Conv2DBackpropInput: fastConv2DBackpropInputConfig,
+  Identity: aliasIdentityConfig,
 };
 
 const ours = new WeakSet<tf.KernelConfig>(missingWasmKernels);

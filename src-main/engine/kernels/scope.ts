@@ -25,6 +25,12 @@ export class KernelScope {
     return out;
   }
 
+  /** Takes ownership of `t`, made by a kernel called directly: it will be freed by dispose(). */
+  adopt(t: tf.TensorInfo): tf.TensorInfo {
+    this.owned.push(t);
+    return t;
+  }
+
   /** Hands `t` to the caller: it will not be freed by dispose(). */
   keep(t: tf.TensorInfo): tf.TensorInfo {
     const i = this.owned.lastIndexOf(t);

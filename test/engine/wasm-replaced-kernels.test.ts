@@ -1,0 +1,99 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from '../../src-main/engine/backend.js';
+import { tf } from '../../src-main/engine/tf.js';
+
+/** Deterministic values in [-1, 1). */
+function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+async function on(backend: 'wasm' | 'cpu', fn: () => tf.Tensor[]): Promise<Float32Array[]> {
+  await tf.setBackend(backend);
+  const outs = tf.tidy(fn);
+  const data = outs.map((t) => t.dataSync() as Float32Array);
+  tf.dispose(outs);
+  await tf.setBackend('wasm');
+  return data;
+}
+
+function relErr(actual: Float32Array, expected: Float32Array): number {
+  expect(actual.length).toBe(expected.length);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) {
+    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
+  }
+  expect(scale).toBeGreaterThan(0);
+  return diff / scale;
+}
+
+beforeAll(async () => {
+  expect((await selectBackend({ backend: 'wasm' })).backend).toBe('wasm');
+});
+
+describe('Identity on wasm (aliasing)', () => {
+  it('shares the buffer: a clone outlives its source and frees nothing early or late', () => {
+    const x = tf.tensor1d(values(1000, 1));
+    const expected = x.dataSync().slice();
+    const dataIds = tf.backend().numDataIds();
+    const y = tf.clone(x);
+    expect(tf.backend().numDataIds()).toBe(dataIds); // no copy
+    x.dispose();
+    expect(Array.from(y.dataSync())).toEqual(Array.from(expected));
+    y.dispose();
+    expect(tf.backend().numDataIds()).toBe(dataIds - 1);
+  });
+
+  it('keeps saved tensors valid through a gradient whose inputs were disposed', () => {
+    const x = tf.tensor1d([1, 2, 3]);
+    const g = tf.grad((t: tf.Tensor) => {
+      const y = tf.mul(t, t); // saves t through Identity
+      return tf.sum(y);
+    });
+    const dx = g(x);
+    expect(Array.from(dx.dataSync())).toEqual([2, 4, 6]);
+    tf.dispose([x, dx]);
+  });
+});
+
+const matMulCases: { a: number[]; b: number[]; transposeA: boolean; transposeB: boolean }[] = [
+  { a: [128, 203], b: [203, 16], transposeA: false, transposeB: false },
+  { a: [16, 128], b: [203, 16], transposeA: true, transposeB: true },
+  { a: [128, 16], b: [203, 16], transposeA: false, transposeB: true }, // dA = dy·Bᵀ: transposes B
+  { a: [128, 203], b: [128, 16], transposeA: true, transposeB: false }, // dB = Aᵀ·dy: computes (dyᵀ·A)ᵀ
+  { a: [3, 7, 5], b: [3, 4, 7], transposeA: true, transposeB: true },
+  { a: [2, 3, 7, 5], b: [1, 7, 6], transposeA: true, transposeB: false }, // broadcast batch
+  { a: [4, 5, 9], b: [4, 6, 9], transposeA: false, transposeB: true },
+];
+
+describe('BatchMatMul on wasm (transposes replaced)', () => {
+  it.each(matMulCases)('equals cpu within 1e-5: a $a b $b tA $transposeA tB $transposeB', async (c) => {
+    const run = () => [
+      tf.matMul(tf.tensor(values(size(c.a), 2), c.a), tf.tensor(values(size(c.b), 3), c.b), c.transposeA, c.transposeB),
+    ];
+    const [actual] = await on('wasm', run);
+    const [expected] = await on('cpu', run);
+    expect(relErr(actual, expected)).toBeLessThan(1e-5);
+  });
+
+  it('leaks no backend data', () => {
+    const a = tf.tensor(values(128 * 30, 4), [128, 30]);
+    const b = tf.tensor(values(128 * 5, 5), [128, 5]);
+    const [at, bt] = [tf.transpose(a), tf.transpose(b)];
+    tf.matMul(a, b, true, false).dispose();
+    const dataIds = tf.backend().numDataIds();
+    for (const [tA, tB] of [[true, false], [false, true], [true, true]]) {
+      tf.matMul(tA ? a : at, tB ? bt : b, tA, tB).dispose();
+    }
+    expect(tf.backend().numDataIds()).toBe(dataIds);
+    tf.dispose([a, b, at, bt]);
+  });
+});

@@ -1,0 +1,28 @@
+/** Small real datasets and configs for the training tests: generated shapes, a few hundred images. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadDataset, type Dataset } from '../../src-main/data';
+import { RunConfig, type RunConfigInput } from '../../src-shared/run-config';
+
+export const tinyShapes = { kind: 'shapes', mode: 'compound', trainCount: 240, testCount: 70, seed: 5 } as const;
+
+export function tinyConfig(overrides: Partial<RunConfigInput> = {}): RunConfig {
+  return RunConfig.parse({
+    model: { name: 'shapes-odenet', solver: { method: 'euler', stepSize: 0.25 } },
+    dataset: tinyShapes,
+    optimizer: { kind: 'adam', lr: 3e-3 },
+    batchSize: 60,
+    epochs: 2,
+    seed: 11,
+    ...overrides,
+  });
+}
+
+export function tempDir(prefix = 'odelab-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export async function tinyDataset(): Promise<Dataset> {
+  return loadDataset(tinyShapes, { dataDir: tempDir(), cache: false });
+}

@@ -1,0 +1,129 @@
+/**
+ * The trainer on real (generated) shapes data: learning happens, runs are deterministic, resume continues the
+ * loss sequence exactly, bad runs end with the right status, and tensors do not leak across batches.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initEngine, tf } from '../../src-main/engine';
+import { train, type TrainOptions } from '../../src-main/engine/train/trainer';
+import { decodeCheckpoint } from '../../src-main/engine/train/checkpoint';
+import { evaluateCheckpoint } from '../../src-main/engine/train/evaluate-checkpoint';
+import type { Dataset } from '../../src-main/data';
+import type { RunConfig } from '../../src-shared/run-config';
+import type { BatchEvent, EpochEvent, RunEvent } from '../../src-shared/run-events';
+import { tinyConfig, tinyDataset } from './fixtures';
+
+let dataset: Dataset;
+let backend: string;
+beforeAll(async () => {
+  backend = (await initEngine()).backend;
+  dataset = await tinyDataset();
+});
+
+async function run(config: RunConfig, extra: Partial<TrainOptions> = {}) {
+  const events: RunEvent[] = [];
+  const tensorsAtBatch: number[] = [];
+  const checkpoints: Uint8Array[] = [];
+  const ended = await train(config, {
+    dataset,
+    backend,
+    onEvent: (e) => {
+      events.push(e);
+      if (e.event === 'batch') tensorsAtBatch.push(tf.memory().numTensors);
+    },
+    saveCheckpoint: (bytes, epoch) => {
+      checkpoints.push(bytes);
+      return `memory:${epoch}`;
+    },
+    ...extra,
+  });
+  const batches = events.filter((e): e is BatchEvent => e.event === 'batch');
+  const epochs = events.filter((e): e is EpochEvent => e.event === 'epoch');
+  return { ended, events, batches, epochs, tensorsAtBatch, checkpoints };
+}
+
+describe('trainer', () => {
+  it('lowers the loss on shapes and reports every metric', async () => {
+    const { ended, batches, epochs, events } = await run(tinyConfig({ epochs: 3 }));
+    expect(ended.status).toBe('completed');
+    expect(events[0].event).toBe('started');
+    expect(batches).toHaveLength(3 * 4);
+    const first = batches.slice(0, 2).reduce((s, b) => s + b.loss, 0) / 2;
+    const last = batches.slice(-2).reduce((s, b) => s + b.loss, 0) / 2;
+    expect(last).toBeLessThan(0.8 * first);
+    for (const b of batches) {
+      expect(b.nfeForward).toBe(4); // Euler, step 0.25 over [0, 1]
+      expect(b.nfeBackward).toBe(4);
+      expect(b.seconds).toBeGreaterThan(0);
+    }
+    const e = epochs[2];
+    expect(e.testAccuracy).toBeGreaterThan(1 / 7); // better than chance on 7 classes
+    expect(e.confusion.flat().reduce((a, b) => a + b)).toBe(70);
+    expect(e.stepsAccepted).toBe(4 * 4);
+    expect(e.peakTensorBytes).toBeGreaterThan(0);
+    expect(e.rssBytes).toBeGreaterThan(0);
+  });
+
+  it('is deterministic: same config and seed give the identical loss sequence', async () => {
+    const a = await run(tinyConfig({ epochs: 1 }));
+    const b = await run(tinyConfig({ epochs: 1 }));
+    expect(b.batches.map((x) => x.loss)).toEqual(a.batches.map((x) => x.loss));
+    const c = await run(tinyConfig({ epochs: 1, seed: 12 }));
+    expect(c.batches.map((x) => x.loss)).not.toEqual(a.batches.map((x) => x.loss));
+  });
+
+  it('resumes from a checkpoint as if never stopped, and a checkpoint can be evaluated', async () => {
+    const config = tinyConfig({ epochs: 2, model: { name: 'shapes-odenet', solver: { method: 'rk4', stepSize: 0.5 } } });
+    const straight = await run(config);
+    const firstHalf = await run(config, { stopAfterEpoch: 1 });
+    expect(firstHalf.checkpoints).toHaveLength(1);
+    const decoded = decodeCheckpoint(firstHalf.checkpoints[0]);
+    expect(decoded.epoch).toBe(1);
+    expect(decoded.step).toBe(4);
+    const resumed = await run(config, { resumeFrom: firstHalf.checkpoints[0] });
+    expect(resumed.batches.map((b) => b.step)).toEqual([5, 6, 7, 8]);
+    expect(resumed.batches.map((b) => b.loss)).toEqual(straight.batches.slice(4).map((b) => b.loss));
+    const evaluation = evaluateCheckpoint(straight.checkpoints[1], dataset);
+    expect(evaluation.accuracy).toBeCloseTo(straight.epochs[1].testAccuracy, 10);
+  });
+
+  it('keeps the tensor count flat across batches', async () => {
+    const { tensorsAtBatch } = await run(tinyConfig({ epochs: 2, model: { name: 'shapes-odenet', solver: { method: 'dopri5', gradient: 'adjoint' } } }));
+    expect(new Set(tensorsAtBatch.slice(1)).size).toBe(1);
+  });
+
+  it('ends diverged at once when the loss is not finite, saying where', async () => {
+    const { ended, batches } = await run(
+      tinyConfig({ model: { name: 'mlp' }, optimizer: { kind: 'sgd', lr: 1e12 }, epochs: 3 }),
+    );
+    expect(ended.status).toBe('diverged');
+    expect(ended.error?.code).toBe('NON_FINITE');
+    expect(ended.error?.details?.step).toBe(batches.length + 1);
+    expect(ended.error?.message).toMatch(/epoch \d+, batch \d+/);
+  });
+
+  it('ends failed with the engine error and where it happened', async () => {
+    const { ended } = await run(
+      tinyConfig({ model: { name: 'shapes-odenet', solver: { method: 'dopri5', rtol: 1e-9, atol: 1e-9, maxSteps: 3 } } }),
+    );
+    expect(ended.status).toBe('failed');
+    expect(ended.error?.code).toBe('MAX_STEPS');
+    expect(ended.error?.details).toMatchObject({ epoch: 1, batch: 1, maxSteps: 3 });
+  });
+
+  it('stops between batches when cancelled', async () => {
+    const controller = new AbortController();
+    const events: RunEvent[] = [];
+    const ended = await train(tinyConfig({ epochs: 3 }), {
+      dataset,
+      backend,
+      signal: controller.signal,
+      onEvent: (e) => {
+        events.push(e);
+        if (e.event === 'batch' && e.step === 2) controller.abort();
+      },
+    });
+    expect(ended.status).toBe('cancelled');
+    expect(ended.step).toBe(2);
+    expect(events.filter((e) => e.event === 'batch')).toHaveLength(2);
+  });
+});
