@@ -78,8 +78,9 @@ export function decodeCheckpoint(bytes: Uint8Array, name = 'checkpoint'): Checkp
   if (bytes.length !== headerEnd + floats * 4) {
     throw corrupt(`expected ${headerEnd + floats * 4} bytes, found ${bytes.length}`);
   }
-  // Copy into an aligned buffer: `bytes` may be a view at any offset (e.g. a Node Buffer).
-  const payload = new Float32Array(bytes.slice(headerEnd).buffer);
+  // Copy into a fresh, aligned buffer: `bytes` may be a view at any offset, e.g. a Node Buffer from a pool
+  // (whose .slice() is a view, not a copy — hence the explicit copy constructor).
+  const payload = new Float32Array(new Uint8Array(bytes.subarray(headerEnd)).buffer);
   let offset = 0;
   const tensors = shapes.map((shape, i) => {
     const data = payload.subarray(offset, offset + sizes[i]);

@@ -1,0 +1,91 @@
+/** The `odelab` command line as a user runs it: real processes, real exit codes, real output. */
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { decodeCheckpoint } from '../../src-main/engine/train/checkpoint';
+import { readFileSync, readdirSync } from 'node:fs';
+import { tempDir } from '../train/fixtures';
+
+const dataDir = tempDir();
+const runsDir = tempDir();
+
+function odelab(...args: string[]) {
+  const result = spawnSync(process.execPath, ['bin/odelab.js', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ODELAB_DATA_DIR: dataDir, ODELAB_RUNS_DIR: runsDir },
+    timeout: 120_000,
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('odelab', () => {
+  it('lists models with their parameter counts as JSON', () => {
+    const { code, stdout } = odelab('models', '--json');
+    expect(code).toBe(0);
+    const models = JSON.parse(stdout) as { name: string; parameters: number }[];
+    expect(models.find((m) => m.name === 'odenet-mnist')?.parameters).toBe(10_564);
+    expect(models.find((m) => m.name === 'convnode-fashion')?.parameters).toBe(87_532);
+  });
+
+  it('lists solvers and presets', () => {
+    const solvers = JSON.parse(odelab('solvers', '--json').stdout) as { name: string }[];
+    expect(solvers.map((s) => s.name)).toContain('implicit-midpoint');
+    const presets = JSON.parse(odelab('presets', '--json').stdout) as Record<string, unknown>;
+    expect(Object.keys(presets)).toEqual([
+      'fashion-convnode',
+      'mnist-odenet',
+      'shapes-euler',
+      'shapes-implicit-euler',
+      'shapes-crank-nicolson',
+    ]);
+  });
+
+  it('rejects invalid flags and configs with exit code 2, naming the field', () => {
+    const badLr = odelab('train', '--preset', 'shapes-euler', '--lr', '-1');
+    expect(badLr.code).toBe(2);
+    expect(badLr.stderr).toMatch(/optimizer\.lr/);
+    const badMethod = odelab('train', '--method', 'rk45');
+    expect(badMethod.code).toBe(2);
+    expect(badMethod.stderr).toMatch(/--method/);
+    const adaptiveWithStep = odelab('train', '--preset', 'fashion-convnode', '--step-size', '0.1');
+    expect(adaptiveWithStep.code).toBe(2);
+    expect(adaptiveWithStep.stderr).toMatch(/model\.solver\.stepSize/);
+    const config = join(tempDir(), 'bad.json');
+    writeFileSync(config, '{"model": {"name": "odenet-mnist"}, "dataset": {"kind": "cifar"}}');
+    const badConfig = odelab('train', '--config', config);
+    expect(badConfig.code).toBe(2);
+    expect(badConfig.stderr).toMatch(/dataset/);
+    expect(odelab('train', '--config', join(tempDir(), 'missing.json')).stderr).toMatch(/--config: cannot read/);
+  });
+
+  it('trains from flags, prints JSON lines, writes checkpoints that eval can score', () => {
+    const out = join(tempDir(), 'run');
+    const { code, stdout } = odelab(
+      'train', '--model', 'shapes-odenet', '--dataset', 'shapes', '--shapes-mode', 'compound',
+      '--method', 'rk4', '--step-size', '0.5', '--epochs', '1', '--batch-size', '100', '--train-size', '200',
+      '--lr', '0.003', '--seed', '4', '--out', out, '--json',
+    );
+    expect(code).toBe(0);
+    const events = stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(events.map((e) => e.event)).toEqual(['started', 'batch', 'batch', 'epoch', 'checkpoint', 'ended']);
+    expect(events[1]).toMatchObject({ nfeForward: 8, nfeBackward: 8 });
+    expect(events.at(-1)).toMatchObject({ status: 'completed' });
+    const [file] = readdirSync(join(out, 'checkpoints'));
+    const checkpoint = join(out, 'checkpoints', file);
+    expect(decodeCheckpoint(readFileSync(checkpoint)).config.trainSize).toBe(200);
+    const evaluation = odelab('eval', '--checkpoint', checkpoint, '--json');
+    expect(evaluation.code).toBe(0);
+    expect(JSON.parse(evaluation.stdout).accuracy).toBeCloseTo(events[3].testAccuracy, 10);
+  });
+
+  it('exits 1 and says why when a run diverges', () => {
+    const { code, stdout } = odelab(
+      'train', '--model', 'mlp', '--dataset', 'shapes', '--train-size', '200', '--optimizer', 'sgd', '--lr', '1e12',
+      '--epochs', '3', '--out', join(tempDir(), 'run'), '--json',
+    );
+    expect(code).toBe(1);
+    const ended = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    expect(ended).toMatchObject({ event: 'ended', status: 'diverged', error: { code: 'NON_FINITE' } });
+  });
+});

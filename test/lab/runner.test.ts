@@ -1,0 +1,73 @@
+/**
+ * The runner, with real training processes (forked, tsx): events stream back, cancel stops a run, a killed
+ * process is reported as crashed rather than hanging, and runs queue one at a time.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Runner, type RunHandle } from '../../src-main/lab/runner';
+import type { RunEvent } from '../../src-shared/run-events';
+import { tempDir, tinyConfig } from '../train/fixtures';
+
+function collect(handle: RunHandle): RunEvent[] {
+  const events: RunEvent[] = [];
+  handle.events.on('event', (e: RunEvent) => events.push(e));
+  return events;
+}
+
+const dataDir = tempDir();
+
+describe('Runner', () => {
+  it('runs a training process to completion, streaming events and logging them', async () => {
+    const runner = new Runner();
+    const outDir = tempDir();
+    const handle = runner.enqueue({ config: tinyConfig({ epochs: 1 }), outDir, dataDir });
+    const events = collect(handle);
+    const ended = await handle.done;
+    expect(ended.status).toBe('completed');
+    expect(events.map((e) => e.event)).toEqual(['started', 'batch', 'batch', 'batch', 'batch', 'epoch', 'checkpoint', 'ended']);
+    const logged = readFileSync(join(outDir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(logged).toEqual(events);
+    const checkpoint = events.find((e) => e.event === 'checkpoint');
+    expect(checkpoint && checkpoint.event === 'checkpoint' && checkpoint.path).toContain(join(outDir, 'checkpoints'));
+  });
+
+  it('cancels a running run between batches', async () => {
+    const runner = new Runner();
+    const handle = runner.enqueue({ config: tinyConfig({ epochs: 5 }), outDir: tempDir(), dataDir });
+    handle.events.on('event', (e: RunEvent) => {
+      if (e.event === 'batch' && e.step === 1) handle.cancel();
+    });
+    const ended = await handle.done;
+    expect(ended.status).toBe('cancelled');
+    expect(ended.step).toBeLessThan(20);
+  });
+
+  it('reports a killed training process as failed: CRASHED', async () => {
+    const runner = new Runner();
+    const handle = runner.enqueue({ config: tinyConfig({ epochs: 5 }), outDir: tempDir(), dataDir });
+    handle.events.on('event', (e: RunEvent) => {
+      if (e.event === 'batch' && e.step === 2) handle.process?.kill('SIGKILL');
+    });
+    const ended = await handle.done;
+    expect(ended.status).toBe('failed');
+    expect(ended.error?.code).toBe('CRASHED');
+    expect(ended.error?.message).toMatch(/killed by SIGKILL/);
+    expect(ended.step).toBe(2);
+  });
+
+  it('queues runs: one at a time by default, a cancelled queued run never starts', async () => {
+    const runner = new Runner();
+    const order: string[] = [];
+    const first = runner.enqueue({ config: tinyConfig({ epochs: 1 }), outDir: tempDir(), dataDir });
+    const second = runner.enqueue({ config: tinyConfig({ epochs: 1, seed: 3 }), outDir: tempDir(), dataDir });
+    const third = runner.enqueue({ config: tinyConfig({ epochs: 1 }), outDir: tempDir(), dataDir });
+    third.cancel();
+    first.events.on('event', (e: RunEvent) => order.push(`first:${e.event}`));
+    second.events.on('event', (e: RunEvent) => order.push(`second:${e.event}`));
+    const [a, b, c] = await Promise.all([first.done, second.done, third.done]);
+    expect([a.status, b.status, c.status]).toEqual(['completed', 'completed', 'cancelled']);
+    expect(order.indexOf('second:started')).toBeGreaterThan(order.indexOf('first:ended'));
+    expect(third.process).toBeUndefined();
+  });
+});

@@ -1,0 +1,36 @@
+/** Checkpoint bytes: round trip, from Node Buffers at any offset, and clear errors for bad files. */
+import { describe, expect, it } from 'vitest';
+import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../src-main/engine/train/checkpoint';
+import { tinyConfig } from './fixtures';
+
+const checkpoint: Checkpoint = {
+  config: tinyConfig(),
+  epoch: 3,
+  step: 12,
+  weights: [
+    { shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) },
+    { shape: [1], data: Float32Array.from([-7.5]) },
+  ],
+  optimizer: { iterations: 12, tensors: [{ shape: [2, 3], data: Float32Array.from([0.1, 0.2, 0.3, 0.4, 0.5, 0.6]) }] },
+};
+
+describe('checkpoints', () => {
+  it('round-trips, also through a pooled Node Buffer at an odd offset', () => {
+    const bytes = encodeCheckpoint(checkpoint);
+    expect(decodeCheckpoint(bytes)).toEqual(checkpoint);
+    // Small Buffers come from a shared pool: the view starts at some offset of a larger ArrayBuffer.
+    const pooled = Buffer.concat([Buffer.from([9, 9, 9]), Buffer.from(bytes)]).subarray(3);
+    expect(pooled.byteOffset).toBeGreaterThan(0);
+    expect(decodeCheckpoint(pooled)).toEqual(checkpoint);
+  });
+
+  it('refuses a file that is not a checkpoint, or is truncated, naming it', () => {
+    expect(() => decodeCheckpoint(new TextEncoder().encode('hello world, not a checkpoint'), 'notes.txt')).toThrow(
+      /notes\.txt is not a valid checkpoint: expected magic ODLCKPT1/,
+    );
+    const bytes = encodeCheckpoint(checkpoint);
+    expect(() => decodeCheckpoint(bytes.subarray(0, bytes.length - 4), 'run.ckpt')).toThrow(
+      /run\.ckpt is not a valid checkpoint: expected \d+ bytes, found \d+/,
+    );
+  });
+});
