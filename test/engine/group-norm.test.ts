@@ -3,32 +3,9 @@ import { selectBackend } from '../../src-main/engine/backend.js';
 import { GROUP_NORM, GROUP_NORM_GRAD, hasGroupNormKernel } from '../../src-main/engine/kernels/group-norm.js';
 import { createGroupNorm, groupNorm, groupNormComposite, type GroupNormParams } from '../../src-main/engine/nn/layers.js';
 import { tf } from '../../src-main/engine/tf.js';
+import { relErr, size, values } from './compare.js';
 
 type Shape4 = [number, number, number, number];
-
-/** Deterministic values in [-1, 1). */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
-const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-
-function relErr(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  expect(actual.length).toBe(expected.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  expect(scale).toBeGreaterThan(0);
-  return diff / scale;
-}
 
 interface Case {
   shape: Shape4;
