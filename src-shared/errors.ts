@@ -14,6 +14,8 @@ export type LabErrorCode =
   | 'DATASET_NOT_FOUND'
   | 'DOWNLOAD_FAILED'
   | 'CHECKSUM_MISMATCH'
+  /** A gradient worker thread exited or crashed; its pending work is lost. */
+  | 'WORKER_FAILED'
   | 'CANCELLED';
 
 export class LabError extends Error {

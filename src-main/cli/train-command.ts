@@ -42,13 +42,14 @@ export function trainCommand(): Command {
     .option('--data-dir <dir>', 'dataset directory')
     .option('--resume <checkpoint>', 'continue from a checkpoint file')
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(['tensorflow', 'wasm', 'cpu']))
+    .option('--workers <n>', 'gradient worker threads per training step (data parallel; default 1)', int)
     .option('--json', 'print one JSON object per event (the default when stdout is not a TTY)')
-    .action(async (opts: TrainFlags & { out?: string; dataDir?: string; resume?: string; backend?: 'wasm'; json?: boolean }) => {
+    .action(async (opts: TrainFlags & { out?: string; dataDir?: string; resume?: string; backend?: 'wasm'; json?: boolean; workers?: number }) => {
       const config = runConfigFromFlags(opts);
       const outDir = opts.out ?? join(defaultRunsDir(), `${new Date().toISOString().replace(/[:.]/g, '-')}-${config.name ?? config.model.name}`);
       const report = opts.json || !process.stdout.isTTY ? jsonLinesReporter() : progressReporter();
       const runner = new Runner();
-      const run = runner.enqueue({ config, outDir, dataDir: opts.dataDir, backend: opts.backend, resumeFrom: opts.resume });
+      const run = runner.enqueue({ config, outDir, dataDir: opts.dataDir, backend: opts.backend, resumeFrom: opts.resume, workers: opts.workers });
       run.events.on('event', report);
       let interrupts = 0;
       const onSigint = () => {

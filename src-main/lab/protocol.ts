@@ -11,6 +11,8 @@ export interface StartMessage {
   backend?: 'tensorflow' | 'wasm' | 'cpu';
   /** Resume from this checkpoint file. */
   resumeFrom?: string;
+  /** Gradient worker threads per training step (TrainOptions.workers); 1 or absent: single-threaded. */
+  workers?: number;
 }
 
 export interface CancelMessage {

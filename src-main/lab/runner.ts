@@ -18,6 +18,7 @@ export interface RunRequest {
   dataDir?: string;
   backend?: StartMessage['backend'];
   resumeFrom?: string;
+  workers?: number;
 }
 
 export interface RunHandle {

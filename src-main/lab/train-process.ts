@@ -34,6 +34,7 @@ async function run(msg: StartMessage): Promise<void> {
       onEvent: emit,
       signal: controller.signal,
       resumeFrom: msg.resumeFrom ? await readFile(msg.resumeFrom) : undefined,
+      workers: msg.workers,
       saveCheckpoint: async (bytes, epoch) => {
         // Temp file then rename: a crash mid-write never leaves a truncated checkpoint under the real name.
         const path = join(checkpoints, `epoch-${String(epoch).padStart(3, '0')}.ckpt`);

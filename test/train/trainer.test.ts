@@ -63,6 +63,14 @@ describe('trainer', () => {
     expect(e.rssBytes).toBeGreaterThan(0);
   });
 
+  it('evaluates on a slice of the test set every N batches when asked', async () => {
+    const { events } = await run(tinyConfig({ epochs: 1, evalEvery: 2, evalSize: 30 }));
+    const evaluations = events.filter((e) => e.event === 'evaluation');
+    // 4 batches: after batch 2 (not after batch 4, where the epoch-end evaluation runs anyway).
+    expect(evaluations).toHaveLength(1);
+    expect(evaluations[0]).toMatchObject({ step: 2, evaluated: 30 });
+  });
+
   it('is deterministic: same config and seed give the identical loss sequence', async () => {
     const a = await run(tinyConfig({ epochs: 1 }));
     const b = await run(tinyConfig({ epochs: 1 }));
@@ -108,6 +116,17 @@ describe('trainer', () => {
     expect(ended.status).toBe('failed');
     expect(ended.error?.code).toBe('MAX_STEPS');
     expect(ended.error?.details).toMatchObject({ epoch: 1, batch: 1, maxSteps: 3 });
+  });
+
+  it('ends failed, saying where, when something outside the engine breaks (a checkpoint write)', async () => {
+    const { ended } = await run(tinyConfig({ epochs: 2 }), {
+      saveCheckpoint: () => {
+        throw new Error('disk full');
+      },
+    });
+    expect(ended.status).toBe('failed');
+    expect(ended.error).toMatchObject({ code: 'INTERNAL', message: 'disk full', details: { epoch: 1, step: 4 } });
+    expect(ended.epochsCompleted).toBe(1);
   });
 
   it('stops between batches when cancelled', async () => {

@@ -11,8 +11,10 @@ import { tf } from '../tf';
 import { buildModel, parameterCount, type Model } from '../models';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from './checkpoint';
 import { evaluate } from './evaluate';
-import { correctCount, crossEntropy } from './metrics';
 import { createOptimizer, type Optimizer } from './optimizers';
+import { localStep, pooledStep, type StepResult } from './steps';
+import { GradientWorkerPool } from '../parallel';
+import type { BackendName } from '../backend';
 
 export interface TrainOptions {
   dataset: Dataset;
@@ -25,6 +27,13 @@ export interface TrainOptions {
   saveCheckpoint?: (bytes: Uint8Array, epoch: number) => Promise<string> | string;
   /** Stop after this many epochs in total (for tests of resume); defaults to config.epochs. */
   stopAfterEpoch?: number;
+  /**
+   * Data-parallel steps: with more than one, each batch's gradient is computed by this many worker threads on
+   * contiguous shards (GradientWorkerPool); the model, optimiser and evaluation stay on this thread.
+   * A runtime choice, not part of the run: results match single-process training to float32 rounding, and NFE
+   * may differ because each shard's adaptive solver picks its own steps. Default 1.
+   */
+  workers?: number;
 }
 
 /** The training subset the config asks for (stratified and seeded by the run's seed). */
@@ -69,6 +78,16 @@ function errorInfo(e: unknown, where: Record<string, unknown>): RunErrorInfo {
 }
 
 export async function train(config: RunConfig, opts: TrainOptions): Promise<EndedEvent> {
+  const owned: { pool?: GradientWorkerPool } = {};
+  try {
+    return await trainWith(config, opts, owned);
+  } finally {
+    // Worker threads keep the process alive: stop them however training ends, exceptions included.
+    await owned.pool?.dispose();
+  }
+}
+
+async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: GradientWorkerPool }): Promise<EndedEvent> {
   const started = performance.now();
   const { dataset } = opts;
   const split = trainingSplit(config, dataset);
@@ -77,7 +96,8 @@ export async function train(config: RunConfig, opts: TrainOptions): Promise<Ende
   const optimizer = createOptimizer(config.optimizer, model.params);
   let epoch = 0;
   let step = 0;
-  const finish = (status: EndedEvent['status'], error?: RunErrorInfo): EndedEvent => {
+  const finish = async (status: EndedEvent['status'], error?: RunErrorInfo): Promise<EndedEvent> => {
+    await owned.pool?.dispose();
     optimizer.dispose();
     tf.dispose(model.params);
     const ended: EndedEvent = {
@@ -91,6 +111,16 @@ export async function train(config: RunConfig, opts: TrainOptions): Promise<Ende
     opts.onEvent(ended);
     return ended;
   };
+
+  if ((opts.workers ?? 1) > 1) {
+    try {
+      const backend = opts.backend as BackendName;
+      owned.pool = await GradientWorkerPool.create({ spec: config.model, ctx, backend, workers: opts.workers });
+    } catch (e) {
+      return finish('failed', errorInfo(e, { workers: opts.workers }));
+    }
+  }
+  const trainStep = owned.pool ? pooledStep(model, optimizer, owned.pool) : localStep(model, optimizer, ctx.classes);
 
   if (opts.resumeFrom) {
     const c = decodeCheckpoint(opts.resumeFrom);
@@ -119,114 +149,111 @@ export async function train(config: RunConfig, opts: TrainOptions): Promise<Ende
   const evalOpts = { ...batchOpts, classes: ctx.classes, batchSize: Math.max(config.batchSize, 500) };
   const lastEpoch = Math.min(config.epochs, opts.stopAfterEpoch ?? config.epochs);
 
-  while (epoch < lastEpoch) {
-    const current = epoch + 1;
-    const epochStart = performance.now();
-    const totals = { loss: 0, correct: 0, seen: 0, accepted: 0, rejected: 0, peakBytes: 0 };
-    const nfeF: number[] = [];
-    const nfeB: number[] = [];
-    let batchIndex = 0;
-    for (const batch of batches(split, { ...batchOpts, epoch: current })) {
-      if (opts.signal?.aborted) {
+  // Anything unforeseen (a dataset or checkpoint write failing, say) still ends the run, saying where.
+  let current = epoch + 1; // the epoch in progress, for error reports
+  try {
+    while (epoch < lastEpoch) {
+      current = epoch + 1;
+      const epochStart = performance.now();
+      const totals = { loss: 0, correct: 0, seen: 0, accepted: 0, rejected: 0, peakBytes: 0 };
+      const nfeF: number[] = [];
+      const nfeB: number[] = [];
+      let batchIndex = 0;
+      for (const batch of batches(split, { ...batchOpts, epoch: current })) {
+        if (opts.signal?.aborted) {
+          disposeBatch(batch);
+          return finish('cancelled');
+        }
+        batchIndex++;
+        const batchStart = performance.now();
+        let result: StepResult;
+        try {
+          result = await trainStep(batch);
+        } catch (e) {
+          disposeBatch(batch);
+          const where = { epoch: current, batch: batchIndex, step: step + 1 };
+          if (e instanceof LabError && e.code === 'NON_FINITE') return finish('diverged', errorInfo(e, where));
+          return finish('failed', errorInfo(e, where));
+        }
         disposeBatch(batch);
-        return finish('cancelled');
-      }
-      batchIndex++;
-      const batchStart = performance.now();
-      let lossValue: number;
-      let correct: number;
-      let stats: ReturnType<Model['forward']>['odeStats'] = [];
-      try {
-        let logits: tf.Tensor | undefined;
-        const { value, grads } = tf.variableGrads(() => {
-          const out = model.forward(batch.x);
-          stats = out.odeStats;
-          logits = tf.keep(out.logits);
-          return crossEntropy(out.logits, batch.y, ctx.classes);
-        }, model.params);
-        lossValue = value.dataSync()[0];
-        correct = correctCount(logits!, batch.y);
-        totals.peakBytes = Math.max(totals.peakBytes, tf.memory().numBytes);
-        if (Number.isFinite(lossValue)) optimizer.step(model.params.map((p) => grads[p.name]));
-        tf.dispose([value, logits!, ...Object.values(grads)]);
-      } catch (e) {
-        disposeBatch(batch);
-        const where = { epoch: current, batch: batchIndex, step: step + 1 };
-        if (e instanceof LabError && e.code === 'NON_FINITE') return finish('diverged', errorInfo(e, where));
-        return finish('failed', errorInfo(e, where));
-      }
-      disposeBatch(batch);
-      step++;
-      if (!Number.isFinite(lossValue)) {
-        return finish('diverged', {
-          code: 'NON_FINITE',
-          message: `the loss became ${lossValue} at epoch ${current}, batch ${batchIndex} (step ${step}); lower the learning rate`,
-          details: { epoch: current, batch: batchIndex, step, loss: String(lossValue) },
-        });
-      }
-      const nfeForward = stats.reduce((n, s) => n + s.nfeForward, 0);
-      const nfeBackward = stats.reduce((n, s) => n + s.nfeBackward, 0);
-      nfeF.push(nfeForward);
-      nfeB.push(nfeBackward);
-      totals.accepted += stats.reduce((n, s) => n + s.stepsAccepted, 0);
-      totals.rejected += stats.reduce((n, s) => n + s.stepsRejected, 0);
-      totals.loss += lossValue * batch.size;
-      totals.correct += correct;
-      totals.seen += batch.size;
-      opts.onEvent({
-        event: 'batch',
-        epoch: current,
-        batch: batchIndex,
-        step,
-        loss: lossValue,
-        accuracy: correct / batch.size,
-        nfeForward,
-        nfeBackward,
-        seconds: (performance.now() - batchStart) / 1000,
-      });
-      if (config.evalEvery > 0 && step % config.evalEvery === 0 && batchIndex < perEpoch) {
-        const size = Math.min(config.evalSize, dataset.test.labels.length);
-        const sample = { images: dataset.test.images, labels: dataset.test.labels.subarray(0, size) };
-        const e = evaluate(model, sample, evalOpts);
+        step++;
+        const { loss: lossValue, correct, nfeForward, nfeBackward } = result;
+        totals.peakBytes = Math.max(totals.peakBytes, result.tensorBytes);
+        if (!Number.isFinite(lossValue)) {
+          return finish('diverged', {
+            code: 'NON_FINITE',
+            message: `the loss became ${lossValue} at epoch ${current}, batch ${batchIndex} (step ${step}); lower the learning rate`,
+            details: { epoch: current, batch: batchIndex, step, loss: String(lossValue) },
+          });
+        }
+        nfeF.push(nfeForward);
+        nfeB.push(nfeBackward);
+        totals.accepted += result.stepsAccepted;
+        totals.rejected += result.stepsRejected;
+        totals.loss += lossValue * batch.size;
+        totals.correct += correct;
+        totals.seen += batch.size;
         opts.onEvent({
-          event: 'evaluation',
+          event: 'batch',
           epoch: current,
+          batch: batchIndex,
           step,
-          testLoss: e.loss,
-          testAccuracy: e.accuracy,
-          evaluated: e.count,
-          nfeForward: e.nfeForwardMean,
+          loss: lossValue,
+          accuracy: correct / batch.size,
+          nfeForward,
+          nfeBackward,
+          seconds: (performance.now() - batchStart) / 1000,
         });
+        if (config.evalEvery > 0 && step % config.evalEvery === 0 && batchIndex < perEpoch) {
+          const size = Math.min(config.evalSize, dataset.test.labels.length);
+          const pixels = dataset.imageShape[0] * dataset.imageShape[1] * dataset.imageShape[2];
+          const sample = {
+            images: dataset.test.images.subarray(0, size * pixels),
+            labels: dataset.test.labels.subarray(0, size),
+          };
+          const e = evaluate(model, sample, evalOpts);
+          opts.onEvent({
+            event: 'evaluation',
+            epoch: current,
+            step,
+            testLoss: e.loss,
+            testAccuracy: e.accuracy,
+            evaluated: e.count,
+            nfeForward: e.nfeForwardMean,
+          });
+        }
+      }
+      const test = evaluate(model, dataset.test, evalOpts);
+      epoch = current;
+      const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+      opts.onEvent({
+        event: 'epoch',
+        epoch,
+        step,
+        loss: totals.loss / totals.seen,
+        accuracy: totals.correct / totals.seen,
+        testLoss: test.loss,
+        testAccuracy: test.accuracy,
+        nfeForwardMean: mean(nfeF),
+        nfeForwardMax: Math.max(0, ...nfeF),
+        nfeBackwardMean: mean(nfeB),
+        nfeBackwardMax: Math.max(0, ...nfeB),
+        stepsAccepted: totals.accepted,
+        stepsRejected: totals.rejected,
+        testNfeForwardMean: test.nfeForwardMean,
+        seconds: (performance.now() - epochStart) / 1000,
+        peakTensorBytes: totals.peakBytes,
+        rssBytes: process.memoryUsage().rss,
+        confusion: test.confusion,
+      });
+      if (opts.saveCheckpoint) {
+        const bytes = encodeCheckpoint(toCheckpoint(config, model, optimizer, epoch, step));
+        const path = await opts.saveCheckpoint(bytes, epoch);
+        opts.onEvent({ event: 'checkpoint', epoch, step, path, bytes: bytes.length });
       }
     }
-    const test = evaluate(model, dataset.test, evalOpts);
-    epoch = current;
-    const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
-    opts.onEvent({
-      event: 'epoch',
-      epoch,
-      step,
-      loss: totals.loss / totals.seen,
-      accuracy: totals.correct / totals.seen,
-      testLoss: test.loss,
-      testAccuracy: test.accuracy,
-      nfeForwardMean: mean(nfeF),
-      nfeForwardMax: Math.max(0, ...nfeF),
-      nfeBackwardMean: mean(nfeB),
-      nfeBackwardMax: Math.max(0, ...nfeB),
-      stepsAccepted: totals.accepted,
-      stepsRejected: totals.rejected,
-      testNfeForwardMean: test.nfeForwardMean,
-      seconds: (performance.now() - epochStart) / 1000,
-      peakTensorBytes: totals.peakBytes,
-      rssBytes: process.memoryUsage().rss,
-      confusion: test.confusion,
-    });
-    if (opts.saveCheckpoint) {
-      const bytes = encodeCheckpoint(toCheckpoint(config, model, optimizer, epoch, step));
-      const path = await opts.saveCheckpoint(bytes, epoch);
-      opts.onEvent({ event: 'checkpoint', epoch, step, path, bytes: bytes.length });
-    }
+  } catch (e) {
+    return finish('failed', errorInfo(e, { epoch: current, step }));
   }
   return finish('completed');
 }

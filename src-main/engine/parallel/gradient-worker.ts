@@ -1,0 +1,78 @@
+/**
+ * A gradient worker (worker_threads entry): builds the model described by workerData, then answers gradient
+ * requests one at a time — assign the weights, forward + backward on the shard, send loss, accuracy count,
+ * gradients and solver statistics back. Never imported by the main thread.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { initEngine, tf } from '..';
+import { buildModel, type Model } from '../models';
+import { correctCount } from '../train/metrics';
+import { lossAndGradients } from '../train/gradients';
+import { serialiseError, type FromWorker, type GradientRequest, type WorkerSetup } from './protocol';
+
+const port = parentPort!;
+const setup = workerData as WorkerSetup;
+
+function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(message, transfer);
+}
+
+function compute(model: Model, req: GradientRequest): Extract<FromWorker, { type: 'result' }> {
+  if (req.weights.length !== model.params.length) {
+    throw new Error(`expected ${model.params.length} weight arrays, got ${req.weights.length}`);
+  }
+  const start = performance.now();
+  model.params.forEach((p, i) => {
+    const w = tf.tensor(req.weights[i], p.shape);
+    p.assign(w);
+    w.dispose();
+  });
+  const x = tf.tensor4d(req.x, req.shape);
+  const y = tf.tensor1d(req.labels, 'int32');
+  let out: ReturnType<typeof lossAndGradients> | undefined;
+  try {
+    out = lossAndGradients(model, x, y, setup.ctx.classes);
+    const tensorBytes = tf.memory().numBytes;
+    return {
+      type: 'result',
+      id: req.id,
+      loss: out.loss.dataSync()[0],
+      correct: correctCount(out.logits, y),
+      // Own copies (the cpu backend's dataSync returns its live buffer), so they can be transferred.
+      grads: out.grads.map((g) => Float32Array.from(g.dataSync() as Float32Array)),
+      odeStats: out.odeStats.map(({ nfeForward, nfeBackward, stepsAccepted, stepsRejected }) => ({
+        nfeForward,
+        nfeBackward,
+        stepsAccepted,
+        stepsRejected,
+      })),
+      tensorBytes,
+      seconds: (performance.now() - start) / 1000,
+    };
+  } finally {
+    tf.dispose([x, y, ...(out ? [out.loss, out.logits, ...out.grads] : [])]);
+  }
+}
+
+async function main(): Promise<void> {
+  let model: Model;
+  let backend: string;
+  try {
+    backend = (await initEngine({ backend: setup.backend })).backend;
+    model = buildModel(setup.spec, setup.ctx);
+  } catch (e) {
+    post({ type: 'init-failed', error: serialiseError(e) });
+    return;
+  }
+  port.on('message', (req: GradientRequest) => {
+    try {
+      const result = compute(model, req);
+      post(result, result.grads.map((g) => g.buffer as ArrayBuffer));
+    } catch (e) {
+      post({ type: 'failed', id: req.id, error: serialiseError(e) });
+    }
+  });
+  post({ type: 'ready', backend, paramShapes: model.params.map((p) => [...p.shape]) });
+}
+
+void main();

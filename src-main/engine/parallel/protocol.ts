@@ -1,0 +1,76 @@
+/**
+ * Messages between a GradientWorkerPool and its gradient workers (worker_threads, structured clone). Errors
+ * cross as plain data and are rebuilt on the other side, so a LabError keeps its code and details.
+ */
+import { LabError, type LabErrorCode } from '../../../src-shared/errors';
+import type { ModelSpec } from '../../../src-shared/run-config';
+import type { BuildContext } from '../models';
+import type { BackendName } from '../backend';
+
+/** Everything a worker needs to build the same model as the main thread (workerData). */
+export interface WorkerSetup {
+  spec: ModelSpec;
+  ctx: BuildContext;
+  backend?: BackendName;
+}
+
+/** Per-shard solver statistics: one entry per ODE solve of the model's forward pass. */
+export interface ShardOdeStats {
+  nfeForward: number;
+  nfeBackward: number;
+  stepsAccepted: number;
+  stepsRejected: number;
+}
+
+export interface GradientRequest {
+  type: 'gradients';
+  id: number;
+  /** The model's parameters in `model.params` order. */
+  weights: Float32Array[];
+  /** NHWC images of the shard. */
+  x: Float32Array;
+  labels: Int32Array;
+  shape: [number, number, number, number];
+}
+
+export interface GradientResult {
+  /** Mean cross-entropy over the shard. */
+  loss: number;
+  correct: number;
+  /** Gradient of the shard's mean loss, one array per parameter. */
+  grads: Float32Array[];
+  odeStats: ShardOdeStats[];
+  /** tfjs bytes held by the worker right after its backward pass (its peak for the step). */
+  tensorBytes: number;
+  /** The worker's own time for the request (assign weights, forward, backward, read gradients). */
+  seconds: number;
+}
+
+export type SerialisedError =
+  | { kind: 'lab'; code: LabErrorCode; message: string; details: Record<string, unknown> }
+  | { kind: 'error'; name: string; message: string; stack?: string };
+
+export type FromWorker =
+  | { type: 'ready'; backend: string; paramShapes: number[][] }
+  | { type: 'init-failed'; error: SerialisedError }
+  | ({ type: 'result'; id: number } & GradientResult)
+  | { type: 'failed'; id: number; error: SerialisedError };
+
+export function serialiseError(e: unknown): SerialisedError {
+  if (e instanceof LabError) {
+    // LabError prefixes its message with the code; send the bare message so rebuilding does not double it.
+    const prefix = `${e.code}: `;
+    const message = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
+    return { kind: 'lab', code: e.code, message, details: e.details };
+  }
+  if (e instanceof Error) return { kind: 'error', name: e.name, message: e.message, stack: e.stack };
+  return { kind: 'error', name: 'Error', message: String(e) };
+}
+
+export function deserialiseError(s: SerialisedError): Error {
+  if (s.kind === 'lab') return new LabError(s.code, s.message, s.details);
+  const e = new Error(s.message);
+  e.name = s.name;
+  if (s.stack) e.stack = s.stack;
+  return e;
+}

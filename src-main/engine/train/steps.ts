@@ -1,0 +1,69 @@
+/**
+ * A training step's two ways of getting the gradient — on this thread, or from the gradient worker pool — behind
+ * one signature, so the trainer's loop and events are the same either way.
+ */
+import { tf } from '../tf';
+import type { Model } from '../models';
+import type { GradientWorkerPool } from '../parallel';
+import { correctCount } from './metrics';
+import { lossAndGradients } from './gradients';
+import type { Optimizer } from './optimizers';
+
+/** One step's outcome, however its gradient was computed. */
+export interface StepResult {
+  loss: number;
+  correct: number;
+  nfeForward: number;
+  nfeBackward: number;
+  stepsAccepted: number;
+  stepsRejected: number;
+  tensorBytes: number;
+}
+
+export type Step = (batch: { x: tf.Tensor4D; y: tf.Tensor1D; size: number }) => Promise<StepResult>;
+
+/** Forward, backward and optimiser update on this thread. */
+export function localStep(model: Model, optimizer: Optimizer, classes: number): Step {
+  return async (batch) => {
+    const { loss, logits, grads, odeStats } = lossAndGradients(model, batch.x, batch.y, classes);
+    try {
+      const lossValue = loss.dataSync()[0];
+      const correct = correctCount(logits, batch.y);
+      const tensorBytes = tf.memory().numBytes;
+      if (Number.isFinite(lossValue)) optimizer.step(grads);
+      const sum = (key: 'nfeForward' | 'nfeBackward' | 'stepsAccepted' | 'stepsRejected') =>
+        odeStats.reduce((n, s) => n + s[key], 0);
+      return {
+        loss: lossValue,
+        correct,
+        nfeForward: sum('nfeForward'),
+        nfeBackward: sum('nfeBackward'),
+        stepsAccepted: sum('stepsAccepted'),
+        stepsRejected: sum('stepsRejected'),
+        tensorBytes,
+      };
+    } finally {
+      tf.dispose([loss, logits, ...grads]);
+    }
+  };
+}
+
+/** Gradients from the worker pool (current weights sent with each batch), update on this thread. */
+export function pooledStep(model: Model, optimizer: Optimizer, pool: GradientWorkerPool): Step {
+  return async (batch) => {
+    const weights = model.params.map((p) => p.dataSync() as Float32Array);
+    const r = await pool.computeGradients(weights, batch.x.dataSync() as Float32Array, batch.y.dataSync() as Int32Array, [
+      batch.size,
+      ...(batch.x.shape.slice(1) as [number, number, number]),
+    ]);
+    if (Number.isFinite(r.loss)) {
+      const grads = r.grads.map((g, i) => tf.tensor(g, model.params[i].shape));
+      optimizer.step(grads);
+      tf.dispose(grads);
+    }
+    const { loss, correct, nfeForward, nfeBackward, stepsAccepted, stepsRejected } = r;
+    // Worker threads share this process: their tensors add to the main thread's.
+    const tensorBytes = tf.memory().numBytes + r.shards.reduce((n, s) => n + s.tensorBytes, 0);
+    return { loss, correct, nfeForward, nfeBackward, stepsAccepted, stepsRejected, tensorBytes };
+  };
+}
