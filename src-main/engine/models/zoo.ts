@@ -92,13 +92,14 @@ const shapesOdenet: ModelInfo = {
   name: 'shapes-odenet',
   description:
     'Shapes write-up model: two conv 3×3 + ReLU + max-pool 2 stages (1→16→32 channels) → ODE block ' +
-    '[GN → ReLU → conv 3×3 32→32 → GN] over t∈[0,1] → flatten → linear → 3 or 7 classes.',
-  build(spec, { classes, imageShape: [h, w, c], seed }) {
+    '[GN → ReLU → conv 3×3 32→32 → GN] over t∈[0,1] → global average and max pooling → linear → 3 or 7 classes.',
+  build(spec, { classes, imageShape: [, , c], seed }) {
     const seeds = new SeedSequence(seed);
     const stem = { conv1: createConv(c, 16, 3, seeds, 'stem/conv1'), conv2: createConv(16, 32, 3, seeds, 'stem/conv2') };
     const dynamics = convGroupNormDynamics(32, seeds);
-    const [ph, pw] = [Math.floor(Math.floor(h / 2) / 2), Math.floor(Math.floor(w / 2) / 2)];
-    const fc = createDense(ph * pw * 32, classes, seeds, 'fc');
+    // Global pooling makes the head translation-invariant: a shape is recognised wherever it sits. Mean pooling
+    // says how much of each feature there is (one shape or two), max pooling whether it occurs at all.
+    const fc = createDense(2 * 32, classes, seeds, 'fc');
     const block = odeBlock(dynamics, solverOf(spec));
     const stage = (x: Tensor, p: ConvParams) => tf.maxPool(tf.relu(conv2d(x, p, 'same')) as tf.Tensor4D, 2, 2, 'valid');
     return {
@@ -106,7 +107,8 @@ const shapesOdenet: ModelInfo = {
       params: variablesOf({ stem, dynamics: dynamics.record, fc }),
       forward(x) {
         const { out, stats } = block(stage(stage(x, stem.conv1), stem.conv2));
-        return { logits: dense(flatten(out), fc), odeStats: [stats] };
+        const pooled = tf.concat([tf.mean(out, [1, 2]), tf.max(out, [1, 2])], 1);
+        return { logits: dense(pooled, fc), odeStats: [stats] };
       },
     };
   },
