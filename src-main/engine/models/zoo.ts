@@ -32,10 +32,6 @@ function flatten(x: Tensor): Tensor {
   return tf.reshape(x, [x.shape[0], -1]);
 }
 
-function solverOf(spec: ModelSpec): OdeintOptions {
-  return spec.solver;
-}
-
 /** Shape after a 'valid' k×k convolution with stride s. */
 const valid = (n: number, k: number, s = 1) => Math.floor((n - k) / s) + 1;
 
@@ -52,7 +48,7 @@ const odenetMnist: ModelInfo = {
     const dynamics = convGroupNormDynamics(6, seeds);
     const pooled = Math.floor(valid(h, 3) / 2) * Math.floor(valid(w, 3) / 2) * 6;
     const fc = createDense(pooled, classes, seeds, 'fc');
-    const block = odeBlock(dynamics, solverOf(spec));
+    const block = odeBlock(dynamics, spec.solver);
     return {
       name: this.name,
       params: variablesOf({ stem, dynamics: dynamics.record, fc }),
@@ -76,7 +72,7 @@ const convnodeFashion: ModelInfo = {
     const features = valid(h, 3) * valid(w, 3) * 3;
     const dynamics = mlpDynamics(features, 16, seeds);
     const fc = createDense(features, classes, seeds, 'fc');
-    const block = odeBlock(dynamics, solverOf(spec));
+    const block = odeBlock(dynamics, spec.solver);
     return {
       name: this.name,
       params: variablesOf({ stem, dynamics: dynamics.record, fc }),
@@ -100,7 +96,7 @@ const shapesOdenet: ModelInfo = {
     // Global pooling makes the head translation-invariant: a shape is recognised wherever it sits. Mean pooling
     // says how much of each feature there is (one shape or two), max pooling whether it occurs at all.
     const fc = createDense(2 * 32, classes, seeds, 'fc');
-    const block = odeBlock(dynamics, solverOf(spec));
+    const block = odeBlock(dynamics, spec.solver);
     const stage = (x: Tensor, p: ConvParams) => tf.maxPool(tf.relu(conv2d(x, p, 'same')) as tf.Tensor4D, 2, 2, 'valid');
     return {
       name: this.name,
