@@ -97,6 +97,29 @@ describe('direct and adjoint gradients', () => {
     }
   });
 
+  it('direct gradients of implicit steps (implicit function theorem) match finite differences', () => {
+    const eps = 1e-2;
+    for (const method of ['implicit-euler', 'implicit-midpoint'] as const) {
+      const opts: OdeintOptions = { method, stepSize: 0.1, implicitTol: 1e-7, gradient: 'direct' };
+      const { gy0, grads } = gradients(opts);
+      const g = gy0.arraySync() as number[][];
+      const bump = (s: number) => tf.tidy(() => lossAt(opts, tf.add(y0, tf.mul(tf.oneHot([3], 6).reshape([3, 2]), s))));
+      expect(Math.abs((bump(eps) - bump(-eps)) / (2 * eps) - g[1][1]), `${method} dL/dy0[1][1]`).toBeLessThan(2e-3);
+      const v = model.params.W2;
+      const original = v.dataSync()[5];
+      const at = (x: number) => {
+        const values = v.dataSync().slice();
+        values[5] = x;
+        v.assign(tf.tensor(values, v.shape));
+        return lossAt(opts);
+      };
+      const fd = (at(original + eps) - at(original - eps)) / (2 * eps);
+      at(original);
+      expect(Math.abs(fd - grads[v.name].dataSync()[5]), `${method} dL/dW2[5]`).toBeLessThan(2e-3 * Math.max(1, Math.abs(fd)));
+      tf.dispose([gy0, ...Object.values(grads)]);
+    }
+  });
+
   it.each([
     ['rk4', { method: 'rk4', stepSize: 0.05 }],
     ['dopri5', { method: 'dopri5', rtol: 1e-6, atol: 1e-6 }],

@@ -19,14 +19,19 @@ import type { ParametrisedDynamics } from '../ode/odeint';
  * MNIST ODENet write-up: f(t, h) = GN(conv(ReLU(GN(h)))) — one GroupNorm module applied twice, as the write-up's
  * code does; channels groups of one channel each.
  */
-export function convGroupNormDynamics(channels: number, seeds: SeedSequence): ParametrisedDynamics & {
+export function convGroupNormDynamics(
+  channels: number,
+  seeds: SeedSequence,
+  epsilon = 1e-5,
+): ParametrisedDynamics & {
   record: { norm: GroupNormParams; conv: ConvParams };
 } {
   const record = { norm: createGroupNorm(channels, channels, 'ode/norm'), conv: createConv(channels, channels, 3, seeds, 'ode/conv') };
+  const gn = (x: Tensor) => groupNorm(x, record.norm, epsilon);
   return {
     record,
     params: variablesOf(record),
-    f: (_t: number, h: Tensor) => groupNorm(conv2d(tf.relu(groupNorm(h, record.norm)), record.conv), record.norm),
+    f: (_t: number, h: Tensor) => gn(conv2d(tf.relu(gn(h)), record.conv)),
   };
 }
 
@@ -47,3 +52,4 @@ export function mlpDynamics(features: number, hidden: number, seeds: SeedSequenc
     f: (_t: number, h: Tensor) => record.layers.reduce((x, layer) => tf.relu(dense(x, layer)), h),
   };
 }
+

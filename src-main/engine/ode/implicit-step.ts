@@ -1,5 +1,6 @@
 /** One step of a one-stage implicit scheme (see implicit-schemes.ts), with its nonlinear solve. */
-import { tf } from '../tf';
+import { tf, type Tensor, type Variable } from '../tf';
+import { solveStageWithImplicitGradient } from './implicit-gradient';
 import type { ImplicitScheme } from './implicit-schemes';
 import { solveFixedPoint } from './nonlinear';
 import { axpy, type State, type StateDynamics } from './state';
@@ -9,6 +10,11 @@ export interface ImplicitSolveOptions {
   maxIters: number;
   memory: number;
   method: string;
+  /**
+   * Direct-mode gradients: the parameters of f (and f for the backward pass), for the implicit-function-theorem
+   * gradient of the stage (single-tensor states). Absent, the stage is differentiated through its iterations.
+   */
+  gradient?: { params: Variable[]; dynamics: StateDynamics };
 }
 
 export function implicitStep(
@@ -30,12 +36,22 @@ export function implicitStep(
   };
   // Predictor: an explicit Euler step to the stage time when f0 is at hand, else y itself.
   const guess = f0 ? tf.tidy(() => axpy(y, h * scheme.c, [1], [f0])) : y;
-  const { solution, iterations } = solveFixedPoint(G, guess, {
-    tol: opts.tol,
-    maxIters: opts.maxIters,
-    memory: opts.memory,
-    where: { t, stepSize: h, method: opts.method },
-  });
+  const solve = { tol: opts.tol, maxIters: opts.maxIters, memory: opts.memory, where: { t, stepSize: h, method: opts.method } };
+  let solution: State;
+  let iterations = 0;
+  if (opts.gradient && y.length === 1) {
+    const backward = opts.gradient.dynamics;
+    const stage = {
+      f: (x: Tensor) => f(tau, [x])[0],
+      fBackward: (x: Tensor) => backward(tau, [x])[0],
+      c: h * scheme.gamma,
+      params: opts.gradient.params,
+      solve,
+    };
+    solution = [solveStageWithImplicitGradient(base[0], guess[0], stage)];
+  } else {
+    ({ solution, iterations } = solveFixedPoint(G, guess, solve));
+  }
   const y1 =
     scheme.s === 1
       ? solution

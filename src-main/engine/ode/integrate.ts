@@ -3,7 +3,7 @@
  * methods) or adaptive steps (embedded pairs). Works on tuple states so the adjoint can reuse it unchanged.
  * Only the current state, the FSAL slope and the outputs stay alive between steps.
  */
-import { tf } from '../tf';
+import { tf, type Variable } from '../tf';
 import { LabError } from '../../../src-shared/errors';
 import { solverInfo, type MethodName } from '../../../src-shared/solvers';
 import { initialStepSize, stepFactor, type ControllerState } from './controller';
@@ -25,6 +25,11 @@ export interface IntegrateOptions {
   implicitTol: number;
   implicitMaxIters: number;
   implicitMemory: number;
+  /**
+   * Direct-mode gradients of implicit steps by the implicit function theorem: the parameters, and f as the
+   * backward pass should evaluate it (not counted as forward work).
+   */
+  implicitGradient?: { params: Variable[]; dynamics: StateDynamics };
 }
 
 export interface StepRecord {
@@ -101,6 +106,7 @@ export function integrate(
             maxIters: opts.implicitMaxIters,
             memory: opts.implicitMemory,
             method: opts.method,
+            gradient: opts.implicitGradient,
           });
           advance(y1);
         }

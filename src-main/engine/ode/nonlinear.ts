@@ -51,7 +51,8 @@ function andersonWeights(dF: tf.Tensor2D, f: Tensor): number[] {
   const b = Array.from(rhs.dataSync());
   tf.dispose([gram, rhs]);
   const scale = Math.max(...A.filter((_, i) => i % (m + 1) === 0)) || 1;
-  for (let i = 0; i < m; i++) A[i * m + i] += 1e-8 * scale;
+  // The Gram matrix comes from float32 products (~1e-7 relative): regularise just above that noise.
+  for (let i = 0; i < m; i++) A[i * m + i] += 1e-6 * scale;
   // Gaussian elimination with partial pivoting.
   for (let col = 0; col < m; col++) {
     let pivot = col;
@@ -93,6 +94,7 @@ export function solveFixedPoint(G: (x: State) => State, x0: State, opts: FixedPo
   let prevF: Tensor | undefined;
   let prevG: Tensor | undefined;
   let lastUpdate = Infinity;
+  let lastResidual = Infinity;
   const release = () => tf.dispose([...dFs, ...dGs, prevF, prevG].filter((t) => t !== undefined));
 
   for (let iter = 1; iter <= opts.maxIters; iter++) {
@@ -100,7 +102,14 @@ export function solveFixedPoint(G: (x: State) => State, x0: State, opts: FixedPo
     const next = tf.tidy(() => {
       const gFlat = flatten(g);
       const fFlat = tf.sub(gFlat, flatten(x));
-      if (opts.memory > 0 && prevF && prevG) {
+      // Safeguard: when the fixed-point residual grows, the history (nearly collinear, float32-noisy differences
+      // near convergence) is steering badly — restart from a plain fixed-point step.
+      const residual = tf.sqrt(tf.mean(tf.square(tf.div(fFlat, tf.add(1, tf.abs(gFlat)))))).dataSync()[0];
+      const restart = residual > lastResidual;
+      lastResidual = residual;
+      if (restart) {
+        tf.dispose([...dFs.splice(0), ...dGs.splice(0)]);
+      } else if (opts.memory > 0 && prevF && prevG) {
         dFs.push(tf.keep(tf.sub(fFlat, prevF)));
         dGs.push(tf.keep(tf.sub(gFlat, prevG)));
         if (dFs.length > opts.memory) tf.dispose([dFs.shift()!, dGs.shift()!]);

@@ -7,7 +7,9 @@
 import { tf, type Tensor, type Variable } from '../tf';
 import { odeintAdjointStacked } from './adjoint';
 import { integrate, type StepRecord } from './integrate';
+import type { StateDynamics } from './state';
 import { checkTimes, resolveOptions, type OdeintOptions } from './options';
+import { solverInfo } from '../../../src-shared/solvers';
 
 export type DynamicsFn = (t: number, y: Tensor) => Tensor;
 /** Dynamics with the parameters the adjoint differentiates. */
@@ -49,16 +51,21 @@ export function odeint(dynamics: Dynamics, y0: Tensor, t: ArrayLike<number>, opt
 
   if (resolved.gradient === 'direct') {
     const countBackward = backwardCounter(stats);
-    const states = integrate(
-      (ti, [y]) => {
-        stats.nfeForward++;
-        return tf.tidy(() => [countBackward(f(ti, y))]);
-      },
-      [y0],
-      times,
-      resolved.forward,
-      stats,
-    );
+    // Implicit steps are differentiated by the implicit function theorem, which needs the parameters.
+    const implicitGradientParams =
+      solverInfo(resolved.forward.method).kind === 'implicit'
+        ? typeof dynamics === 'function'
+          ? discoverParams(f, times[0], y0, stats)
+          : dynamics.params
+        : undefined;
+    // The implicit steps' backward pass re-evaluates f for its VJPs: those count as backward work only.
+    const uncounted: StateDynamics = (ti, [y]) => tf.tidy(() => [countBackward(f(ti, y))]);
+    const counted: StateDynamics = (ti, y) => {
+      stats.nfeForward++;
+      return uncounted(ti, y);
+    };
+    const implicitGradient = implicitGradientParams && { params: implicitGradientParams, dynamics: uncounted };
+    const states = integrate(counted, [y0], times, { ...resolved.forward, implicitGradient }, stats);
     return { ys: states.map(([y]) => y), stats };
   }
 
