@@ -59,7 +59,10 @@ async function run(msg: StartMessage): Promise<void> {
   }
 }
 
+// The parent is gone (killed, crashed): stop at the next batch instead of training on as an orphan.
+process.on('disconnect', () => controller.abort());
+
 process.on('message', (msg: ToTrainer) => {
   if (msg.type === 'cancel') controller.abort();
-  else if (msg.type === 'start') void run(msg).finally(() => process.disconnect?.());
+  else if (msg.type === 'start') void run(msg).finally(() => process.connected && process.disconnect());
 });

@@ -32,15 +32,16 @@ describe('Runner', () => {
     expect(checkpoint && checkpoint.event === 'checkpoint' && checkpoint.path).toContain(join(outDir, 'checkpoints'));
   });
 
-  it('cancels a running run between batches', async () => {
+  it('cancels a running run between batches, within a batch or two of asking', async () => {
     const runner = new Runner();
+    // One epoch of 4 batches, so stopping at the epoch's end would show as step 4.
     const handle = runner.enqueue({ config: tinyConfig({ epochs: 5 }), outDir: tempDir(), dataDir });
     handle.events.on('event', (e: RunEvent) => {
       if (e.event === 'batch' && e.step === 1) handle.cancel();
     });
     const ended = await handle.done;
     expect(ended.status).toBe('cancelled');
-    expect(ended.step).toBeLessThan(20);
+    expect(ended.step).toBeLessThanOrEqual(2);
   });
 
   it('reports a killed training process as failed: CRASHED', async () => {

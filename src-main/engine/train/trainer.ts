@@ -160,6 +160,9 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
       const nfeB: number[] = [];
       let batchIndex = 0;
       for (const batch of batches(split, { ...batchOpts, epoch: current })) {
+        // A training step is synchronous work between microtasks: give the event loop a turn each batch, or a
+        // cancel message (or the parent's disconnect) would wait for the epoch's end.
+        await new Promise((resolve) => setImmediate(resolve));
         if (opts.signal?.aborted) {
           disposeBatch(batch);
           return finish('cancelled');
