@@ -9,8 +9,7 @@
  */
 import { LabError } from '../../../src-shared/errors';
 import { tf, type Tensor, type Variable } from '../tf';
-import { solveFixedPoint, type FixedPointOptions } from './nonlinear';
-import { rms } from './state';
+import { solveFixedPoint, updateSize, type FixedPointOptions } from './nonlinear';
 import { vjp } from './vjp';
 
 export interface ImplicitStage {
@@ -43,8 +42,8 @@ function adjointOfStage(v: Tensor, Y: Tensor, stage: ImplicitStage): Tensor[] {
   for (let k = 0; k < stage.solve.maxIters && !converged; k++) {
     const { value, grads } = vjp(() => stage.fBackward(Y), [Y], w);
     const next = tf.tidy(() => tf.add(v, tf.mul(grads[0] ?? tf.zerosLike(Y), stage.c)));
-    const delta = tf.tidy(() => tf.div(tf.sub(next, w), tf.add(1, tf.abs(next))));
-    update = rms([delta]);
+    const delta = tf.sub(next, w);
+    update = updateSize([delta], [next]);
     tf.dispose([value, delta, w, ...grads.filter((g): g is Tensor => g !== null)]);
     w = next;
     converged = update <= stage.solve.tol;

@@ -5,7 +5,7 @@
  */
 import { tf, type Tensor } from '../tf';
 import { LabError } from '../../../src-shared/errors';
-import { rms, subtract, type State } from './state';
+import { scaledRms, subtract, type State } from './state';
 
 export interface FixedPointOptions {
   tol: number;
@@ -15,12 +15,12 @@ export interface FixedPointOptions {
   where: { t: number; stepSize: number; method: string };
 }
 
-/** Scaled size of the update: RMS(Δ / (1 + |x|)), i.e. relative for large entries, absolute for small ones. */
-function updateSize(delta: State, x: State): number {
-  const scaled = tf.tidy(() => delta.map((d, p) => tf.div(d, tf.add(1, tf.abs(x[p])))));
-  const value = rms(scaled);
-  tf.dispose(scaled);
-  return value;
+/**
+ * Scaled size of an update or residual: RMS(Δ / (1 + |x|)), i.e. relative for large entries, absolute for small
+ * ones — the controller's norm with rtol = atol = 1.
+ */
+export function updateSize(delta: State, x: State): number {
+  return scaledRms(delta, x, 1, 1);
 }
 
 /** Flattens a state into one vector, so that histories are plain matrices. */
@@ -104,7 +104,7 @@ export function solveFixedPoint(G: (x: State) => State, x0: State, opts: FixedPo
       const fFlat = tf.sub(gFlat, flatten(x));
       // Safeguard: when the fixed-point residual grows, the history (nearly collinear, float32-noisy differences
       // near convergence) is steering badly — restart from a plain fixed-point step.
-      const residual = tf.sqrt(tf.mean(tf.square(tf.div(fFlat, tf.add(1, tf.abs(gFlat)))))).dataSync()[0];
+      const residual = updateSize([fFlat], [gFlat]);
       const restart = residual > lastResidual;
       lastResidual = residual;
       if (restart) {
