@@ -5,9 +5,8 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { initEngine } from '../engine';
-import { train } from '../engine/train/trainer';
+import { errorInfo, train } from '../engine/train/trainer';
 import { loadDataset } from '../data';
-import { LabError } from '../../src-shared/errors';
 import type { EndedEvent, RunEvent } from '../../src-shared/run-events';
 import type { FromTrainer, StartMessage, ToTrainer } from './protocol';
 
@@ -50,10 +49,7 @@ async function run(msg: StartMessage): Promise<void> {
       epochsCompleted: 0,
       step: 0,
       seconds: 0,
-      error:
-        e instanceof LabError
-          ? { code: e.code, message: e.message, details: e.details }
-          : { code: 'INTERNAL', message: e instanceof Error ? e.message : String(e) },
+      error: errorInfo(e),
     };
     emit(ended);
   }

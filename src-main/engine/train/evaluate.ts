@@ -1,5 +1,6 @@
 /** Test-set evaluation: loss, accuracy, confusion matrix and the ODE work it took. */
-import { batches, disposeBatch, type Normalisation, type Split } from '../../data';
+import { batches, disposeBatch, type Dataset, type Normalisation, type Split } from '../../data';
+import type { RunConfig } from '../../../src-shared/run-config';
 import { tf } from '../tf';
 import type { Model } from '../models';
 import { accumulateConfusion, correctCount, crossEntropy } from './metrics';
@@ -10,6 +11,16 @@ export interface Evaluation {
   count: number;
   nfeForwardMean: number;
   confusion: number[][];
+}
+
+/** How a run evaluates: its normalisation, in batches of at least 500 (no gradients, so larger is cheaper). */
+export function evaluationOptions(config: RunConfig, dataset: Dataset) {
+  return {
+    classes: dataset.classes.length,
+    imageShape: dataset.imageShape,
+    normalisation: config.normalisation,
+    batchSize: Math.max(config.batchSize, 500),
+  };
 }
 
 export function evaluate(

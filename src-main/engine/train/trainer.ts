@@ -10,7 +10,8 @@ import { batchCount, batches, disposeBatch, subsetStratified, type Dataset, type
 import { tf } from '../tf';
 import { buildModel, parameterCount, type Model } from '../models';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from './checkpoint';
-import { evaluate } from './evaluate';
+import { evaluate, evaluationOptions } from './evaluate';
+import { loadWeights } from './weights';
 import { createOptimizer, type Optimizer } from './optimizers';
 import { localStep, pooledStep, type StepResult } from './steps';
 import { GradientWorkerPool } from '../parallel';
@@ -57,22 +58,14 @@ function toCheckpoint(config: RunConfig, model: Model, optimizer: Optimizer, epo
 }
 
 function restore(model: Model, optimizer: Optimizer, c: Checkpoint): void {
-  if (c.weights.length !== model.params.length) {
-    throw new LabError('INVALID_ARGUMENT', `checkpoint has ${c.weights.length} weight tensors, the model ${model.params.length}`);
-  }
-  c.weights.forEach((w, i) => {
-    const p = model.params[i];
-    if (w.shape.join('x') !== p.shape.join('x')) {
-      throw new LabError('INVALID_ARGUMENT', `checkpoint weight ${i} has shape [${w.shape}], the model [${p.shape}]`);
-    }
-    p.assign(tf.tensor(w.data, w.shape));
-  });
+  loadWeights(model, c.weights);
   const tensors = c.optimizer.tensors.map((t) => tf.tensor(t.data, t.shape));
   optimizer.restore({ iterations: c.optimizer.iterations, tensors });
   tf.dispose(tensors);
 }
 
-function errorInfo(e: unknown, where: Record<string, unknown>): RunErrorInfo {
+/** A run's error as it travels in the 'ended' event: a LabError keeps its code and details, plus where. */
+export function errorInfo(e: unknown, where: Record<string, unknown> = {}): RunErrorInfo {
   if (e instanceof LabError) return { code: e.code, message: e.message, details: { ...e.details, ...where } };
   return { code: 'INTERNAL', message: e instanceof Error ? e.message : String(e), details: where };
 }
@@ -146,7 +139,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
     startEpoch: epoch,
     datasetSource: dataset.source.kind,
   });
-  const evalOpts = { ...batchOpts, classes: ctx.classes, batchSize: Math.max(config.batchSize, 500) };
+  const evalOpts = evaluationOptions(config, dataset);
   const lastEpoch = Math.min(config.epochs, opts.stopAfterEpoch ?? config.epochs);
 
   // Anything unforeseen (a dataset or checkpoint write failing, say) still ends the run, saying where.

@@ -1,0 +1,21 @@
+/** Loads stored weights into a model's parameters, checking they belong to it. */
+import { LabError } from '../../../src-shared/errors';
+import { tf } from '../tf';
+import type { Model } from '../models';
+import type { StoredTensor } from './checkpoint';
+
+export function loadWeights(model: Model, weights: StoredTensor[]): void {
+  if (weights.length !== model.params.length) {
+    throw new LabError('INVALID_ARGUMENT', `checkpoint has ${weights.length} weight tensors, the model ${model.params.length}`);
+  }
+  weights.forEach((w, i) => {
+    const p = model.params[i];
+    if (w.shape.join('x') !== p.shape.join('x')) {
+      throw new LabError('INVALID_ARGUMENT', `checkpoint weight ${i} has shape [${w.shape}], the model [${p.shape}]`);
+    }
+    // assign() copies; the temporary is ours to free.
+    const value = tf.tensor(w.data, w.shape);
+    p.assign(value);
+    value.dispose();
+  });
+}
