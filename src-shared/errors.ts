@@ -16,7 +16,12 @@ export type LabErrorCode =
   | 'CHECKSUM_MISMATCH'
   /** A gradient worker thread exited or crashed; its pending work is lost. */
   | 'WORKER_FAILED'
-  | 'CANCELLED';
+  | 'CANCELLED'
+  /** The run store's file is not an SQLite database, is damaged, or was written by a newer Neural ODE Lab. */
+  | 'STORE_UNREADABLE'
+  | 'STORE_NEWER_SCHEMA'
+  /** A run, checkpoint or study asked of the store does not exist. */
+  | 'NOT_FOUND';
 
 export class LabError extends Error {
   override readonly name = 'LabError';

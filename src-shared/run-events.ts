@@ -5,6 +5,20 @@
 import type { LabErrorCode } from './errors';
 import type { RunConfig, RunStatus } from './run-config';
 
+/** What a run trained on, so the run store can tell two copies of a dataset apart. */
+export interface DatasetFacts {
+  name: string;
+  /** The dataset spec with defaults filled in. */
+  spec: unknown;
+  /** Where the bytes came from (data directory, system copy, generator, …). */
+  source: unknown;
+  /** SHA-256 (hex) over the training and test images and labels. */
+  contentHash: string;
+  classes: string[];
+  trainCount: number;
+  testCount: number;
+}
+
 export interface StartedEvent {
   event: 'started';
   config: RunConfig;
@@ -16,6 +30,7 @@ export interface StartedEvent {
   /** Epochs already done when resuming from a checkpoint (0 for a fresh run). */
   startEpoch: number;
   datasetSource: string;
+  dataset: DatasetFacts;
 }
 
 export interface BatchEvent {
@@ -29,6 +44,8 @@ export interface BatchEvent {
   nfeForward: number;
   nfeBackward: number;
   seconds: number;
+  /** Adaptive solvers: the accepted step sizes of this batch's forward solve (first ODE block). */
+  stepSizes?: number[];
 }
 
 export interface EvaluationEvent {
@@ -64,13 +81,16 @@ export interface EpochEvent {
   rssBytes: number;
   /** Test-set confusion matrix, rows = true class, columns = predicted. */
   confusion: number[][];
+  /** Indices (into the test split) of the test images the model got wrong. */
+  misclassified: number[];
 }
 
 export interface CheckpointEvent {
   event: 'checkpoint';
   epoch: number;
   step: number;
-  path: string;
+  /** The file the runner wrote it to, when the run has an output folder (the run store keeps it either way). */
+  path?: string;
   bytes: number;
 }
 

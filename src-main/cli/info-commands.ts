@@ -10,6 +10,9 @@ import { decodeCheckpoint } from '../engine/train/checkpoint';
 import { evaluateCheckpoint } from '../engine/train/evaluate-checkpoint';
 import { tf } from '../engine/tf';
 import { loadDataset } from '../data';
+import { LabError } from '../../src-shared/errors';
+import { loadCheckpoint } from '../store';
+import { withStore } from './store-options';
 
 function print(json: boolean, value: unknown, text: () => string): void {
   process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : text() + '\n');
@@ -59,22 +62,36 @@ export function presetsCommand(): Command {
     );
 }
 
+/** The checkpoint to evaluate: a file, or a run's checkpoint in the run store (its latest, or `--epoch`). */
+async function checkpointBytes(opts: { checkpoint?: string; run?: number; epoch?: number; db?: string }): Promise<{ bytes: Uint8Array; label: string }> {
+  if (opts.checkpoint && opts.run === undefined) return { bytes: await readFile(opts.checkpoint), label: opts.checkpoint };
+  if (opts.run !== undefined && !opts.checkpoint) {
+    const c = await withStore(opts.db, (store) => loadCheckpoint(store.db, opts.run!, opts.epoch), true);
+    return { bytes: c.data, label: `run ${opts.run}, epoch ${c.epoch}` };
+  }
+  throw new LabError('INVALID_ARGUMENT', 'give either --checkpoint <file> or --run <id>', { field: 'checkpoint' });
+}
+
 export function evalCommand(): Command {
+  const int = (v: string) => Number.parseInt(v, 10);
   return new Command('eval')
     .description("evaluate a checkpoint on its dataset's test split")
-    .requiredOption('--checkpoint <file>', 'checkpoint file (checkpoints/epoch-NNN.ckpt of a run)')
+    .option('--checkpoint <file>', 'checkpoint file (checkpoints/epoch-NNN.ckpt of a run folder)')
+    .option('--run <id>', "a run in the run store (its latest checkpoint, or --epoch's)", int)
+    .option('--epoch <n>', "with --run: that epoch's checkpoint", int)
+    .option('--db <file>', 'run store (default: lab.db in the lab data folder, or $ODELAB_DB)')
     .option('--data-dir <dir>', 'dataset directory')
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(['tensorflow', 'wasm', 'cpu']))
     .option('--json', 'JSON output')
-    .action(async (opts: { checkpoint: string; dataDir?: string; backend?: 'wasm'; json?: boolean }) => {
-      const bytes = await readFile(opts.checkpoint);
-      const { config } = decodeCheckpoint(bytes, opts.checkpoint);
+    .action(async (opts: { checkpoint?: string; run?: number; epoch?: number; db?: string; dataDir?: string; backend?: 'wasm'; json?: boolean }) => {
+      const { bytes, label } = await checkpointBytes(opts);
+      const { config } = decodeCheckpoint(bytes, label);
       await initEngine({ backend: opts.backend });
       const dataset = await loadDataset(config.dataset, { dataDir: opts.dataDir });
-      const result = evaluateCheckpoint(bytes, dataset, opts.checkpoint);
-      const { confusion, ...summary } = result;
-      print(!!opts.json, { checkpoint: opts.checkpoint, ...summary, confusion }, () =>
-        `epoch ${result.epoch}: test loss ${result.loss.toFixed(4)}, accuracy ${(100 * result.accuracy).toFixed(2)}% ` +
+      const result = evaluateCheckpoint(bytes, dataset, label);
+      const { confusion, misclassified, ...summary } = result;
+      print(!!opts.json, { checkpoint: label, ...summary, confusion, misclassified }, () =>
+        `${label}: epoch ${result.epoch}: test loss ${result.loss.toFixed(4)}, accuracy ${(100 * result.accuracy).toFixed(2)}% ` +
         `on ${result.count} images, NFE ${result.nfeForwardMean.toFixed(1)} per batch`,
       );
     });

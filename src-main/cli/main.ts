@@ -8,6 +8,7 @@ import { datasetsCommand } from './datasets-command';
 import { EXIT, EXIT_CODES_HELP } from './exit-codes';
 import { evalCommand, modelsCommand, presetsCommand, solversCommand } from './info-commands';
 import { trainCommand } from './train-command';
+import { dbCommand, runsCommand } from './runs-command';
 
 const program = new Command('odelab')
   .description('Neural ODE Lab: train neural-ODE image classifiers, swap ODE solvers, compare runs.')
@@ -15,8 +16,14 @@ const program = new Command('odelab')
   .exitOverride()
   .showHelpAfterError('(run with --help for usage)');
 
-for (const cmd of [trainCommand(), evalCommand(), modelsCommand(), solversCommand(), presetsCommand(), datasetsCommand()]) {
-  program.addCommand(cmd.exitOverride().showHelpAfterError().addHelpText('after', EXIT_CODES_HELP));
+/** Usage errors exit with code 2 (not commander's process.exit) at every level of subcommand. */
+function configure(cmd: Command): Command {
+  cmd.commands.forEach(configure);
+  return cmd.exitOverride().showHelpAfterError().addHelpText('after', EXIT_CODES_HELP);
+}
+
+for (const cmd of [trainCommand(), evalCommand(), modelsCommand(), solversCommand(), presetsCommand(), datasetsCommand(), runsCommand(), dbCommand()]) {
+  program.addCommand(configure(cmd));
 }
 
 try {

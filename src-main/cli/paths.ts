@@ -1,7 +1,7 @@
-/** Where the CLI keeps runs by default: beside the datasets folder, in the lab's app-data directory. */
+/** Where the CLI keeps its run store by default: beside the datasets folder, in the lab's app-data directory. */
 import { dirname, join } from 'node:path';
 import { defaultDataDir } from '../data';
 
-export function defaultRunsDir(): string {
-  return process.env.ODELAB_RUNS_DIR ?? join(dirname(defaultDataDir()), 'runs');
+export function defaultDbPath(): string {
+  return process.env.ODELAB_DB ?? join(dirname(defaultDataDir()), 'lab.db');
 }

@@ -7,8 +7,9 @@ import type { RunEvent } from '../../src-shared/run-events';
 
 export type Reporter = (e: RunEvent) => void;
 
-export function jsonLinesReporter(write: (line: string) => void = (l) => process.stdout.write(l)): Reporter {
-  return (e) => write(JSON.stringify(e) + '\n');
+/** One JSON object per event; `extra` fields (the run's id in the store) are added to each. */
+export function jsonLinesReporter(extra: Record<string, unknown> = {}, write: (line: string) => void = (l) => process.stdout.write(l)): Reporter {
+  return (e) => write(JSON.stringify({ ...e, ...extra }) + '\n');
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
@@ -56,7 +57,7 @@ export function progressReporter(): Reporter {
         bar = undefined;
         break;
       case 'checkpoint':
-        process.stdout.write(`  checkpoint: ${e.path}\n`);
+        process.stdout.write(`  checkpoint: epoch ${e.epoch}, ${(e.bytes / 1024).toFixed(0)} KiB${e.path ? ` (${e.path})` : ''}\n`);
         break;
       case 'ended':
         bar?.stop();

@@ -1,21 +1,67 @@
-/** `odelab train`: validate the config, run it in a training process, report its events. */
+/** `odelab train`: validate the config, run it in a training process recorded in the run store, report its events. */
 import { Command, Option } from 'commander';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { LabError } from '../../src-shared/errors';
 import { PRESETS } from '../../src-shared/presets';
 import { MODEL_NAMES } from '../../src-shared/run-config';
 import { METHOD_NAMES } from '../../src-shared/solvers';
-import { Runner } from '../lab/runner';
-import { defaultRunsDir } from './paths';
+import type { LabService, RecordedRun } from '../lab/lab-service';
 import { jsonLinesReporter, progressReporter } from './reporters';
 import { runConfigFromFlags, type TrainFlags } from './run-config-from-flags';
 import { EXIT } from './exit-codes';
+import { withService } from './store-options';
 
 const num = (v: string) => Number(v);
 const int = (v: string) => Number.parseInt(v, 10);
+const collect = (v: string, all: string[] = []) => [...all, v];
+
+export interface LaunchFlags {
+  dataDir?: string;
+  backend?: 'tensorflow' | 'wasm' | 'cpu';
+  workers?: number;
+  out?: string;
+  json?: boolean;
+}
+
+/** Adds the flags every command that launches a training process shares (train, runs resume). */
+export function launchOptions(cmd: Command): Command {
+  return cmd
+    .option('--data-dir <dir>', 'dataset directory')
+    .addOption(new Option('--backend <name>', 'tfjs backend').choices(['tensorflow', 'wasm', 'cpu']))
+    .option('--workers <n>', 'gradient worker threads per training step (data parallel; default 1)', int)
+    .option('--out <dir>', 'also keep the run as files here (events.jsonl, checkpoints/epoch-NNN.ckpt)')
+    .option('--json', 'print one JSON object per event (the default when stdout is not a TTY)');
+}
+
+/** Reports a recorded run's events until it ends; Ctrl-C cancels (twice: kills). Sets the exit code. */
+export async function followRun(run: RecordedRun, flags: LaunchFlags, dbPath: string): Promise<void> {
+  const report = flags.json || !process.stdout.isTTY ? jsonLinesReporter({ runId: run.runId }) : progressReporter();
+  if (!flags.json && process.stdout.isTTY) process.stdout.write(`run ${run.runId} in ${dbPath}\n`);
+  run.handle.events.on('event', report);
+  run.handle.events.on('store-error', (e: Error) => process.stderr.write(`the run store could not be written: ${e.message}; cancelling\n`));
+  let interrupts = 0;
+  const onSigint = () => {
+    // First Ctrl-C: stop after the current batch. Second: kill the process.
+    if (++interrupts === 1) run.handle.cancel();
+    else run.handle.process?.kill('SIGKILL');
+  };
+  process.on('SIGINT', onSigint);
+  const ended = await run.handle.done;
+  process.off('SIGINT', onSigint);
+  process.exitCode = ended.status === 'completed' ? EXIT.OK : ended.status === 'cancelled' ? EXIT.CANCELLED : EXIT.FAILED;
+}
+
+async function readCheckpointFile(path: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    throw new LabError('INVALID_ARGUMENT', `--resume: cannot read ${path}: ${(e as Error).message}`, { field: 'resume', path });
+  }
+}
 
 export function trainCommand(): Command {
-  return new Command('train')
-    .description('train a model on a dataset (in its own process) and report every batch and epoch')
+  const cmd = new Command('train')
+    .description('train a model on a dataset (in its own process), record it in the run store and report every batch and epoch')
     .addOption(new Option('--preset <name>', 'start from a write-up preset').choices(Object.keys(PRESETS)))
     .option('--config <file.json>', 'RunConfig JSON (merged over the preset; flags win)')
     .addOption(new Option('--model <name>', 'model').choices([...MODEL_NAMES]))
@@ -38,29 +84,26 @@ export function trainCommand(): Command {
     .option('--eval-every <n>', 'also evaluate on test images every n batches', int)
     .addOption(new Option('--normalisation <mode>', 'pixel scaling').choices(['unit', 'symmetric']))
     .option('--name <text>', 'run name')
-    .option('--out <dir>', 'run directory (events.jsonl, checkpoints/)')
-    .option('--data-dir <dir>', 'dataset directory')
-    .option('--resume <checkpoint>', 'continue from a checkpoint file')
-    .addOption(new Option('--backend <name>', 'tfjs backend').choices(['tensorflow', 'wasm', 'cpu']))
-    .option('--workers <n>', 'gradient worker threads per training step (data parallel; default 1)', int)
-    .option('--json', 'print one JSON object per event (the default when stdout is not a TTY)')
-    .action(async (opts: TrainFlags & { out?: string; dataDir?: string; resume?: string; backend?: 'wasm'; json?: boolean; workers?: number }) => {
+    .option('--tag <tag>', 'tag the run (repeatable)', collect)
+    .option('--notes <text>', 'notes kept with the run')
+    .option('--resume <checkpoint>', 'start from a checkpoint file (a new run; `odelab runs resume <id>` continues a stored run)')
+    .option('--db <file>', 'run store (SQLite; default: lab.db in the lab data folder, or $ODELAB_DB)');
+  return launchOptions(cmd).action(
+    async (opts: TrainFlags & LaunchFlags & { resume?: string; tag?: string[]; notes?: string; db?: string }) => {
       const config = runConfigFromFlags(opts);
-      const outDir = opts.out ?? join(defaultRunsDir(), `${new Date().toISOString().replace(/[:.]/g, '-')}-${config.name ?? config.model.name}`);
-      const report = opts.json || !process.stdout.isTTY ? jsonLinesReporter() : progressReporter();
-      const runner = new Runner();
-      const run = runner.enqueue({ config, outDir, dataDir: opts.dataDir, backend: opts.backend, resumeFrom: opts.resume, workers: opts.workers });
-      run.events.on('event', report);
-      let interrupts = 0;
-      const onSigint = () => {
-        // First Ctrl-C: stop after the current batch. Second: kill the process.
-        if (++interrupts === 1) run.cancel();
-        else run.process?.kill('SIGKILL');
-      };
-      process.on('SIGINT', onSigint);
-      const ended = await run.done;
-      process.off('SIGINT', onSigint);
-      process.exitCode =
-        ended.status === 'completed' ? EXIT.OK : ended.status === 'cancelled' ? EXIT.CANCELLED : EXIT.FAILED;
-    });
+      const resumeFrom = opts.resume ? await readCheckpointFile(opts.resume) : undefined;
+      await withService(opts.db, async (service: LabService) => {
+        const run = service.startRun(config, {
+          dataDir: opts.dataDir,
+          backend: opts.backend,
+          workers: opts.workers,
+          outDir: opts.out,
+          resumeFrom,
+          tags: opts.tag,
+          notes: opts.notes,
+        });
+        await followRun(run, opts, service.store.path);
+      });
+    },
+  );
 }

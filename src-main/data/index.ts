@@ -23,6 +23,7 @@ export {
   type Normalisation,
 } from './batches';
 export { defaultDataDir } from './dataDir';
+export { datasetContentHash } from './hash';
 export { IDX_DATASETS, type IdxDatasetInfo } from './catalog';
 export { downloadVerified, type ExpectedDigest, type DownloadOptions, type DownloadResult } from './download';
 export type { Dataset, DatasetSource, DataProgress, Split } from './types';

@@ -5,12 +5,10 @@ import type { RunEvent } from '../../src-shared/run-events';
 export interface StartMessage {
   type: 'start';
   config: RunConfig;
-  /** Where checkpoints go. */
-  outDir: string;
   dataDir?: string;
   backend?: 'tensorflow' | 'wasm' | 'cpu';
-  /** Resume from this checkpoint file. */
-  resumeFrom?: string;
+  /** Resume from this checkpoint (the engine's checkpoint bytes). */
+  resumeFrom?: Uint8Array;
   /** Gradient worker threads per training step (TrainOptions.workers); 1 or absent: single-threaded. */
   workers?: number;
 }
@@ -21,4 +19,14 @@ export interface CancelMessage {
 
 export type ToTrainer = StartMessage | CancelMessage;
 
-export type FromTrainer = { type: 'event'; event: RunEvent } | { type: 'progress'; message: string };
+/** A checkpoint's bytes, sent just before its 'checkpoint' event; the parent decides where they are kept. */
+export interface CheckpointData {
+  epoch: number;
+  step: number;
+  bytes: Uint8Array;
+}
+
+export type FromTrainer =
+  | { type: 'event'; event: RunEvent }
+  | { type: 'progress'; message: string }
+  | ({ type: 'checkpoint-data' } & CheckpointData);

@@ -1,30 +1,33 @@
 /**
  * The Runner owns training processes: one process per run, a queue (one run at a time by default), cancel,
  * and crash handling — a process that dies without saying 'ended' is reported as failed: CRASHED, never a hang.
- * Events stream to listeners as they arrive; the parent writes them to `<outDir>/events.jsonl`.
+ * Events stream to listeners as they arrive ('event', and 'checkpoint-data' with a checkpoint's bytes just before
+ * its 'checkpoint' event). With an `outDir`, the runner also writes `events.jsonl` and `checkpoints/` there.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, renameSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RunConfig } from '../../src-shared/run-config';
-import type { EndedEvent } from '../../src-shared/run-events';
-import type { FromTrainer, StartMessage, ToTrainer } from './protocol';
+import type { EndedEvent, RunEvent } from '../../src-shared/run-events';
+import type { CheckpointData, FromTrainer, StartMessage, ToTrainer } from './protocol';
 
 export interface RunRequest {
   config: RunConfig;
-  outDir: string;
+  /** Also keep the run as files here: events.jsonl and checkpoints/epoch-NNN.ckpt. */
+  outDir?: string;
   dataDir?: string;
   backend?: StartMessage['backend'];
-  resumeFrom?: string;
+  /** Continue from these checkpoint bytes. */
+  resumeFrom?: Uint8Array;
   workers?: number;
 }
 
 export interface RunHandle {
   id: number;
   request: RunRequest;
-  /** 'event' (RunEvent), 'progress' (string) */
+  /** 'event' (RunEvent), 'checkpoint-data' (CheckpointData), 'progress' (string) */
   events: EventEmitter;
   /** Resolves with the run's 'ended' event, whatever happened. */
   done: Promise<EndedEvent>;
@@ -34,6 +37,32 @@ export interface RunHandle {
 }
 
 const ENTRY = fileURLToPath(new URL('./train-process.ts', import.meta.url));
+
+/** A run's files: the event log, and checkpoints written to a temp name then renamed (never half a file). */
+class RunFolder {
+  private readonly log: WriteStream;
+  lastCheckpointPath: string | undefined;
+
+  constructor(private readonly dir: string) {
+    mkdirSync(join(dir, 'checkpoints'), { recursive: true });
+    this.log = createWriteStream(join(dir, 'events.jsonl'), { flags: 'a' });
+  }
+
+  writeEvent(e: RunEvent): void {
+    this.log.write(JSON.stringify(e) + '\n');
+  }
+
+  writeCheckpoint(c: CheckpointData): void {
+    const path = join(this.dir, 'checkpoints', `epoch-${String(c.epoch).padStart(3, '0')}.ckpt`);
+    writeFileSync(`${path}.tmp`, c.bytes);
+    renameSync(`${path}.tmp`, path);
+    this.lastCheckpointPath = path;
+  }
+
+  close(): void {
+    this.log.end();
+  }
+}
 
 export class Runner {
   private readonly queue: { handle: RunHandle; start: () => void }[] = [];
@@ -89,8 +118,7 @@ export class Runner {
 
   private launch(handle: RunHandle, onEnded: (e: EndedEvent) => void): void {
     const { request, events } = handle;
-    mkdirSync(request.outDir, { recursive: true });
-    const log = createWriteStream(join(request.outDir, 'events.jsonl'), { flags: 'a' });
+    const folder = request.outDir ? new RunFolder(request.outDir) : undefined;
     const child = fork(ENTRY, [], {
       execArgv: ['--import', 'tsx'],
       serialization: 'advanced',
@@ -103,17 +131,26 @@ export class Runner {
     let lastEpoch = 0;
     let lastStep = 0;
     const started = Date.now();
+    const publish = (e: RunEvent) => {
+      folder?.writeEvent(e);
+      events.emit('event', e);
+    };
     child.on('message', (msg: FromTrainer) => {
       if (msg.type === 'progress') {
         events.emit('progress', msg.message);
+        return;
+      }
+      if (msg.type === 'checkpoint-data') {
+        const { type: _type, ...data } = msg;
+        folder?.writeCheckpoint(data);
+        events.emit('checkpoint-data', data);
         return;
       }
       const e = msg.event;
       if (e.event === 'epoch') lastEpoch = e.epoch;
       if (e.event === 'batch') lastStep = e.step;
       if (e.event === 'ended') ended = e;
-      log.write(JSON.stringify(e) + '\n');
-      events.emit('event', e);
+      publish(e.event === 'checkpoint' && folder?.lastCheckpointPath ? { ...e, path: folder.lastCheckpointPath } : e);
     });
     child.on('exit', (code, signal) => {
       if (!ended) {
@@ -129,12 +166,12 @@ export class Runner {
             details: { exitCode: code, signal, stderr: stderr.trim().split('\n').slice(-5).join('\n') },
           },
         };
-        log.write(JSON.stringify(ended) + '\n');
-        events.emit('event', ended);
+        publish(ended);
       }
-      log.end();
+      folder?.close();
       onEnded(ended);
     });
-    child.send({ type: 'start', ...request } satisfies ToTrainer);
+    const { outDir: _outDir, ...start } = request;
+    child.send({ type: 'start', ...start } satisfies ToTrainer);
   }
 }

@@ -2,8 +2,6 @@
  * Entry point of a training process: receives one 'start' message, trains, streams events back and exits.
  * Run by the Runner (child_process.fork here; Electron's utilityProcess later) — never imported by the parent.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { initEngine } from '../engine';
 import { errorInfo, train } from '../engine/train/trainer';
 import { loadDataset } from '../data';
@@ -25,22 +23,15 @@ async function run(msg: StartMessage): Promise<void> {
       signal: controller.signal,
       onProgress: (p) => send({ type: 'progress', message: JSON.stringify(p) }),
     });
-    const checkpoints = join(msg.outDir, 'checkpoints');
-    await mkdir(checkpoints, { recursive: true });
     await train(msg.config, {
       dataset,
       backend,
       onEvent: emit,
       signal: controller.signal,
-      resumeFrom: msg.resumeFrom ? await readFile(msg.resumeFrom) : undefined,
+      resumeFrom: msg.resumeFrom,
       workers: msg.workers,
-      saveCheckpoint: async (bytes, epoch) => {
-        // Temp file then rename: a crash mid-write never leaves a truncated checkpoint under the real name.
-        const path = join(checkpoints, `epoch-${String(epoch).padStart(3, '0')}.ckpt`);
-        await writeFile(`${path}.tmp`, bytes);
-        await rename(`${path}.tmp`, path);
-        return path;
-      },
+      // The parent keeps checkpoints (run store, files): send the bytes up, in order with the events.
+      saveCheckpoint: (bytes, epoch, step) => send({ type: 'checkpoint-data', epoch, step, bytes }),
     });
   } catch (e) {
     const ended: EndedEvent = {

@@ -3,7 +3,7 @@ import { batches, disposeBatch, type Dataset, type Normalisation, type Split } f
 import type { RunConfig } from '../../../src-shared/run-config';
 import { tf } from '../tf';
 import type { Model } from '../models';
-import { accumulateConfusion, correctCount, crossEntropy } from './metrics';
+import { correctCount, crossEntropy, scorePredictions } from './metrics';
 
 export interface Evaluation {
   loss: number;
@@ -11,6 +11,8 @@ export interface Evaluation {
   count: number;
   nfeForwardMean: number;
   confusion: number[][];
+  /** Indices into the split of the images predicted wrongly. */
+  misclassified: number[];
 }
 
 /** How a run evaluates: its normalisation, in batches of at least 500 (no gradients, so larger is cheaper). */
@@ -33,6 +35,8 @@ export function evaluate(
   let correct = 0;
   let nfe = 0;
   let batchesSeen = 0;
+  const misclassified: number[] = [];
+  let offset = 0;
   for (const batch of batches(split, { ...opts, shuffle: false })) {
     const logits = tf.tidy(() => {
       const { logits, odeStats } = model.forward(batch.x);
@@ -42,11 +46,12 @@ export function evaluate(
     const loss = crossEntropy(logits, batch.y, opts.classes);
     lossSum += loss.dataSync()[0] * batch.size;
     correct += correctCount(logits, batch.y);
-    accumulateConfusion(confusion, logits, batch.y);
+    for (const i of scorePredictions(confusion, logits, batch.y)) misclassified.push(offset + i);
+    offset += batch.size;
     batchesSeen++;
     tf.dispose([loss, logits]);
     disposeBatch(batch);
   }
   const count = split.labels.length;
-  return { loss: lossSum / count, accuracy: correct / count, count, nfeForwardMean: nfe / batchesSeen, confusion };
+  return { loss: lossSum / count, accuracy: correct / count, count, nfeForwardMean: nfe / batchesSeen, confusion, misclassified };
 }

@@ -14,11 +14,19 @@ export function correctCount(logits: Tensor, labels: Tensor): number {
   return n;
 }
 
-/** Adds a batch's predictions to a confusion matrix (rows: true class, columns: predicted). */
-export function accumulateConfusion(confusion: number[][], logits: Tensor, labels: Tensor): void {
+/**
+ * Scores a batch's predictions: adds them to a confusion matrix (rows: true class, columns: predicted) and
+ * returns the positions in the batch predicted wrongly.
+ */
+export function scorePredictions(confusion: number[][], logits: Tensor, labels: Tensor): number[] {
   const predicted = tf.tidy(() => tf.argMax(logits, 1));
   const p = predicted.dataSync();
   const y = labels.dataSync();
   predicted.dispose();
-  for (let i = 0; i < p.length; i++) confusion[y[i]][p[i]]++;
+  const wrong: number[] = [];
+  for (let i = 0; i < p.length; i++) {
+    confusion[y[i]][p[i]]++;
+    if (p[i] !== y[i]) wrong.push(i);
+  }
+  return wrong;
 }

@@ -18,6 +18,8 @@ export interface StepResult {
   stepsAccepted: number;
   stepsRejected: number;
   tensorBytes: number;
+  /** Accepted step sizes of the first ODE block's forward solve, when known. */
+  stepSizes?: number[];
 }
 
 export type Step = (batch: { x: tf.Tensor4D; y: tf.Tensor1D; size: number }) => Promise<StepResult>;
@@ -41,6 +43,7 @@ export function localStep(model: Model, optimizer: Optimizer, classes: number): 
         stepsAccepted: sum('stepsAccepted'),
         stepsRejected: sum('stepsRejected'),
         tensorBytes,
+        stepSizes: odeStats[0]?.stepSizes,
       };
     } finally {
       tf.dispose([loss, logits, ...grads]);

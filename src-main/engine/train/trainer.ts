@@ -6,7 +6,8 @@
 import { LabError } from '../../../src-shared/errors';
 import type { RunConfig } from '../../../src-shared/run-config';
 import type { EndedEvent, RunErrorInfo, RunEvent } from '../../../src-shared/run-events';
-import { batchCount, batches, disposeBatch, subsetStratified, type Dataset, type Split } from '../../data';
+import { batchCount, batches, datasetContentHash, disposeBatch, subsetStratified, type Dataset, type Split } from '../../data';
+import { solverInfo } from '../../../src-shared/solvers';
 import { tf } from '../tf';
 import { buildModel, parameterCount, type Model } from '../models';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from './checkpoint';
@@ -24,8 +25,8 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** Continue from this checkpoint (bytes as written by `saveCheckpoint`). */
   resumeFrom?: Uint8Array;
-  /** Persists a checkpoint; returns where it went. */
-  saveCheckpoint?: (bytes: Uint8Array, epoch: number) => Promise<string> | string;
+  /** Persists a checkpoint (awaited before the 'checkpoint' event). */
+  saveCheckpoint?: (bytes: Uint8Array, epoch: number, step: number) => Promise<void> | void;
   /** Stop after this many epochs in total (for tests of resume); defaults to config.epochs. */
   stopAfterEpoch?: number;
   /**
@@ -138,7 +139,17 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
     batchesPerEpoch: perEpoch,
     startEpoch: epoch,
     datasetSource: dataset.source.kind,
+    dataset: {
+      name: dataset.name,
+      spec: dataset.spec,
+      source: dataset.source,
+      contentHash: datasetContentHash(dataset),
+      classes: dataset.classes,
+      trainCount: split.labels.length,
+      testCount: dataset.test.labels.length,
+    },
   });
+  const recordStepSizes = config.model.name !== 'mlp' && config.model.name !== 'resnet' && solverInfo(config.model.solver.method).adaptive;
   const evalOpts = evaluationOptions(config, dataset);
   const lastEpoch = Math.min(config.epochs, opts.stopAfterEpoch ?? config.epochs);
 
@@ -199,6 +210,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
           nfeForward,
           nfeBackward,
           seconds: (performance.now() - batchStart) / 1000,
+          ...(recordStepSizes && result.stepSizes ? { stepSizes: result.stepSizes } : {}),
         });
         if (config.evalEvery > 0 && step % config.evalEvery === 0 && batchIndex < perEpoch) {
           const size = Math.min(config.evalSize, dataset.test.labels.length);
@@ -241,11 +253,12 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
         peakTensorBytes: totals.peakBytes,
         rssBytes: process.memoryUsage().rss,
         confusion: test.confusion,
+        misclassified: test.misclassified,
       });
       if (opts.saveCheckpoint) {
         const bytes = encodeCheckpoint(toCheckpoint(config, model, optimizer, epoch, step));
-        const path = await opts.saveCheckpoint(bytes, epoch);
-        opts.onEvent({ event: 'checkpoint', epoch, step, path, bytes: bytes.length });
+        await opts.saveCheckpoint(bytes, epoch, step);
+        opts.onEvent({ event: 'checkpoint', epoch, step, bytes: bytes.length });
       }
     }
   } catch (e) {

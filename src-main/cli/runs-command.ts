@@ -1,0 +1,231 @@
+/** `odelab runs (list|show|diff|delete|export|import|resume)` and `odelab db check`: the run store from the command line. */
+import { Command, Option } from 'commander';
+import { readFile, writeFile } from 'node:fs/promises';
+import { LabError } from '../../src-shared/errors';
+import { STORED_RUN_STATUSES, type RunSummary, type StoredRunStatus } from '../../src-shared/run-record';
+import {
+  configDiff,
+  deleteRun,
+  exportCsv,
+  exportRuns,
+  exportStudy,
+  getRun,
+  importDocument,
+  integrityCheck,
+  listRuns,
+  SCHEMA_VERSION,
+} from '../store';
+import { followRun, launchOptions, type LaunchFlags } from './train-command';
+import { withService, withStore } from './store-options';
+import { EXIT } from './exit-codes';
+
+const dbOption = () => new Option('--db <file>', 'run store (default: lab.db in the lab data folder, or $ODELAB_DB)');
+const jsonOption = () => new Option('--json', 'JSON output');
+
+function runIds(values: string[]): number[] {
+  return values.map((v) => {
+    const id = Number(v);
+    if (!Number.isInteger(id) || id <= 0) throw new LabError('INVALID_ARGUMENT', `run id: expected a positive integer, got '${v}'`, { field: 'id' });
+    return id;
+  });
+}
+
+const pct = (x: number | undefined | null) => (x === undefined || x === null ? '—' : `${(100 * x).toFixed(2)}%`);
+
+function listLine(r: RunSummary): string {
+  return [
+    String(r.id).padStart(5),
+    r.status.padEnd(11),
+    `${r.model}/${r.method}`.padEnd(32),
+    `ep ${r.epochsCompleted}`.padEnd(7),
+    `test ${pct(r.final?.testAccuracy)}`.padEnd(13),
+    `best ${pct(r.best?.testAccuracy)}`.padEnd(13),
+    `${r.wallSeconds.toFixed(0)} s`.padStart(8),
+    ` ${r.name}`,
+  ].join(' ');
+}
+
+async function output(text: string, out: string | undefined): Promise<void> {
+  if (out) await writeFile(out, text);
+  else process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+}
+
+function listCommand(): Command {
+  return new Command('list')
+    .description('list runs, newest first, with final and best test accuracy')
+    .addOption(new Option('--status <status...>', 'only runs with these statuses').choices([...STORED_RUN_STATUSES]))
+    .option('--tag <tag>', 'only runs with this tag')
+    .option('--model <name>', 'only runs of this model')
+    .option('--limit <n>', 'at most n runs', (v) => Number.parseInt(v, 10))
+    .addOption(dbOption())
+    .addOption(jsonOption())
+    .action((opts: { status?: StoredRunStatus[]; tag?: string; model?: string; limit?: number; db?: string; json?: boolean }) =>
+      withStore(opts.db, (store) => {
+        const runs = listRuns(store.db, opts);
+        process.stdout.write(opts.json ? JSON.stringify(runs, null, 2) + '\n' : runs.map(listLine).join('\n') + (runs.length ? '\n' : 'no runs\n'));
+      }),
+    );
+}
+
+function showCommand(): Command {
+  return new Command('show')
+    .description('a run: config, status, error, checkpoints and per-epoch metrics')
+    .argument('<id>', 'run id')
+    .addOption(dbOption())
+    .addOption(jsonOption())
+    .action((id: string, opts: { db?: string; json?: boolean }) =>
+      withStore(opts.db, (store) => {
+        const [runId] = runIds([id]);
+        const run = getRun(store.db, runId);
+        const epochs = store.db
+          .prepare('SELECT epoch, loss, accuracy, test_loss AS testLoss, test_accuracy AS testAccuracy, nfe_forward_mean AS nfeForwardMean, nfe_backward_mean AS nfeBackwardMean, seconds FROM epoch_metrics WHERE run_id = ? ORDER BY epoch')
+          .all(runId) as { epoch: number; loss: number; accuracy: number; testLoss: number; testAccuracy: number; nfeForwardMean: number; nfeBackwardMean: number; seconds: number }[];
+        if (opts.json) {
+          process.stdout.write(JSON.stringify({ ...run, epochs }, null, 2) + '\n');
+          return;
+        }
+        const lines = [
+          listLine(run),
+          `created ${run.createdAt}${run.endedAt ? `, ended ${run.endedAt}` : ''}; backend ${run.backend ?? '—'}; ${run.parameterCount ?? '—'} parameters`,
+          ...(run.error ? [`${run.error.code}: ${run.error.message}`] : []),
+          ...epochs.map(
+            (e) =>
+              `  epoch ${e.epoch}: loss ${e.loss.toFixed(4)} acc ${pct(e.accuracy)} | test loss ${e.testLoss.toFixed(4)} acc ${pct(e.testAccuracy)} | NFE ${e.nfeForwardMean.toFixed(1)}/${e.nfeBackwardMean.toFixed(1)} | ${e.seconds.toFixed(1)} s`,
+          ),
+          `checkpoints: ${run.checkpoints.map((c) => `epoch ${c.epoch}`).join(', ') || 'none'}`,
+          `config: ${JSON.stringify(run.config)}`,
+        ];
+        process.stdout.write(lines.join('\n') + '\n');
+      }),
+    );
+}
+
+function diffCommand(): Command {
+  return new Command('diff')
+    .description('the config keys that differ between runs')
+    .argument('<ids...>', 'two or more run ids')
+    .addOption(dbOption())
+    .addOption(jsonOption())
+    .action((ids: string[], opts: { db?: string; json?: boolean }) =>
+      withStore(opts.db, (store) => {
+        const runs = runIds(ids).map((id) => getRun(store.db, id));
+        const diff = configDiff(runs.map((r) => r.config as unknown as Record<string, unknown>));
+        process.stdout.write(
+          opts.json
+            ? JSON.stringify(diff, null, 2) + '\n'
+            : diff.map((d) => `${d.path}: ${d.values.map((v) => JSON.stringify(v) ?? '—').join(' | ')}`).join('\n') + (diff.length ? '\n' : 'identical configs\n'),
+        );
+      }),
+    );
+}
+
+function deleteCommand(): Command {
+  return new Command('delete')
+    .description('delete runs with their metrics and checkpoints')
+    .argument('<ids...>', 'run ids')
+    .addOption(dbOption())
+    .action((ids: string[], opts: { db?: string }) =>
+      withStore(opts.db, (store) => {
+        const list = runIds(ids);
+        for (const id of list) getRun(store.db, id); // all exist, or nothing is deleted
+        store.db.transaction(() => list.forEach((id) => deleteRun(store.db, id)))();
+        process.stdout.write(`deleted ${list.length} run(s)\n`);
+      }),
+    );
+}
+
+function exportCommand(): Command {
+  return new Command('export')
+    .description('export runs (or a study) as JSON (config, metrics, confusion matrices; checkpoints optional) or CSV metrics')
+    .argument('[ids...]', 'run ids')
+    .option('--study <name>', 'export this study and its runs')
+    .addOption(new Option('--format <format>', 'output format').choices(['json', 'csv']).default('json'))
+    .addOption(new Option('--table <table>', 'CSV: which metrics').choices(['batch', 'epoch']).default('epoch'))
+    .option('--checkpoints', 'JSON: include checkpoint blobs (base64)')
+    .option('--out <file>', 'write here instead of stdout')
+    .addOption(dbOption())
+    .action((ids: string[], opts: { study?: string; format: 'json' | 'csv'; table: 'batch' | 'epoch'; checkpoints?: boolean; out?: string; db?: string }) =>
+      withStore(opts.db, async (store) => {
+        if (!opts.study && ids.length === 0) throw new LabError('INVALID_ARGUMENT', 'give run ids or --study <name>', { field: 'ids' });
+        if (opts.format === 'csv') {
+          const list = opts.study ? exportStudy(store.db, opts.study).runs.map((r) => r.id) : runIds(ids);
+          await output(exportCsv(store.db, list, opts.table), opts.out);
+          return;
+        }
+        const doc = opts.study
+          ? exportStudy(store.db, opts.study, { checkpoints: !!opts.checkpoints })
+          : exportRuns(store.db, runIds(ids), { checkpoints: !!opts.checkpoints });
+        await output(JSON.stringify(doc), opts.out);
+      }, true),
+    );
+}
+
+function importCommand(): Command {
+  return new Command('import')
+    .description('import a JSON export into this run store (new run ids; all or nothing)')
+    .argument('<file>', 'a file written by `odelab runs export`')
+    .addOption(dbOption())
+    .addOption(jsonOption())
+    .action((file: string, opts: { db?: string; json?: boolean }) =>
+      withStore(opts.db, async (store) => {
+        let doc: unknown;
+        try {
+          doc = JSON.parse(await readFile(file, 'utf8'));
+        } catch (e) {
+          throw new LabError('INVALID_ARGUMENT', `${file}: not a readable JSON export: ${(e as Error).message}`, { field: 'file', path: file });
+        }
+        const result = importDocument(store.db, doc);
+        const mapping = Object.fromEntries(result.runIds);
+        process.stdout.write(
+          opts.json
+            ? JSON.stringify({ runIds: mapping, studies: result.studies }) + '\n'
+            : `imported ${result.runIds.size} run(s)${result.studies.length ? ` and ${result.studies.length} stud${result.studies.length === 1 ? 'y' : 'ies'}` : ''}: ` +
+                [...result.runIds].map(([from, to]) => `${from} → ${to}`).join(', ') + '\n',
+        );
+      }),
+    );
+}
+
+function resumeCommand(): Command {
+  const cmd = new Command('resume')
+    .description('continue an interrupted, failed or cancelled run from its last checkpoint, in place')
+    .argument('<id>', 'run id')
+    .addOption(dbOption());
+  return launchOptions(cmd).action((id: string, opts: LaunchFlags & { db?: string }) =>
+    withService(opts.db, async (service) => {
+      const [runId] = runIds([id]);
+      const run = service.resumeRun(runId, { dataDir: opts.dataDir, backend: opts.backend, workers: opts.workers, outDir: opts.out });
+      await followRun(run, opts, service.store.path);
+    }),
+  );
+}
+
+export function runsCommand(): Command {
+  const runs = new Command('runs').description('the runs in the run store: list, show, diff, delete, export, import, resume');
+  for (const sub of [listCommand(), showCommand(), diffCommand(), deleteCommand(), exportCommand(), importCommand(), resumeCommand()]) {
+    runs.addCommand(sub);
+  }
+  return runs;
+}
+
+export function dbCommand(): Command {
+  const db = new Command('db').description('the run store file');
+  db.addCommand(
+    new Command('check')
+      .description("SQLite's integrity check (and foreign keys) on the run store")
+      .addOption(dbOption())
+      .addOption(jsonOption())
+      .action((opts: { db?: string; json?: boolean }) =>
+        withStore(opts.db, (store) => {
+          const result = integrityCheck(store.db);
+          const runs = store.db.prepare('SELECT count(*) FROM runs').pluck().get() as number;
+          const report = { path: store.path, schemaVersion: SCHEMA_VERSION, runs, ...result };
+          process.stdout.write(
+            opts.json ? JSON.stringify(report) + '\n' : `${store.path}: schema ${SCHEMA_VERSION}, ${runs} run(s), ${result.ok ? 'ok' : result.problems.join('\n')}\n`,
+          );
+          if (!result.ok) process.exitCode = EXIT.FAILED;
+        }, true),
+      ),
+  );
+  return db;
+}

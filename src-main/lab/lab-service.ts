@@ -1,0 +1,112 @@
+/**
+ * LabService: the one facade the CLI (and later the Electron and serve bridges) call. It starts runs in the
+ * Runner and records each one in the run store as its events arrive; it resumes interrupted runs in place.
+ */
+import { LabError } from '../../src-shared/errors';
+import type { RunConfig } from '../../src-shared/run-config';
+import { RESUMABLE_STATUSES } from '../../src-shared/run-record';
+import {
+  claimRun,
+  createRun,
+  deleteBatchesAfter,
+  getRun,
+  latestCheckpointEpoch,
+  loadCheckpoint,
+  markEnded,
+  recordProgress,
+  RunWriter,
+  type RunStore,
+} from '../store';
+import { Runner, type RunHandle, type RunRequest } from './runner';
+import type { CheckpointData } from './protocol';
+import type { RunEvent } from '../../src-shared/run-events';
+
+export type LaunchOptions = Pick<RunRequest, 'dataDir' | 'backend' | 'workers' | 'outDir'>;
+
+export interface RecordedRun {
+  runId: number;
+  handle: RunHandle;
+  writer: RunWriter;
+}
+
+export class LabService {
+  constructor(
+    readonly store: RunStore,
+    readonly runner: Runner = new Runner(),
+  ) {}
+
+  /** Queues a new run, recorded in the store from its first event. */
+  startRun(
+    config: RunConfig,
+    opts: LaunchOptions & { resumeFrom?: Uint8Array; tags?: string[]; notes?: string; parentId?: number } = {},
+  ): RecordedRun {
+    const runId = createRun(this.store.db, { config, tags: opts.tags, notes: opts.notes, parentId: opts.parentId });
+    return this.launch(runId, { config, ...opts });
+  }
+
+  /**
+   * Continues an interrupted, failed or cancelled run from its last checkpoint, in place: what it recorded after
+   * that checkpoint (the partial epoch) is dropped, so its series continue as if it had never stopped.
+   */
+  resumeRun(runId: number, opts: LaunchOptions = {}): RecordedRun {
+    const { db } = this.store;
+    const run = getRun(db, runId);
+    if (!RESUMABLE_STATUSES.includes(run.status)) {
+      throw new LabError(
+        'INVALID_ARGUMENT',
+        `run ${runId} is ${run.status}; only ${RESUMABLE_STATUSES.join(', ')} runs can be resumed`,
+        { runId, status: run.status },
+      );
+    }
+    const resume = db.transaction(() => {
+      const epoch = latestCheckpointEpoch(db, runId);
+      const checkpoint = epoch === null ? null : loadCheckpoint(db, runId, epoch);
+      const keepEpoch = checkpoint?.epoch ?? 0;
+      const keepStep = checkpoint?.step ?? 0;
+      deleteBatchesAfter(db, runId, keepStep);
+      for (const table of ['epoch_metrics', 'confusion_matrices', 'checkpoints']) {
+        db.prepare(`DELETE FROM ${table} WHERE run_id = ? AND epoch > ?`).run(runId, keepEpoch);
+      }
+      db.prepare('DELETE FROM evaluations WHERE run_id = ? AND step > ?').run(runId, keepStep);
+      const wall = db.prepare('SELECT wall_seconds FROM epoch_metrics WHERE run_id = ? AND epoch = ?').pluck().get(runId, keepEpoch) as
+        | number
+        | undefined;
+      recordProgress(db, runId, { epochsCompleted: keepEpoch, stepsCompleted: keepStep, wallSeconds: wall ?? 0 });
+      claimRun(db, runId);
+      return { bytes: checkpoint?.data, wallSecondsBefore: wall ?? 0 };
+    })();
+    return this.launch(runId, { config: run.config, resumeFrom: resume.bytes, ...opts }, resume.wallSecondsBefore);
+  }
+
+  private launch(runId: number, request: RunRequest, wallSecondsBefore = 0): RecordedRun {
+    const handle = this.runner.enqueue(request);
+    const writer = new RunWriter(this.store.db, runId, { wallSecondsBefore });
+    // A store that cannot be written (disk full, say) must not let a run train on unrecorded: cancel it, once.
+    let storeError: unknown;
+    const guarded = (work: () => void) => {
+      if (storeError) return;
+      try {
+        work();
+      } catch (e) {
+        storeError = e;
+        handle.events.emit('store-error', e);
+        handle.cancel();
+      }
+    };
+    handle.events.on('event', (e: RunEvent) =>
+      e.event === 'ended' && storeError
+        ? this.markEndedAfterStoreError(runId, storeError)
+        : guarded(() => writer.write(e)),
+    );
+    handle.events.on('checkpoint-data', (c: CheckpointData) => guarded(() => writer.writeCheckpoint({ epoch: c.epoch, step: c.step, data: c.bytes })));
+    return { runId, handle, writer };
+  }
+
+  private markEndedAfterStoreError(runId: number, e: unknown): void {
+    try {
+      markEnded(this.store.db, runId, 'failed', { code: 'INTERNAL', message: `the run store could not be written: ${(e as Error).message}` });
+    } catch {
+      // The store is unwritable; the run stays 'running' and the next open marks it interrupted.
+    }
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * The run store: every run, metric, evaluation artefact and checkpoint in one SQLite file (better-sqlite3, WAL).
+ * Knows nothing of tfjs. Repositories are plain functions over the connection; `openStore` also marks the runs
+ * a dead process left behind as interrupted.
+ */
+import { openDatabase, type Db, type OpenOptions } from './database';
+import { recoverInterrupted } from './runs';
+
+export interface RunStore {
+  db: Db;
+  path: string;
+  /** Runs this open found orphaned (writer gone) and marked 'interrupted'. */
+  interrupted: number[];
+  close(): void;
+}
+
+export function openStore(path: string, opts: OpenOptions = {}): RunStore {
+  const db = openDatabase(path, opts);
+  const interrupted = opts.readonly ? [] : recoverInterrupted(db);
+  return { db, path, interrupted, close: () => db.close() };
+}
+
+export { openDatabase, integrityCheck, type Db } from './database';
+export { SCHEMA_VERSION } from './migrations';
+export * from './runs';
+export * from './checkpoints';
+export * from './datasets';
+export * from './studies';
+export { RunWriter } from './run-writer';
+export {
+  insertBatchRows,
+  deleteBatchesAfter,
+  rebuildBuckets,
+  batchSeries,
+  epochSeries,
+  finalAndBest,
+  BATCH_METRICS,
+  EPOCH_METRICS,
+  type BatchRow,
+  type SeriesAxis,
+} from './metrics';
+export { downsampleM4 } from './downsample';
+export { exportRuns, exportStudy, exportCsv, importDocument } from './export';
+export { configDiff } from './config-diff';

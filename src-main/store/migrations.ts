@@ -1,0 +1,193 @@
+/**
+ * The run store's schema as an ordered list of migrations; `PRAGMA user_version` is the number applied.
+ * Never edit a migration that has shipped: add the next one. Each runs in one transaction with the version bump.
+ *
+ * Conventions: times are ISO-8601 UTC text; JSON columns end in `_json`; metric columns use the events' names in
+ * snake_case; per-run tables are WITHOUT ROWID keyed by (run_id, …) so a run's rows sit together on disk.
+ */
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'runs, per-batch and per-epoch metrics, in-epoch evaluations, checkpoints',
+    sql: `
+      CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        ended_at TEXT,
+        status TEXT NOT NULL CHECK (status IN
+          ('queued', 'running', 'completed', 'cancelled', 'diverged', 'failed', 'interrupted')),
+        config_json TEXT NOT NULL,
+        config_hash TEXT NOT NULL,
+        -- Copies of config fields the run lists filter and sort by.
+        model TEXT NOT NULL,
+        dataset TEXT NOT NULL,
+        method TEXT NOT NULL,
+        seed INTEGER NOT NULL,
+        backend TEXT,
+        error_code TEXT,
+        error_message TEXT,
+        error_details_json TEXT,
+        tags_json TEXT NOT NULL DEFAULT '[]',
+        notes TEXT NOT NULL DEFAULT '',
+        -- The run this one was resumed or derived from.
+        parent_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+        -- The process that writes the run, so a later opener can tell a live run from an interrupted one.
+        owner_pid INTEGER,
+        owner_host TEXT,
+        parameter_count INTEGER,
+        train_size INTEGER,
+        test_size INTEGER,
+        batches_per_epoch INTEGER,
+        epochs_completed INTEGER NOT NULL DEFAULT 0,
+        steps_completed INTEGER NOT NULL DEFAULT 0,
+        wall_seconds REAL NOT NULL DEFAULT 0
+      );
+      CREATE INDEX runs_by_status ON runs(status);
+      CREATE INDEX runs_by_config_hash ON runs(config_hash);
+      CREATE INDEX runs_by_parent ON runs(parent_id);
+
+      CREATE TABLE batch_metrics (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        step INTEGER NOT NULL,
+        epoch INTEGER NOT NULL,
+        batch INTEGER NOT NULL,
+        loss REAL NOT NULL,
+        accuracy REAL NOT NULL,
+        nfe_forward INTEGER NOT NULL,
+        nfe_backward INTEGER NOT NULL,
+        seconds REAL NOT NULL,
+        -- Seconds since the run started (training time, summed over resumed sessions): the wall-time axis.
+        wall_seconds REAL NOT NULL,
+        PRIMARY KEY (run_id, step)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE epoch_metrics (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        epoch INTEGER NOT NULL,
+        step INTEGER NOT NULL,
+        loss REAL NOT NULL,
+        accuracy REAL NOT NULL,
+        test_loss REAL NOT NULL,
+        test_accuracy REAL NOT NULL,
+        nfe_forward_mean REAL NOT NULL,
+        nfe_forward_max REAL NOT NULL,
+        nfe_backward_mean REAL NOT NULL,
+        nfe_backward_max REAL NOT NULL,
+        steps_accepted INTEGER NOT NULL,
+        steps_rejected INTEGER NOT NULL,
+        test_nfe_forward_mean REAL NOT NULL,
+        seconds REAL NOT NULL,
+        wall_seconds REAL NOT NULL,
+        peak_tensor_bytes INTEGER NOT NULL,
+        rss_bytes INTEGER NOT NULL,
+        PRIMARY KEY (run_id, epoch)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE evaluations (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        step INTEGER NOT NULL,
+        epoch INTEGER NOT NULL,
+        test_loss REAL NOT NULL,
+        test_accuracy REAL NOT NULL,
+        evaluated INTEGER NOT NULL,
+        nfe_forward REAL NOT NULL,
+        PRIMARY KEY (run_id, step)
+      ) WITHOUT ROWID;
+
+      -- data: the engine's checkpoint bytes (format ODLCKPT1: config, weights and optimizer state); the store
+      -- keeps them opaque.
+      CREATE TABLE checkpoints (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        epoch INTEGER NOT NULL,
+        step INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (run_id, epoch)
+      );
+    `,
+  },
+  {
+    version: 2,
+    description: 'evaluation artefacts, step-size history, datasets, studies, dashboard summaries',
+    sql: `
+      CREATE TABLE datasets (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        spec_json TEXT NOT NULL,
+        source_json TEXT NOT NULL,
+        -- SHA-256 of the images and labels as trained on (hex).
+        content_hash TEXT NOT NULL,
+        classes_json TEXT NOT NULL,
+        train_count INTEGER NOT NULL,
+        test_count INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (spec_json, content_hash)
+      );
+      ALTER TABLE runs ADD COLUMN dataset_id INTEGER REFERENCES datasets(id);
+
+      -- Per evaluated epoch: the test confusion matrix (rows = true class), per-class accuracy and the indices of
+      -- misclassified test images (little-endian int32).
+      CREATE TABLE confusion_matrices (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        epoch INTEGER NOT NULL,
+        matrix_json TEXT NOT NULL,
+        per_class_accuracy_json TEXT NOT NULL,
+        misclassified BLOB NOT NULL,
+        PRIMARY KEY (run_id, epoch)
+      ) WITHOUT ROWID;
+
+      -- Adaptive solvers: the accepted step sizes of a batch's forward solve (little-endian float64).
+      CREATE TABLE step_sizes (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        step INTEGER NOT NULL,
+        sizes BLOB NOT NULL,
+        PRIMARY KEY (run_id, step)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE studies (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        -- The grid that made the study's runs (axes and their values), as the study was defined.
+        grid_json TEXT NOT NULL DEFAULT '{}',
+        notes TEXT NOT NULL DEFAULT ''
+      );
+      CREATE TABLE study_runs (
+        study_id INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        PRIMARY KEY (study_id, run_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX study_runs_by_run ON study_runs(run_id);
+
+      -- Dashboard summaries of batch_metrics: per metric, buckets of 16·4^(level−1) steps (level 1 = steps
+      -- 16b+1 … 16b+16) with their first, last, minimum and maximum points, so a downsampled series reads a
+      -- few thousand rows however long the run. Derived data: rebuilt from batch_metrics when it changes.
+      CREATE TABLE metric_buckets (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        metric TEXT NOT NULL,
+        level INTEGER NOT NULL,
+        bucket INTEGER NOT NULL,
+        first_step INTEGER NOT NULL,
+        first_value REAL NOT NULL,
+        last_step INTEGER NOT NULL,
+        last_value REAL NOT NULL,
+        min_step INTEGER NOT NULL,
+        min_value REAL NOT NULL,
+        max_step INTEGER NOT NULL,
+        max_value REAL NOT NULL,
+        PRIMARY KEY (run_id, metric, level, bucket)
+      ) WITHOUT ROWID;
+    `,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

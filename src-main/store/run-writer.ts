@@ -1,0 +1,189 @@
+/**
+ * Writes one run's event stream into the store. Batch rows are buffered and written together (one transaction
+ * per flush, at most every `flushMs` or `flushRows`), so storing stays off the training's critical path; an
+ * epoch, its evaluation artefacts and its checkpoint are each committed at once, so a kill loses at most the
+ * unflushed batch rows of the epoch in progress, never a completed epoch.
+ */
+import type { BatchEvent, EpochEvent, RunEvent } from '../../src-shared/run-events';
+import type { Db } from './database';
+import { saveCheckpoint } from './checkpoints';
+import { upsertDataset, type DatasetRecord } from './datasets';
+import { insertBatchRows, type BatchRow } from './metrics';
+import { markEnded, markRunning, recordProgress } from './runs';
+
+export interface RunWriterOptions {
+  flushMs?: number;
+  flushRows?: number;
+  /** Training seconds already spent on this run before this session (a resumed run continues its wall clock). */
+  wallSecondsBefore?: number;
+}
+
+/** The dataset facts a 'started' event may carry for the datasets table. */
+export type StartedDataset = DatasetRecord;
+
+function perClassAccuracy(confusion: number[][]): (number | null)[] {
+  return confusion.map((row, i) => {
+    const total = row.reduce((a, b) => a + b, 0);
+    return total === 0 ? null : row[i] / total;
+  });
+}
+
+function int32Blob(values: readonly number[]): Buffer {
+  return Buffer.from(Int32Array.from(values).buffer);
+}
+
+function float64Blob(values: readonly number[]): Buffer {
+  return Buffer.from(Float64Array.from(values).buffer);
+}
+
+export class RunWriter {
+  private pending: BatchRow[] = [];
+  private pendingStepSizes: { step: number; sizes: number[] }[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private readonly sessionStart = performance.now();
+  private readonly flushMs: number;
+  private readonly flushRows: number;
+  private readonly wallBefore: number;
+  private lastStep = 0;
+  /** Seconds spent in this writer's database work, to show what storing costs. */
+  storeSeconds = 0;
+
+  constructor(
+    private readonly db: Db,
+    readonly runId: number,
+    opts: RunWriterOptions = {},
+  ) {
+    this.flushMs = opts.flushMs ?? 1000;
+    this.flushRows = opts.flushRows ?? 500;
+    this.wallBefore = opts.wallSecondsBefore ?? 0;
+  }
+
+  private wallSeconds(): number {
+    return this.wallBefore + (performance.now() - this.sessionStart) / 1000;
+  }
+
+  private timed<T>(work: () => T): T {
+    const t0 = performance.now();
+    try {
+      return work();
+    } finally {
+      this.storeSeconds += (performance.now() - t0) / 1000;
+    }
+  }
+
+  write(event: RunEvent & { dataset?: StartedDataset }): void {
+    switch (event.event) {
+      case 'started':
+        return this.timed(() =>
+          this.db.transaction(() => {
+            const datasetId = event.dataset ? upsertDataset(this.db, event.dataset) : null;
+            markRunning(this.db, this.runId, {
+              backend: event.backend,
+              parameterCount: event.parameterCount,
+              trainSize: event.trainSize,
+              testSize: event.testSize,
+              batchesPerEpoch: event.batchesPerEpoch,
+              datasetId,
+            });
+          })(),
+        );
+      case 'batch':
+        return this.queueBatch(event);
+      case 'evaluation':
+        return this.timed(() => {
+          this.db
+            .prepare(
+              `INSERT OR REPLACE INTO evaluations (run_id, step, epoch, test_loss, test_accuracy, evaluated, nfe_forward)
+               VALUES (?, ?, ?, ?, ?, ?, ?)`,
+            )
+            .run(this.runId, event.step, event.epoch, event.testLoss, event.testAccuracy, event.evaluated, event.nfeForward);
+        });
+      case 'epoch':
+        return this.writeEpoch(event);
+      case 'checkpoint':
+        return; // the bytes arrive through writeCheckpoint; the event only says where they went
+      case 'ended':
+        this.flush();
+        return this.timed(() =>
+          this.db.transaction(() => {
+            recordProgress(this.db, this.runId, { stepsCompleted: Math.max(event.step, this.lastStep), wallSeconds: this.wallSeconds() });
+            markEnded(this.db, this.runId, event.status, event.error);
+          })(),
+        );
+    }
+  }
+
+  writeCheckpoint(c: { epoch: number; step: number; data: Uint8Array }): void {
+    this.timed(() => saveCheckpoint(this.db, this.runId, c));
+  }
+
+  private queueBatch(e: BatchEvent): void {
+    this.lastStep = e.step;
+    this.pending.push({
+      step: e.step,
+      epoch: e.epoch,
+      batch: e.batch,
+      loss: e.loss,
+      accuracy: e.accuracy,
+      nfeForward: e.nfeForward,
+      nfeBackward: e.nfeBackward,
+      seconds: e.seconds,
+      wallSeconds: this.wallSeconds(),
+    });
+    if (e.stepSizes?.length) this.pendingStepSizes.push({ step: e.step, sizes: e.stepSizes });
+    if (this.pending.length >= this.flushRows) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), this.flushMs).unref();
+  }
+
+  /** Writes the buffered batch rows (and their step sizes) in one transaction. */
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pending.length === 0) return;
+    const rows = this.pending;
+    const sizes = this.pendingStepSizes;
+    this.pending = [];
+    this.pendingStepSizes = [];
+    this.timed(() =>
+      this.db.transaction(() => {
+        insertBatchRows(this.db, this.runId, rows);
+        const insertSizes = this.db.prepare('INSERT OR REPLACE INTO step_sizes (run_id, step, sizes) VALUES (?, ?, ?)');
+        for (const s of sizes) insertSizes.run(this.runId, s.step, float64Blob(s.sizes));
+        recordProgress(this.db, this.runId, { stepsCompleted: rows[rows.length - 1].step, wallSeconds: rows[rows.length - 1].wallSeconds });
+      })(),
+    );
+  }
+
+  private writeEpoch(e: EpochEvent): void {
+    this.flush();
+    this.timed(() =>
+      this.db.transaction(() => {
+        const wall = this.wallSeconds();
+        this.db
+          .prepare(
+            `INSERT OR REPLACE INTO epoch_metrics (run_id, epoch, step, loss, accuracy, test_loss, test_accuracy,
+               nfe_forward_mean, nfe_forward_max, nfe_backward_mean, nfe_backward_max, steps_accepted, steps_rejected,
+               test_nfe_forward_mean, seconds, wall_seconds, peak_tensor_bytes, rss_bytes)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(
+            this.runId, e.epoch, e.step, e.loss, e.accuracy, e.testLoss, e.testAccuracy, e.nfeForwardMean, e.nfeForwardMax,
+            e.nfeBackwardMean, e.nfeBackwardMax, e.stepsAccepted, e.stepsRejected, e.testNfeForwardMean, e.seconds, wall,
+            e.peakTensorBytes, e.rssBytes,
+          );
+        this.db
+          .prepare(
+            `INSERT OR REPLACE INTO confusion_matrices (run_id, epoch, matrix_json, per_class_accuracy_json, misclassified)
+             VALUES (?, ?, ?, ?, ?)`,
+          )
+          .run(this.runId, e.epoch, JSON.stringify(e.confusion), JSON.stringify(perClassAccuracy(e.confusion)), int32Blob(e.misclassified ?? []));
+        recordProgress(this.db, this.runId, { epochsCompleted: e.epoch, stepsCompleted: e.step, wallSeconds: wall });
+      })(),
+    );
+  }
+
+  /** Flushes what is buffered and stops the timer (the run's events are over, or the writer is abandoned). */
+  close(): void {
+    this.flush();
+  }
+}

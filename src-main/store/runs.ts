@@ -1,0 +1,309 @@
+/**
+ * The runs table: a run's lifecycle (queued → running → ended, or interrupted when its writer died), its
+ * config and outcome, and the run lists the CLI and dashboards show.
+ */
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import { LabError } from '../../src-shared/errors';
+import type { RunConfig } from '../../src-shared/run-config';
+import type { RunErrorInfo } from '../../src-shared/run-events';
+import {
+  STORED_RUN_STATUSES,
+  type CheckpointInfo,
+  type RunDetail,
+  type RunSummary,
+  type StoredRunStatus,
+} from '../../src-shared/run-record';
+import type { Db } from './database';
+import { finalAndBest } from './metrics';
+
+/** The process writing a run: a later opener marks the run interrupted once this process is gone. */
+export interface Owner {
+  pid: number;
+  host: string;
+}
+
+export const THIS_PROCESS: Owner = { pid: process.pid, host: hostname() };
+
+export interface NewRun {
+  config: RunConfig;
+  name?: string;
+  tags?: string[];
+  notes?: string;
+  parentId?: number;
+}
+
+/** Keys sorted at every level, so equal configs hash equally whatever order their keys were written in. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** SHA-256 of the config without its name: runs that trained the same thing share a hash. */
+export function configHash(config: RunConfig): string {
+  const { name: _name, ...rest } = config;
+  return createHash('sha256').update(canonicalJson(rest)).digest('hex');
+}
+
+const now = () => new Date().toISOString();
+
+export function createRun(db: Db, run: NewRun, owner: Owner = THIS_PROCESS): number {
+  const { config } = run;
+  const info = db
+    .prepare(
+      `INSERT INTO runs (name, created_at, status, config_json, config_hash, model, dataset, method, seed, tags_json,
+         notes, parent_id, owner_pid, owner_host)
+       VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+    .run(
+      run.name ?? config.name ?? `${config.model.name} · ${config.model.solver.method} · ${config.dataset.kind}`,
+      now(),
+      JSON.stringify(config),
+      configHash(config),
+      config.model.name,
+      config.dataset.kind,
+      config.model.solver.method,
+      config.seed,
+      JSON.stringify(run.tags ?? []),
+      run.notes ?? '',
+      run.parentId ?? null,
+      owner.pid,
+      owner.host,
+    );
+  return Number(info.lastInsertRowid);
+}
+
+export interface StartedFacts {
+  backend: string;
+  parameterCount: number;
+  trainSize: number;
+  testSize: number;
+  batchesPerEpoch: number;
+  datasetId: number | null;
+}
+
+export function markRunning(db: Db, id: number, facts: StartedFacts): void {
+  db.prepare(
+    `UPDATE runs SET status = 'running', started_at = coalesce(started_at, ?), backend = ?, parameter_count = ?,
+       train_size = ?, test_size = ?, batches_per_epoch = ?, dataset_id = ? WHERE id = ?`,
+  ).run(now(), facts.backend, facts.parameterCount, facts.trainSize, facts.testSize, facts.batchesPerEpoch, facts.datasetId, id);
+}
+
+/** Progress kept on the run row, so run lists need no metric scans. */
+export function recordProgress(db: Db, id: number, p: { epochsCompleted?: number; stepsCompleted: number; wallSeconds: number }): void {
+  db.prepare(
+    `UPDATE runs SET epochs_completed = coalesce(?, epochs_completed), steps_completed = ?, wall_seconds = ? WHERE id = ?`,
+  ).run(p.epochsCompleted ?? null, p.stepsCompleted, p.wallSeconds, id);
+}
+
+export function markEnded(db: Db, id: number, status: StoredRunStatus, error?: RunErrorInfo): void {
+  db.prepare(
+    `UPDATE runs SET status = ?, ended_at = ?, error_code = ?, error_message = ?, error_details_json = ?,
+       owner_pid = NULL, owner_host = NULL WHERE id = ?`,
+  ).run(status, now(), error?.code ?? null, error?.message ?? null, error?.details ? JSON.stringify(error.details) : null, id);
+}
+
+/** Whether the process that owns a run is still alive (only knowable for processes on this host). */
+function ownerAlive(pid: number | null, host: string | null): boolean {
+  if (pid === null) return false;
+  if (host !== hostname()) return true; // another machine sharing the file: not ours to judge
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by another user
+  }
+}
+
+/**
+ * Runs left 'queued' or 'running' by a process that no longer exists (killed, crashed, power cut) become
+ * 'interrupted', keeping every committed epoch and checkpoint; they can be resumed. Returns their ids.
+ */
+export function recoverInterrupted(db: Db): number[] {
+  const orphans = (
+    db.prepare(`SELECT id, owner_pid, owner_host FROM runs WHERE status IN ('queued', 'running')`).all() as {
+      id: number;
+      owner_pid: number | null;
+      owner_host: string | null;
+    }[]
+  ).filter((r) => !ownerAlive(r.owner_pid, r.owner_host));
+  const mark = db.prepare(
+    `UPDATE runs SET status = 'interrupted', ended_at = ?, error_code = 'INTERRUPTED', error_message = ?, owner_pid = NULL,
+       owner_host = NULL WHERE id = ? AND status IN ('queued', 'running')`,
+  );
+  db.transaction(() => {
+    for (const r of orphans) {
+      const { epochs_completed: epochs } = db.prepare('SELECT epochs_completed FROM runs WHERE id = ?').get(r.id) as {
+        epochs_completed: number;
+      };
+      mark.run(now(), `the process writing this run (pid ${r.owner_pid}) ended before the run did; ${epochs} epoch(s) completed`, r.id);
+    }
+  })();
+  return orphans.map((r) => r.id);
+}
+
+interface RunRow {
+  id: number;
+  name: string;
+  created_at: string;
+  started_at: string | null;
+  ended_at: string | null;
+  status: StoredRunStatus;
+  config_json: string;
+  config_hash: string;
+  model: string;
+  dataset: string;
+  method: string;
+  seed: number;
+  backend: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  error_details_json: string | null;
+  tags_json: string;
+  notes: string;
+  parent_id: number | null;
+  parameter_count: number | null;
+  train_size: number | null;
+  test_size: number | null;
+  batches_per_epoch: number | null;
+  epochs_completed: number;
+  steps_completed: number;
+  wall_seconds: number;
+  dataset_id: number | null;
+}
+
+function summaryOf(r: RunRow): Omit<RunSummary, 'final' | 'best'> {
+  return {
+    id: r.id,
+    name: r.name,
+    status: r.status,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    endedAt: r.ended_at,
+    model: r.model,
+    dataset: r.dataset,
+    method: r.method,
+    seed: r.seed,
+    backend: r.backend,
+    tags: JSON.parse(r.tags_json) as string[],
+    notes: r.notes,
+    parentId: r.parent_id,
+    epochsCompleted: r.epochs_completed,
+    stepsCompleted: r.steps_completed,
+    wallSeconds: r.wall_seconds,
+    error: r.error_code
+      ? {
+          code: r.error_code as RunErrorInfo['code'],
+          message: r.error_message ?? '',
+          ...(r.error_details_json ? { details: JSON.parse(r.error_details_json) as Record<string, unknown> } : {}),
+        }
+      : null,
+  };
+}
+
+const SUMMARY_COLUMNS = `id, name, created_at, started_at, ended_at, status, model, dataset, method, seed, backend, error_code,
+  error_message, error_details_json, tags_json, notes, parent_id, epochs_completed, steps_completed, wall_seconds`;
+
+export interface RunFilter {
+  status?: StoredRunStatus[];
+  tag?: string;
+  model?: string;
+  dataset?: string;
+  method?: string;
+  /** Newest first; at most this many. */
+  limit?: number;
+}
+
+/** Runs newest first with their final and best epoch metrics. */
+export function listRuns(db: Db, filter: RunFilter = {}): RunSummary[] {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  if (filter.status?.length) {
+    for (const s of filter.status) {
+      if (!STORED_RUN_STATUSES.includes(s)) {
+        throw new LabError('INVALID_ARGUMENT', `status: expected one of ${STORED_RUN_STATUSES.join(', ')}, got '${s}'`, { field: 'status' });
+      }
+    }
+    where.push(`status IN (${filter.status.map(() => '?').join(',')})`);
+    args.push(...filter.status);
+  }
+  if (filter.tag) {
+    where.push(`EXISTS (SELECT 1 FROM json_each(tags_json) WHERE value = ?)`);
+    args.push(filter.tag);
+  }
+  for (const key of ['model', 'dataset', 'method'] as const) {
+    if (filter[key]) {
+      where.push(`${key} = ?`);
+      args.push(filter[key]);
+    }
+  }
+  const sql = `SELECT ${SUMMARY_COLUMNS} FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC
+    ${filter.limit ? `LIMIT ${Math.max(1, Math.floor(filter.limit))}` : ''}`;
+  const rows = db.prepare(sql).all(...args) as RunRow[];
+  const metrics = finalAndBest(
+    db,
+    rows.map((r) => r.id),
+  );
+  return rows.map((r) => ({ ...summaryOf(r), final: metrics.get(r.id)?.final ?? null, best: metrics.get(r.id)?.best ?? null }));
+}
+
+export function getRun(db: Db, id: number): RunDetail {
+  const r = db.prepare('SELECT * FROM runs WHERE id = ?').get(id) as RunRow | undefined;
+  if (!r) throw new LabError('NOT_FOUND', `run ${id} does not exist in this database`, { runId: id });
+  const metrics = finalAndBest(db, [id]).get(id);
+  const checkpoints = db
+    .prepare('SELECT epoch, step, bytes, created_at AS createdAt FROM checkpoints WHERE run_id = ? ORDER BY epoch')
+    .all(id) as CheckpointInfo[];
+  return {
+    ...summaryOf(r),
+    final: metrics?.final ?? null,
+    best: metrics?.best ?? null,
+    config: JSON.parse(r.config_json) as RunConfig,
+    configHash: r.config_hash,
+    parameterCount: r.parameter_count,
+    trainSize: r.train_size,
+    testSize: r.test_size,
+    batchesPerEpoch: r.batches_per_epoch,
+    datasetId: r.dataset_id,
+    checkpoints,
+  };
+}
+
+export function deleteRun(db: Db, id: number): void {
+  const run = getRun(db, id);
+  if (run.status === 'running' || run.status === 'queued') {
+    const { owner_pid: pid, owner_host: host } = db.prepare('SELECT owner_pid, owner_host FROM runs WHERE id = ?').get(id) as {
+      owner_pid: number | null;
+      owner_host: string | null;
+    };
+    if (ownerAlive(pid, host)) {
+      throw new LabError('INVALID_ARGUMENT', `run ${id} is ${run.status} (process ${pid}); cancel it before deleting it`, { runId: id });
+    }
+  }
+  db.prepare('DELETE FROM runs WHERE id = ?').run(id);
+}
+
+export function setTags(db: Db, id: number, tags: string[]): void {
+  getRun(db, id);
+  db.prepare('UPDATE runs SET tags_json = ? WHERE id = ?').run(JSON.stringify([...new Set(tags)]), id);
+}
+
+export function setNotes(db: Db, id: number, notes: string): void {
+  getRun(db, id);
+  db.prepare('UPDATE runs SET notes = ? WHERE id = ?').run(notes, id);
+}
+
+/** Hands a run to this process (resume): it is ours to write and to mark ended. */
+export function claimRun(db: Db, id: number, owner: Owner = THIS_PROCESS): void {
+  db.prepare(
+    `UPDATE runs SET status = 'queued', ended_at = NULL, error_code = NULL, error_message = NULL, error_details_json = NULL,
+       owner_pid = ?, owner_host = ? WHERE id = ?`,
+  ).run(owner.pid, owner.host, id);
+}

@@ -1,0 +1,70 @@
+/**
+ * A run as the run store keeps it and the CLI and UI show it: lifecycle status, config, outcome and headline
+ * metrics. Plain data (no Node, no SQLite), so it can cross IPC and HTTP as is.
+ */
+import type { RunConfig, RunStatus } from './run-config';
+import type { RunErrorInfo } from './run-events';
+
+/** Ended statuses plus the store's own: waiting in the queue, training now, or cut off by a dead process. */
+export const STORED_RUN_STATUSES = ['queued', 'running', 'completed', 'cancelled', 'diverged', 'failed', 'interrupted'] as const;
+export type StoredRunStatus = (typeof STORED_RUN_STATUSES)[number];
+export type { RunStatus };
+
+/** Statuses a run can be resumed from (in place, from its last checkpoint). */
+export const RESUMABLE_STATUSES: readonly StoredRunStatus[] = ['interrupted', 'failed', 'cancelled'];
+
+export interface FinalMetrics {
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  testLoss: number;
+  testAccuracy: number;
+}
+
+export interface BestMetrics {
+  testAccuracy: number;
+  epoch: number;
+  testLoss: number;
+  testLossEpoch: number;
+}
+
+export interface RunSummary {
+  id: number;
+  name: string;
+  status: StoredRunStatus;
+  createdAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  model: string;
+  dataset: string;
+  method: string;
+  seed: number;
+  backend: string | null;
+  tags: string[];
+  notes: string;
+  parentId: number | null;
+  epochsCompleted: number;
+  stepsCompleted: number;
+  wallSeconds: number;
+  error: RunErrorInfo | null;
+  final: FinalMetrics | null;
+  best: BestMetrics | null;
+}
+
+export interface CheckpointInfo {
+  epoch: number;
+  step: number;
+  bytes: number;
+  createdAt: string;
+}
+
+export interface RunDetail extends RunSummary {
+  config: RunConfig;
+  configHash: string;
+  parameterCount: number | null;
+  trainSize: number | null;
+  testSize: number | null;
+  batchesPerEpoch: number | null;
+  datasetId: number | null;
+  checkpoints: CheckpointInfo[];
+}

@@ -1,0 +1,94 @@
+/**
+ * Opening the run store: migrations from an empty file and from each earlier version keep the data; files we
+ * must not touch (not SQLite, a newer schema) are refused with a clear error and left byte-for-byte unchanged.
+ */
+import Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { integrityCheck, openDatabase } from '../../src-main/store/database';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../src-main/store/migrations';
+import { openStore } from '../../src-main/store';
+import { insertRunRow, tempDbPath } from './fixtures';
+
+const fingerprint = (path: string) => ({
+  sha: createHash('sha256').update(readFileSync(path)).digest('hex'),
+  mtime: statSync(path).mtimeMs,
+  size: statSync(path).size,
+});
+
+const tables = (db: Database.Database) =>
+  (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).pluck().all() as string[]).sort();
+
+describe('run store database', () => {
+  it('creates every table from an empty file, in WAL mode, at the latest schema version', () => {
+    const path = tempDbPath();
+    writeFileSync(path, ''); // an empty file is a new database, not a corrupt one
+    const db = openDatabase(path);
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(tables(db)).toEqual(
+      expect.arrayContaining(['runs', 'batch_metrics', 'epoch_metrics', 'evaluations', 'checkpoints', 'datasets',
+        'confusion_matrices', 'step_sizes', 'studies', 'study_runs', 'metric_buckets']),
+    );
+    expect(integrityCheck(db)).toEqual({ ok: true, problems: [] });
+    db.close();
+  });
+
+  it.each(MIGRATIONS.slice(0, -1).map((m) => m.version))('migrates a version-%i database with data to the latest, keeping it', (version) => {
+    const path = tempDbPath();
+    const old = openDatabase(path, { targetVersion: version });
+    expect(old.pragma('user_version', { simple: true })).toBe(version);
+    const runId = insertRunRow(old, { name: 'from an older lab' });
+    old.prepare(`INSERT INTO checkpoints (run_id, epoch, step, bytes, created_at, data) VALUES (?, 1, 10, 3, 'then', ?)`).run(runId, Buffer.from([1, 2, 3]));
+    old.close();
+
+    const db = openDatabase(path);
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(db.prepare('SELECT name, dataset_id FROM runs WHERE id = ?').get(runId)).toEqual({ name: 'from an older lab', dataset_id: null });
+    expect([...(db.prepare('SELECT data FROM checkpoints').pluck().get() as Buffer)]).toEqual([1, 2, 3]);
+    expect(integrityCheck(db).ok).toBe(true);
+    db.close();
+  });
+
+  it('refuses a database written by a newer schema, without modifying it', () => {
+    const path = tempDbPath();
+    const future = new Database(path);
+    future.exec('CREATE TABLE runs (id INTEGER PRIMARY KEY, from_the_future TEXT)');
+    future.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    future.close();
+    const before = fingerprint(path);
+    expect(() => openDatabase(path)).toThrow(/STORE_NEWER_SCHEMA: .*newer Neural ODE Lab \(schema version 3; this version understands up to 2\)/);
+    expect(() => openStore(path, { readonly: true })).toThrow(/STORE_NEWER_SCHEMA/);
+    expect(fingerprint(path)).toEqual(before);
+    expect(existsSync(`${path}-wal`)).toBe(false);
+  });
+
+  it('refuses a file that is not SQLite, and a damaged one, without modifying them', () => {
+    const text = tempDbPath('notes.txt');
+    writeFileSync(text, 'these are my notes, not a database\n'.repeat(100));
+    const before = fingerprint(text);
+    expect(() => openDatabase(text)).toThrow(/STORE_UNREADABLE: .*notes\.txt is not a Neural ODE Lab database \(not an SQLite file\)/);
+    expect(fingerprint(text)).toEqual(before);
+
+    // A real database whose pages after the header were overwritten.
+    const damaged = tempDbPath();
+    const db = openDatabase(damaged);
+    insertRunRow(db);
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    db.close();
+    const bytes = readFileSync(damaged);
+    bytes.fill(0x5a, 100);
+    writeFileSync(damaged, bytes);
+    const damagedBefore = fingerprint(damaged);
+    expect(() => openDatabase(damaged)).toThrow(/STORE_UNREADABLE/);
+    expect(fingerprint(damaged)).toEqual(damagedBefore);
+  });
+
+  it('opens read-only without creating a file, and says so when there is none', () => {
+    const path = tempDbPath();
+    expect(() => openStore(path, { readonly: true })).toThrow(/NOT_FOUND: no database at/);
+    expect(existsSync(path)).toBe(false);
+  });
+});

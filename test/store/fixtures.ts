@@ -1,0 +1,47 @@
+/** Store test fixtures: a fresh database in a temp folder, and run rows made as the recorder would. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDatabase, type Db } from '../../src-main/store/database';
+import { RunConfig, type RunConfigInput } from '../../src-shared/run-config';
+
+export function tempDbPath(name = 'lab.db'): string {
+  return join(mkdtempSync(join(tmpdir(), 'odelab-store-')), name);
+}
+
+export function freshDb(path = tempDbPath()): Db {
+  return openDatabase(path);
+}
+
+export function sampleConfig(overrides: Partial<RunConfigInput> = {}): RunConfig {
+  return RunConfig.parse({
+    model: { name: 'shapes-odenet', solver: { method: 'euler', stepSize: 0.05 } },
+    dataset: { kind: 'shapes', mode: 'compound', trainCount: 2700, testCount: 6000 },
+    optimizer: { kind: 'adam', lr: 3e-3 },
+    batchSize: 120,
+    epochs: 5,
+    ...overrides,
+  });
+}
+
+/** A run row with only what the schema requires (status 'running' unless given). */
+export function insertRunRow(db: Db, opts: { name?: string; status?: string; config?: RunConfig; batchesPerEpoch?: number } = {}): number {
+  const config = opts.config ?? sampleConfig();
+  const info = db
+    .prepare(
+      `INSERT INTO runs (name, created_at, status, config_json, config_hash, model, dataset, method, seed, batches_per_epoch)
+       VALUES (?, ?, ?, ?, 'test', ?, ?, ?, ?, ?)`,
+    )
+    .run(
+      opts.name ?? 'test run',
+      new Date().toISOString(),
+      opts.status ?? 'running',
+      JSON.stringify(config),
+      config.model.name,
+      config.dataset.kind,
+      config.model.solver.method,
+      config.seed,
+      opts.batchesPerEpoch ?? 100,
+    );
+  return Number(info.lastInsertRowid);
+}

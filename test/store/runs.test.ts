@@ -1,0 +1,97 @@
+/** The runs table: lifecycle, lists with final/best metrics and filters, and marking orphaned runs interrupted. */
+import { spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import {
+  configHash,
+  createRun,
+  deleteRun,
+  getRun,
+  listRuns,
+  markEnded,
+  markRunning,
+  recoverInterrupted,
+  setTags,
+} from '../../src-main/store';
+import { RunConfig } from '../../src-shared/run-config';
+import { freshDb, sampleConfig } from './fixtures';
+
+const started = { backend: 'wasm', parameterCount: 14762, trainSize: 2700, testSize: 6000, batchesPerEpoch: 23, datasetId: null };
+
+function addEpoch(db: ReturnType<typeof freshDb>, runId: number, epoch: number, testAccuracy: number, testLoss: number): void {
+  db.prepare(
+    `INSERT INTO epoch_metrics VALUES (?, ?, ?, 0.5, 0.8, ?, ?, 20, 20, 20, 20, 100, 0, 20, 30, ?, 1000, 2000)`,
+  ).run(runId, epoch, epoch * 23, testLoss, testAccuracy, epoch * 30);
+}
+
+/** A process id that is certainly not running: a child that has already exited. */
+function deadPid(): number {
+  return spawnSync(process.execPath, ['-e', 'process.exit(0)']).pid!;
+}
+
+describe('runs', () => {
+  it('goes queued → running → ended and lists with final and best metrics', () => {
+    const db = freshDb();
+    const id = createRun(db, { config: sampleConfig(), tags: ['euler'] });
+    expect(getRun(db, id)).toMatchObject({ status: 'queued', model: 'shapes-odenet', method: 'euler', dataset: 'shapes', tags: ['euler'] });
+    markRunning(db, id, started);
+    addEpoch(db, id, 1, 0.7, 0.9);
+    addEpoch(db, id, 2, 0.9, 0.4);
+    addEpoch(db, id, 3, 0.85, 0.45);
+    markEnded(db, id, 'completed');
+    const [run] = listRuns(db);
+    expect(run).toMatchObject({
+      id,
+      status: 'completed',
+      final: { epoch: 3, testAccuracy: 0.85, testLoss: 0.45 },
+      best: { epoch: 2, testAccuracy: 0.9, testLoss: 0.4, testLossEpoch: 2 },
+    });
+    expect(getRun(db, id)).toMatchObject({ parameterCount: 14762, batchesPerEpoch: 23, backend: 'wasm' });
+  });
+
+  it('filters by status, tag and model; newest first; limit', () => {
+    const db = freshDb();
+    const a = createRun(db, { config: sampleConfig(), tags: ['study-1'] });
+    const b = createRun(db, { config: sampleConfig({ model: { name: 'mlp' } }) });
+    const c = createRun(db, { config: sampleConfig(), tags: ['study-1', 'best'] });
+    markEnded(db, b, 'failed', { code: 'MAX_STEPS', message: 'too many steps', details: { t: 0.5 } });
+    expect(listRuns(db).map((r) => r.id)).toEqual([c, b, a]);
+    expect(listRuns(db, { tag: 'study-1' }).map((r) => r.id)).toEqual([c, a]);
+    expect(listRuns(db, { model: 'mlp' })[0]).toMatchObject({ id: b, error: { code: 'MAX_STEPS', details: { t: 0.5 } } });
+    expect(listRuns(db, { status: ['failed'] }).map((r) => r.id)).toEqual([b]);
+    expect(listRuns(db, { limit: 1 }).map((r) => r.id)).toEqual([c]);
+    expect(() => listRuns(db, { status: ['sleeping' as 'failed'] })).toThrow(/status: expected one of queued, running/);
+    setTags(db, a, ['x', 'x', 'y']);
+    expect(getRun(db, a).tags).toEqual(['x', 'y']);
+  });
+
+  it('hashes configs by content: key order and name do not matter, a setting does', () => {
+    const x = sampleConfig({ name: 'one' });
+    const reordered = RunConfig.parse(JSON.parse(JSON.stringify({ seed: x.seed, ...x, name: 'two' })));
+    expect(configHash(reordered)).toBe(configHash(x));
+    expect(configHash(sampleConfig({ seed: 1 }))).not.toBe(configHash(x));
+  });
+
+  it('marks runs whose writing process is gone as interrupted, and leaves live ones alone', () => {
+    const db = freshDb();
+    const orphan = createRun(db, { config: sampleConfig() }, { pid: deadPid(), host: hostname() });
+    markRunning(db, orphan, started);
+    addEpoch(db, orphan, 1, 0.7, 0.9);
+    db.prepare('UPDATE runs SET epochs_completed = 1 WHERE id = ?').run(orphan);
+    const live = createRun(db, { config: sampleConfig() }); // this process
+    markRunning(db, live, started);
+    const queuedOrphan = createRun(db, { config: sampleConfig() }, { pid: deadPid(), host: hostname() });
+
+    expect(recoverInterrupted(db).sort()).toEqual([orphan, queuedOrphan].sort());
+    const run = getRun(db, orphan);
+    expect(run).toMatchObject({ status: 'interrupted', epochsCompleted: 1, error: { code: 'INTERRUPTED' } });
+    expect(run.error?.message).toMatch(/1 epoch\(s\) completed/);
+    expect(getRun(db, live).status).toBe('running');
+    expect(recoverInterrupted(db)).toEqual([]);
+    // A live run can't be deleted from under its writer; an ended one can, with everything it owns.
+    expect(() => deleteRun(db, live)).toThrow(/cancel it before deleting it/);
+    deleteRun(db, orphan);
+    expect(() => getRun(db, orphan)).toThrow(/NOT_FOUND: run \d+ does not exist/);
+    expect(db.prepare('SELECT count(*) FROM epoch_metrics WHERE run_id = ?').pluck().get(orphan)).toBe(0);
+  });
+});
