@@ -13,19 +13,20 @@ export type { RunStatus };
 /** Statuses a run can be resumed from (in place, from its last checkpoint). */
 export const RESUMABLE_STATUSES: readonly StoredRunStatus[] = ['interrupted', 'failed', 'cancelled'];
 
+/** Losses are null where they were not finite numbers (a diverging model). */
 export interface FinalMetrics {
   epoch: number;
-  loss: number;
+  loss: number | null;
   accuracy: number;
-  testLoss: number;
+  testLoss: number | null;
   testAccuracy: number;
 }
 
 export interface BestMetrics {
   testAccuracy: number;
   epoch: number;
-  testLoss: number;
-  testLossEpoch: number;
+  testLoss: number | null;
+  testLossEpoch: number | null;
 }
 
 export interface RunSummary {

@@ -31,6 +31,8 @@ function runIds(values: string[]): number[] {
 }
 
 const pct = (x: number | undefined | null) => (x === undefined || x === null ? '—' : `${(100 * x).toFixed(2)}%`);
+/** Losses are null where they were not finite (a diverged model). */
+const fixed = (x: number | null, digits = 4) => (x === null ? 'NaN' : x.toFixed(digits));
 
 function listLine(r: RunSummary): string {
   return [
@@ -79,7 +81,7 @@ function showCommand(): Command {
         const run = getRun(store.db, runId);
         const epochs = store.db
           .prepare('SELECT epoch, loss, accuracy, test_loss AS testLoss, test_accuracy AS testAccuracy, nfe_forward_mean AS nfeForwardMean, nfe_backward_mean AS nfeBackwardMean, seconds FROM epoch_metrics WHERE run_id = ? ORDER BY epoch')
-          .all(runId) as { epoch: number; loss: number; accuracy: number; testLoss: number; testAccuracy: number; nfeForwardMean: number; nfeBackwardMean: number; seconds: number }[];
+          .all(runId) as { epoch: number; loss: number | null; accuracy: number; testLoss: number | null; testAccuracy: number; nfeForwardMean: number; nfeBackwardMean: number; seconds: number }[];
         if (opts.json) {
           process.stdout.write(JSON.stringify({ ...run, epochs }, null, 2) + '\n');
           return;
@@ -90,7 +92,7 @@ function showCommand(): Command {
           ...(run.error ? [`${run.error.code}: ${run.error.message}`] : []),
           ...epochs.map(
             (e) =>
-              `  epoch ${e.epoch}: loss ${e.loss.toFixed(4)} acc ${pct(e.accuracy)} | test loss ${e.testLoss.toFixed(4)} acc ${pct(e.testAccuracy)} | NFE ${e.nfeForwardMean.toFixed(1)}/${e.nfeBackwardMean.toFixed(1)} | ${e.seconds.toFixed(1)} s`,
+              `  epoch ${e.epoch}: loss ${fixed(e.loss)} acc ${pct(e.accuracy)} | test loss ${fixed(e.testLoss)} acc ${pct(e.testAccuracy)} | NFE ${e.nfeForwardMean.toFixed(1)}/${e.nfeBackwardMean.toFixed(1)} | ${e.seconds.toFixed(1)} s`,
           ),
           `checkpoints: ${run.checkpoints.map((c) => `epoch ${c.epoch}`).join(', ') || 'none'}`,
           `config: ${JSON.stringify(run.config)}`,

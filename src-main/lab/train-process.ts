@@ -10,12 +10,24 @@ import type { FromTrainer, StartMessage, ToTrainer } from './protocol';
 
 const controller = new AbortController();
 
-function send(message: FromTrainer): void {
-  process.send?.(message);
+const unsent = new Set<Promise<void>>();
+
+/**
+ * Sends a message to the runner; resolves once it is handed to the channel. The process waits for every send
+ * before it disconnects, or a large message (a checkpoint) still queued would be lost with the 'ended' after it.
+ */
+function send(message: FromTrainer): Promise<void> {
+  const sent = new Promise<void>((resolve) => {
+    if (process.send) process.send(message, undefined, {}, () => resolve());
+    else resolve();
+  });
+  unsent.add(sent);
+  void sent.then(() => unsent.delete(sent));
+  return sent;
 }
 
 async function run(msg: StartMessage): Promise<void> {
-  const emit = (event: RunEvent) => send({ type: 'event', event });
+  const emit = (event: RunEvent) => void send({ type: 'event', event });
   try {
     const { backend } = await initEngine({ backend: msg.backend });
     const dataset = await loadDataset(msg.config.dataset, {
@@ -51,5 +63,9 @@ process.on('disconnect', () => controller.abort());
 
 process.on('message', (msg: ToTrainer) => {
   if (msg.type === 'cancel') controller.abort();
-  else if (msg.type === 'start') void run(msg).finally(() => process.connected && process.disconnect());
+  else if (msg.type === 'start') {
+    void run(msg)
+      .then(() => Promise.all(unsent))
+      .finally(() => process.connected && process.disconnect());
+  }
 });

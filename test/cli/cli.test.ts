@@ -8,12 +8,12 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { tempDir } from '../train/fixtures';
 
 const dataDir = tempDir();
-const runsDir = tempDir();
+const dbFolder = tempDir();
 
 function odelab(...args: string[]) {
   const result = spawnSync(process.execPath, ['bin/odelab.js', ...args], {
     encoding: 'utf8',
-    env: { ...process.env, ODELAB_DATA_DIR: dataDir, ODELAB_RUNS_DIR: runsDir },
+    env: { ...process.env, ODELAB_DATA_DIR: dataDir, ODELAB_DB: join(dbFolder, 'lab.db') },
     timeout: 120_000,
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };

@@ -1,0 +1,635 @@
+/**
+ * Moving runs between run stores: a versioned JSON document (runs with every stored row of theirs, the studies
+ * they belong to, the datasets they trained on, and — when asked — their checkpoints), its import, and CSV of
+ * the metric tables for spreadsheets and pandas.
+ *
+ * Lossless: export → import into another store → export gives the same document but for ids and exportedAt.
+ * Every double survives bit for bit: JSON numbers round-trip doubles, and the few a JSON number cannot carry
+ * (±Infinity, NaN, −0) travel as their names ('Infinity', …). Blobs travel as base64 (checkpoints) or as the
+ * numbers they encode (step sizes, misclassified indices). metric_buckets are derived: never exported, rebuilt
+ * on import.
+ *
+ * Metric tables travel columnar (`{ step: [...], loss: [...] }`): a run's batch_metrics is its biggest part
+ * (one row per training step) and column arrays do not repeat the nine keys on every row — about half the
+ * size — and are the shape a chart or a dataframe takes.
+ */
+import { z } from 'zod';
+import { describeIssues } from '../../src-shared/config';
+import { LabError } from '../../src-shared/errors';
+import { STORED_RUN_STATUSES } from '../../src-shared/run-record';
+import type { Db } from './database';
+import { rebuildBuckets } from './metrics';
+import { SCHEMA_VERSION } from './migrations';
+
+export const EXPORT_FORMAT = 'neural-ode-lab.runs';
+export const EXPORT_VERSION = 1;
+
+// ── Values ───────────────────────────────────────────────────────────────────────────────────────────────────
+
+const NON_JSON_FLOATS = ['Infinity', '-Infinity', 'NaN', '-0'] as const;
+/** A double in JSON: a number, or the name of one a JSON number cannot carry. */
+/** A double as JSON carries it: non-finite values and −0 as strings; null where the column holds NULL (a NaN). */
+const Float = z.union([z.number(), z.enum(NON_JSON_FLOATS), z.null()]);
+export type Float = z.infer<typeof Float>;
+
+export function encodeFloat(x: number | null): Float {
+  if (x === null) return null;
+  if (Object.is(x, -0)) return '-0';
+  return Number.isFinite(x) ? x : (String(x) as Float);
+}
+
+export function decodeFloat(x: Float): number | null {
+  if (x === null || typeof x === 'number') return x;
+  return x === '-0' ? -0 : Number(x);
+}
+
+const Int = z.number().int();
+const Id = Int.positive();
+const Int32 = Int.min(-0x80000000).max(0x7fffffff);
+const Text = z.string();
+const JsonObject = z.record(z.string(), z.json());
+
+/** camelCase document key → snake_case column. */
+const column = (key: string): string => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+// ── Metric tables (columnar) ─────────────────────────────────────────────────────────────────────────────────
+
+const ints = z.array(Int);
+const floats = z.array(Float);
+
+/** Each table's columns besides run_id, in table order; the first is the one rows are ordered by. */
+const BATCH_COLUMNS = {
+  step: ints,
+  epoch: ints,
+  batch: ints,
+  loss: floats,
+  accuracy: floats,
+  nfeForward: ints,
+  nfeBackward: ints,
+  seconds: floats,
+  wallSeconds: floats,
+};
+const EPOCH_COLUMNS = {
+  epoch: ints,
+  step: ints,
+  loss: floats,
+  accuracy: floats,
+  testLoss: floats,
+  testAccuracy: floats,
+  nfeForwardMean: floats,
+  nfeForwardMax: floats,
+  nfeBackwardMean: floats,
+  nfeBackwardMax: floats,
+  stepsAccepted: ints,
+  stepsRejected: ints,
+  testNfeForwardMean: floats,
+  seconds: floats,
+  wallSeconds: floats,
+  peakTensorBytes: ints,
+  rssBytes: ints,
+};
+const EVALUATION_COLUMNS = {
+  step: ints,
+  epoch: ints,
+  testLoss: floats,
+  testAccuracy: floats,
+  evaluated: ints,
+  nfeForward: floats,
+};
+
+/** A columnar table: one array per column, all of one length. */
+function columnar<T extends Record<string, z.ZodType<unknown[]>>>(shape: T) {
+  return z.strictObject(shape).superRefine((cols, ctx) => {
+    const lengths = Object.values(cols).map((c) => (c as unknown[]).length);
+    Object.keys(cols).forEach((key, i) => {
+      if (lengths[i] !== lengths[0]) {
+        ctx.addIssue({ code: 'custom', path: [key], message: `has ${lengths[i]} values where the first column has ${lengths[0]}` });
+      }
+    });
+  });
+}
+
+type Columns = Record<string, Float[]>;
+
+const METRIC_TABLES = {
+  batchMetrics: { table: 'batch_metrics', keys: Object.keys(BATCH_COLUMNS) },
+  epochMetrics: { table: 'epoch_metrics', keys: Object.keys(EPOCH_COLUMNS) },
+  evaluations: { table: 'evaluations', keys: Object.keys(EVALUATION_COLUMNS) },
+} as const;
+type MetricTable = (typeof METRIC_TABLES)[keyof typeof METRIC_TABLES];
+
+function readRows(db: Db, t: MetricTable, runId: number): number[][] {
+  const cols = t.keys.map(column).join(', ');
+  return db
+    .prepare(`SELECT ${cols} FROM ${t.table} WHERE run_id = ? ORDER BY ${column(t.keys[0])}`)
+    .raw()
+    .all(runId) as number[][];
+}
+
+function readColumns(db: Db, t: MetricTable, runId: number): Columns {
+  const rows = readRows(db, t, runId);
+  return Object.fromEntries(t.keys.map((key, i) => [key, rows.map((r) => encodeFloat(r[i]))]));
+}
+
+function insertColumns(db: Db, t: MetricTable, runId: number, cols: Columns): void {
+  const names = t.keys.map(column);
+  const insert = db.prepare(`INSERT INTO ${t.table} (run_id, ${names.join(', ')}) VALUES (?${', ?'.repeat(names.length)})`);
+  const count = cols[t.keys[0]].length;
+  for (let i = 0; i < count; i++) insert.run(runId, ...t.keys.map((key) => decodeFloat(cols[key][i])));
+}
+
+// ── Blobs ────────────────────────────────────────────────────────────────────────────────────────────────────
+
+const INT32 = { width: 4, read: (v: DataView, o: number) => v.getInt32(o, true), write: (v: DataView, o: number, x: number) => v.setInt32(o, x, true) };
+const FLOAT64 = { width: 8, read: (v: DataView, o: number) => v.getFloat64(o, true), write: (v: DataView, o: number, x: number) => v.setFloat64(o, x, true) };
+type Codec = typeof INT32;
+
+/** A little-endian blob as its numbers; a length that is not a whole number of them means a damaged row. */
+function blobToNumbers(blob: Buffer, codec: Codec, where: string): number[] {
+  if (blob.byteLength % codec.width !== 0) {
+    throw new LabError('STORE_UNREADABLE', `${where}: ${blob.byteLength} bytes is not a whole number of ${codec.width}-byte values`, { where });
+  }
+  const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
+  return Array.from({ length: blob.byteLength / codec.width }, (_, i) => codec.read(view, i * codec.width));
+}
+
+function numbersToBlob(values: number[], codec: Codec): Buffer {
+  const blob = Buffer.alloc(values.length * codec.width);
+  const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
+  values.forEach((x, i) => codec.write(view, i * codec.width, x));
+  return blob;
+}
+
+// ── Document schema ──────────────────────────────────────────────────────────────────────────────────────────
+
+const ConfusionExport = z.strictObject({
+  epoch: Int,
+  /** Rows = true class, columns = predicted. */
+  matrix: z.array(z.array(z.number())),
+  /** null where a class had no test images (NaN in JSON). */
+  perClassAccuracy: z.array(z.number().nullable()),
+  /** Indices of the misclassified test images. */
+  misclassified: z.array(Int32),
+});
+
+const StepSizesExport = z.strictObject({ step: Int, sizes: floats });
+
+const CheckpointExport = z.strictObject({
+  epoch: Int,
+  step: Int,
+  bytes: Int,
+  createdAt: Text,
+  /** The engine's checkpoint bytes (ODLCKPT1), base64. */
+  data: z.base64(),
+});
+
+/** The runs columns that travel as they are (camelCase of the column); config, tags and error details are parsed. */
+const RUN_COLUMNS = {
+  id: Id,
+  name: Text,
+  createdAt: Text,
+  startedAt: Text.nullable(),
+  endedAt: Text.nullable(),
+  status: z.enum(STORED_RUN_STATUSES),
+  configHash: Text,
+  model: Text,
+  dataset: Text,
+  method: Text,
+  seed: Int,
+  backend: Text.nullable(),
+  errorCode: Text.nullable(),
+  errorMessage: Text.nullable(),
+  notes: Text,
+  /** Another run of this document (or null: a parent outside it is dropped on import). */
+  parentId: Id.nullable(),
+  ownerPid: Int.nullable(),
+  ownerHost: Text.nullable(),
+  parameterCount: Int.nullable(),
+  trainSize: Int.nullable(),
+  testSize: Int.nullable(),
+  batchesPerEpoch: Int.nullable(),
+  epochsCompleted: Int,
+  stepsCompleted: Int,
+  wallSeconds: Float,
+  /** One of this document's datasets (or null). */
+  datasetId: Id.nullable(),
+};
+const RUN_COLUMN_KEYS = Object.keys(RUN_COLUMNS) as (keyof typeof RUN_COLUMNS)[];
+
+const RunExport = z.strictObject({
+  ...RUN_COLUMNS,
+  config: JsonObject,
+  tags: z.array(Text),
+  errorDetails: JsonObject.nullable(),
+  batchMetrics: columnar(BATCH_COLUMNS),
+  epochMetrics: columnar(EPOCH_COLUMNS),
+  evaluations: columnar(EVALUATION_COLUMNS),
+  confusionMatrices: z.array(ConfusionExport),
+  stepSizes: z.array(StepSizesExport),
+  /** Present only when the export asked for checkpoints. */
+  checkpoints: z.array(CheckpointExport).optional(),
+});
+export type RunExport = z.infer<typeof RunExport>;
+
+const StudyExport = z.strictObject({
+  name: Text,
+  createdAt: Text,
+  grid: JsonObject,
+  notes: Text,
+  /** This document's runs that belong to the study, in document order. */
+  runIds: z.array(Id),
+});
+export type StudyExport = z.infer<typeof StudyExport>;
+
+const DatasetExport = z.strictObject({
+  id: Id,
+  name: Text,
+  spec: z.json(),
+  source: z.json(),
+  contentHash: Text,
+  classes: z.array(Text),
+  trainCount: Int,
+  testCount: Int,
+  createdAt: Text,
+});
+export type DatasetExport = z.infer<typeof DatasetExport>;
+
+/** Flags values that must be unique within a list (run ids, dataset ids, study names). */
+function refineUnique<T>(ctx: z.RefinementCtx, items: T[], key: (item: T) => unknown, path: string, field: string): void {
+  const seen = new Set<unknown>();
+  items.forEach((item, i) => {
+    const k = key(item);
+    if (seen.has(k)) ctx.addIssue({ code: 'custom', path: [path, i, field], message: `${JSON.stringify(k)} appears twice` });
+    seen.add(k);
+  });
+}
+
+const ExportDocument = z
+  .strictObject({
+    format: z.literal(EXPORT_FORMAT),
+    version: z.literal(EXPORT_VERSION),
+    exportedAt: Text,
+    /** The exporting store's schema version (informational: `version` is what import reads by). */
+    schemaVersion: Int,
+    runs: z.array(RunExport),
+    studies: z.array(StudyExport),
+    datasets: z.array(DatasetExport),
+  })
+  .superRefine((doc, ctx) => {
+    refineUnique(ctx, doc.runs, (r) => r.id, 'runs', 'id');
+    refineUnique(ctx, doc.datasets, (d) => d.id, 'datasets', 'id');
+    refineUnique(ctx, doc.studies, (s) => s.name, 'studies', 'name');
+  });
+export type ExportDocument = z.infer<typeof ExportDocument>;
+
+export interface ExportOptions {
+  /** Include each run's checkpoints (their bytes, base64): complete but large. */
+  checkpoints?: boolean;
+}
+
+// ── Export ───────────────────────────────────────────────────────────────────────────────────────────────────
+
+type Row = Record<string, unknown>;
+
+function uniqueIds(ids: number[]): number[] {
+  return [...new Set(ids)];
+}
+
+/** The runs rows of `ids`, in that order; NOT_FOUND naming every id the store lacks. */
+function runRows(db: Db, ids: number[]): Row[] {
+  const get = db.prepare('SELECT * FROM runs WHERE id = ?');
+  const rows = ids.map((id) => get.get(id) as Row | undefined);
+  const missing = ids.filter((_, i) => rows[i] === undefined);
+  if (missing.length > 0) {
+    throw new LabError('NOT_FOUND', `no run with id ${missing.join(', ')} in this database`, { runIds: missing });
+  }
+  return rows as Row[];
+}
+
+function parseJsonColumn(text: unknown): unknown {
+  return text === null ? null : JSON.parse(text as string);
+}
+
+function runFields(row: Row): Omit<RunExport, 'batchMetrics' | 'epochMetrics' | 'evaluations' | 'confusionMatrices' | 'stepSizes' | 'checkpoints'> {
+  const fields = Object.fromEntries(RUN_COLUMN_KEYS.map((key) => [key, row[column(key)]]));
+  return {
+    ...(fields as Omit<RunExport, 'wallSeconds'>),
+    wallSeconds: encodeFloat(row.wall_seconds as number),
+    config: JSON.parse(row.config_json as string),
+    tags: JSON.parse(row.tags_json as string),
+    errorDetails: parseJsonColumn(row.error_details_json) as RunExport['errorDetails'],
+  };
+}
+
+function readConfusion(db: Db, runId: number): RunExport['confusionMatrices'] {
+  const rows = db
+    .prepare('SELECT epoch, matrix_json, per_class_accuracy_json, misclassified FROM confusion_matrices WHERE run_id = ? ORDER BY epoch')
+    .all(runId) as { epoch: number; matrix_json: string; per_class_accuracy_json: string; misclassified: Buffer }[];
+  return rows.map((r) => ({
+    epoch: r.epoch,
+    matrix: JSON.parse(r.matrix_json),
+    perClassAccuracy: JSON.parse(r.per_class_accuracy_json),
+    misclassified: blobToNumbers(r.misclassified, INT32, `run ${runId} epoch ${r.epoch} misclassified`),
+  }));
+}
+
+function readStepSizes(db: Db, runId: number): RunExport['stepSizes'] {
+  const rows = db.prepare('SELECT step, sizes FROM step_sizes WHERE run_id = ? ORDER BY step').all(runId) as { step: number; sizes: Buffer }[];
+  return rows.map((r) => ({ step: r.step, sizes: blobToNumbers(r.sizes, FLOAT64, `run ${runId} step ${r.step} sizes`).map(encodeFloat) }));
+}
+
+function readCheckpoints(db: Db, runId: number): NonNullable<RunExport['checkpoints']> {
+  const rows = db
+    .prepare('SELECT epoch, step, bytes, created_at, data FROM checkpoints WHERE run_id = ? ORDER BY epoch')
+    .all(runId) as { epoch: number; step: number; bytes: number; created_at: string; data: Buffer }[];
+  return rows.map((r) => ({ epoch: r.epoch, step: r.step, bytes: r.bytes, createdAt: r.created_at, data: r.data.toString('base64') }));
+}
+
+function exportRun(db: Db, row: Row, opts: ExportOptions): RunExport {
+  const id = row.id as number;
+  return {
+    ...runFields(row),
+    batchMetrics: readColumns(db, METRIC_TABLES.batchMetrics, id) as RunExport['batchMetrics'],
+    epochMetrics: readColumns(db, METRIC_TABLES.epochMetrics, id) as RunExport['epochMetrics'],
+    evaluations: readColumns(db, METRIC_TABLES.evaluations, id) as RunExport['evaluations'],
+    confusionMatrices: readConfusion(db, id),
+    stepSizes: readStepSizes(db, id),
+    ...(opts.checkpoints ? { checkpoints: readCheckpoints(db, id) } : {}),
+  };
+}
+
+function exportDatasets(db: Db, runs: RunExport[]): DatasetExport[] {
+  const ids = uniqueIds(runs.flatMap((r) => (r.datasetId === null ? [] : [r.datasetId]))).sort((a, b) => a - b);
+  const get = db.prepare('SELECT * FROM datasets WHERE id = ?');
+  return ids.map((id) => {
+    const r = get.get(id) as Row;
+    return {
+      id,
+      name: r.name as string,
+      spec: JSON.parse(r.spec_json as string),
+      source: JSON.parse(r.source_json as string),
+      contentHash: r.content_hash as string,
+      classes: JSON.parse(r.classes_json as string),
+      trainCount: r.train_count as number,
+      testCount: r.test_count as number,
+      createdAt: r.created_at as string,
+    };
+  });
+}
+
+/** Studies by id, each with its members among `runIds` (in that order). */
+function exportStudies(db: Db, studyIds: number[], runIds: number[]): StudyExport[] {
+  const get = db.prepare('SELECT name, created_at, grid_json, notes FROM studies WHERE id = ?');
+  const members = db.prepare('SELECT run_id FROM study_runs WHERE study_id = ?').pluck();
+  return studyIds.map((id) => {
+    const s = get.get(id) as { name: string; created_at: string; grid_json: string; notes: string };
+    const inStudy = new Set(members.all(id) as number[]);
+    return { name: s.name, createdAt: s.created_at, grid: JSON.parse(s.grid_json), notes: s.notes, runIds: runIds.filter((r) => inStudy.has(r)) };
+  });
+}
+
+function studiesOfRuns(db: Db, runIds: number[]): number[] {
+  if (runIds.length === 0) return [];
+  return db
+    .prepare(`SELECT DISTINCT study_id FROM study_runs WHERE run_id IN (${runIds.map(() => '?').join(', ')}) ORDER BY study_id`)
+    .pluck()
+    .all(...runIds) as number[];
+}
+
+function buildDocument(db: Db, runIds: number[], studyIds: number[], opts: ExportOptions): ExportDocument {
+  const runs = runRows(db, runIds).map((row) => exportRun(db, row, opts));
+  return {
+    format: EXPORT_FORMAT,
+    version: EXPORT_VERSION,
+    exportedAt: new Date().toISOString(),
+    schemaVersion: SCHEMA_VERSION,
+    runs,
+    studies: exportStudies(db, studyIds, runIds),
+    datasets: exportDatasets(db, runs),
+  };
+}
+
+/**
+ * The runs `runIds` (in that order, duplicates once) as an export document, with the datasets they trained on
+ * and the studies they belong to (each listing only these runs). Read in one transaction: a consistent snapshot
+ * even while a run is being recorded. NOT_FOUND when an id is not in the store.
+ */
+export function exportRuns(db: Db, runIds: number[], opts: ExportOptions = {}): ExportDocument {
+  const ids = uniqueIds(runIds);
+  return db.transaction(() => buildDocument(db, ids, studiesOfRuns(db, ids), opts))();
+}
+
+/** The study `name` with its grid and all its runs (by id). NOT_FOUND when there is no such study. */
+export function exportStudy(db: Db, name: string, opts: ExportOptions = {}): ExportDocument {
+  return db.transaction(() => {
+    const study = db.prepare('SELECT id FROM studies WHERE name = ?').get(name) as { id: number } | undefined;
+    if (!study) throw new LabError('NOT_FOUND', `no study named '${name}' in this database`, { study: name });
+    const runIds = db.prepare('SELECT run_id FROM study_runs WHERE study_id = ? ORDER BY run_id').pluck().all(study.id) as number[];
+    return buildDocument(db, runIds, [study.id], opts);
+  })();
+}
+
+// ── CSV ──────────────────────────────────────────────────────────────────────────────────────────────────────
+
+const CSV_TABLES = { batch: METRIC_TABLES.batchMetrics, epoch: METRIC_TABLES.epochMetrics } as const;
+
+/** An RFC 4180 field: quoted when it holds a quote, comma or line break. Numbers print as the shortest text that reads back to the same double. */
+function csvField(value: string | number): string {
+  const text = String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+function csvRecord(values: (string | number)[]): string {
+  return `${values.map(csvField).join(',')}\r\n`;
+}
+
+/**
+ * The runs' batch or epoch metrics as RFC 4180 CSV (CRLF line ends, a header row), runs in the order given:
+ * run_id and run_name first, then the table's columns by their SQL names.
+ */
+export function exportCsv(db: Db, runIds: number[], table: 'batch' | 'epoch'): string {
+  const t = CSV_TABLES[table];
+  return db.transaction(() => {
+    const runs = runRows(db, uniqueIds(runIds));
+    const lines = [csvRecord(['run_id', 'run_name', ...t.keys.map(column)])];
+    for (const run of runs) {
+      for (const row of readRows(db, t, run.id as number)) lines.push(csvRecord([run.id as number, run.name as string, ...row]));
+    }
+    return lines.join('');
+  })();
+}
+
+// ── Import ───────────────────────────────────────────────────────────────────────────────────────────────────
+
+export interface ImportResult {
+  /** Each imported run's id in the document → its new id in this store. */
+  runIds: Map<number, number>;
+  /** Names of the studies created or added to. */
+  studies: string[];
+}
+
+const invalid = (message: string, details: Record<string, unknown> = {}) => new LabError('INVALID_ARGUMENT', message, details);
+
+/** Format and version first, so a newer export is refused as such rather than as a list of unknown fields. */
+function assertReadableVersion(input: unknown): void {
+  const doc = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
+  if (doc.format !== EXPORT_FORMAT) {
+    throw invalid(`format: not a Neural ODE Lab run export (expected '${EXPORT_FORMAT}', found ${JSON.stringify(doc.format) ?? 'nothing'})`, {
+      field: 'format',
+    });
+  }
+  if (typeof doc.version === 'number' && doc.version > EXPORT_VERSION) {
+    throw invalid(
+      `version: this export was written by a newer Neural ODE Lab (export format version ${doc.version}; this version reads up to ${EXPORT_VERSION}); update the lab to import it`,
+      { field: 'version', version: doc.version, supported: EXPORT_VERSION },
+    );
+  }
+}
+
+const MAX_ISSUES_SHOWN = 5;
+
+/** The document validated, or INVALID_ARGUMENT naming the fields (`runs.0.batchMetrics.loss.3: …`). */
+export function parseExportDocument(input: unknown): ExportDocument {
+  assertReadableVersion(input);
+  const result = ExportDocument.safeParse(input);
+  if (result.success) return result.data;
+  const { issues } = result.error;
+  const shown = new z.ZodError(issues.slice(0, MAX_ISSUES_SHOWN));
+  const more = issues.length > MAX_ISSUES_SHOWN ? `\n(and ${issues.length - MAX_ISSUES_SHOWN} more)` : '';
+  throw invalid(`not a valid run export; nothing was imported:\n${describeIssues(shown)}${more}`, {
+    issues: issues.slice(0, 100).map((i) => ({ path: i.path.join('.'), message: i.message })),
+  });
+}
+
+/** A dataset's id in this store: the existing row with the same spec and content, or a new one. */
+function importDataset(db: Db, d: DatasetExport): number {
+  const spec = JSON.stringify(d.spec);
+  db.prepare(
+    `INSERT INTO datasets (name, spec_json, source_json, content_hash, classes_json, train_count, test_count, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (spec_json, content_hash) DO NOTHING`,
+  ).run(d.name, spec, JSON.stringify(d.source), d.contentHash, JSON.stringify(d.classes), d.trainCount, d.testCount, d.createdAt);
+  const row = db.prepare('SELECT id FROM datasets WHERE spec_json = ? AND content_hash = ?').get(spec, d.contentHash) as { id: number };
+  return row.id;
+}
+
+/**
+ * A run exported while queued or training has no process behind it here: it arrives 'interrupted', as
+ * recoverInterrupted marks an orphan (no owner, an INTERRUPTED error, ended when the export was taken).
+ */
+function asImported(run: RunExport, exportedAt: string): RunExport {
+  if (run.status !== 'running' && run.status !== 'queued') return run;
+  return {
+    ...run,
+    status: 'interrupted',
+    endedAt: run.endedAt ?? exportedAt,
+    ownerPid: null,
+    ownerHost: null,
+    errorCode: run.errorCode ?? 'INTERRUPTED',
+    errorMessage: run.errorMessage ?? `exported while ${run.status}; ${run.epochsCompleted} epoch(s) completed`,
+  };
+}
+
+/** The runs row (parent_id unset: linked once every run has its new id). */
+function insertRunRow(db: Db, run: RunExport, datasetId: number | null): number {
+  const keys = RUN_COLUMN_KEYS.filter((k) => k !== 'id' && k !== 'parentId');
+  const values: Record<string, unknown> = Object.fromEntries(keys.map((k) => [k, run[k]]));
+  Object.assign(values, {
+    wallSeconds: decodeFloat(run.wallSeconds),
+    datasetId,
+    configJson: JSON.stringify(run.config),
+    tagsJson: JSON.stringify(run.tags),
+    errorDetailsJson: run.errorDetails === null ? null : JSON.stringify(run.errorDetails),
+  });
+  const names = Object.keys(values);
+  const info = db
+    .prepare(`INSERT INTO runs (${names.map(column).join(', ')}) VALUES (${names.map((n) => `@${n}`).join(', ')})`)
+    .run(values);
+  return Number(info.lastInsertRowid);
+}
+
+function insertConfusion(db: Db, runId: number, rows: RunExport['confusionMatrices']): void {
+  const insert = db.prepare('INSERT INTO confusion_matrices (run_id, epoch, matrix_json, per_class_accuracy_json, misclassified) VALUES (?, ?, ?, ?, ?)');
+  for (const c of rows) insert.run(runId, c.epoch, JSON.stringify(c.matrix), JSON.stringify(c.perClassAccuracy), numbersToBlob(c.misclassified, INT32));
+}
+
+function insertStepSizes(db: Db, runId: number, rows: RunExport['stepSizes']): void {
+  const insert = db.prepare('INSERT INTO step_sizes (run_id, step, sizes) VALUES (?, ?, ?)');
+  for (const s of rows) insert.run(runId, s.step, numbersToBlob(s.sizes.map((x) => decodeFloat(x) ?? Number.NaN), FLOAT64));
+}
+
+function insertCheckpoints(db: Db, runId: number, rows: RunExport['checkpoints'] = []): void {
+  const insert = db.prepare('INSERT INTO checkpoints (run_id, epoch, step, bytes, created_at, data) VALUES (?, ?, ?, ?, ?, ?)');
+  for (const c of rows) insert.run(runId, c.epoch, c.step, c.bytes, c.createdAt, Buffer.from(c.data, 'base64'));
+}
+
+/** One run and all its rows; returns its new id. */
+function importRun(db: Db, exported: RunExport, datasetIds: Map<number, number>, exportedAt: string): number {
+  const run = asImported(exported, exportedAt);
+  const id = insertRunRow(db, run, run.datasetId === null ? null : (datasetIds.get(run.datasetId) ?? null));
+  insertColumns(db, METRIC_TABLES.batchMetrics, id, run.batchMetrics);
+  insertColumns(db, METRIC_TABLES.epochMetrics, id, run.epochMetrics);
+  insertColumns(db, METRIC_TABLES.evaluations, id, run.evaluations);
+  insertConfusion(db, id, run.confusionMatrices);
+  insertStepSizes(db, id, run.stepSizes);
+  insertCheckpoints(db, id, run.checkpoints);
+  rebuildBuckets(db, id);
+  return id;
+}
+
+/** Parent links within the document, by new ids; a parent outside it stays null. */
+function linkParents(db: Db, runs: RunExport[], runIds: Map<number, number>): void {
+  const link = db.prepare('UPDATE runs SET parent_id = ? WHERE id = ?');
+  for (const run of runs) {
+    const parent = run.parentId === null ? undefined : runIds.get(run.parentId);
+    if (parent !== undefined) link.run(parent, runIds.get(run.id));
+  }
+}
+
+/** The study by name (created if this store has none of that name) gains the document's runs of it. */
+function importStudy(db: Db, s: StudyExport, runIds: Map<number, number>): string {
+  db.prepare('INSERT INTO studies (name, created_at, grid_json, notes) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING').run(
+    s.name,
+    s.createdAt,
+    JSON.stringify(s.grid),
+    s.notes,
+  );
+  const studyId = db.prepare('SELECT id FROM studies WHERE name = ?').pluck().get(s.name) as number;
+  const add = db.prepare('INSERT OR IGNORE INTO study_runs (study_id, run_id) VALUES (?, ?)');
+  for (const old of s.runIds) {
+    const id = runIds.get(old);
+    if (id !== undefined) add.run(studyId, id);
+  }
+  return s.name;
+}
+
+function importParsed(db: Db, doc: ExportDocument): ImportResult {
+  const datasetIds = new Map(doc.datasets.map((d) => [d.id, importDataset(db, d)]));
+  const runIds = new Map(doc.runs.map((r) => [r.id, importRun(db, r, datasetIds, doc.exportedAt)]));
+  linkParents(db, doc.runs, runIds);
+  const studies = doc.studies.map((s) => importStudy(db, s, runIds));
+  return { runIds, studies };
+}
+
+/** A constraint the document breaks (say a step twice in one run) is the document's fault: INVALID_ARGUMENT. */
+function asImportError(e: unknown): unknown {
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'string' && code.startsWith('SQLITE_CONSTRAINT')) {
+    return invalid(`the export could not be imported, nothing was imported: ${(e as Error).message}`, { sqliteCode: code });
+  }
+  return e;
+}
+
+/**
+ * Imports an export document: validated first (INVALID_ARGUMENT naming the field), then everything in one
+ * transaction — all of it or nothing. Runs get new ids (parent links inside the document follow them, others
+ * become null); datasets already here (same spec and content hash) are reused; a study whose name exists
+ * gains the runs. Runs exported while queued or running arrive 'interrupted' (see asImported).
+ */
+export function importDocument(db: Db, input: unknown): ImportResult {
+  const doc = parseExportDocument(input);
+  try {
+    return db.transaction(() => importParsed(db, doc))();
+  } catch (e) {
+    throw asImportError(e);
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The run store through `odelab` as a user meets it: a CLI killed with SIGKILL mid-epoch leaves a consistent
+ * database whose run shows as interrupted and resumes to completion; runs list, show, diff, export, import and
+ * delete; db check.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { tempDir } from '../train/fixtures';
+
+const dataDir = tempDir();
+const folder = tempDir();
+const db = join(folder, 'lab.db');
+const env = { ...process.env, ODELAB_DATA_DIR: dataDir, ODELAB_DB: join(folder, 'default.db') };
+
+function odelab(...args: string[]) {
+  const result = spawnSync(process.execPath, ['bin/odelab.js', ...args], { encoding: 'utf8', env, timeout: 120_000 });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+const json = (...args: string[]) => {
+  const r = odelab(...args, '--json');
+  expect(r.stderr).toBe('');
+  return JSON.parse(r.stdout);
+};
+
+const trainFlags = ['--model', 'shapes-odenet', '--dataset', 'shapes', '--shapes-mode', 'compound', '--method', 'euler',
+  '--step-size', '0.25', '--batch-size', '60', '--train-size', '240', '--lr', '0.003'];
+
+describe('odelab runs', () => {
+  let runId = 0;
+
+  it('survives SIGKILL of the CLI mid-epoch: consistent database, run interrupted with its completed epoch, resumable', async () => {
+    const cli = spawn(process.execPath, ['bin/odelab.js', 'train', ...trainFlags, '--epochs', '3', '--seed', '2', '--db', db, '--json'], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => cli.on('exit', (_code, signal) => resolve(signal)));
+    for await (const line of createInterface({ input: cli.stdout })) {
+      const e = JSON.parse(line) as { event: string; epoch?: number; batch?: number; runId: number };
+      runId = e.runId;
+      if (e.event === 'batch' && e.epoch === 2 && e.batch === 2) {
+        cli.kill('SIGKILL');
+        break;
+      }
+    }
+    expect(await exited).toBe('SIGKILL');
+
+    expect(json('db', 'check', '--db', db)).toMatchObject({ ok: true, problems: [], runs: 1 });
+    const [run] = json('runs', 'list', '--db', db);
+    expect(run).toMatchObject({ id: runId, status: 'interrupted', epochsCompleted: 1, error: { code: 'INTERRUPTED' } });
+    expect(run.final.epoch).toBe(1);
+    expect(json('runs', 'show', String(runId), '--db', db).checkpoints.map((c: { epoch: number }) => c.epoch)).toEqual([1]);
+
+    const resumed = odelab('runs', 'resume', String(runId), '--db', db, '--data-dir', dataDir, '--json');
+    expect(resumed.code).toBe(0);
+    const events = resumed.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(events[0]).toMatchObject({ event: 'started', startEpoch: 1, runId });
+    expect(events.filter((e) => e.event === 'batch')[0]).toMatchObject({ epoch: 2, batch: 1, step: 5 });
+    const done = json('runs', 'show', String(runId), '--db', db);
+    expect(done).toMatchObject({ status: 'completed', epochsCompleted: 3, stepsCompleted: 12, error: null });
+    expect(done.epochs.map((e: { epoch: number }) => e.epoch)).toEqual([1, 2, 3]);
+    expect(json('db', 'check', '--db', db).ok).toBe(true);
+  });
+
+  it('diffs, exports (JSON and CSV), imports into another database and deletes', () => {
+    const second = odelab('train', ...trainFlags, '--epochs', '1', '--seed', '7', '--method', 'midpoint', '--db', db, '--json');
+    expect(second.code).toBe(0);
+    const otherId = JSON.parse(second.stdout.split('\n')[0]).runId as number;
+
+    expect(json('runs', 'diff', String(runId), String(otherId), '--db', db)).toEqual([
+      { path: 'epochs', values: [3, 1] },
+      { path: 'model.solver.method', values: ['euler', 'midpoint'] },
+      { path: 'seed', values: [2, 7] },
+    ]);
+
+    const file = join(folder, 'export.json');
+    expect(odelab('runs', 'export', String(runId), String(otherId), '--checkpoints', '--out', file, '--db', db).code).toBe(0);
+    const csv = odelab('runs', 'export', String(runId), '--format', 'csv', '--table', 'epoch', '--db', db);
+    expect(csv.stdout.trim().split('\n')).toHaveLength(4); // header + 3 epochs
+
+    const copy = join(folder, 'copy.db');
+    const imported = json('runs', 'import', file, '--db', copy);
+    expect(Object.keys(imported.runIds)).toEqual([String(runId), String(otherId)]);
+    const original = json('runs', 'show', String(runId), '--db', db);
+    const restored = json('runs', 'show', String(imported.runIds[runId]), '--db', copy);
+    for (const key of ['config', 'status', 'epochs', 'final', 'best', 'checkpoints', 'stepsCompleted'] as const) {
+      expect(restored[key]).toEqual(original[key]);
+    }
+    // The imported checkpoint still evaluates.
+    const evaluation = json('eval', '--run', String(imported.runIds[runId]), '--db', copy, '--data-dir', dataDir);
+    expect(evaluation.accuracy).toBeCloseTo(original.final.testAccuracy, 10);
+
+    expect(odelab('runs', 'delete', String(imported.runIds[runId]), '--db', copy).code).toBe(0);
+    expect(json('runs', 'list', '--db', copy).map((r: { id: number }) => r.id)).toEqual([imported.runIds[otherId]]);
+    const missing = odelab('runs', 'show', '999', '--db', copy);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/NOT_FOUND: run 999 does not exist/);
+    expect(odelab('runs', 'show', 'abc', '--db', copy).code).toBe(2);
+  });
+});

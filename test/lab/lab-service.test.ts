@@ -1,0 +1,102 @@
+/**
+ * LabService with real training processes and a real run store: everything a run reports lands in SQLite, and
+ * a run cut off after an epoch resumes in place with exactly the losses of an uninterrupted run.
+ */
+import { describe, expect, it } from 'vitest';
+import { decodeCheckpoint } from '../../src-main/engine/train/checkpoint';
+import { LabService } from '../../src-main/lab/lab-service';
+import { getRun, openStore, type RunStore } from '../../src-main/store';
+import type { RunEvent } from '../../src-shared/run-events';
+import { tempDir, tinyConfig } from '../train/fixtures';
+import { tempDbPath } from '../store/fixtures';
+
+const dataDir = tempDir();
+
+function batchLosses(store: RunStore, runId: number): number[] {
+  return store.db.prepare('SELECT loss FROM batch_metrics WHERE run_id = ? ORDER BY step').pluck().all(runId) as number[];
+}
+
+describe('LabService', () => {
+  it('records a run: status, every batch and epoch, confusion and misclassified images, step sizes, checkpoints, dataset', async () => {
+    const store = openStore(tempDbPath());
+    const service = new LabService(store);
+    const config = tinyConfig({ epochs: 2, model: { name: 'shapes-odenet', solver: { method: 'bosh3', rtol: 1e-2, atol: 1e-2 } } });
+    const run = service.startRun(config, { dataDir, tags: ['t'] });
+    expect(getRun(store.db, run.runId).status).toBe('queued');
+    const events: RunEvent[] = [];
+    run.handle.events.on('event', (e: RunEvent) => events.push(e));
+    const ended = await run.handle.done;
+    expect(ended.status).toBe('completed');
+
+    const stored = getRun(store.db, run.runId);
+    expect(stored).toMatchObject({ status: 'completed', epochsCompleted: 2, stepsCompleted: 8, backend: 'wasm', tags: ['t'], batchesPerEpoch: 4 });
+    expect(stored.final?.testAccuracy).toBe(events.filter((e) => e.event === 'epoch').at(-1)!.testAccuracy);
+    expect(batchLosses(store, run.runId)).toEqual(events.flatMap((e) => (e.event === 'batch' ? [e.loss] : [])));
+
+    const walls = store.db.prepare('SELECT wall_seconds FROM batch_metrics WHERE run_id = ? ORDER BY step').pluck().all(run.runId) as number[];
+    expect(walls.every((w, i) => i === 0 || w >= walls[i - 1])).toBe(true);
+
+    // Confusion matrices: rows sum to the test-set class counts; misclassified = off-diagonal total.
+    const confusion = store.db.prepare('SELECT * FROM confusion_matrices WHERE run_id = ? ORDER BY epoch').all(run.runId) as {
+      matrix_json: string;
+      per_class_accuracy_json: string;
+      misclassified: Buffer;
+    }[];
+    expect(confusion).toHaveLength(2);
+    const matrix = JSON.parse(confusion[1].matrix_json) as number[][];
+    const total = matrix.flat().reduce((a, b) => a + b, 0);
+    const correct = matrix.reduce((n, row, i) => n + row[i], 0);
+    expect(total).toBe(70);
+    const wrong = new Int32Array(confusion[1].misclassified.buffer.slice(confusion[1].misclassified.byteOffset, confusion[1].misclassified.byteOffset + confusion[1].misclassified.byteLength));
+    expect(wrong.length).toBe(total - correct);
+    expect([...wrong].every((i, k) => i >= 0 && i < 70 && (k === 0 || i > wrong[k - 1]))).toBe(true);
+    expect(JSON.parse(confusion[1].per_class_accuracy_json)).toHaveLength(7);
+
+    // Adaptive solver: each batch's accepted step sizes cover the block's interval [0, 1].
+    const sizes = store.db.prepare('SELECT sizes FROM step_sizes WHERE run_id = ? ORDER BY step').pluck().all(run.runId) as Buffer[];
+    expect(sizes).toHaveLength(8);
+    for (const blob of sizes) {
+      const h = new Float64Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength));
+      expect(h.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
+    }
+
+    // Checkpoints are the engine's bytes, intact.
+    const blob = store.db.prepare('SELECT data FROM checkpoints WHERE run_id = ? AND epoch = 2').pluck().get(run.runId) as Buffer;
+    expect(decodeCheckpoint(new Uint8Array(blob))).toMatchObject({ epoch: 2, step: 8 });
+    expect(stored.checkpoints.map((c) => c.epoch)).toEqual([1, 2]);
+
+    const dataset = store.db.prepare('SELECT name, content_hash, train_count, test_count FROM datasets').get() as Record<string, unknown>;
+    expect(dataset).toMatchObject({ train_count: 240, test_count: 70 });
+    expect(dataset.content_hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(run.writer.storeSeconds).toBeGreaterThan(0);
+    store.close();
+  });
+
+  it('resumes a run cut off mid-epoch from its last checkpoint, in place, continuing the loss sequence exactly', async () => {
+    const store = openStore(tempDbPath());
+    const service = new LabService(store);
+    const config = tinyConfig({ epochs: 3 });
+
+    const reference = service.startRun(config, { dataDir });
+    expect((await reference.handle.done).status).toBe('completed');
+
+    const cut = service.startRun(config, { dataDir });
+    cut.handle.events.on('event', (e: RunEvent) => {
+      if (e.event === 'batch' && e.epoch === 2 && e.batch === 2) cut.handle.cancel();
+    });
+    expect((await cut.handle.done).status).toBe('cancelled');
+    expect(getRun(store.db, cut.runId)).toMatchObject({ status: 'cancelled', epochsCompleted: 1 });
+    expect(batchLosses(store, cut.runId).length).toBeGreaterThan(4); // the partial epoch was recorded
+
+    const resumed = service.resumeRun(cut.runId, { dataDir });
+    expect(resumed.runId).toBe(cut.runId);
+    expect((await resumed.handle.done).status).toBe('completed');
+    expect(getRun(store.db, cut.runId)).toMatchObject({ status: 'completed', epochsCompleted: 3, stepsCompleted: 12, error: null });
+    expect(batchLosses(store, cut.runId)).toEqual(batchLosses(store, reference.runId));
+    const testLosses = (id: number) => store.db.prepare('SELECT test_loss FROM epoch_metrics WHERE run_id = ? ORDER BY epoch').pluck().all(id);
+    expect(testLosses(cut.runId)).toEqual(testLosses(reference.runId));
+
+    expect(() => service.resumeRun(cut.runId, { dataDir })).toThrow(/run \d+ is completed; only interrupted, failed, cancelled runs can be resumed/);
+    store.close();
+  });
+});

@@ -1,0 +1,475 @@
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Db } from '../../src-main/store/database';
+import { exportCsv, exportRuns, exportStudy, importDocument, type ExportDocument } from '../../src-main/store/export';
+import { rebuildBuckets } from '../../src-main/store/metrics';
+import { LabError } from '../../src-shared/errors';
+import { freshDb, insertRunRow, sampleConfig } from './fixtures';
+
+// ── A realistic store, filled with raw SQL ───────────────────────────────────────────────────────────────────
+
+const AWKWARD_NAME = 'He said "hi", then\nleft, ünïcødé ✓ 🚀\r\nend';
+const AWKWARD_FLOATS = [1e-300, 0.1 + 0.2, 1.7976931348623157e308, 5e-324, -2.5e-17, 1 / 3, 123456789.12345679, -0.1 * 3];
+
+/** Deterministic doubles in [0, 1) with all 53 mantissa bits in use (mulberry32, two draws per double). */
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  const u32 = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), s | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+  return () => ((u32() >>> 5) * 67108864 + (u32() >>> 6)) / 9007199254740992;
+}
+
+const float64Blob = (values: number[]) => Buffer.from(new Float64Array(values).buffer);
+const int32Blob = (values: number[]) => Buffer.from(new Int32Array(values).buffer);
+
+function insertDataset(db: Db): number {
+  const info = db
+    .prepare(
+      `INSERT INTO datasets (name, spec_json, source_json, content_hash, classes_json, train_count, test_count, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+    .run(
+      'shapes, "compound"',
+      JSON.stringify(sampleConfig().dataset),
+      JSON.stringify({ kind: 'generated', path: 'C:\\data\\shapes' }),
+      'ab'.repeat(32),
+      JSON.stringify(['blank', 'triangle', 'circle', 'rectangle', 'tri+circ', 'tri+rect', 'circ+rect']),
+      2700,
+      6000,
+      '2025-01-02T03:04:05.678Z',
+    );
+  return Number(info.lastInsertRowid);
+}
+
+function fillRunColumns(db: Db, id: number, datasetId: number, extra: Record<string, unknown>): void {
+  const values = {
+    started_at: '2025-01-02T03:04:06.000Z',
+    ended_at: '2025-01-02T04:00:00.000Z',
+    backend: 'tensorflow',
+    tags_json: JSON.stringify(['solver, implicit', 'quote"d', 'ünï']),
+    notes: 'line 1\r\nline "2", with comma',
+    owner_pid: 4242,
+    owner_host: 'lab-host',
+    parameter_count: 208_135,
+    train_size: 2700,
+    test_size: 6000,
+    epochs_completed: 2,
+    steps_completed: 45,
+    wall_seconds: 0.1 + 0.2,
+    dataset_id: datasetId,
+    ...extra,
+  };
+  const sets = Object.keys(values).map((k) => `${k} = @${k}`);
+  db.prepare(`UPDATE runs SET ${sets.join(', ')} WHERE id = @id`).run({ ...values, id });
+}
+
+function insertMetrics(db: Db, runId: number, seed: number): void {
+  const rand = prng(seed);
+  const batch = db.prepare('INSERT INTO batch_metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+  for (let step = 1; step <= 45; step++) {
+    const loss = step <= AWKWARD_FLOATS.length ? AWKWARD_FLOATS[step - 1] : rand() * 2;
+    batch.run(runId, step, Math.ceil(step / 23), ((step - 1) % 23) + 1, loss, rand(), 20 + step, 40 + step, rand() / 7, step * rand());
+  }
+  const epoch = db.prepare('INSERT INTO epoch_metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+  for (const e of [1, 2]) {
+    epoch.run(runId, e, e * 23, rand(), rand(), rand(), 1e-300 * e, 21.5, 24, 41.25, 44, 230, 7, 20.125, rand() * 100, rand() * 200, 2 ** 40 + e, 3e9);
+  }
+  const evaluation = db.prepare('INSERT INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?)');
+  evaluation.run(runId, 10, 1, Infinity, 0.1 + 0.2, 1000, 20.5);
+  evaluation.run(runId, 23, 1, rand(), rand(), 6000, 21);
+  evaluation.run(runId, 46, 2, -Infinity, 5e-324, 6000, 22);
+  const confusion = db.prepare('INSERT INTO confusion_matrices VALUES (?, ?, ?, ?, ?)');
+  for (const e of [1, 2]) {
+    const matrix = [
+      [850, 3, 0],
+      [12, 700 + e, 1],
+      [0, 0, 0],
+    ];
+    confusion.run(runId, e, JSON.stringify(matrix), JSON.stringify([0.1 + 0.2, 1 / 3, NaN]), int32Blob([0, 7, 5999, 2147483647, -1, e]));
+  }
+  const sizes = db.prepare('INSERT INTO step_sizes VALUES (?, ?, ?)');
+  sizes.run(runId, 1, float64Blob([0.05, 1e-300, 0.1 + 0.2, 5e-324]));
+  sizes.run(runId, 2, float64Blob([-0, Infinity, NaN, -Infinity]));
+  sizes.run(runId, 3, float64Blob([]));
+  db.prepare('INSERT INTO checkpoints VALUES (?, ?, ?, ?, ?, ?)').run(runId, 1, 23, 4099, '2025-01-02T03:30:00.000Z', randomBytes(4099));
+  db.prepare('INSERT INTO checkpoints VALUES (?, ?, ?, ?, ?, ?)').run(runId, 2, 45, 0, '2025-01-02T03:59:00.000Z', Buffer.alloc(0));
+}
+
+function insertStudy(db: Db, name: string, runIds: number[]): void {
+  const info = db
+    .prepare('INSERT INTO studies (name, created_at, grid_json, notes) VALUES (?, ?, ?, ?)')
+    .run(name, '2025-01-01T00:00:00.000Z', JSON.stringify({ 'model.solver.method': ['euler', 'implicit-euler'], seed: [0, 1] }), 'notes, "quoted"\n');
+  for (const id of runIds) db.prepare('INSERT INTO study_runs VALUES (?, ?)').run(Number(info.lastInsertRowid), id);
+}
+
+/** Two runs (the second resumed from the first), a dataset, a study, and a row in every table. */
+function populate(db: Db): { parent: number; child: number } {
+  const datasetId = insertDataset(db);
+  const parent = insertRunRow(db, { name: AWKWARD_NAME, status: 'interrupted', config: sampleConfig({ name: 'parent "run"' }) });
+  const child = insertRunRow(db, {
+    name: 'child, resumed',
+    status: 'failed',
+    config: sampleConfig({ seed: 7, model: { name: 'shapes-odenet', solver: { method: 'implicit-euler', stepSize: 0.05 } } }),
+  });
+  fillRunColumns(db, parent, datasetId, {});
+  fillRunColumns(db, child, datasetId, {
+    parent_id: parent,
+    error_code: 'NONLINEAR_SOLVE_FAILED',
+    error_message: 'the implicit solve did not converge, "really"',
+    error_details_json: JSON.stringify({ epoch: 2, residual: 1e-300, where: { batch: 3 }, list: [1, 'two', null] }),
+  });
+  insertMetrics(db, parent, 1);
+  insertMetrics(db, child, 2);
+  insertStudy(db, 'solver grid, "v1"', [parent, child]);
+  rebuildBuckets(db, parent);
+  rebuildBuckets(db, child);
+  return { parent, child };
+}
+
+// ── Helpers ──────────────────────────────────────────────────────────────────────────────────────────────────
+
+const opened: Db[] = [];
+afterEach(() => opened.splice(0).forEach((db) => db.close()));
+function db(): Db {
+  const d = freshDb();
+  opened.push(d);
+  return d;
+}
+
+const TABLES = ['runs', 'batch_metrics', 'epoch_metrics', 'evaluations', 'checkpoints', 'datasets', 'confusion_matrices', 'step_sizes', 'studies', 'study_runs', 'metric_buckets'];
+
+/** A value with its exact bits: doubles as their IEEE-754 hex, blobs as hex. */
+function bits(v: unknown): unknown {
+  if (typeof v === 'number') return `f64:${float64Blob([v]).toString('hex')}`;
+  if (Buffer.isBuffer(v)) return `blob:${v.toString('hex')}`;
+  return v;
+}
+
+/** A per-run table's rows with every value as exact bits, run_id dropped. */
+function runTableBits(d: Db, table: string, runId: number): unknown[][] {
+  const order = table === 'metric_buckets' ? '2, 3, 4' : '2';
+  const rows = d.prepare(`SELECT * FROM ${table} WHERE run_id = ? ORDER BY ${order}`).raw().all(runId) as unknown[][];
+  return rows.map((r) => r.slice(1).map(bits));
+}
+
+/** Everything in the store, for "nothing changed". */
+function snapshot(d: Db): Record<string, unknown[][]> {
+  return Object.fromEntries(TABLES.map((t) => [t, (d.prepare(`SELECT * FROM ${t}`).raw().all() as unknown[][]).map((r) => r.map(bits))]));
+}
+
+/** The document as it travels: through JSON text. */
+const viaJson = (doc: ExportDocument): unknown => JSON.parse(JSON.stringify(doc));
+
+/** Document B with its ids mapped back to document A's, and exportedAt dropped. */
+function withIdsOf(docB: ExportDocument, runIds: Map<number, number>, datasetIds: Map<number, number>): unknown {
+  const back = new Map([...runIds].map(([oldId, newId]) => [newId, oldId]));
+  const run = (id: number | null) => (id === null ? null : (back.get(id) ?? -1));
+  return {
+    ...docB,
+    exportedAt: undefined,
+    runs: docB.runs.map((r) => ({ ...r, id: run(r.id), parentId: run(r.parentId), datasetId: r.datasetId === null ? null : datasetIds.get(r.datasetId) })),
+    studies: docB.studies.map((s) => ({ ...s, runIds: s.runIds.map(run) })),
+    datasets: docB.datasets.map((d) => ({ ...d, id: datasetIds.get(d.id) })),
+  };
+}
+
+function expectLabError(fn: () => unknown, code: string, message: RegExp): void {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(LabError);
+    expect((e as LabError).code).toBe(code);
+    expect((e as LabError).message).toMatch(message);
+    return;
+  }
+  throw new Error('expected a LabError');
+}
+
+// ── Tests ────────────────────────────────────────────────────────────────────────────────────────────────────
+
+describe('export and import', () => {
+  it('round-trips losslessly: export A → import into empty B → export B gives the same document, every value bit-identical', () => {
+    const a = db();
+    const { parent, child } = populate(a);
+    const docA = exportRuns(a, [parent, child], { checkpoints: true });
+
+    const b = db();
+    const { runIds, studies } = importDocument(b, viaJson(docA));
+    expect(studies).toEqual(['solver grid, "v1"']);
+    expect([...runIds.keys()]).toEqual([parent, child]);
+    const docB = exportRuns(b, [runIds.get(parent)!, runIds.get(child)!], { checkpoints: true });
+
+    const datasetIds = new Map([[docB.datasets[0].id, docA.datasets[0].id]]);
+    const expected = { ...docA, exportedAt: undefined };
+    expect(withIdsOf(docB, runIds, datasetIds)).toEqual(expected);
+    // toEqual aside, the JSON text (which carries '-0', 'NaN', 'Infinity' by name) is identical too.
+    expect(JSON.stringify(withIdsOf(docB, runIds, datasetIds))).toBe(JSON.stringify(expected));
+
+    // And in the tables themselves, every double and blob bit for bit, metric_buckets rebuilt alike.
+    for (const [oldId, newId] of runIds) {
+      for (const table of ['batch_metrics', 'epoch_metrics', 'evaluations', 'confusion_matrices', 'step_sizes', 'checkpoints', 'metric_buckets']) {
+        expect(runTableBits(b, table, newId), `${table} of run ${oldId}`).toEqual(runTableBits(a, table, oldId));
+      }
+    }
+    expect(b.prepare('SELECT count(*) FROM metric_buckets').pluck().get()).toBeGreaterThan(0);
+    expect(b.prepare('SELECT parent_id FROM runs WHERE id = ?').pluck().get(runIds.get(child))).toBe(runIds.get(parent));
+  });
+
+  it('writes the documented format: camelCase, parsed JSON columns, columnar metrics, named non-finite doubles', () => {
+    const a = db();
+    const { parent, child } = populate(a);
+    const doc = exportRuns(a, [child, parent]);
+    expect(doc).toMatchObject({ format: 'neural-ode-lab.runs', version: 1, schemaVersion: 2 });
+    expect(doc.runs.map((r) => r.id)).toEqual([child, parent]);
+    const run = doc.runs[0];
+    expect(run).toMatchObject({
+      parentId: parent,
+      status: 'failed',
+      tags: ['solver, implicit', 'quote"d', 'ünï'],
+      errorDetails: { epoch: 2, residual: 1e-300, where: { batch: 3 }, list: [1, 'two', null] },
+      config: { seed: 7, model: { solver: { method: 'implicit-euler' } } },
+      wallSeconds: 0.30000000000000004,
+    });
+    expect(run.batchMetrics.loss.slice(0, 3)).toEqual([1e-300, 0.30000000000000004, 1.7976931348623157e308]);
+    expect(run.batchMetrics.step).toHaveLength(45);
+    expect(run.evaluations.testLoss).toEqual(['Infinity', expect.any(Number), '-Infinity']);
+    expect(run.confusionMatrices[0]).toMatchObject({ perClassAccuracy: [0.30000000000000004, 1 / 3, null], misclassified: [0, 7, 5999, 2147483647, -1, 1] });
+    expect(run.stepSizes.map((s) => s.sizes)).toEqual([[0.05, 1e-300, 0.30000000000000004, 5e-324], ['-0', 'Infinity', 'NaN', '-Infinity'], []]);
+    expect('checkpoints' in run).toBe(false);
+    expect(doc.studies).toEqual([expect.objectContaining({ name: 'solver grid, "v1"', runIds: [child, parent] })]);
+    expect(doc.datasets).toHaveLength(1);
+    expect(doc.datasets[0]).toMatchObject({ name: 'shapes, "compound"', classes: expect.any(Array), spec: { kind: 'shapes' } });
+  });
+
+  it('carries every column of every exported table (a new column must be added to the export)', () => {
+    const a = db();
+    const { parent } = populate(a);
+    const run = exportRuns(a, [parent], { checkpoints: true }).runs[0] as unknown as Record<string, Record<string, unknown>[] | Record<string, unknown>>;
+    const columns = (table: string) => (a.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name);
+    const snake = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    const keysAsColumns = (o: object) => Object.keys(o).map(snake);
+    const jsonColumn = (c: string) => c.replace(/_json$/, '');
+    expect(columns('runs').map(jsonColumn).sort()).toEqual(
+      keysAsColumns(run)
+        .filter((k) => !['batch_metrics', 'epoch_metrics', 'evaluations', 'confusion_matrices', 'step_sizes', 'checkpoints'].includes(k))
+        .sort(),
+    );
+    expect(['run_id', ...keysAsColumns(run.batchMetrics)]).toEqual(columns('batch_metrics'));
+    expect(['run_id', ...keysAsColumns(run.epochMetrics)]).toEqual(columns('epoch_metrics'));
+    expect(['run_id', ...keysAsColumns(run.evaluations)]).toEqual(columns('evaluations'));
+    expect(['run_id', ...keysAsColumns((run.confusionMatrices as Record<string, unknown>[])[0])].map(jsonColumn)).toEqual(columns('confusion_matrices').map(jsonColumn));
+    expect(['run_id', ...keysAsColumns((run.stepSizes as Record<string, unknown>[])[0])]).toEqual(columns('step_sizes'));
+    expect(['run_id', ...keysAsColumns((run.checkpoints as Record<string, unknown>[])[0])]).toEqual(columns('checkpoints'));
+  });
+
+  it('exports a study with its grid and all its runs', () => {
+    const a = db();
+    const { parent, child } = populate(a);
+    const other = insertRunRow(a, { status: 'completed' });
+    insertStudy(a, 'other', [other, child]);
+    const doc = exportStudy(a, 'solver grid, "v1"');
+    expect(doc.runs.map((r) => r.id)).toEqual([parent, child]);
+    expect(doc.studies).toEqual([
+      {
+        name: 'solver grid, "v1"',
+        createdAt: '2025-01-01T00:00:00.000Z',
+        grid: { 'model.solver.method': ['euler', 'implicit-euler'], seed: [0, 1] },
+        notes: 'notes, "quoted"\n',
+        runIds: [parent, child],
+      },
+    ]);
+    expectLabError(() => exportStudy(a, 'nope'), 'NOT_FOUND', /no study named 'nope'/);
+  });
+
+  it('refuses unknown run ids with NOT_FOUND naming them', () => {
+    const a = db();
+    const { parent } = populate(a);
+    expectLabError(() => exportRuns(a, [parent, 998, 999]), 'NOT_FOUND', /no run with id 998, 999/);
+    expectLabError(() => exportCsv(a, [997], 'batch'), 'NOT_FOUND', /997/);
+  });
+
+  it('reuses a dataset with the same spec and content, merges a study of the same name, and gives fresh run ids', () => {
+    const a = db();
+    const { parent, child } = populate(a);
+    const doc = viaJson(exportRuns(a, [parent, child]));
+    const b = db();
+    const first = importDocument(b, doc);
+    const second = importDocument(b, doc);
+    expect(new Set([...first.runIds.values(), ...second.runIds.values()]).size).toBe(4);
+    expect(b.prepare('SELECT count(*) FROM datasets').pluck().get()).toBe(1);
+    expect(b.prepare('SELECT count(*) FROM studies').pluck().get()).toBe(1);
+    expect(b.prepare('SELECT count(*) FROM study_runs').pluck().get()).toBe(4);
+    expect(b.prepare('SELECT DISTINCT dataset_id FROM runs').pluck().all()).toHaveLength(1);
+    // Each import's child points at that import's parent.
+    for (const r of [first, second]) {
+      expect(b.prepare('SELECT parent_id FROM runs WHERE id = ?').pluck().get(r.runIds.get(child))).toBe(r.runIds.get(parent));
+    }
+  });
+
+  it('drops a parent link that points outside the document', () => {
+    const a = db();
+    const { child } = populate(a);
+    const b = db();
+    const { runIds } = importDocument(b, viaJson(exportRuns(a, [child])));
+    expect(b.prepare('SELECT parent_id FROM runs WHERE id = ?').pluck().get(runIds.get(child))).toBeNull();
+  });
+
+  it('drops a dataset link to a dataset the document lacks', () => {
+    const a = db();
+    const { child } = populate(a);
+    const doc = exportRuns(a, [child]);
+    const b = db();
+    const { runIds } = importDocument(b, { ...(viaJson(doc) as ExportDocument), datasets: [] });
+    expect(b.prepare('SELECT dataset_id FROM runs WHERE id = ?').pluck().get(runIds.get(child))).toBeNull();
+    expect(b.prepare('SELECT count(*) FROM datasets').pluck().get()).toBe(0);
+  });
+
+  it("imports runs exported while queued or running as 'interrupted' and unowned, other statuses as they were", () => {
+    const a = db();
+    const ids = ['queued', 'running', 'completed', 'diverged'].map((status) => insertRunRow(a, { status }));
+    a.prepare("UPDATE runs SET owner_pid = 4242, owner_host = 'elsewhere', epochs_completed = 3").run();
+    const doc = exportRuns(a, ids);
+    const b = db();
+    const { runIds } = importDocument(b, viaJson(doc));
+    const rows = ids.map((id) => b.prepare('SELECT status, owner_pid, owner_host, ended_at, error_code, error_message FROM runs WHERE id = ?').get(runIds.get(id)));
+    expect(rows).toEqual([
+      { status: 'interrupted', owner_pid: null, owner_host: null, ended_at: doc.exportedAt, error_code: 'INTERRUPTED', error_message: 'exported while queued; 3 epoch(s) completed' },
+      { status: 'interrupted', owner_pid: null, owner_host: null, ended_at: doc.exportedAt, error_code: 'INTERRUPTED', error_message: 'exported while running; 3 epoch(s) completed' },
+      { status: 'completed', owner_pid: 4242, owner_host: 'elsewhere', ended_at: null, error_code: null, error_message: null },
+      { status: 'diverged', owner_pid: 4242, owner_host: 'elsewhere', ended_at: null, error_code: null, error_message: null },
+    ]);
+  });
+});
+
+describe('import validation and atomicity', () => {
+  function populatedTarget(): { a: Db; b: Db; doc: ExportDocument; before: unknown } {
+    const a = db();
+    const { parent, child } = populate(a);
+    const doc = viaJson(exportRuns(a, [parent, child], { checkpoints: true })) as ExportDocument;
+    const b = db();
+    insertRunRow(b, { name: 'already here', status: 'completed' });
+    return { a, b, doc, before: snapshot(b) };
+  }
+
+  it('refuses a newer format version by name, leaving the store unchanged', () => {
+    const { b, doc, before } = populatedTarget();
+    expectLabError(() => importDocument(b, { ...doc, version: 2 }), 'INVALID_ARGUMENT', /newer Neural ODE Lab \(export format version 2; this version reads up to 1\)/);
+    expect(snapshot(b)).toEqual(before);
+  });
+
+  it('refuses what is not an export', () => {
+    const { b } = populatedTarget();
+    expectLabError(() => importDocument(b, null), 'INVALID_ARGUMENT', /not a Neural ODE Lab run export/);
+    expectLabError(() => importDocument(b, { format: 'something else' }), 'INVALID_ARGUMENT', /expected 'neural-ode-lab.runs', found "something else"/);
+  });
+
+  it('names the field path of a bad value deep in the second run, and imports nothing', () => {
+    const { b, doc, before } = populatedTarget();
+    doc.runs[1].batchMetrics.loss[3] = 'lots' as never;
+    expectLabError(() => importDocument(b, doc), 'INVALID_ARGUMENT', /runs\.1\.batchMetrics\.loss\.3:/);
+    expect(snapshot(b)).toEqual(before);
+  });
+
+  it('checks columns are of one length, ids unique, statuses known and fields known', () => {
+    const { b, doc, before } = populatedTarget();
+    const short = structuredClone(doc);
+    short.runs[0].epochMetrics.rssBytes.pop();
+    expectLabError(() => importDocument(b, short), 'INVALID_ARGUMENT', /runs\.0\.epochMetrics\.rssBytes: has 1 values where the first column has 2/);
+    const twice = structuredClone(doc);
+    twice.runs[1].id = twice.runs[0].id;
+    expectLabError(() => importDocument(b, twice), 'INVALID_ARGUMENT', /runs\.1\.id: \d+ appears twice/);
+    const status = structuredClone(doc);
+    (status.runs[0] as { status: string }).status = 'exploded';
+    expectLabError(() => importDocument(b, status), 'INVALID_ARGUMENT', /runs\.0\.status:/);
+    const extra = structuredClone(doc) as unknown as { runs: Record<string, unknown>[] };
+    extra.runs[0].surprise = 1;
+    expectLabError(() => importDocument(b, extra), 'INVALID_ARGUMENT', /runs\.0: Unrecognized key: "surprise"/);
+    const blob = structuredClone(doc);
+    blob.runs[0].checkpoints![0].data = 'not base64!';
+    expectLabError(() => importDocument(b, blob), 'INVALID_ARGUMENT', /runs\.0\.checkpoints\.0\.data:/);
+    expect(snapshot(b)).toEqual(before);
+  });
+
+  it('rolls everything back when the database refuses a row halfway (a step twice in the second run)', () => {
+    const { b, doc, before } = populatedTarget();
+    const steps = doc.runs[1].batchMetrics.step;
+    steps[steps.length - 1] = steps[0];
+    expectLabError(() => importDocument(b, doc), 'INVALID_ARGUMENT', /could not be imported, nothing was imported: UNIQUE constraint failed: batch_metrics/);
+    expect(snapshot(b)).toEqual(before);
+  });
+});
+
+// ── CSV ──────────────────────────────────────────────────────────────────────────────────────────────────────
+
+/** A strict RFC 4180 reader: CRLF records, quoted fields with doubled quotes. */
+function parseCsv(text: string): string[][] {
+  const records: string[][] = [];
+  let record: string[] = [];
+  let i = 0;
+  while (i < text.length) {
+    let field = '';
+    if (text[i] === '"') {
+      i++;
+      for (;;) {
+        const q = text.indexOf('"', i);
+        if (q < 0) throw new Error('unterminated quote');
+        field += text.slice(i, q);
+        i = q + 1;
+        if (text[i] === '"') {
+          field += '"';
+          i++;
+        } else break;
+      }
+    } else {
+      const end = text.slice(i).search(/,|\r\n/);
+      field = end < 0 ? text.slice(i) : text.slice(i, i + end);
+      if (/["\r\n]/.test(field)) throw new Error(`unquoted special character in ${JSON.stringify(field)}`);
+      i += field.length;
+    }
+    record.push(field);
+    if (text[i] === ',') i++;
+    else if (text.startsWith('\r\n', i)) {
+      records.push(record);
+      record = [];
+      i += 2;
+    } else throw new Error(`expected , or CRLF at ${i}`);
+  }
+  if (record.length) throw new Error('last record lacks its CRLF');
+  return records;
+}
+
+describe('exportCsv', () => {
+  it.each(['batch', 'epoch'] as const)('writes %s metrics as RFC 4180 CSV that parses back to the same numbers', (table) => {
+    const a = db();
+    const { parent, child } = populate(a);
+    const [header, ...rows] = parseCsv(exportCsv(a, [child, parent], table));
+    const sqlTable = table === 'batch' ? 'batch_metrics' : 'epoch_metrics';
+    const columns = (a.pragma(`table_info(${sqlTable})`) as { name: string }[]).map((c) => c.name).slice(1);
+    expect(header).toEqual(['run_id', 'run_name', ...columns]);
+
+    const expected = [child, parent].flatMap((id) => {
+      const name = a.prepare('SELECT name FROM runs WHERE id = ?').pluck().get(id);
+      return (a.prepare(`SELECT ${columns.join(', ')} FROM ${sqlTable} WHERE run_id = ? ORDER BY 1`).raw().all(id) as number[][]).map((r) => [id, name, ...r]);
+    });
+    expect(rows).toHaveLength(expected.length);
+    rows.forEach((row, i) => {
+      expect(row[1]).toBe(expected[i][1]);
+      const numbers = [row[0], ...row.slice(2)].map(Number).map(bits);
+      expect(numbers).toEqual([expected[i][0], ...expected[i].slice(2)].map(bits));
+    });
+    expect(rows.some((r) => r[1] === AWKWARD_NAME)).toBe(true);
+  });
+
+  it('prints the awkward doubles so they read back bit for bit', () => {
+    const a = db();
+    const { parent } = populate(a);
+    const rows = parseCsv(exportCsv(a, [parent], 'batch')).slice(1);
+    const lossColumn = 2 + 3;
+    expect(rows.slice(0, AWKWARD_FLOATS.length).map((r) => r[lossColumn])).toEqual(AWKWARD_FLOATS.map(String));
+    expect(rows.slice(0, AWKWARD_FLOATS.length).map((r) => Number(r[lossColumn]))).toEqual(AWKWARD_FLOATS);
+  });
+});
