@@ -4,9 +4,11 @@
  *
  * metric_buckets: for each of BUCKET_COLUMNS and each level L = 1…8, bucket b summarises steps
  * b·S+1 … (b+1)·S with S = 16·4^(L−1) by the first, last, minimum and maximum (step, value) of the batch rows in
- * it (among equal values the earliest step is the minimum or maximum). Level 1 is computed from raw rows, level L
- * from its ≤ 4 children at level L−1, and only the buckets a write touches are recomputed, so a flush of 1000
- * rows rewrites ~63 level-1 buckets and a handful above, however long the run is.
+ * it (among equal values the earliest step is the minimum or maximum). Only the buckets a write touches change,
+ * so a flush of 1000 rows rewrites ~63 level-1 buckets and ~25 above, however long the run is: an insert merges
+ * the new rows into the stored buckets they fall in, level by level (exact: first/last/min/max are selections,
+ * and an insert never replaces a stored row); a deletion or rebuild recomputes level 1 from raw rows and level L
+ * from its ≤ 4 children at level L−1.
  *
  * Reading a series: a run of at most RAW_SPAN_FACTOR·maxPoints steps is read raw; a longer one reads the finest
  * level with at most maxPoints/2 buckets (see seriesPlan). Every bucket's first, minimum,
@@ -139,9 +141,9 @@ function assertRows(rows: readonly BatchRow[]): void {
     const r = rows[i];
     assertStep(`rows[${i}].step`, r.step, 1);
     for (const f of ROW_FIELDS) {
-      // SQLite stores NaN as NULL (rejected by NOT NULL): say which value it was instead.
-      if (typeof r[f] !== 'number' || !Number.isFinite(r[f])) {
-        throw new LabError('INVALID_ARGUMENT', `rows[${i}].${f}: expected a finite number, got ${String(r[f])} (step ${r.step})`, {
+      // SQLite stores NaN as NULL, which batch_metrics refuses (NOT NULL): say which value it was instead.
+      if (typeof r[f] !== 'number' || Number.isNaN(r[f])) {
+        throw new LabError('INVALID_ARGUMENT', `rows[${i}].${f}: expected a number (not NaN), got ${String(r[f])} (step ${r.step})`, {
           field: `rows[${i}].${f}`,
           step: r.step,
         });
@@ -166,7 +168,7 @@ interface Statements {
   /** INSERT_GROUP rows at once: fewer calls into SQLite. */
   insertRows: Database.Statement;
   readRaw: Database.Statement;
-  readChildren: Database.Statement;
+  readBuckets: Database.Statement;
   /** The six metrics' rows of one bucket. */
   upsertBucket: Database.Statement;
   deleteBucketRange: Database.Statement;
@@ -203,7 +205,7 @@ function statements(db: Db): Statements {
     readRaw: raw(
       `SELECT step, ${BUCKET_COLUMNS.join(', ')} FROM batch_metrics WHERE run_id = ? AND step BETWEEN ? AND ? ORDER BY step`,
     ),
-    readChildren: raw(
+    readBuckets: raw(
       `SELECT metric, bucket, ${AGG_COLUMNS} FROM metric_buckets
        WHERE run_id = ? AND metric IN (${METRIC_LIST}) AND level = ? AND bucket BETWEEN ? AND ?`,
     ),
@@ -222,17 +224,18 @@ function statements(db: Db): Statements {
     runInfo: raw('SELECT id, batches_per_epoch FROM runs WHERE id IN (SELECT value FROM json_each(?))'),
     readLevel: raw(`SELECT bucket, ${AGG_COLUMNS} FROM metric_buckets WHERE run_id = ? AND metric = ? AND level = ? ORDER BY bucket`),
     readLevelEnds: raw(`SELECT bucket, first_step, first_value, last_step, last_value FROM metric_buckets WHERE run_id = ? AND metric = ? AND level = ? ORDER BY bucket`),
-    // Final = last epoch; best = highest test accuracy and lowest test loss (earliest epoch on ties).
+    // Final = the last epoch; best = the highest test accuracy and the lowest test loss (min() skips NULLs), each
+    // at its earliest epoch. One row per run with epochs; grouping in key order and a few seeks per run cost a
+    // third of ranking every row with window functions.
     finalAndBest: raw(
-      `SELECT run_id, epoch, loss, accuracy, test_loss, test_accuracy, by_epoch = 1, by_accuracy = 1, by_test_loss = 1
-       FROM (
-         SELECT run_id, epoch, loss, accuracy, test_loss, test_accuracy,
-           row_number() OVER (PARTITION BY run_id ORDER BY epoch DESC) AS by_epoch,
-           row_number() OVER (PARTITION BY run_id ORDER BY test_accuracy DESC, epoch) AS by_accuracy,
-           row_number() OVER (PARTITION BY run_id ORDER BY test_loss, epoch) AS by_test_loss
-         FROM epoch_metrics WHERE run_id IN (SELECT value FROM json_each(?))
+      `WITH g AS (
+         SELECT run_id, max(epoch) AS final_epoch, max(test_accuracy) AS best_accuracy, min(test_loss) AS best_loss
+         FROM epoch_metrics WHERE run_id IN (SELECT value FROM json_each(?)) GROUP BY run_id
        )
-       WHERE by_epoch = 1 OR by_accuracy = 1 OR by_test_loss = 1`,
+       SELECT g.run_id, f.epoch, f.loss, f.accuracy, f.test_loss, f.test_accuracy,
+         g.best_accuracy, (SELECT min(epoch) FROM epoch_metrics e WHERE e.run_id = g.run_id AND e.test_accuracy = g.best_accuracy),
+         g.best_loss, (SELECT min(epoch) FROM epoch_metrics e WHERE e.run_id = g.run_id AND e.test_loss = g.best_loss)
+       FROM g JOIN epoch_metrics f ON f.run_id = g.run_id AND f.epoch = g.final_epoch`,
     ),
     byColumn: new Map(),
   };
@@ -400,7 +403,7 @@ function sortedKeys(map: Map<number, unknown>): number[] {
 function addToBuckets(st: Statements, runId: number, level1: Map<number, Agg[]>): void {
   let current = level1;
   for (let level = 1; level <= BUCKET_LEVELS; level++) {
-    for (const [a, b] of segments(sortedKeys(current))) mergeBucketRows(st.readChildren.all(runId, level, a, b) as Row[], current, false);
+    for (const [a, b] of segments(sortedKeys(current))) mergeBucketRows(st.readBuckets.all(runId, level, a, b) as Row[], current, false);
     writeLevel(st, runId, level, current);
     if (level === BUCKET_LEVELS) break;
     const parents = new Map<number, Agg[]>();
@@ -417,7 +420,7 @@ function recomputeBuckets(st: Statements, runId: number, first: number, last: nu
   for (let level = 1; level <= BUCKET_LEVELS; level++) {
     const computed = new Map<number, Agg[]>();
     if (level === 1) aggregateRows(st.readRaw.all(runId, first * 16 + 1, (last + 1) * 16) as Row[], computed);
-    else mergeBucketRows(st.readChildren.all(runId, level - 1, first * 4, last * 4 + 3) as Row[], computed, true);
+    else mergeBucketRows(st.readBuckets.all(runId, level - 1, first * 4, last * 4 + 3) as Row[], computed, true);
     st.deleteBucketRange.run(runId, level, first, last);
     writeLevel(st, runId, level, computed);
     first = Math.floor(first / 4);
@@ -566,9 +569,12 @@ export function batchSeries(db: Db, runIds: readonly number[], metric: BatchMetr
         });
       }
       const plan = seriesPlan(first, last, maxPoints);
+      const level = plan.source === 'buckets' ? plan.level : 0;
+      const buckets = level > 0 ? (st.readLevel.all(runId, column, level) as number[][]) : [];
       let points: SeriesPoint[];
       let totalPoints: number;
-      if (plan.source === 'raw') {
+      if (buckets.length === 0) {
+        // A short run, or (never after insertBatchRows or rebuildBuckets) rows without buckets.
         const rows = columnStatement(db, st, `SELECT step, ${column}, wall_seconds FROM batch_metrics WHERE run_id = ? ORDER BY step`).all(runId) as [
           number,
           number,
@@ -581,7 +587,6 @@ export function batchSeries(db: Db, runIds: readonly number[], metric: BatchMetr
         // The span, not COUNT(*) (a scan of every row): a run's steps are contiguous (the recorder writes each
         // step, deleteBatchesAfter truncates), so it is the row count.
         totalPoints = last - first + 1;
-        const buckets = st.readLevel.all(runId, column, plan.level) as number[][];
         const candidates: Candidate[] = [];
         buckets.forEach((r, row) => {
           // first ≤ min, max ≤ last in step: emit in step order without repeats.
@@ -595,10 +600,16 @@ export function batchSeries(db: Db, runIds: readonly number[], metric: BatchMetr
         });
         const kept = downsampleM4(candidates, maxPoints);
         if (axis === 'wall') {
-          const wall = st.readLevelEnds.all(runId, 'wall_seconds', plan.level) as number[][];
+          const wall = st.readLevelEnds.all(runId, 'wall_seconds', level) as number[][];
           points = kept.map((c) => {
             const w = wall[c.row];
-            if (!w || w[0] !== buckets[c.row][0]) throw new Error(`metric_buckets of run ${runId} are inconsistent at level ${plan.level}: rebuild them`);
+            if (!w || w[0] !== buckets[c.row][0]) {
+              // Never so when they are written here (all six metrics of a bucket in one statement).
+              throw new LabError('STORE_UNREADABLE', `metric_buckets of run ${runId} disagree between metrics at level ${level}; rebuild them (rebuildBuckets)`, {
+                runId,
+                level,
+              });
+            }
             const [, fs, fw, ls, lw] = w;
             const x = c.step === ls ? lw : ls === fs ? fw : fw + ((lw - fw) * (c.step - fs)) / (ls - fs);
             return { step: c.step, x, y: c.y };
@@ -613,7 +624,11 @@ export function batchSeries(db: Db, runIds: readonly number[], metric: BatchMetr
   })();
 }
 
-/** Per-epoch series of `metric` for each run (x: the epoch, its last step, or wall seconds at its end), M4-downsampled to at most maxPoints. */
+/**
+ * Per-epoch series of `metric` for each run (x: the epoch, its last step, or wall seconds at its end),
+ * M4-downsampled to at most maxPoints. Epochs whose value was not a finite number (a loss stored as NULL) are left
+ * out, and not counted in totalPoints.
+ */
 export function epochSeries(db: Db, runIds: readonly number[], metric: EpochMetric, opts: SeriesOptions<EpochAxis> = {}): Series[] {
   assertRunIds(runIds);
   assertOneOf('metric', metric, EPOCH_METRICS);
@@ -627,35 +642,32 @@ export function epochSeries(db: Db, runIds: readonly number[], metric: EpochMetr
   return db.transaction(() => {
     runInfo(st, runIds);
     return runIds.map((runId): Series => {
-      const rows = select.all(runId) as [number, number, number][];
-      const all = rows.map(([step, x, y]) => ({ step, x, y }));
-      return { runId, points: downsampleM4(all, maxPoints), totalPoints: rows.length };
+      const rows = select.all(runId) as [number, number, number | null][];
+      const all: SeriesPoint[] = [];
+      for (const [step, x, y] of rows) if (y !== null) all.push({ step, x, y });
+      return { runId, points: downsampleM4(all, maxPoints), totalPoints: all.length };
     });
   })();
 }
 
 /**
- * Each run's final epoch (the last recorded) and best figures (highest test accuracy and lowest test loss, the
- * earliest epoch on ties), in one query over epoch_metrics. Every id asked for has an entry (nulls without epochs).
+ * Each run's final epoch (the last recorded) and best figures (highest test accuracy and lowest non-NULL test
+ * loss, the earliest epoch on ties), in one query over epoch_metrics. Every id asked for has an entry (nulls
+ * without epochs).
  */
 export function finalAndBest(db: Db, runIds: readonly number[]): Map<number, RunMetricsSummary> {
   assertRunIds(runIds);
   const out = new Map<number, RunMetricsSummary>();
   for (const id of runIds) out.set(id, { final: null, best: null });
   if (runIds.length === 0) return out;
-  const rows = statements(db).finalAndBest.all(JSON.stringify(runIds)) as [number, number, number, number, number, number, number, number, number][];
-  for (const [runId, epoch, loss, accuracy, testLoss, testAccuracy, isFinal, isBestAccuracy, isBestLoss] of rows) {
-    const entry = out.get(runId)!;
-    if (isFinal) entry.final = { epoch, loss, accuracy, testLoss, testAccuracy };
-    const best = (entry.best ??= { testAccuracy: NaN, epoch: NaN, testLoss: NaN, testLossEpoch: NaN });
-    if (isBestAccuracy) {
-      best.testAccuracy = testAccuracy;
-      best.epoch = epoch;
-    }
-    if (isBestLoss) {
-      best.testLoss = testLoss;
-      best.testLossEpoch = epoch;
-    }
+  type FinalBestRow = [number, number, number | null, number, number | null, number, number, number, number | null, number | null];
+  for (const r of statements(db).finalAndBest.all(JSON.stringify(runIds)) as FinalBestRow[]) {
+    const [runId, epoch, loss, accuracy, testLoss, testAccuracy, bestAccuracy, bestAccuracyEpoch, bestLoss, bestLossEpoch] = r;
+    out.set(runId, {
+      final: { epoch, loss, accuracy, testLoss, testAccuracy },
+      // The best loss is null when every test loss is (none was finite).
+      best: { testAccuracy: bestAccuracy, epoch: bestAccuracyEpoch, testLoss: bestLoss, testLossEpoch: bestLossEpoch },
+    });
   }
   return out;
 }

@@ -20,6 +20,12 @@ export function createStudy(db: Db, s: { name: string; grid?: Record<string, unk
   return Number(info.lastInsertRowid);
 }
 
+/** The study's id, creating it (with no grid) the first time the name is used. */
+export function ensureStudy(db: Db, name: string): number {
+  const row = db.prepare('SELECT id FROM studies WHERE name = ?').get(name) as { id: number } | undefined;
+  return row?.id ?? createStudy(db, { name });
+}
+
 export function addRunsToStudy(db: Db, studyId: number, runIds: number[]): void {
   const add = db.prepare('INSERT OR IGNORE INTO study_runs (study_id, run_id) VALUES (?, ?)');
   db.transaction(() => runIds.forEach((id) => add.run(studyId, id)))();
