@@ -10,6 +10,7 @@ import { jsonLinesReporter, progressReporter } from './reporters';
 import { runConfigFromFlags, type TrainFlags } from './run-config-from-flags';
 import { EXIT } from './exit-codes';
 import { withService } from './store-options';
+import { addRunsToStudy, ensureStudy } from '../store';
 
 const num = (v: string) => Number(v);
 const int = (v: string) => Number.parseInt(v, 10);
@@ -86,10 +87,11 @@ export function trainCommand(): Command {
     .option('--name <text>', 'run name')
     .option('--tag <tag>', 'tag the run (repeatable)', collect)
     .option('--notes <text>', 'notes kept with the run')
+    .option('--study <name>', 'add the run to this study (created if new)')
     .option('--resume <checkpoint>', 'start from a checkpoint file (a new run; `odelab runs resume <id>` continues a stored run)')
     .option('--db <file>', 'run store (SQLite; default: lab.db in the lab data folder, or $ODELAB_DB)');
   return launchOptions(cmd).action(
-    async (opts: TrainFlags & LaunchFlags & { resume?: string; tag?: string[]; notes?: string; db?: string }) => {
+    async (opts: TrainFlags & LaunchFlags & { resume?: string; tag?: string[]; notes?: string; study?: string; db?: string }) => {
       const config = runConfigFromFlags(opts);
       const resumeFrom = opts.resume ? await readCheckpointFile(opts.resume) : undefined;
       await withService(opts.db, async (service: LabService) => {
@@ -102,6 +104,7 @@ export function trainCommand(): Command {
           tags: opts.tag,
           notes: opts.notes,
         });
+        if (opts.study) addRunsToStudy(service.store.db, ensureStudy(service.store.db, opts.study), [run.runId]);
         await followRun(run, opts, service.store.path);
       });
     },

@@ -33,12 +33,12 @@ export {
   rebuildBuckets,
   batchSeries,
   epochSeries,
-  finalAndBest,
   BATCH_METRICS,
   EPOCH_METRICS,
   type BatchRow,
   type SeriesAxis,
 } from './metrics';
 export { downsampleM4 } from './downsample';
+export { finalAndBest, type RunOutcome } from './outcomes';
 export { exportRuns, exportStudy, exportCsv, importDocument } from './export';
 export { configDiff } from './config-diff';

@@ -19,7 +19,6 @@
  */
 import type Database from 'better-sqlite3';
 import { LabError } from '../../src-shared/errors';
-import type { BestMetrics, FinalMetrics } from '../../src-shared/run-record';
 import type { Db } from './database';
 import { assertMaxPoints, downsampleM4 } from './downsample';
 
@@ -100,11 +99,6 @@ export interface SeriesOptions<A extends string> {
   maxPoints?: number;
 }
 
-export interface RunMetricsSummary {
-  final: FinalMetrics | null;
-  best: BestMetrics | null;
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Names and validation
 
@@ -122,7 +116,7 @@ function assertOneOf<T extends string>(field: string, value: unknown, allowed: r
   }
 }
 
-function assertRunIds(runIds: unknown): asserts runIds is number[] {
+export function assertRunIds(runIds: unknown): asserts runIds is number[] {
   if (!Array.isArray(runIds) || !runIds.every((id) => Number.isSafeInteger(id))) {
     throw new LabError('INVALID_ARGUMENT', 'runIds: expected an array of integer run ids', { field: 'runIds' });
   }
@@ -181,7 +175,6 @@ interface Statements {
   runInfo: Database.Statement;
   readLevel: Database.Statement;
   readLevelEnds: Database.Statement;
-  finalAndBest: Database.Statement;
   /** Statements whose SQL names a metric column, by SQL. */
   byColumn: Map<string, Database.Statement>;
 }
@@ -224,19 +217,6 @@ function statements(db: Db): Statements {
     runInfo: raw('SELECT id, batches_per_epoch FROM runs WHERE id IN (SELECT value FROM json_each(?))'),
     readLevel: raw(`SELECT bucket, ${AGG_COLUMNS} FROM metric_buckets WHERE run_id = ? AND metric = ? AND level = ? ORDER BY bucket`),
     readLevelEnds: raw(`SELECT bucket, first_step, first_value, last_step, last_value FROM metric_buckets WHERE run_id = ? AND metric = ? AND level = ? ORDER BY bucket`),
-    // Final = the last epoch; best = the highest test accuracy and the lowest test loss (min() skips NULLs), each
-    // at its earliest epoch. One row per run with epochs; grouping in key order and a few seeks per run cost a
-    // third of ranking every row with window functions.
-    finalAndBest: raw(
-      `WITH g AS (
-         SELECT run_id, max(epoch) AS final_epoch, max(test_accuracy) AS best_accuracy, min(test_loss) AS best_loss
-         FROM epoch_metrics WHERE run_id IN (SELECT value FROM json_each(?)) GROUP BY run_id
-       )
-       SELECT g.run_id, f.epoch, f.loss, f.accuracy, f.test_loss, f.test_accuracy,
-         g.best_accuracy, (SELECT min(epoch) FROM epoch_metrics e WHERE e.run_id = g.run_id AND e.test_accuracy = g.best_accuracy),
-         g.best_loss, (SELECT min(epoch) FROM epoch_metrics e WHERE e.run_id = g.run_id AND e.test_loss = g.best_loss)
-       FROM g JOIN epoch_metrics f ON f.run_id = g.run_id AND f.epoch = g.final_epoch`,
-    ),
     byColumn: new Map(),
   };
   cache.set(db, st);
@@ -648,26 +628,4 @@ export function epochSeries(db: Db, runIds: readonly number[], metric: EpochMetr
       return { runId, points: downsampleM4(all, maxPoints), totalPoints: all.length };
     });
   })();
-}
-
-/**
- * Each run's final epoch (the last recorded) and best figures (highest test accuracy and lowest non-NULL test
- * loss, the earliest epoch on ties), in one query over epoch_metrics. Every id asked for has an entry (nulls
- * without epochs).
- */
-export function finalAndBest(db: Db, runIds: readonly number[]): Map<number, RunMetricsSummary> {
-  assertRunIds(runIds);
-  const out = new Map<number, RunMetricsSummary>();
-  for (const id of runIds) out.set(id, { final: null, best: null });
-  if (runIds.length === 0) return out;
-  type FinalBestRow = [number, number, number | null, number, number | null, number, number, number, number | null, number | null];
-  for (const r of statements(db).finalAndBest.all(JSON.stringify(runIds)) as FinalBestRow[]) {
-    const [runId, epoch, loss, accuracy, testLoss, testAccuracy, bestAccuracy, bestAccuracyEpoch, bestLoss, bestLossEpoch] = r;
-    out.set(runId, {
-      final: { epoch, loss, accuracy, testLoss, testAccuracy },
-      // The best loss is null when every test loss is (none was finite).
-      best: { testAccuracy: bestAccuracy, epoch: bestAccuracyEpoch, testLoss: bestLoss, testLossEpoch: bestLossEpoch },
-    });
-  }
-  return out;
 }

@@ -15,7 +15,7 @@ import {
   type StoredRunStatus,
 } from '../../src-shared/run-record';
 import type { Db } from './database';
-import { finalAndBest } from './metrics';
+import { finalAndBest } from './outcomes';
 
 /** The process writing a run: a later opener marks the run interrupted once this process is gone. */
 export interface Owner {

@@ -18,12 +18,12 @@ import {
   bucketSize,
   deleteBatchesAfter,
   epochSeries,
-  finalAndBest,
   insertBatchRows,
   rebuildBuckets,
   seriesPlan,
   type BatchRow,
 } from '../../src-main/store/metrics';
+import { finalAndBest } from '../../src-main/store/outcomes';
 import { freshDb, insertRunRow, tempDbPath } from './fixtures';
 
 /** Seeded PRNG (mulberry32): the same cases every run. */
