@@ -14,6 +14,13 @@ import {
   integrityCheck,
   listRuns,
   SCHEMA_VERSION,
+  BATCH_METRICS,
+  EPOCH_METRICS,
+  batchSeries,
+  epochSeries,
+  type BatchMetric,
+  type EpochMetric,
+  type SeriesAxis,
 } from '../store';
 import { followRun, launchOptions, type LaunchFlags } from './train-command';
 import { withService, withStore } from './store-options';
@@ -121,6 +128,33 @@ function diffCommand(): Command {
     );
 }
 
+function seriesCommand(): Command {
+  return new Command('series')
+    .description('a metric of several runs, downsampled to at most --points per run (keeps first, last, min and max)')
+    .argument('<ids...>', 'run ids')
+    .option('--metric <name>', `per-batch: ${BATCH_METRICS.join(', ')}; per-epoch (with --per-epoch): ${EPOCH_METRICS.join(', ')}`, 'loss')
+    .option('--per-epoch', 'a per-epoch metric (default: per batch)')
+    .addOption(new Option('--axis <axis>', 'x axis').choices(['step', 'epoch', 'wall']).default('step'))
+    .option('--points <n>', 'at most this many points per run', (v) => Number.parseInt(v, 10), 500)
+    .addOption(dbOption())
+    .addOption(jsonOption())
+    .action((ids: string[], opts: { metric: string; perEpoch?: boolean; axis: SeriesAxis; points: number; db?: string; json?: boolean }) =>
+      withStore(opts.db, (store) => {
+        const list = runIds(ids);
+        const series = opts.perEpoch
+          ? epochSeries(store.db, list, opts.metric as EpochMetric, { axis: opts.axis, maxPoints: opts.points })
+          : batchSeries(store.db, list, opts.metric as BatchMetric, { axis: opts.axis, maxPoints: opts.points });
+        process.stdout.write(
+          opts.json
+            ? JSON.stringify(series) + '\n'
+            : series
+                .map((s) => [`run ${s.runId} (${s.points.length} of ${s.totalPoints} points)`, ...s.points.map((p) => `  ${p.x}\t${p.y}`)].join('\n'))
+                .join('\n') + '\n',
+        );
+      }, true),
+    );
+}
+
 function deleteCommand(): Command {
   return new Command('delete')
     .description('delete runs with their metrics and checkpoints')
@@ -203,8 +237,8 @@ function resumeCommand(): Command {
 }
 
 export function runsCommand(): Command {
-  const runs = new Command('runs').description('the runs in the run store: list, show, diff, delete, export, import, resume');
-  for (const sub of [listCommand(), showCommand(), diffCommand(), deleteCommand(), exportCommand(), importCommand(), resumeCommand()]) {
+  const runs = new Command('runs').description('the runs in the run store: list, show, diff, series, delete, export, import, resume');
+  for (const sub of [listCommand(), showCommand(), diffCommand(), seriesCommand(), deleteCommand(), exportCommand(), importCommand(), resumeCommand()]) {
     runs.addCommand(sub);
   }
   return runs;

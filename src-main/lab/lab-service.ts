@@ -80,19 +80,23 @@ export class LabService {
 
   private launch(runId: number, request: RunRequest, wallSecondsBefore = 0): RecordedRun {
     const handle = this.runner.enqueue(request);
-    const writer = new RunWriter(this.store.db, runId, { wallSecondsBefore });
     // A store that cannot be written (disk full, say) must not let a run train on unrecorded: cancel it, once.
     let storeError: unknown;
+    const fail = (e: unknown) => {
+      if (storeError) return;
+      storeError = e;
+      handle.events.emit('store-error', e);
+      handle.cancel();
+    };
     const guarded = (work: () => void) => {
       if (storeError) return;
       try {
         work();
       } catch (e) {
-        storeError = e;
-        handle.events.emit('store-error', e);
-        handle.cancel();
+        fail(e);
       }
     };
+    const writer = new RunWriter(this.store.db, runId, { wallSecondsBefore, onError: fail });
     handle.events.on('event', (e: RunEvent) =>
       e.event === 'ended' && storeError
         ? this.markEndedAfterStoreError(runId, storeError)

@@ -35,8 +35,15 @@ export {
   epochSeries,
   BATCH_METRICS,
   EPOCH_METRICS,
+  SERIES_AXES,
+  EPOCH_AXES,
   type BatchRow,
+  type BatchMetric,
+  type EpochMetric,
+  type EpochAxis,
   type SeriesAxis,
+  type Series,
+  type SeriesPoint,
 } from './metrics';
 export { downsampleM4 } from './downsample';
 export { finalAndBest, type RunOutcome } from './outcomes';

@@ -1,7 +1,8 @@
 /**
  * A run's outcome as the run lists show it: its final epoch and its best figures (highest test accuracy and lowest
- * test loss, the earliest epoch on ties; NULL — non-finite — losses never count as best). Computed in SQL as one
- * JSON value per run, so listing 10 000 runs costs one parse instead of 10 000 row objects.
+ * test loss, the earliest epoch on ties; NULL — non-finite — losses never count as best). Triggers on
+ * epoch_metrics keep them in runs.final_json / best_json (migration 2), so listing 10 000 runs reads two short
+ * JSON texts per run instead of searching each run's epochs.
  */
 import type { BestMetrics, FinalMetrics } from '../../src-shared/run-record';
 import type { Db } from './database';
@@ -12,28 +13,13 @@ export interface RunOutcome {
   best: BestMetrics | null;
 }
 
-/** SQL for a run's final epoch as a JSON object (NULL without epochs); `r.id` is the run. */
-export const FINAL_JSON_SQL = `(SELECT json_object('epoch', e.epoch, 'loss', e.loss, 'accuracy', e.accuracy,
-    'testLoss', e.test_loss, 'testAccuracy', e.test_accuracy)
-  FROM epoch_metrics e WHERE e.run_id = r.id ORDER BY e.epoch DESC LIMIT 1)`;
-
-/** SQL for a run's best figures as a JSON object (NULL without epochs); `r.id` is the run. */
-export const BEST_JSON_SQL = `(SELECT json_object('testAccuracy', a.test_accuracy, 'epoch', a.epoch,
-    'testLoss', l.test_loss, 'testLossEpoch', l.epoch)
-  FROM (SELECT test_accuracy, epoch FROM epoch_metrics WHERE run_id = r.id ORDER BY test_accuracy DESC, epoch LIMIT 1) a
-  LEFT JOIN (SELECT test_loss, epoch FROM epoch_metrics WHERE run_id = r.id AND test_loss IS NOT NULL
-             ORDER BY test_loss, epoch LIMIT 1) l)`;
-
 /** Final and best metrics of each run asked for (nulls for runs without epochs). */
 export function finalAndBest(db: Db, runIds: readonly number[]): Map<number, RunOutcome> {
   assertRunIds(runIds);
   const out = new Map<number, RunOutcome>(runIds.map((id) => [id, { final: null, best: null }]));
   if (runIds.length === 0) return out;
   const rows = db
-    .prepare(
-      `SELECT json_object('id', r.id, 'final', json(${FINAL_JSON_SQL}), 'best', json(${BEST_JSON_SQL}))
-       FROM runs r WHERE r.id IN (SELECT value FROM json_each(?))`,
-    )
+    .prepare(`SELECT json_object('id', id, 'final', json(final_json), 'best', json(best_json)) FROM runs WHERE id IN (SELECT value FROM json_each(?))`)
     .pluck()
     .all(JSON.stringify(runIds)) as string[];
   for (const { id, final, best } of JSON.parse(`[${rows.join(',')}]`) as ({ id: number } & RunOutcome)[]) {

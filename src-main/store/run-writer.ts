@@ -16,6 +16,8 @@ export interface RunWriterOptions {
   flushRows?: number;
   /** Training seconds already spent on this run before this session (a resumed run continues its wall clock). */
   wallSecondsBefore?: number;
+  /** A timed flush failed (write() and flush() called directly throw instead). */
+  onError?: (e: unknown) => void;
 }
 
 /** The dataset facts a 'started' event may carry for the datasets table. */
@@ -44,6 +46,7 @@ export class RunWriter {
   private readonly flushMs: number;
   private readonly flushRows: number;
   private readonly wallBefore: number;
+  private readonly onError: (e: unknown) => void;
   private lastStep = 0;
   /** Seconds spent in this writer's database work, to show what storing costs. */
   storeSeconds = 0;
@@ -56,6 +59,11 @@ export class RunWriter {
     this.flushMs = opts.flushMs ?? 1000;
     this.flushRows = opts.flushRows ?? 500;
     this.wallBefore = opts.wallSecondsBefore ?? 0;
+    this.onError =
+      opts.onError ??
+      ((e) => {
+        throw e;
+      });
   }
 
   private wallSeconds(): number {
@@ -132,7 +140,15 @@ export class RunWriter {
     });
     if (e.stepSizes?.length) this.pendingStepSizes.push({ step: e.step, sizes: e.stepSizes });
     if (this.pending.length >= this.flushRows) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), this.flushMs).unref();
+    else this.timer ??= setTimeout(() => this.timedFlush(), this.flushMs).unref();
+  }
+
+  private timedFlush(): void {
+    try {
+      this.flush();
+    } catch (e) {
+      this.onError(e);
+    }
   }
 
   /** Writes the buffered batch rows (and their step sizes) in one transaction. */

@@ -15,7 +15,6 @@ import {
   type StoredRunStatus,
 } from '../../src-shared/run-record';
 import type { Db } from './database';
-import { finalAndBest } from './outcomes';
 
 /** The process writing a run: a later opener marks the run interrupted once this process is gone. */
 export interface Owner {
@@ -149,67 +148,39 @@ export function recoverInterrupted(db: Db): number[] {
   return orphans.map((r) => r.id);
 }
 
-interface RunRow {
-  id: number;
-  name: string;
-  created_at: string;
-  started_at: string | null;
-  ended_at: string | null;
-  status: StoredRunStatus;
+/** The run columns a detail view adds to the summary. */
+interface RunDetailRow {
+  summary: string;
   config_json: string;
   config_hash: string;
-  model: string;
-  dataset: string;
-  method: string;
-  seed: number;
-  backend: string | null;
-  error_code: string | null;
-  error_message: string | null;
-  error_details_json: string | null;
-  tags_json: string;
-  notes: string;
-  parent_id: number | null;
   parameter_count: number | null;
   train_size: number | null;
   test_size: number | null;
   batches_per_epoch: number | null;
-  epochs_completed: number;
-  steps_completed: number;
-  wall_seconds: number;
   dataset_id: number | null;
 }
 
-function summaryOf(r: RunRow): Omit<RunSummary, 'final' | 'best'> {
-  return {
-    id: r.id,
-    name: r.name,
-    status: r.status,
-    createdAt: r.created_at,
-    startedAt: r.started_at,
-    endedAt: r.ended_at,
-    model: r.model,
-    dataset: r.dataset,
-    method: r.method,
-    seed: r.seed,
-    backend: r.backend,
-    tags: JSON.parse(r.tags_json) as string[],
-    notes: r.notes,
-    parentId: r.parent_id,
-    epochsCompleted: r.epochs_completed,
-    stepsCompleted: r.steps_completed,
-    wallSeconds: r.wall_seconds,
-    error: r.error_code
-      ? {
-          code: r.error_code as RunErrorInfo['code'],
-          message: r.error_message ?? '',
-          ...(r.error_details_json ? { details: JSON.parse(r.error_details_json) as Record<string, unknown> } : {}),
-        }
-      : null,
-  };
-}
+/**
+ * A run's summary as one JSON object built by SQLite: listing 10 000 runs then costs one JSON.parse rather than
+ * 10 000 row objects of 20 columns (better-sqlite3 spends ~0.5 µs per value).
+ */
+const SUMMARY_JSON_SQL = `json_object(
+  'id', r.id, 'name', r.name, 'status', r.status, 'createdAt', r.created_at, 'startedAt', r.started_at,
+  'endedAt', r.ended_at, 'model', r.model, 'dataset', r.dataset, 'method', r.method, 'seed', r.seed,
+  'backend', r.backend, 'tags', json(r.tags_json), 'notes', r.notes, 'parentId', r.parent_id,
+  'epochsCompleted', r.epochs_completed, 'stepsCompleted', r.steps_completed, 'wallSeconds', r.wall_seconds,
+  'error', CASE WHEN r.error_code IS NULL THEN NULL ELSE json_object('code', r.error_code,
+    'message', coalesce(r.error_message, ''), 'details', json(r.error_details_json)) END,
+  'final', json(r.final_json), 'best', json(r.best_json))`;
 
-const SUMMARY_COLUMNS = `id, name, created_at, started_at, ended_at, status, model, dataset, method, seed, backend, error_code,
-  error_message, error_details_json, tags_json, notes, parent_id, epochs_completed, steps_completed, wall_seconds`;
+function parseSummaries(json: string[]): RunSummary[] {
+  const runs = JSON.parse(`[${json.join(',')}]`) as RunSummary[];
+  for (const run of runs) {
+    // An error without details carries none (as the 'ended' event does).
+    if (run.error && run.error.details === null) delete run.error.details;
+  }
+  return runs;
+}
 
 export interface RunFilter {
   status?: StoredRunStatus[];
@@ -231,40 +202,36 @@ export function listRuns(db: Db, filter: RunFilter = {}): RunSummary[] {
         throw new LabError('INVALID_ARGUMENT', `status: expected one of ${STORED_RUN_STATUSES.join(', ')}, got '${s}'`, { field: 'status' });
       }
     }
-    where.push(`status IN (${filter.status.map(() => '?').join(',')})`);
+    where.push(`r.status IN (${filter.status.map(() => '?').join(',')})`);
     args.push(...filter.status);
   }
   if (filter.tag) {
-    where.push(`EXISTS (SELECT 1 FROM json_each(tags_json) WHERE value = ?)`);
+    where.push(`EXISTS (SELECT 1 FROM json_each(r.tags_json) WHERE value = ?)`);
     args.push(filter.tag);
   }
   for (const key of ['model', 'dataset', 'method'] as const) {
     if (filter[key]) {
-      where.push(`${key} = ?`);
+      where.push(`r.${key} = ?`);
       args.push(filter[key]);
     }
   }
-  const sql = `SELECT ${SUMMARY_COLUMNS} FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC
-    ${filter.limit ? `LIMIT ${Math.max(1, Math.floor(filter.limit))}` : ''}`;
-  const rows = db.prepare(sql).all(...args) as RunRow[];
-  const metrics = finalAndBest(
-    db,
-    rows.map((r) => r.id),
-  );
-  return rows.map((r) => ({ ...summaryOf(r), final: metrics.get(r.id)?.final ?? null, best: metrics.get(r.id)?.best ?? null }));
+  if (filter.limit !== undefined) args.push(Math.max(1, Math.floor(filter.limit)));
+  const sql = `SELECT ${SUMMARY_JSON_SQL} FROM runs r ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.id DESC
+    ${filter.limit !== undefined ? 'LIMIT ?' : ''}`;
+  return parseSummaries(db.prepare(sql).pluck().all(...args) as string[]);
 }
 
 export function getRun(db: Db, id: number): RunDetail {
-  const r = db.prepare('SELECT * FROM runs WHERE id = ?').get(id) as RunRow | undefined;
+  const r = db
+    .prepare(`SELECT ${SUMMARY_JSON_SQL} AS summary, config_json, config_hash, parameter_count, train_size, test_size,
+      batches_per_epoch, dataset_id FROM runs r WHERE r.id = ?`)
+    .get(id) as RunDetailRow | undefined;
   if (!r) throw new LabError('NOT_FOUND', `run ${id} does not exist in this database`, { runId: id });
-  const metrics = finalAndBest(db, [id]).get(id);
   const checkpoints = db
     .prepare('SELECT epoch, step, bytes, created_at AS createdAt FROM checkpoints WHERE run_id = ? ORDER BY epoch')
     .all(id) as CheckpointInfo[];
   return {
-    ...summaryOf(r),
-    final: metrics?.final ?? null,
-    best: metrics?.best ?? null,
+    ...parseSummaries([r.summary])[0],
     config: JSON.parse(r.config_json) as RunConfig,
     configHash: r.config_hash,
     parameterCount: r.parameter_count,

@@ -65,7 +65,7 @@ describe('odelab runs', () => {
   });
 
   it('diffs, exports (JSON and CSV), imports into another database and deletes', () => {
-    const second = odelab('train', ...trainFlags, '--epochs', '1', '--seed', '7', '--method', 'midpoint', '--db', db, '--json');
+    const second = odelab('train', ...trainFlags, '--epochs', '1', '--seed', '7', '--method', 'midpoint', '--study', 'solvers', '--db', db, '--json');
     expect(second.code).toBe(0);
     const otherId = JSON.parse(second.stdout.split('\n')[0]).runId as number;
 
@@ -75,8 +75,17 @@ describe('odelab runs', () => {
       { path: 'seed', values: [2, 7] },
     ]);
 
+    const [series] = json('runs', 'series', String(runId), '--metric', 'loss', '--axis', 'epoch', '--points', '4', '--db', db);
+    expect(series).toMatchObject({ runId, totalPoints: 12 });
+    expect(series.points.length).toBeLessThanOrEqual(4);
+    expect(series.points[0]).toMatchObject({ step: 1, x: 0.25 }); // 4 batches per epoch
+    expect(odelab('runs', 'series', String(runId), '--metric', 'nfe', '--db', db).stderr).toMatch(/metric: expected one of loss, accuracy/);
+
     const file = join(folder, 'export.json');
     expect(odelab('runs', 'export', String(runId), String(otherId), '--checkpoints', '--out', file, '--db', db).code).toBe(0);
+    const study = join(folder, 'study.json');
+    expect(odelab('runs', 'export', '--study', 'solvers', '--out', study, '--db', db).code).toBe(0);
+    expect(json('runs', 'import', study, '--db', join(folder, 'study.db')).studies).toEqual(['solvers']);
     const csv = odelab('runs', 'export', String(runId), '--format', 'csv', '--table', 'epoch', '--db', db);
     expect(csv.stdout.trim().split('\n')).toHaveLength(4); // header + 3 epochs
 

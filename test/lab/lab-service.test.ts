@@ -99,4 +99,27 @@ describe('LabService', () => {
     expect(() => service.resumeRun(cut.runId, { dataDir })).toThrow(/run \d+ is completed; only interrupted, failed, cancelled runs can be resumed/);
     store.close();
   });
+
+  it('stops a run whose records can no longer be written, rather than training on unrecorded', async () => {
+    const path = tempDbPath();
+    const store = openStore(path);
+    const service = new LabService(store);
+    const run = service.startRun(tinyConfig({ epochs: 5 }), { dataDir });
+    const storeErrors: Error[] = [];
+    run.handle.events.on('store-error', (e: Error) => storeErrors.push(e));
+    run.handle.events.on('event', (e: RunEvent) => {
+      if (e.event === 'batch' && e.step === 1) store.db.close(); // the store is gone (disk unplugged, say)
+    });
+    const ended = await run.handle.done;
+    expect(ended.status).toBe('cancelled');
+    // The failure surfaces at the first write after the close (the timed flush, or the epoch's end at step 4);
+    // cancel then acts within a batch — far from the 20 steps of the full run.
+    expect(ended.step).toBeLessThanOrEqual(6);
+    expect(storeErrors[0]?.message).toMatch(/database connection is not open/);
+    // The run stays 'running' in the file; the next open finds its writer gone only once this process ends, so
+    // here we check the row is intact and still ours.
+    const reopened = openStore(path);
+    expect(getRun(reopened.db, run.runId).status).toBe('running');
+    reopened.close();
+  });
 });
