@@ -9,7 +9,7 @@
  * (b) series: batchSeries of those runs, maxPoints 2000, on the step and wall axes → median ms. Target < 50.
  *     Also: rebuildBuckets of one run (what an import pays after inserting the raw rows) → rows/s.
  * (c) list: `list-runs` ended runs with 1–5 epochs each; listRuns (runs.ts: the run rows and their final/best
- *     metrics) → median ms, target < 100; and its two reads alone: finalAndBest, and the SELECT of the run rows.
+ *     metrics) → median ms, target < 100; and finalAndBest alone (the outcomes kept by triggers).
  *
  * Timings on a shared 2-core machine mean little without the load beside them: each part reports this process's
  * CPU use and everyone else's (cpu-load.ts), and rows/s per CPU-second of this process as well as per second.
@@ -183,18 +183,11 @@ function benchList(db: Db): Record<string, unknown> {
   let listed = 0;
   const list = Array.from({ length: REPEATS + 1 }, () => timeMs(() => (listed = listRuns(db).length)));
   const metrics = Array.from({ length: REPEATS + 1 }, () => timeMs(() => finalAndBest(db, ids)));
-  // The run rows alone, with the columns listRuns reads (as objects, as it reads them).
-  const select = db.prepare(
-    `SELECT id, name, created_at, started_at, ended_at, status, model, dataset, method, seed, backend, error_code, error_message,
-       error_details_json, tags_json, notes, parent_id, epochs_completed, steps_completed, wall_seconds FROM runs ORDER BY id DESC`,
-  );
-  const rows = Array.from({ length: REPEATS + 1 }, () => timeMs(() => select.all()));
   return {
     runs: listed,
     epochRows: db.prepare('SELECT count(*) FROM epoch_metrics').pluck().get(),
     listRuns: { firstMs: round(list[0]), medianMs: round(median(list.slice(1))) },
     finalAndBestOnly: { firstMs: round(metrics[0]), medianMs: round(median(metrics.slice(1))) },
-    runsSelectOnly: { firstMs: round(rows[0]), medianMs: round(median(rows.slice(1))) },
     cpu: cpuSince(cpuStart),
     target: { medianMs: 100 },
   };

@@ -2,13 +2,15 @@
  * Per-batch and per-epoch metrics: writing batch rows together with their dashboard summaries (metric_buckets),
  * truncating them when a run resumes from an earlier checkpoint, and reading downsampled series for charts.
  *
- * metric_buckets: for each of BUCKET_COLUMNS and each level L = 1…8, bucket b summarises steps
- * b·S+1 … (b+1)·S with S = 16·4^(L−1) by the first, last, minimum and maximum (step, value) of the batch rows in
- * it (among equal values the earliest step is the minimum or maximum). Only the buckets a write touches change,
- * so a flush of 1000 rows rewrites ~63 level-1 buckets and ~25 above, however long the run is: an insert merges
- * the new rows into the stored buckets they fall in, level by level (exact: first/last/min/max are selections,
- * and an insert never replaces a stored row); a deletion or rebuild recomputes level 1 from raw rows and level L
- * from its ≤ 4 children at level L−1.
+ * metric_buckets: at each level L = 1…8, bucket b summarises the batch rows of steps b·S+1 … (b+1)·S, with
+ * S = 16·4^(L−1), in one row: the steps of its first and last rows, its row count, and for each of BUCKET_COLUMNS
+ * the values at those two steps and the minimum and maximum (step, value) (among equal values the earliest step).
+ * One wide row per bucket rather than one per metric: a recorder's flush writes ~90 rows instead of ~540, which
+ * is what keeps inserting above 200 000 rows/s (bench/store.ts), and a series' wall-clock axis comes from the
+ * rows its values come from. Only the buckets a write touches change, so a flush of 1000 rows rewrites ~63
+ * level-1 buckets and ~27 above, however long the run is: an insert merges the new rows' aggregates into the
+ * stored buckets they fall in, level by level (exact: the new steps are not stored yet, so the two sets of rows
+ * are disjoint); a deletion or rebuild recomputes level 1 from raw rows and level L from its ≤ 4 children.
  *
  * Reading a series: a run of at most RAW_SPAN_FACTOR·maxPoints steps is read raw; a longer one reads the finest
  * level with at most maxPoints/2 buckets (see seriesPlan). Every bucket's first, minimum,
@@ -66,7 +68,7 @@ export type EpochMetric = (typeof EPOCH_METRICS)[number];
 export const EPOCH_AXES = ['epoch', 'step', 'wall'] as const;
 export type EpochAxis = (typeof EPOCH_AXES)[number];
 
-/** The batch_metrics columns summarised in metric_buckets (its `metric` values), in this order everywhere below. */
+/** The batch_metrics columns summarised in metric_buckets (the prefixes of its per-metric columns), in this order everywhere below. */
 export const BUCKET_COLUMNS = ['loss', 'accuracy', 'nfe_forward', 'nfe_backward', 'seconds', 'wall_seconds'] as const;
 export const BUCKET_LEVELS = 8;
 /** Steps per bucket at level 1 (16) … 8 (262 144). */
@@ -86,10 +88,7 @@ export interface SeriesPoint {
 export interface Series {
   runId: number;
   points: SeriesPoint[];
-  /**
-   * Points of the run's full series (before downsampling). Per-batch series read from buckets give the span of
-   * steps, last − first + 1, which is the row count as a run's steps are contiguous (counting would scan them all).
-   */
+  /** Points of the run's full series (before downsampling); from buckets, the sum of their row counts. */
   totalPoints: number;
 }
 
@@ -133,11 +132,13 @@ const ROW_FIELDS = ['epoch', 'batch', 'loss', 'accuracy', 'nfeForward', 'nfeBack
 function assertRows(rows: readonly BatchRow[]): void {
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i];
-    assertStep(`rows[${i}].step`, r.step, 1);
+    // The field name is built only for the message: a flush checks thousands of rows.
+    if (!Number.isSafeInteger(r.step) || r.step < 1) assertStep(`rows[${i}].step`, r.step, 1);
     for (const f of ROW_FIELDS) {
+      const v = r[f];
       // SQLite stores NaN as NULL, which batch_metrics refuses (NOT NULL): say which value it was instead.
-      if (typeof r[f] !== 'number' || Number.isNaN(r[f])) {
-        throw new LabError('INVALID_ARGUMENT', `rows[${i}].${f}: expected a number (not NaN), got ${String(r[f])} (step ${r.step})`, {
+      if (typeof v !== 'number' || Number.isNaN(v)) {
+        throw new LabError('INVALID_ARGUMENT', `rows[${i}].${f}: expected a number (not NaN), got ${String(v)} (step ${r.step})`, {
           field: `rows[${i}].${f}`,
           step: r.step,
         });
@@ -147,24 +148,146 @@ function assertRows(rows: readonly BatchRow[]): void {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Prepared statements, once per connection
+// Bucket aggregates
+//
+// A bucket's aggregate is a number[] in metric_buckets' column order after (run_id, level, bucket):
+// first_step, last_step, count, then for each of BUCKET_COLUMNS its METRIC_FIELDS, so at offset o = METRICS_AT +
+// FIELDS·m: o first, o+1 last, o+2 min_step, o+3 min, o+4 max_step, o+5 max. Plain arrays, not objects: a flush
+// builds ~90 of them and binds each as one statement's parameters.
 
-const METRIC_LIST = BUCKET_COLUMNS.map((c) => `'${c}'`).join(', ');
-const METRIC_INDEX = new Map<string, number>(BUCKET_COLUMNS.map((c, i) => [c, i]));
-const AGG_COLUMNS = 'first_step, first_value, last_step, last_value, min_step, min_value, max_step, max_value';
+/** Per metric column c, the columns c_first, c_last, c_min_step, c_min, c_max_step, c_max. */
+const METRIC_FIELDS = ['first', 'last', 'min_step', 'min', 'max_step', 'max'] as const;
+const FIELDS = METRIC_FIELDS.length;
+const FIRST_STEP = 0;
+const LAST_STEP = 1;
+const COUNT = 2;
+const METRICS_AT = 3;
+const AGG_LENGTH = METRICS_AT + FIELDS * BUCKET_COLUMNS.length;
+const AGG_COLUMNS = ['first_step', 'last_step', 'count', ...BUCKET_COLUMNS.flatMap((c) => METRIC_FIELDS.map((f) => `${c}_${f}`))].join(', ');
 
-/** (first, last, min, max) × (step, value), in metric_buckets' column order. */
 type Agg = number[];
 type Row = unknown[];
+
+/** The aggregate of one row: `values` are its BUCKET_COLUMNS values, `at` their offset in `values`. */
+function rowAgg(step: number, values: readonly number[], at: number): Agg {
+  const a: Agg = new Array<number>(AGG_LENGTH);
+  a[FIRST_STEP] = step;
+  a[LAST_STEP] = step;
+  a[COUNT] = 1;
+  for (let m = 0, o = METRICS_AT; m < BUCKET_COLUMNS.length; m++, o += FIELDS) {
+    const v = values[at + m];
+    a[o] = v; // first
+    a[o + 1] = v; // last
+    a[o + 2] = step; // min_step
+    a[o + 3] = v; // min
+    a[o + 4] = step; // max_step
+    a[o + 5] = v; // max
+  }
+  return a;
+}
+
+/**
+ * Folds aggregate `c` into `a` (in place): the aggregate of the union of both buckets' rows, which must be
+ * disjoint (count adds up). Among equal values the earlier step is the minimum or maximum.
+ */
+function mergeAgg(a: Agg, c: Agg): void {
+  const takeFirst = c[FIRST_STEP] < a[FIRST_STEP];
+  const takeLast = c[LAST_STEP] > a[LAST_STEP];
+  if (takeFirst) a[FIRST_STEP] = c[FIRST_STEP];
+  if (takeLast) a[LAST_STEP] = c[LAST_STEP];
+  a[COUNT] += c[COUNT];
+  for (let o = METRICS_AT; o < AGG_LENGTH; o += FIELDS) {
+    if (takeFirst) a[o] = c[o];
+    if (takeLast) a[o + 1] = c[o + 1];
+    if (c[o + 3] < a[o + 3] || (c[o + 3] === a[o + 3] && c[o + 2] < a[o + 2])) {
+      a[o + 2] = c[o + 2];
+      a[o + 3] = c[o + 3];
+    }
+    if (c[o + 5] > a[o + 5] || (c[o + 5] === a[o + 5] && c[o + 4] < a[o + 4])) {
+      a[o + 4] = c[o + 4];
+      a[o + 5] = c[o + 5];
+    }
+  }
+}
+
+/** Merges `c` into out[key], or stores a copy of it there (so `c` is never changed through `out`). */
+function mergeInto(out: Map<number, Agg>, key: number, c: Agg): void {
+  const a = out.get(key);
+  if (a) mergeAgg(a, c);
+  else out.set(key, c.slice());
+}
+
+/** Folds one row (step, values[at…at+5]) into aggregate `a` (in place); the step must not be in `a` yet. */
+function foldRow(a: Agg, step: number, values: readonly number[], at: number): void {
+  const isFirst = step < a[FIRST_STEP];
+  const isLast = step > a[LAST_STEP];
+  if (isFirst) a[FIRST_STEP] = step;
+  if (isLast) a[LAST_STEP] = step;
+  a[COUNT]++;
+  for (let m = 0, o = METRICS_AT; m < BUCKET_COLUMNS.length; m++, o += FIELDS) {
+    const v = values[at + m];
+    if (isFirst) a[o] = v;
+    if (isLast) a[o + 1] = v;
+    if (v < a[o + 3] || (v === a[o + 3] && step < a[o + 2])) {
+      a[o + 2] = step;
+      a[o + 3] = v;
+    }
+    if (v > a[o + 5] || (v === a[o + 5] && step < a[o + 4])) {
+      a[o + 4] = step;
+      a[o + 5] = v;
+    }
+  }
+}
+
+/** Folds one row into its level-1 bucket's aggregate in `out`. */
+function addRow(out: Map<number, Agg>, step: number, values: readonly number[], at: number): void {
+  const b = Math.floor((step - 1) / 16);
+  const a = out.get(b);
+  if (a) foldRow(a, step, values, at);
+  else out.set(b, rowAgg(step, values, at));
+}
+
+/** Level-1 aggregates of new batch rows (any order, distinct steps), by bucket. */
+function aggregateBatchRows(rows: readonly BatchRow[]): Map<number, Agg> {
+  const out = new Map<number, Agg>();
+  const values = new Array<number>(BUCKET_COLUMNS.length);
+  for (const r of rows) {
+    values[0] = r.loss;
+    values[1] = r.accuracy;
+    values[2] = r.nfeForward;
+    values[3] = r.nfeBackward;
+    values[4] = r.seconds;
+    values[5] = r.wallSeconds;
+    addRow(out, r.step, values, 0);
+  }
+  return out;
+}
+
+/** Level-1 aggregates of raw rows [step, …BUCKET_COLUMNS values] (readRaw's), by bucket. */
+function aggregateRawRows(rows: Row[]): Map<number, Agg> {
+  const out = new Map<number, Agg>();
+  for (const row of rows) addRow(out, row[0] as number, row as number[], 1);
+  return out;
+}
+
+/** The aggregates one level up of the given buckets: each parent merges the children given (up to 4). */
+function parentsOf(children: Map<number, Agg>): Map<number, Agg> {
+  const parents = new Map<number, Agg>();
+  for (const [b, a] of children) mergeInto(parents, Math.floor(b / 4), a);
+  return parents;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Prepared statements, once per connection
 
 interface Statements {
   insertRow: Database.Statement;
   /** INSERT_GROUP rows at once: fewer calls into SQLite. */
   insertRows: Database.Statement;
   readRaw: Database.Statement;
+  /** [bucket, …aggregate] of a level's buckets in a range. */
   readBuckets: Database.Statement;
-  /** The six metrics' rows of one bucket. */
-  upsertBucket: Database.Statement;
+  writeBucket: Database.Statement;
   deleteBucketRange: Database.Statement;
   deleteBucketsFrom: Database.Statement;
   deleteRunBuckets: Database.Statement;
@@ -173,8 +296,6 @@ interface Statements {
   firstStep: Database.Statement;
   lastStep: Database.Statement;
   runInfo: Database.Statement;
-  readLevel: Database.Statement;
-  readLevelEnds: Database.Statement;
   /** Statements whose SQL names a metric column, by SQL. */
   byColumn: Map<string, Database.Statement>;
 }
@@ -195,28 +316,19 @@ function statements(db: Db): Statements {
       `INSERT INTO batch_metrics (run_id, step, epoch, batch, loss, accuracy, nfe_forward, nfe_backward, seconds, wall_seconds)
        VALUES ${Array(INSERT_GROUP).fill('(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
     ),
-    readRaw: raw(
-      `SELECT step, ${BUCKET_COLUMNS.join(', ')} FROM batch_metrics WHERE run_id = ? AND step BETWEEN ? AND ? ORDER BY step`,
+    readRaw: raw(`SELECT step, ${BUCKET_COLUMNS.join(', ')} FROM batch_metrics WHERE run_id = ? AND step BETWEEN ? AND ? ORDER BY step`),
+    readBuckets: raw(`SELECT bucket, ${AGG_COLUMNS} FROM metric_buckets WHERE run_id = ? AND level = ? AND bucket BETWEEN ? AND ?`),
+    writeBucket: db.prepare(
+      `INSERT OR REPLACE INTO metric_buckets (run_id, level, bucket, ${AGG_COLUMNS}) VALUES (${Array(3 + AGG_LENGTH).fill('?').join(', ')})`,
     ),
-    readBuckets: raw(
-      `SELECT metric, bucket, ${AGG_COLUMNS} FROM metric_buckets
-       WHERE run_id = ? AND metric IN (${METRIC_LIST}) AND level = ? AND bucket BETWEEN ? AND ?`,
-    ),
-    upsertBucket: db.prepare(
-      `INSERT OR REPLACE INTO metric_buckets (run_id, metric, level, bucket, ${AGG_COLUMNS}) VALUES ${Array(6).fill('(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
-    ),
-    deleteBucketRange: db.prepare(
-      `DELETE FROM metric_buckets WHERE run_id = ? AND metric IN (${METRIC_LIST}) AND level = ? AND bucket BETWEEN ? AND ?`,
-    ),
-    deleteBucketsFrom: db.prepare(`DELETE FROM metric_buckets WHERE run_id = ? AND metric IN (${METRIC_LIST}) AND level = ? AND bucket >= ?`),
+    deleteBucketRange: db.prepare('DELETE FROM metric_buckets WHERE run_id = ? AND level = ? AND bucket BETWEEN ? AND ?'),
+    deleteBucketsFrom: db.prepare('DELETE FROM metric_buckets WHERE run_id = ? AND level = ? AND bucket >= ?'),
     deleteRunBuckets: db.prepare('DELETE FROM metric_buckets WHERE run_id = ?'),
     deleteRowsAfter: db.prepare('DELETE FROM batch_metrics WHERE run_id = ? AND step > ?'),
     deleteStepSizesAfter: db.prepare('DELETE FROM step_sizes WHERE run_id = ? AND step > ?'),
     firstStep: db.prepare('SELECT step FROM batch_metrics WHERE run_id = ? ORDER BY step LIMIT 1').pluck(),
     lastStep: db.prepare('SELECT step FROM batch_metrics WHERE run_id = ? ORDER BY step DESC LIMIT 1').pluck(),
     runInfo: raw('SELECT id, batches_per_epoch FROM runs WHERE id IN (SELECT value FROM json_each(?))'),
-    readLevel: raw(`SELECT bucket, ${AGG_COLUMNS} FROM metric_buckets WHERE run_id = ? AND metric = ? AND level = ? ORDER BY bucket`),
-    readLevelEnds: raw(`SELECT bucket, first_step, first_value, last_step, last_value FROM metric_buckets WHERE run_id = ? AND metric = ? AND level = ? ORDER BY bucket`),
     byColumn: new Map(),
   };
   cache.set(db, st);
@@ -233,7 +345,7 @@ function columnStatement(db: Db, st: Statements, sql: string): Database.Statemen
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Buckets
+// Writing buckets
 
 /** [a, b] ranges of consecutive values in a sorted list of distinct integers. */
 function segments(sorted: readonly number[]): [number, number][] {
@@ -246,161 +358,66 @@ function segments(sorted: readonly number[]): [number, number][] {
   return out;
 }
 
-/** Folds the point (s, v) into aggregate `a` (in place). */
-function foldPoint(a: Agg, s: number, v: number): void {
-  if (s < a[0]) {
-    a[0] = s;
-    a[1] = v;
-  }
-  if (s > a[2]) {
-    a[2] = s;
-    a[3] = v;
-  }
-  if (v < a[5] || (v === a[5] && s < a[4])) {
-    a[4] = s;
-    a[5] = v;
-  }
-  if (v > a[7] || (v === a[7] && s < a[6])) {
-    a[6] = s;
-    a[7] = v;
-  }
-}
-
-/** Level-1 aggregates of raw rows [step, …BUCKET_COLUMNS] sorted by step, added to `out` by bucket. */
-function aggregateRows(rows: Row[], out: Map<number, Agg[]>): void {
-  let current: Agg[] = [];
-  let currentBucket = -1;
-  for (const row of rows) {
-    const r = row as number[];
-    const s = r[0];
-    const b = Math.floor((s - 1) / 16);
-    if (b !== currentBucket) {
-      currentBucket = b;
-      current = [];
-      for (let m = 0; m < BUCKET_COLUMNS.length; m++) {
-        const v = r[m + 1];
-        current.push([s, v, s, v, s, v, s, v]);
-      }
-      out.set(b, current);
-      continue;
-    }
-    for (let m = 0; m < BUCKET_COLUMNS.length; m++) foldPoint(current[m], s, r[m + 1]);
-  }
-}
-
-/** Folds aggregate `c` into `a` (in place): the aggregate of the union of both bucket contents, overlapping or not. */
-function mergeAgg(a: Agg, c: Agg): void {
-  if (c[0] < a[0]) {
-    a[0] = c[0];
-    a[1] = c[1];
-  }
-  if (c[2] > a[2]) {
-    a[2] = c[2];
-    a[3] = c[3];
-  }
-  if (c[5] < a[5] || (c[5] === a[5] && c[4] < a[4])) {
-    a[4] = c[4];
-    a[5] = c[5];
-  }
-  if (c[7] > a[7] || (c[7] === a[7] && c[6] < a[6])) {
-    a[6] = c[6];
-    a[7] = c[7];
-  }
-}
-
-function mergeInto(out: Map<number, Agg[]>, key: number, m: number, c: Agg): void {
-  let aggs = out.get(key);
-  if (!aggs) out.set(key, (aggs = []));
-  if (aggs[m]) mergeAgg(aggs[m], c);
-  else aggs[m] = c.slice();
-}
-
-/**
- * Folds bucket rows [metric, bucket, …AGG_COLUMNS] (any order) into `out`, keyed by bucket (`toParent` false) or
- * by parent bucket one level up (`toParent` true).
- */
-function mergeBucketRows(rows: Row[], out: Map<number, Agg[]>, toParent: boolean): void {
-  for (const row of rows) {
-    const b = row[1] as number;
-    mergeInto(out, toParent ? Math.floor(b / 4) : b, METRIC_INDEX.get(row[0] as string)!, (row as number[]).slice(2));
-  }
-}
-
-/** Level-1 aggregates of new batch rows (any order), by bucket. */
-function aggregateBatchRows(rows: readonly BatchRow[]): Map<number, Agg[]> {
-  const out = new Map<number, Agg[]>();
-  let current: Agg[] = [];
-  let currentBucket = -1;
-  for (const r of rows) {
-    const s = r.step;
-    const b = Math.floor((s - 1) / 16);
-    if (b !== currentBucket) {
-      currentBucket = b;
-      const existing = out.get(b);
-      if (!existing) {
-        current = [r.loss, r.accuracy, r.nfeForward, r.nfeBackward, r.seconds, r.wallSeconds].map((v) => [s, v, s, v, s, v, s, v]);
-        out.set(b, current);
-        continue;
-      }
-      current = existing;
-    }
-    foldPoint(current[0], s, r.loss);
-    foldPoint(current[1], s, r.accuracy);
-    foldPoint(current[2], s, r.nfeForward);
-    foldPoint(current[3], s, r.nfeBackward);
-    foldPoint(current[4], s, r.seconds);
-    foldPoint(current[5], s, r.wallSeconds);
-  }
-  return out;
-}
-
-function writeLevel(st: Statements, runId: number, level: number, computed: Map<number, Agg[]>): void {
-  const args: unknown[] = new Array(72);
-  for (const [b, aggs] of computed) {
-    let o = 0;
-    for (let m = 0; m < BUCKET_COLUMNS.length; m++) {
-      args[o++] = runId;
-      args[o++] = BUCKET_COLUMNS[m];
-      args[o++] = level;
-      args[o++] = b;
-      const a = aggs[m];
-      for (let j = 0; j < 8; j++) args[o++] = a[j];
-    }
-    st.upsertBucket.run(args);
-  }
-}
-
 function sortedKeys(map: Map<number, unknown>): number[] {
   return [...map.keys()].sort((a, b) => a - b);
 }
 
-/**
- * Adds new rows' level-1 aggregates to the stored buckets, level by level: a bucket's aggregate over old ∪ new
- * rows is its stored aggregate merged with the new rows' (first/last/min/max are idempotent selections, so this
- * is exact; and a stored step cannot be re-inserted, so no old row is replaced). Each level reads only the stored
- * buckets the new rows fall into; level L's new aggregates are the merge of its updated children.
- */
-function addToBuckets(st: Statements, runId: number, level1: Map<number, Agg[]>): void {
-  let current = level1;
-  for (let level = 1; level <= BUCKET_LEVELS; level++) {
-    for (const [a, b] of segments(sortedKeys(current))) mergeBucketRows(st.readBuckets.all(runId, level, a, b) as Row[], current, false);
-    writeLevel(st, runId, level, current);
-    if (level === BUCKET_LEVELS) break;
-    const parents = new Map<number, Agg[]>();
-    for (const [b, aggs] of current) for (let m = 0; m < aggs.length; m++) mergeInto(parents, Math.floor(b / 4), m, aggs[m]);
-    current = parents;
+/** Adds the stored aggregates of a level's buckets a…b to `out`, by bucket. */
+function readRange(st: Statements, runId: number, level: number, a: number, b: number, out: Map<number, Agg>): void {
+  for (const row of st.readBuckets.all(runId, level, a, b) as number[][]) out.set(row[0], row.slice(1));
+}
+
+/** The stored aggregates of a level's buckets among `keys` (sorted), a run of consecutive keys per read. */
+function readStored(st: Statements, runId: number, level: number, keys: readonly number[]): Map<number, Agg> {
+  const out = new Map<number, Agg>();
+  for (const [a, b] of segments(keys)) readRange(st, runId, level, a, b, out);
+  return out;
+}
+
+function writeLevel(st: Statements, runId: number, level: number, buckets: Map<number, Agg>): void {
+  const args: number[] = new Array<number>(3 + AGG_LENGTH);
+  args[0] = runId;
+  args[1] = level;
+  for (const [b, a] of buckets) {
+    args[2] = b;
+    for (let j = 0; j < AGG_LENGTH; j++) args[3 + j] = a[j];
+    st.writeBucket.run(args);
   }
 }
 
 /**
- * Recomputes level-1 buckets first…last from raw rows and their ancestors from their children, level by level;
- * buckets in the range left without rows are deleted. For deletions and rebuilds (insertions merge instead).
+ * Adds new rows to the stored buckets, level by level: a bucket over old ∪ new rows is its stored aggregate
+ * merged with the new rows' (exact: a stored step cannot be inserted again, so the two are disjoint). Only the
+ * new rows' aggregates travel up the levels — merging stored parents with updated children would count the
+ * children's old rows twice.
+ */
+function addToBuckets(st: Statements, runId: number, level1: Map<number, Agg>): void {
+  let added = level1;
+  for (let level = 1; level <= BUCKET_LEVELS; level++) {
+    const up = level < BUCKET_LEVELS ? parentsOf(added) : null;
+    const keys = sortedKeys(added);
+    for (const [b, stored] of readStored(st, runId, level, keys)) mergeAgg(added.get(b)!, stored);
+    writeLevel(st, runId, level, added);
+    if (!up) break;
+    added = up;
+  }
+}
+
+/**
+ * Recomputes level-1 buckets first…last from raw rows and their ancestors from their (complete) children,
+ * level by level; buckets in the range left without rows are deleted. For deletions and rebuilds (insertions
+ * merge instead).
  */
 function recomputeBuckets(st: Statements, runId: number, first: number, last: number): void {
   for (let level = 1; level <= BUCKET_LEVELS; level++) {
-    const computed = new Map<number, Agg[]>();
-    if (level === 1) aggregateRows(st.readRaw.all(runId, first * 16 + 1, (last + 1) * 16) as Row[], computed);
-    else mergeBucketRows(st.readBuckets.all(runId, level - 1, first * 4, last * 4 + 3) as Row[], computed, true);
+    let computed: Map<number, Agg>;
+    if (level === 1) {
+      computed = aggregateRawRows(st.readRaw.all(runId, first * 16 + 1, (last + 1) * 16) as Row[]);
+    } else {
+      const children = new Map<number, Agg>();
+      readRange(st, runId, level - 1, first * 4, last * 4 + 3, children);
+      computed = parentsOf(children);
+    }
     st.deleteBucketRange.run(runId, level, first, last);
     writeLevel(st, runId, level, computed);
     first = Math.floor(first / 4);
@@ -505,18 +522,77 @@ function runInfo(st: Statements, runIds: readonly number[]): Map<number, number 
   return info;
 }
 
+/** A bucket row as batchSeries reads it: one metric's columns, and the wall clock's at the first and last steps. */
+type LevelRow = [
+  bucket: number,
+  firstStep: number,
+  lastStep: number,
+  count: number,
+  first: number,
+  last: number,
+  minStep: number,
+  min: number,
+  maxStep: number,
+  max: number,
+  wallFirst: number,
+  wallLast: number,
+];
+
 interface Candidate {
   step: number;
+  /** The step: M4 groups points by count, whatever the axis. */
   x: number;
   y: number;
-  /** Index of the bucket row it came from (bucket reads). */
+  /** Index of the bucket row it came from. */
   row: number;
+}
+
+/** A run's rows on the chosen axis (read raw: short runs, or rows without buckets), M4-downsampled. */
+function rawSeries(db: Db, st: Statements, runId: number, column: string, axis: SeriesAxis, maxPoints: number): Series {
+  const rows = columnStatement(db, st, `SELECT step, ${column}, wall_seconds FROM batch_metrics WHERE run_id = ? ORDER BY step`).all(runId) as [
+    number,
+    number,
+    number,
+  ][];
+  const all = rows.map(([step, y, wall]) => ({ step, x: axis === 'wall' ? wall : step, y }));
+  return { runId, points: downsampleM4(all, maxPoints), totalPoints: rows.length };
+}
+
+/** Each bucket's first, minimum, maximum and last points, in step order without repeats. */
+function bucketCandidates(buckets: readonly LevelRow[]): Candidate[] {
+  const out: Candidate[] = [];
+  buckets.forEach(([, firstStep, lastStep, , first, last, minStep, min, maxStep, max], row) => {
+    // first ≤ min, max ≤ last in step.
+    const [loStep, lo, hiStep, hi] = minStep <= maxStep ? [minStep, min, maxStep, max] : [maxStep, max, minStep, min];
+    out.push({ step: firstStep, x: firstStep, y: first, row });
+    if (loStep !== firstStep) out.push({ step: loStep, x: loStep, y: lo, row });
+    if (hiStep !== loStep) out.push({ step: hiStep, x: hiStep, y: hi, row });
+    if (lastStep !== hiStep) out.push({ step: lastStep, x: lastStep, y: last, row });
+  });
+  return out;
+}
+
+/** Wall seconds at `step` of bucket row r: interpolated linearly between its first and last rows, exact at those. */
+function wallAt(step: number, r: LevelRow): number {
+  const [, firstStep, lastStep, , , , , , , , wallFirst, wallLast] = r;
+  if (step === lastStep) return wallLast;
+  if (lastStep === firstStep) return wallFirst;
+  return wallFirst + ((wallLast - wallFirst) * (step - firstStep)) / (lastStep - firstStep);
+}
+
+/** A run's series from the bucket rows of one level; totalPoints sums their row counts. */
+function bucketSeries(runId: number, buckets: readonly LevelRow[], axis: SeriesAxis, maxPoints: number): Series {
+  let totalPoints = 0;
+  for (const [, , , count] of buckets) totalPoints += count;
+  const kept = downsampleM4(bucketCandidates(buckets), maxPoints);
+  const points = kept.map((c) => ({ step: c.step, x: axis === 'wall' ? wallAt(c.step, buckets[c.row]) : c.step, y: c.y }));
+  return { runId, points, totalPoints };
 }
 
 /**
  * Per-batch series of `metric` for each run, at most `maxPoints` points each (M4: each run's first, last, minimum
  * and maximum points are kept exactly), on the chosen axis: 'step'; 'epoch' = step / batches per epoch (epoch e's
- * batches lie in (e−1, e]); 'wall' = training wall seconds at the step.
+ * batches lie in (e−1, e]); 'wall' = training wall seconds at the step. totalPoints is the run's row count.
  *
  * Wall seconds of points read from buckets are interpolated linearly in the step between the first and last rows
  * of the point's bucket at the level read (exact at those two). The wall clock never decreases with the step, so
@@ -534,6 +610,13 @@ export function batchSeries(db: Db, runIds: readonly number[], metric: BatchMetr
   assertMaxPoints(maxPoints);
   const column = snake(metric);
   const st = statements(db);
+  // LevelRows: the metric's columns and the wall clock's, so a point's wall seconds need no second read.
+  const readLevel = columnStatement(
+    db,
+    st,
+    `SELECT bucket, first_step, last_step, count, ${METRIC_FIELDS.map((f) => `${column}_${f}`).join(', ')}, wall_seconds_first, wall_seconds_last
+     FROM metric_buckets WHERE run_id = ? AND level = ? ORDER BY bucket`,
+  );
   // One read transaction: every run's rows and buckets come from the same committed state.
   return db.transaction(() => {
     const info = runInfo(st, runIds);
@@ -549,57 +632,11 @@ export function batchSeries(db: Db, runIds: readonly number[], metric: BatchMetr
         });
       }
       const plan = seriesPlan(first, last, maxPoints);
-      const level = plan.source === 'buckets' ? plan.level : 0;
-      const buckets = level > 0 ? (st.readLevel.all(runId, column, level) as number[][]) : [];
-      let points: SeriesPoint[];
-      let totalPoints: number;
-      if (buckets.length === 0) {
-        // A short run, or (never after insertBatchRows or rebuildBuckets) rows without buckets.
-        const rows = columnStatement(db, st, `SELECT step, ${column}, wall_seconds FROM batch_metrics WHERE run_id = ? ORDER BY step`).all(runId) as [
-          number,
-          number,
-          number,
-        ][];
-        totalPoints = rows.length;
-        const all = rows.map(([step, y, wall]) => ({ step, x: axis === 'wall' ? wall : step, y }));
-        points = downsampleM4(all, maxPoints);
-      } else {
-        // The span, not COUNT(*) (a scan of every row): a run's steps are contiguous (the recorder writes each
-        // step, deleteBatchesAfter truncates), so it is the row count.
-        totalPoints = last - first + 1;
-        const candidates: Candidate[] = [];
-        buckets.forEach((r, row) => {
-          // first ≤ min, max ≤ last in step: emit in step order without repeats.
-          const [, fs, fv, ls, lv, ns, nv, xs, xv] = r;
-          const lo = ns <= xs ? [ns, nv] : [xs, xv];
-          const hi = ns <= xs ? [xs, xv] : [ns, nv];
-          candidates.push({ step: fs, x: fs, y: fv, row });
-          if (lo[0] !== fs) candidates.push({ step: lo[0], x: lo[0], y: lo[1], row });
-          if (hi[0] !== lo[0]) candidates.push({ step: hi[0], x: hi[0], y: hi[1], row });
-          if (ls !== hi[0]) candidates.push({ step: ls, x: ls, y: lv, row });
-        });
-        const kept = downsampleM4(candidates, maxPoints);
-        if (axis === 'wall') {
-          const wall = st.readLevelEnds.all(runId, 'wall_seconds', level) as number[][];
-          points = kept.map((c) => {
-            const w = wall[c.row];
-            if (!w || w[0] !== buckets[c.row][0]) {
-              // Never so when they are written here (all six metrics of a bucket in one statement).
-              throw new LabError('STORE_UNREADABLE', `metric_buckets of run ${runId} disagree between metrics at level ${level}; rebuild them (rebuildBuckets)`, {
-                runId,
-                level,
-              });
-            }
-            const [, fs, fw, ls, lw] = w;
-            const x = c.step === ls ? lw : ls === fs ? fw : fw + ((lw - fw) * (c.step - fs)) / (ls - fs);
-            return { step: c.step, x, y: c.y };
-          });
-        } else {
-          points = kept.map((c) => ({ step: c.step, x: c.step, y: c.y }));
-        }
-      }
-      if (axis === 'epoch') for (const p of points) p.x = p.step / perEpoch!;
-      return { runId, points, totalPoints };
+      const buckets = plan.source === 'buckets' ? (readLevel.all(runId, plan.level) as LevelRow[]) : [];
+      // A short run, or (never after insertBatchRows or rebuildBuckets) rows without buckets.
+      const series = buckets.length === 0 ? rawSeries(db, st, runId, column, axis, maxPoints) : bucketSeries(runId, buckets, axis, maxPoints);
+      if (axis === 'epoch') for (const p of series.points) p.x = p.step / perEpoch!;
+      return series;
     });
   })();
 }

@@ -11,6 +11,26 @@ export interface Migration {
   sql: string;
 }
 
+/** The triggers that keep runs.final_json / best_json equal to what epoch_metrics says (migration 2). */
+function outcomeTriggers(): string {
+  const refresh = (run: string) => `
+    UPDATE runs SET
+      final_json = (SELECT json_object('epoch', epoch, 'loss', loss, 'accuracy', accuracy, 'testLoss', test_loss,
+          'testAccuracy', test_accuracy)
+        FROM epoch_metrics WHERE run_id = ${run} ORDER BY epoch DESC LIMIT 1),
+      best_json = (SELECT json_object('testAccuracy', a.test_accuracy, 'epoch', a.epoch, 'testLoss', l.test_loss,
+          'testLossEpoch', l.epoch)
+        FROM (SELECT test_accuracy, epoch FROM epoch_metrics WHERE run_id = ${run}
+              ORDER BY test_accuracy DESC, epoch LIMIT 1) a
+        LEFT JOIN (SELECT test_loss, epoch FROM epoch_metrics WHERE run_id = ${run} AND test_loss IS NOT NULL
+              ORDER BY test_loss, epoch LIMIT 1) l)
+    WHERE id = ${run};`;
+  return `
+    CREATE TRIGGER epoch_metrics_outcome_insert AFTER INSERT ON epoch_metrics BEGIN ${refresh('NEW.run_id')} END;
+    CREATE TRIGGER epoch_metrics_outcome_update AFTER UPDATE ON epoch_metrics BEGIN ${refresh('NEW.run_id')} END;
+    CREATE TRIGGER epoch_metrics_outcome_delete AFTER DELETE ON epoch_metrics BEGIN ${refresh('OLD.run_id')} END;`;
+}
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -135,6 +155,13 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       ALTER TABLE runs ADD COLUMN dataset_id INTEGER REFERENCES datasets(id);
 
+      -- A run's outcome for the run lists, kept by triggers on epoch_metrics (whoever writes it: recorder, resume,
+      -- import): final = the last epoch; best = highest test accuracy and lowest finite test loss, earliest epoch
+      -- on ties. Derived data, never exported.
+      ALTER TABLE runs ADD COLUMN final_json TEXT;
+      ALTER TABLE runs ADD COLUMN best_json TEXT;
+      ${outcomeTriggers()}
+
       -- Per evaluated epoch: the test confusion matrix (rows = true class), per-class accuracy and the indices of
       -- misclassified test images (little-endian int32).
       CREATE TABLE confusion_matrices (
@@ -169,23 +196,31 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
       CREATE INDEX study_runs_by_run ON study_runs(run_id);
 
-      -- Dashboard summaries of batch_metrics: per metric, buckets of 16·4^(level−1) steps (level 1 = steps
-      -- 16b+1 … 16b+16) with their first, last, minimum and maximum points, so a downsampled series reads a
-      -- few thousand rows however long the run. Derived data: rebuilt from batch_metrics when it changes.
+      -- Dashboard summaries of batch_metrics: buckets of 16·4^(level−1) steps (level 1 = steps 16b+1 … 16b+16),
+      -- one row per (run, level, bucket) holding the steps of its first and last rows, its row count, and per
+      -- metric the values at those steps and its minimum and maximum points (among equal values the earliest
+      -- step), so a downsampled series reads a few thousand rows however long the run. One row for all metrics
+      -- (not one per metric) keeps a recorder's flush cheap. Derived data: rebuilt from batch_metrics.
       CREATE TABLE metric_buckets (
         run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-        metric TEXT NOT NULL,
         level INTEGER NOT NULL,
         bucket INTEGER NOT NULL,
         first_step INTEGER NOT NULL,
-        first_value REAL NOT NULL,
         last_step INTEGER NOT NULL,
-        last_value REAL NOT NULL,
-        min_step INTEGER NOT NULL,
-        min_value REAL NOT NULL,
-        max_step INTEGER NOT NULL,
-        max_value REAL NOT NULL,
-        PRIMARY KEY (run_id, metric, level, bucket)
+        count INTEGER NOT NULL,
+        loss_first REAL NOT NULL, loss_last REAL NOT NULL,
+        loss_min_step INTEGER NOT NULL, loss_min REAL NOT NULL, loss_max_step INTEGER NOT NULL, loss_max REAL NOT NULL,
+        accuracy_first REAL NOT NULL, accuracy_last REAL NOT NULL,
+        accuracy_min_step INTEGER NOT NULL, accuracy_min REAL NOT NULL, accuracy_max_step INTEGER NOT NULL, accuracy_max REAL NOT NULL,
+        nfe_forward_first REAL NOT NULL, nfe_forward_last REAL NOT NULL,
+        nfe_forward_min_step INTEGER NOT NULL, nfe_forward_min REAL NOT NULL, nfe_forward_max_step INTEGER NOT NULL, nfe_forward_max REAL NOT NULL,
+        nfe_backward_first REAL NOT NULL, nfe_backward_last REAL NOT NULL,
+        nfe_backward_min_step INTEGER NOT NULL, nfe_backward_min REAL NOT NULL, nfe_backward_max_step INTEGER NOT NULL, nfe_backward_max REAL NOT NULL,
+        seconds_first REAL NOT NULL, seconds_last REAL NOT NULL,
+        seconds_min_step INTEGER NOT NULL, seconds_min REAL NOT NULL, seconds_max_step INTEGER NOT NULL, seconds_max REAL NOT NULL,
+        wall_seconds_first REAL NOT NULL, wall_seconds_last REAL NOT NULL,
+        wall_seconds_min_step INTEGER NOT NULL, wall_seconds_min REAL NOT NULL, wall_seconds_max_step INTEGER NOT NULL, wall_seconds_max REAL NOT NULL,
+        PRIMARY KEY (run_id, level, bucket)
       ) WITHOUT ROWID;
     `,
   },

@@ -73,26 +73,34 @@ const ROW_KEY: Record<(typeof BUCKET_COLUMNS)[number], keyof BatchRow> = {
   wall_seconds: 'wallSeconds',
 };
 
-/** Every bucket of every level, from the raw rows, by 'metric/level/bucket': [first, last, min, max] × (step, value). */
+/** Per metric column c: c_first, c_last, c_min_step, c_min, c_max_step, c_max (the schema's order). */
+const AGG_COLUMNS = ['first_step', 'last_step', 'count', ...BUCKET_COLUMNS.flatMap((c) => ['first', 'last', 'min_step', 'min', 'max_step', 'max'].map((f) => `${c}_${f}`))];
+
+/**
+ * Every bucket of every level, from the raw rows, by 'level/bucket': first step, last step, row count, then per
+ * metric its values at the first and last steps and its earliest minimum and maximum (step, value).
+ */
 function bruteBuckets(rows: readonly BatchRow[]): Map<string, number[]> {
   const out = new Map<string, number[]>();
   const sorted = [...rows].sort((a, b) => a.step - b.step);
-  for (const metric of BUCKET_COLUMNS) {
-    for (let level = 1; level <= BUCKET_LEVELS; level++) {
-      for (const r of sorted) {
-        const s = r.step;
-        const v = r[ROW_KEY[metric]];
-        const key = `${metric}/${level}/${Math.floor((s - 1) / bucketSize(level))}`;
-        const a = out.get(key);
-        if (!a) {
-          out.set(key, [s, v, s, v, s, v, s, v]);
-          continue;
-        }
-        a[2] = s;
-        a[3] = v;
-        if (v < a[5]) [a[4], a[5]] = [s, v];
-        if (v > a[7]) [a[6], a[7]] = [s, v];
+  for (let level = 1; level <= BUCKET_LEVELS; level++) {
+    for (const r of sorted) {
+      const s = r.step;
+      const key = `${level}/${Math.floor((s - 1) / bucketSize(level))}`;
+      const a = out.get(key);
+      if (!a) {
+        out.set(key, [s, s, 1, ...BUCKET_COLUMNS.flatMap((metric) => [r[ROW_KEY[metric]], r[ROW_KEY[metric]], s, r[ROW_KEY[metric]], s, r[ROW_KEY[metric]]])]);
+        continue;
       }
+      a[1] = s;
+      a[2]++;
+      BUCKET_COLUMNS.forEach((metric, m) => {
+        const o = 3 + 6 * m;
+        const v = r[ROW_KEY[metric]];
+        a[o + 1] = v;
+        if (v < a[o + 3]) [a[o + 2], a[o + 3]] = [s, v];
+        if (v > a[o + 5]) [a[o + 4], a[o + 5]] = [s, v];
+      });
     }
   }
   return out;
@@ -100,13 +108,10 @@ function bruteBuckets(rows: readonly BatchRow[]): Map<string, number[]> {
 
 function storedBuckets(db: Db, runId: number): Map<string, number[]> {
   const rows = db
-    .prepare(
-      `SELECT metric, level, bucket, first_step, first_value, last_step, last_value, min_step, min_value, max_step, max_value
-       FROM metric_buckets WHERE run_id = ?`,
-    )
+    .prepare(`SELECT level, bucket, ${AGG_COLUMNS.join(', ')} FROM metric_buckets WHERE run_id = ?`)
     .raw(true)
-    .all(runId) as [string, number, number, ...number[]][];
-  return new Map(rows.map(([metric, level, bucket, ...agg]) => [`${metric}/${level}/${bucket}`, agg]));
+    .all(runId) as [number, number, ...number[]][];
+  return new Map(rows.map(([level, bucket, ...agg]) => [`${level}/${bucket}`, agg]));
 }
 
 /** The buckets that differ from a brute-force recomputation (at most 5, for the message). */
@@ -172,6 +177,11 @@ describe('insertBatchRows keeps metric_buckets equal to a recomputation from the
     for (const chunk of chunks) insertBatchRows(db, runA, chunk);
     expect(bucketMismatches(db, runA, rows)).toEqual([]);
     expect(bucketMismatches(db, runB, other)).toEqual([]);
+    // Read from buckets, a run with gaps still reports its exact row count (the buckets' counts).
+    expect(seriesPlan(rows[0].step, rows.at(-1)!.step, 100).source).toBe('buckets');
+    const [series] = batchSeries(db, [runA], 'loss', { maxPoints: 100 });
+    expect(series.totalPoints).toBe(rows.length);
+    expect(series.totalPoints).toBeLessThan(rows.at(-1)!.step - rows[0].step + 1);
     db.close();
   });
 
@@ -262,7 +272,7 @@ describe('deleteBatchesAfter and rebuildBuckets', () => {
     db.transaction(() => {
       for (const r of rows) insert.run(runId, r.step, r.epoch, r.batch, r.loss, r.accuracy, r.nfeForward, r.nfeBackward, r.seconds, r.wallSeconds);
     })();
-    db.prepare(`INSERT INTO metric_buckets VALUES (?, 'loss', 9, 0, 1, 1, 1, 1, 1, 1, 1, 1)`).run(runId); // stale
+    db.prepare(`INSERT INTO metric_buckets VALUES (?, 9, 0, ${AGG_COLUMNS.map(() => 1).join(', ')})`).run(runId); // stale
     const otherRows = makeRows(range(1, 50), rand);
     insertBatchRows(db, other, otherRows);
     rebuildBuckets(db, runId);
@@ -625,7 +635,7 @@ describe('a reader on a second connection', () => {
           expect(s.points.at(-1)!.step).toBe(n);
           for (const p of s.points) expect(p.y).toBe(Math.sin(p.step));
           const last = reader
-            .prepare(`SELECT last_step FROM metric_buckets WHERE run_id = ? AND metric = 'loss' AND level = ? ORDER BY bucket DESC LIMIT 1`)
+            .prepare(`SELECT last_step FROM metric_buckets WHERE run_id = ? AND level = ? ORDER BY bucket DESC LIMIT 1`)
             .pluck();
           for (let level = 1; level <= BUCKET_LEVELS; level++) expect(last.get(runId, level)).toBe(n);
         }
