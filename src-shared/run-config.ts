@@ -28,6 +28,8 @@ export type ModelSpec = z.infer<typeof ModelSpec>;
 export const OptimizerSpec = z.object({
   kind: z.enum(['sgd', 'adam', 'adamw']).default('adam'),
   lr: z.number().finite().positive().default(1e-3),
+  /** 'constant', or 'cosine': lr · ½(1 + cos(π·t/T)) over the run's T updates (annealed towards 0). */
+  schedule: z.enum(['constant', 'cosine']).default('constant'),
   /** SGD momentum (0 = plain SGD). */
   momentum: z.number().finite().min(0).max(1).default(0),
   /** L2 penalty for sgd/adam (added to the gradient); decoupled decay for adamw (as PyTorch's AdamW). */

@@ -26,6 +26,7 @@ export interface TrainFlags {
   lr?: number;
   optimizer?: string;
   momentum?: number;
+  lrSchedule?: 'constant' | 'cosine';
   weightDecay?: number;
   seed?: number;
   trainSize?: number;
@@ -95,7 +96,7 @@ export function runConfigFromFlags(f: TrainFlags): RunConfig {
     name: f.name,
     model: { name: f.model, solver: solverFromFlags(f) },
     dataset: datasetFromFlags(f),
-    optimizer: { kind: f.optimizer, lr: f.lr, momentum: f.momentum, weightDecay: f.weightDecay },
+    optimizer: { kind: f.optimizer, lr: f.lr, schedule: f.lrSchedule, momentum: f.momentum, weightDecay: f.weightDecay },
     batchSize: f.batchSize,
     epochs: f.epochs,
     seed: f.seed,

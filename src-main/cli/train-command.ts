@@ -78,6 +78,7 @@ export function trainCommand(): Command {
     .option('--batch-size <n>', 'batch size', int)
     .option('--lr <x>', 'learning rate', num)
     .addOption(new Option('--optimizer <kind>', 'optimizer').choices(['sgd', 'adam', 'adamw']))
+    .addOption(new Option('--lr-schedule <kind>', 'learning-rate schedule (cosine: annealed to 0 over the run)').choices(['constant', 'cosine']))
     .option('--momentum <x>', 'SGD momentum', num)
     .option('--weight-decay <x>', 'weight decay', num)
     .option('--seed <n>', 'seed (initialisation, subset, shuffling)', int)

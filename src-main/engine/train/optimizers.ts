@@ -17,7 +17,14 @@ export interface Optimizer {
   dispose(): void;
 }
 
-export function createOptimizer(spec: OptimizerSpec, params: Variable[]): Optimizer {
+/** The learning rate of update t (0-based) of `totalSteps`, per the spec's schedule. */
+export function learningRate(spec: Pick<OptimizerSpec, 'lr' | 'schedule'>, t: number, totalSteps: number): number {
+  if (spec.schedule === 'constant') return spec.lr;
+  return spec.lr * 0.5 * (1 + Math.cos((Math.PI * Math.min(t, totalSteps)) / totalSteps));
+}
+
+/** `totalSteps`: the updates the run will make (the cosine schedule's length). */
+export function createOptimizer(spec: OptimizerSpec, params: Variable[], totalSteps = 1): Optimizer {
   const slots = spec.kind === 'sgd' ? (spec.momentum > 0 ? 1 : 0) : 2;
   // Slot k of parameter i lives at buffers[k][i]; zeros until the first step.
   const buffers: Variable[][] = Array.from({ length: slots }, () =>
@@ -27,26 +34,28 @@ export function createOptimizer(spec: OptimizerSpec, params: Variable[]): Optimi
 
   const update = (grads: Tensor[]) => {
     const t = iterations + 1;
+    // The schedule depends only on the update count, which checkpoints keep: a resumed run continues it.
+    const lr = learningRate(spec, iterations, totalSteps);
     params.forEach((p, i) => {
       // L2 penalty (sgd, adam) is part of the gradient; AdamW decays the weights directly.
       let g = grads[i];
       if (spec.weightDecay > 0 && spec.kind !== 'adamw') g = tf.add(g, tf.mul(p, spec.weightDecay));
       if (spec.kind === 'sgd') {
         if (slots === 0) {
-          p.assign(tf.sub(p, tf.mul(g, spec.lr)));
+          p.assign(tf.sub(p, tf.mul(g, lr)));
           return;
         }
         const buf = buffers[0][i];
         buf.assign(t === 1 ? g : tf.add(tf.mul(buf, spec.momentum), g));
-        p.assign(tf.sub(p, tf.mul(buf, spec.lr)));
+        p.assign(tf.sub(p, tf.mul(buf, lr)));
         return;
       }
       const [m, v] = [buffers[0][i], buffers[1][i]];
       m.assign(tf.add(tf.mul(m, spec.beta1), tf.mul(g, 1 - spec.beta1)));
       v.assign(tf.add(tf.mul(v, spec.beta2), tf.mul(tf.square(g), 1 - spec.beta2)));
-      const stepSize = spec.lr / (1 - spec.beta1 ** t);
+      const stepSize = lr / (1 - spec.beta1 ** t);
       const denom = tf.add(tf.div(tf.sqrt(v), Math.sqrt(1 - spec.beta2 ** t)), spec.epsilon);
-      const decayed = spec.kind === 'adamw' && spec.weightDecay > 0 ? tf.mul(p, 1 - spec.lr * spec.weightDecay) : p;
+      const decayed = spec.kind === 'adamw' && spec.weightDecay > 0 ? tf.mul(p, 1 - lr * spec.weightDecay) : p;
       p.assign(tf.sub(decayed, tf.mul(tf.div(m, denom), stepSize)));
     });
   };

@@ -87,7 +87,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
   const split = trainingSplit(config, dataset);
   const ctx = { classes: dataset.classes.length, imageShape: dataset.imageShape, seed: config.seed };
   const model = buildModel(config.model, ctx);
-  const optimizer = createOptimizer(config.optimizer, model.params);
+  const optimizer = createOptimizer(config.optimizer, model.params, config.epochs * batchCount(split.labels.length, config.batchSize));
   let epoch = 0;
   let step = 0;
   const finish = async (status: EndedEvent['status'], error?: RunErrorInfo): Promise<EndedEvent> => {
