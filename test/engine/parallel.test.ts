@@ -128,6 +128,9 @@ describe('GradientWorkerPool', () => {
           stepsRejected,
         })),
       );
+      // The step sizes the run store keeps: those of the shard's own solve, covering t ∈ [0, 1].
+      expect(s.stepSizes).toEqual(shards[i].result.odeStats[0].stepSizes);
+      expect(s.stepSizes!.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
     });
     expect(result.nfeForward).toBe(Math.max(...shards.map((s) => s.result.odeStats[0].nfeForward)));
     expect(result.nfeForward).toBeGreaterThan(6); // adaptive: more than one dopri5 step

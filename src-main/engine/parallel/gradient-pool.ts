@@ -39,6 +39,7 @@ export interface ShardReport {
   correct: number;
   /** One entry per ODE solve of the shard's forward pass. */
   odeStats: ShardOdeStats[];
+  stepSizes?: number[];
   tensorBytes: number;
   /** Time the worker spent on the shard (the rest of a call's time is messaging and waiting). */
   seconds: number;
@@ -218,6 +219,7 @@ export class GradientWorkerPool {
         loss: r.loss,
         correct: r.correct,
         odeStats: r.odeStats,
+        stepSizes: r.stepSizes,
         tensorBytes: r.tensorBytes,
         seconds: r.seconds,
       })),

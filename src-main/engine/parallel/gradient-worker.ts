@@ -46,6 +46,7 @@ function compute(model: Model, req: GradientRequest): Extract<FromWorker, { type
         stepsAccepted,
         stepsRejected,
       })),
+      stepSizes: out.odeStats[0]?.stepSizes,
       tensorBytes,
       seconds: (performance.now() - start) / 1000,
     };

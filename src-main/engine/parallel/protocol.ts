@@ -40,6 +40,8 @@ export interface GradientResult {
   /** Gradient of the shard's mean loss, one array per parameter. */
   grads: Float32Array[];
   odeStats: ShardOdeStats[];
+  /** Accepted step sizes of the shard's first ODE solve (the run store's step-size history). */
+  stepSizes?: number[];
   /** tfjs bytes held by the worker right after its backward pass (its peak for the step). */
   tensorBytes: number;
   /** The worker's own time for the request (assign weights, forward, backward, read gradients). */
