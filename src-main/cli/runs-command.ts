@@ -14,6 +14,9 @@ import {
   integrityCheck,
   listRuns,
   SCHEMA_VERSION,
+  setNotes,
+  setTags,
+  getStudy,
   BATCH_METRICS,
   EPOCH_METRICS,
   batchSeries,
@@ -64,13 +67,15 @@ function listCommand(): Command {
     .description('list runs, newest first, with final and best test accuracy')
     .addOption(new Option('--status <status...>', 'only runs with these statuses').choices([...STORED_RUN_STATUSES]))
     .option('--tag <tag>', 'only runs with this tag')
+    .option('--study <name>', 'only the runs of this study')
     .option('--model <name>', 'only runs of this model')
     .option('--limit <n>', 'at most n runs', (v) => Number.parseInt(v, 10))
     .addOption(dbOption())
     .addOption(jsonOption())
-    .action((opts: { status?: StoredRunStatus[]; tag?: string; model?: string; limit?: number; db?: string; json?: boolean }) =>
+    .action((opts: { status?: StoredRunStatus[]; tag?: string; study?: string; model?: string; limit?: number; db?: string; json?: boolean }) =>
       withStore(opts.db, (store) => {
-        const runs = listRuns(store.db, opts);
+        const inStudy = opts.study ? new Set(getStudy(store.db, opts.study).runIds) : undefined;
+        const runs = listRuns(store.db, opts).filter((r) => !inStudy || inStudy.has(r.id));
         process.stdout.write(opts.json ? JSON.stringify(runs, null, 2) + '\n' : runs.map(listLine).join('\n') + (runs.length ? '\n' : 'no runs\n'));
       }),
     );
@@ -152,6 +157,30 @@ function seriesCommand(): Command {
                 .join('\n') + '\n',
         );
       }, true),
+    );
+}
+
+function tagCommand(): Command {
+  return new Command('tag')
+    .description("change a run's tags and notes")
+    .argument('<id>', 'run id')
+    .option('--add <tag...>', 'tags to add')
+    .option('--remove <tag...>', 'tags to remove')
+    .option('--notes <text>', 'replace the notes')
+    .addOption(dbOption())
+    .addOption(jsonOption())
+    .action((id: string, opts: { add?: string[]; remove?: string[]; notes?: string; db?: string; json?: boolean }) =>
+      withStore(opts.db, (store) => {
+        const [runId] = runIds([id]);
+        const run = getRun(store.db, runId);
+        const tags = [...run.tags, ...(opts.add ?? [])].filter((t) => !(opts.remove ?? []).includes(t));
+        store.db.transaction(() => {
+          setTags(store.db, runId, tags);
+          if (opts.notes !== undefined) setNotes(store.db, runId, opts.notes);
+        })();
+        const after = getRun(store.db, runId);
+        process.stdout.write(opts.json ? JSON.stringify({ id: runId, tags: after.tags, notes: after.notes }) + '\n' : `run ${runId}: tags ${after.tags.join(', ') || '—'}\n`);
+      }),
     );
 }
 
@@ -237,8 +266,8 @@ function resumeCommand(): Command {
 }
 
 export function runsCommand(): Command {
-  const runs = new Command('runs').description('the runs in the run store: list, show, diff, series, delete, export, import, resume');
-  for (const sub of [listCommand(), showCommand(), diffCommand(), seriesCommand(), deleteCommand(), exportCommand(), importCommand(), resumeCommand()]) {
+  const runs = new Command('runs').description('the runs in the run store: list, show, diff, series, tag, delete, export, import, resume');
+  for (const sub of [listCommand(), showCommand(), diffCommand(), seriesCommand(), tagCommand(), deleteCommand(), exportCommand(), importCommand(), resumeCommand()]) {
     runs.addCommand(sub);
   }
   return runs;

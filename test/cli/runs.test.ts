@@ -75,6 +75,15 @@ describe('odelab runs', () => {
       { path: 'seed', values: [2, 7] },
     ]);
 
+    expect(json('runs', 'list', '--study', 'solvers', '--db', db).map((r: { id: number }) => r.id)).toEqual([otherId]);
+    expect(json('runs', 'tag', String(runId), '--add', 'baseline', 'euler', '--notes', 'the reference', '--db', db)).toEqual({
+      id: runId,
+      tags: ['baseline', 'euler'],
+      notes: 'the reference',
+    });
+    expect(json('runs', 'tag', String(runId), '--remove', 'euler', '--db', db).tags).toEqual(['baseline']);
+    expect(json('runs', 'list', '--tag', 'baseline', '--db', db).map((r: { id: number }) => r.id)).toEqual([runId]);
+
     const [series] = json('runs', 'series', String(runId), '--metric', 'loss', '--axis', 'epoch', '--points', '4', '--db', db);
     expect(series).toMatchObject({ runId, totalPoints: 12 });
     expect(series.points.length).toBeLessThanOrEqual(4);
