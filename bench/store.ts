@@ -25,6 +25,7 @@ import { createRun, listRuns, markEnded, markRunning } from '../src-main/store/r
 import { RunConfig } from '../src-shared/run-config';
 import { median } from './common';
 import { cpuSince, cpuSnapshot } from './cpu-load';
+import { createRng } from '../src-main/data/shapes/rng';
 
 const { values } = parseArgs({
   options: {
@@ -51,17 +52,8 @@ const config = RunConfig.parse({
   epochs: 200,
 });
 
-/** Deterministic noise (mulberry32), so every run of the benchmark stores the same values. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded, so every run draws the same numbers: the project's PRNG (sfc32, as the shapes generator uses). */
+const prng = (seed: number): (() => number) => createRng(seed).next;
 
 function fileBytes(path: string): number {
   let total = 0;

@@ -192,7 +192,7 @@ function deleteCommand(): Command {
     .action((ids: string[], opts: { db?: string }) =>
       withStore(opts.db, (store) => {
         const list = runIds(ids);
-        for (const id of list) getRun(store.db, id); // all exist, or nothing is deleted
+        // One transaction: an unknown or live run among them deletes nothing.
         store.db.transaction(() => list.forEach((id) => deleteRun(store.db, id)))();
         process.stdout.write(`deleted ${list.length} run(s)\n`);
       }),

@@ -1,15 +1,9 @@
 /** The datasets runs trained on: spec, where the bytes came from, their hash and counts (one row per content). */
+import type { DatasetFacts } from '../../src-shared/run-events';
 import type { Db } from './database';
 
-export interface DatasetRecord {
-  name: string;
-  spec: unknown;
-  source: unknown;
-  contentHash: string;
-  classes: string[];
-  trainCount: number;
-  testCount: number;
-}
+/** What the store keeps of a dataset: the facts a run's 'started' event carries. */
+export type DatasetRecord = DatasetFacts;
 
 /** The id of this dataset's row, inserting it the first time this spec and content are seen. */
 export function upsertDataset(db: Db, d: DatasetRecord): number {

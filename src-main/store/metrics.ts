@@ -601,13 +601,25 @@ function bucketSeries(runId: number, buckets: readonly LevelRow[], axis: SeriesA
  * buckets read (under 0.4 % of the axis at maxPoints 2000), more for a bucket holding a long pause. Points that are
  * a bucket's first or last row, such as the run's first and last points, are exact, as are raw reads.
  */
-export function batchSeries(db: Db, runIds: readonly number[], metric: BatchMetric, opts: SeriesOptions<SeriesAxis> = {}): Series[] {
+/** A series request's arguments checked (they arrive from IPC and HTTP payloads), defaults filled in. */
+function seriesRequest<M extends string, A extends string>(
+  runIds: readonly number[],
+  metric: M,
+  metrics: readonly M[],
+  opts: SeriesOptions<A>,
+  axes: readonly A[],
+): { axis: A; maxPoints: number } {
   assertRunIds(runIds);
-  assertOneOf('metric', metric, BATCH_METRICS);
-  const axis = opts.axis ?? 'step';
-  assertOneOf('axis', axis, SERIES_AXES);
+  assertOneOf('metric', metric, metrics);
+  const axis = opts.axis ?? axes[0];
+  assertOneOf('axis', axis, axes);
   const maxPoints = opts.maxPoints ?? 2000;
   assertMaxPoints(maxPoints);
+  return { axis, maxPoints };
+}
+
+export function batchSeries(db: Db, runIds: readonly number[], metric: BatchMetric, opts: SeriesOptions<SeriesAxis> = {}): Series[] {
+  const { axis, maxPoints } = seriesRequest(runIds, metric, BATCH_METRICS, opts, SERIES_AXES);
   const column = snake(metric);
   const st = statements(db);
   // LevelRows: the metric's columns and the wall clock's, so a point's wall seconds need no second read.
@@ -647,12 +659,7 @@ export function batchSeries(db: Db, runIds: readonly number[], metric: BatchMetr
  * out, and not counted in totalPoints.
  */
 export function epochSeries(db: Db, runIds: readonly number[], metric: EpochMetric, opts: SeriesOptions<EpochAxis> = {}): Series[] {
-  assertRunIds(runIds);
-  assertOneOf('metric', metric, EPOCH_METRICS);
-  const axis = opts.axis ?? 'epoch';
-  assertOneOf('axis', axis, EPOCH_AXES);
-  const maxPoints = opts.maxPoints ?? 2000;
-  assertMaxPoints(maxPoints);
+  const { axis, maxPoints } = seriesRequest(runIds, metric, EPOCH_METRICS, opts, EPOCH_AXES);
   const xColumn = axis === 'wall' ? 'wall_seconds' : axis;
   const st = statements(db);
   const select = columnStatement(db, st, `SELECT step, ${xColumn}, ${snake(metric)} FROM epoch_metrics WHERE run_id = ? ORDER BY epoch`);

@@ -7,7 +7,7 @@
 import type { BatchEvent, EpochEvent, RunEvent } from '../../src-shared/run-events';
 import type { Db } from './database';
 import { saveCheckpoint } from './checkpoints';
-import { upsertDataset, type DatasetRecord } from './datasets';
+import { upsertDataset } from './datasets';
 import { insertBatchRows, type BatchRow } from './metrics';
 import { markEnded, markRunning, recordProgress } from './runs';
 
@@ -19,9 +19,6 @@ export interface RunWriterOptions {
   /** A timed flush failed (write() and flush() called directly throw instead). */
   onError?: (e: unknown) => void;
 }
-
-/** The dataset facts a 'started' event may carry for the datasets table. */
-export type StartedDataset = DatasetRecord;
 
 function perClassAccuracy(confusion: number[][]): (number | null)[] {
   return confusion.map((row, i) => {
@@ -79,12 +76,12 @@ export class RunWriter {
     }
   }
 
-  write(event: RunEvent & { dataset?: StartedDataset }): void {
+  write(event: RunEvent): void {
     switch (event.event) {
       case 'started':
         return this.timed(() =>
           this.db.transaction(() => {
-            const datasetId = event.dataset ? upsertDataset(this.db, event.dataset) : null;
+            const datasetId = upsertDataset(this.db, event.dataset);
             markRunning(this.db, this.runId, {
               backend: event.backend,
               parameterCount: event.parameterCount,

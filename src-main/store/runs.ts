@@ -126,26 +126,24 @@ function ownerAlive(pid: number | null, host: string | null): boolean {
  * 'interrupted', keeping every committed epoch and checkpoint; they can be resumed. Returns their ids.
  */
 export function recoverInterrupted(db: Db): number[] {
-  const orphans = (
-    db.prepare(`SELECT id, owner_pid, owner_host FROM runs WHERE status IN ('queued', 'running')`).all() as {
-      id: number;
-      owner_pid: number | null;
-      owner_host: string | null;
-    }[]
-  ).filter((r) => !ownerAlive(r.owner_pid, r.owner_host));
   const mark = db.prepare(
     `UPDATE runs SET status = 'interrupted', ended_at = ?, error_code = 'INTERRUPTED', error_message = ?, owner_pid = NULL,
-       owner_host = NULL WHERE id = ? AND status IN ('queued', 'running')`,
+       owner_host = NULL WHERE id = ?`,
   );
-  db.transaction(() => {
-    for (const r of orphans) {
-      const { epochs_completed: epochs } = db.prepare('SELECT epochs_completed FROM runs WHERE id = ?').get(r.id) as {
+  return db.transaction(() => {
+    const orphans = (
+      db.prepare(`SELECT id, owner_pid, owner_host, epochs_completed FROM runs WHERE status IN ('queued', 'running')`).all() as {
+        id: number;
+        owner_pid: number | null;
+        owner_host: string | null;
         epochs_completed: number;
-      };
-      mark.run(now(), `the process writing this run (pid ${r.owner_pid}) ended before the run did; ${epochs} epoch(s) completed`, r.id);
+      }[]
+    ).filter((r) => !ownerAlive(r.owner_pid, r.owner_host));
+    for (const r of orphans) {
+      mark.run(now(), `the process writing this run (pid ${r.owner_pid}) ended before the run did; ${r.epochs_completed} epoch(s) completed`, r.id);
     }
+    return orphans.map((r) => r.id);
   })();
-  return orphans.map((r) => r.id);
 }
 
 /** The run columns a detail view adds to the summary. */
@@ -273,12 +271,16 @@ export function listRuns(db: Db, filter: RunFilter = {}): RunSummary[] {
   return parseSummaries(db.prepare(sql).pluck().all(...args) as string[]);
 }
 
+function runNotFound(id: number): LabError {
+  return new LabError('NOT_FOUND', `run ${id} does not exist in this database`, { runId: id });
+}
+
 export function getRun(db: Db, id: number): RunDetail {
   const r = db
     .prepare(`SELECT ${SUMMARY_JSON_SQL} AS summary, config_json, config_hash, parameter_count, train_size, test_size,
       batches_per_epoch, dataset_id FROM runs r WHERE r.id = ?`)
     .get(id) as RunDetailRow | undefined;
-  if (!r) throw new LabError('NOT_FOUND', `run ${id} does not exist in this database`, { runId: id });
+  if (!r) throw runNotFound(id);
   const checkpoints = db
     .prepare('SELECT epoch, step, bytes, created_at AS createdAt FROM checkpoints WHERE run_id = ? ORDER BY epoch')
     .all(id) as CheckpointInfo[];
@@ -296,27 +298,24 @@ export function getRun(db: Db, id: number): RunDetail {
 }
 
 export function deleteRun(db: Db, id: number): void {
-  const run = getRun(db, id);
-  if (run.status === 'running' || run.status === 'queued') {
-    const { owner_pid: pid, owner_host: host } = db.prepare('SELECT owner_pid, owner_host FROM runs WHERE id = ?').get(id) as {
-      owner_pid: number | null;
-      owner_host: string | null;
-    };
-    if (ownerAlive(pid, host)) {
-      throw new LabError('INVALID_ARGUMENT', `run ${id} is ${run.status} (process ${pid}); cancel it before deleting it`, { runId: id });
-    }
+  const run = db.prepare('SELECT status, owner_pid, owner_host FROM runs WHERE id = ?').get(id) as
+    | { status: StoredRunStatus; owner_pid: number | null; owner_host: string | null }
+    | undefined;
+  if (!run) throw runNotFound(id);
+  if ((run.status === 'running' || run.status === 'queued') && ownerAlive(run.owner_pid, run.owner_host)) {
+    throw new LabError('INVALID_ARGUMENT', `run ${id} is ${run.status} (process ${run.owner_pid}); cancel it before deleting it`, { runId: id });
   }
   db.prepare('DELETE FROM runs WHERE id = ?').run(id);
 }
 
 export function setTags(db: Db, id: number, tags: string[]): void {
-  getRun(db, id);
-  db.prepare('UPDATE runs SET tags_json = ? WHERE id = ?').run(JSON.stringify([...new Set(tags)]), id);
+  const { changes } = db.prepare('UPDATE runs SET tags_json = ? WHERE id = ?').run(JSON.stringify([...new Set(tags)]), id);
+  if (changes === 0) throw runNotFound(id);
 }
 
 export function setNotes(db: Db, id: number, notes: string): void {
-  getRun(db, id);
-  db.prepare('UPDATE runs SET notes = ? WHERE id = ?').run(notes, id);
+  const { changes } = db.prepare('UPDATE runs SET notes = ? WHERE id = ?').run(notes, id);
+  if (changes === 0) throw runNotFound(id);
 }
 
 /** Hands a run to this process (resume): it is ours to write and to mark ended. */

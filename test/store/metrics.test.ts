@@ -25,18 +25,10 @@ import {
 } from '../../src-main/store/metrics';
 import { finalAndBest } from '../../src-main/store/outcomes';
 import { freshDb, insertRunRow, tempDbPath } from './fixtures';
+import { createRng } from '../../src-main/data/shapes/rng';
 
-/** Seeded PRNG (mulberry32): the same cases every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded, so every run draws the same numbers: the project's PRNG (sfc32, as the shapes generator uses). */
+const prng = (seed: number): (() => number) => createRng(seed).next;
 
 /**
  * Rows for steps (sorted), as a run reports them: values with many ties (accuracy in 1/120ths, integer NFE,
