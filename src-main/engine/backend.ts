@@ -6,6 +6,7 @@
  */
 import { LabError } from '../../src-shared/errors.js';
 import { registerWasmKernels } from './kernels/index.js';
+import { simdKernels } from './kernels/simd/simd-module.js';
 import { tf } from './tf.js';
 
 export const BACKENDS = ['tensorflow', 'wasm', 'cpu'] as const;
@@ -71,6 +72,11 @@ async function tryWasm(): Promise<Attempt> {
   registerWasmKernels();
   if (!(await activate('wasm'))) {
     return { ok: false, reason: "tf.setBackend('wasm') failed to initialise the WebAssembly module" };
+  }
+  try {
+    simdKernels(tf.backend()); // our SIMD kernels share the backend's heap; without them its GroupNorm is missing
+  } catch (e) {
+    return { ok: false, reason: errorMessage(e) };
   }
   const [simd, threads] = await Promise.all([
     tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'),

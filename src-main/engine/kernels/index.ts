@@ -8,11 +8,17 @@ import { fastBatchMatMulConfig } from './batch-mat-mul.js';
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { fastConv2DBackpropInputConfig } from './conv2d-backprop-input.js';
 import { aliasIdentityConfig } from './identity.js';
+import { linearCombinationGradConfig, linearCombinationKernelConfig } from './linear-combination.js';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
 
 const BACKEND = 'wasm';
 
 export const missingWasmKernels: readonly tf.KernelConfig[] = [conv2DBackpropFilterConfig, unsortedSegmentSumConfig];
+
+/** Kernels of our own (fused operations tfjs has no kernel for), with their gradients. */
+const ownWasmKernels: readonly { kernel: tf.KernelConfig; gradient: tf.GradConfig }[] = [
+  { kernel: linearCombinationKernelConfig, gradient: linearCombinationGradConfig },
+];
 
 const replacements: Record<string, (shipped: tf.KernelConfig) => tf.KernelConfig> = {
   BatchMatMul: fastBatchMatMulConfig,
@@ -29,6 +35,12 @@ export function registerWasmKernels(): string[] {
     if (tf.getKernel(config.kernelName, BACKEND) !== undefined) continue;
     tf.registerKernel(config);
     added.push(config.kernelName);
+  }
+  for (const { kernel, gradient } of ownWasmKernels) {
+    if (tf.getGradient(gradient.kernelName) === undefined) tf.registerGradient(gradient);
+    if (tf.getKernel(kernel.kernelName, BACKEND) !== undefined) continue;
+    tf.registerKernel(kernel);
+    added.push(kernel.kernelName);
   }
   for (const [name, wrap] of Object.entries(replacements)) {
     const shipped = tf.getKernel(name, BACKEND);
