@@ -65,3 +65,44 @@ describe('BatchMatMul on wasm (transposes replaced)', () => {
     tf.dispose([a, b, at, bt]);
   });
 });
+
+const sumCases: { shape: number[]; axis: number | number[]; keepDims?: boolean }[] = [
+  { shape: [128, 2028], axis: 0 }, // a dense bias's gradient
+  { shape: [16, 26, 26, 6], axis: [0, 1, 2] }, // a conv bias's gradient: 6 columns, a lane period of 12
+  { shape: [5, 7], axis: [0], keepDims: true },
+  { shape: [3, 5, 3], axis: [1, 0] }, // unsorted leading axes; 15 rows of 3
+  { shape: [2, 1], axis: 0 }, // fewer floats than one vector
+  { shape: [4000, 3], axis: 0 }, // more rows than one f32 block
+];
+
+describe('Sum on wasm (leading axes by our column sums)', () => {
+  it.each(sumCases)('equals cpu within 1e-6: shape $shape axis $axis keepDims $keepDims', async (c) => {
+    const run = () => [tf.sum(tf.tensor(values(size(c.shape), 6), c.shape), c.axis, c.keepDims)];
+    const [actual] = await on('wasm', run);
+    const [expected] = await on('cpu', run);
+    expect(relErr(actual, expected)).toBeLessThan(1e-6);
+    const shapeOn = async (backend: 'wasm' | 'cpu') => {
+      await tf.setBackend(backend);
+      const shape = tf.tidy(() => tf.sum(tf.zeros(c.shape), c.axis, c.keepDims).shape);
+      await tf.setBackend('wasm');
+      return shape;
+    };
+    expect(await shapeOn('wasm')).toEqual(await shapeOn('cpu'));
+  });
+
+  it('sums a large constant exactly where float32 accumulation would drift', () => {
+    // 10⁶ rows of 0.1: a running f32 sum ends near 100958; f64 block totals give 100000 to f32 rounding.
+    const x = tf.fill([1_000_000, 1], 0.1);
+    const s = tf.sum(x, 0);
+    expect(s.dataSync()[0]).toBeCloseTo(100000, 0);
+    tf.dispose([x, s]);
+  });
+
+  it('leaves other reductions to the shipped kernel', () => {
+    const x = tf.tensor2d([[1, 2], [3, 4]]);
+    const [inner, all] = [tf.sum(x, 1), tf.sum(x)];
+    expect(Array.from(inner.dataSync())).toEqual([3, 7]);
+    expect(Array.from(all.dataSync())).toEqual([10]);
+    tf.dispose([x, inner, all]);
+  });
+});

@@ -9,6 +9,7 @@ import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { fastConv2DBackpropInputConfig } from './conv2d-backprop-input.js';
 import { aliasIdentityConfig } from './identity.js';
 import { linearCombinationGradConfig, linearCombinationKernelConfig } from './linear-combination.js';
+import { fastSumConfig } from './sum.js';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
 
 const BACKEND = 'wasm';
@@ -24,6 +25,7 @@ const replacements: Record<string, (shipped: tf.KernelConfig) => tf.KernelConfig
   BatchMatMul: fastBatchMatMulConfig,
   Conv2DBackpropInput: fastConv2DBackpropInputConfig,
   Identity: aliasIdentityConfig,
+  Sum: fastSumConfig,
 };
 
 const ours = new WeakSet<tf.KernelConfig>(missingWasmKernels);

@@ -12,6 +12,8 @@ import { tf } from '../../tf.js';
 interface SimdExports {
   linearCombination(out: number, table: number, count: number, length: number): void;
   scaledSumSquares(x: number, a: number, b: number, length: number, rtol: number, atol: number): number;
+  columnSumsScratchBytes(cols: number): number;
+  columnSums(x: number, out: number, rows: number, cols: number, scratch: number): void;
   groupNormScratchBytes(c: number, groups: number): number;
   groupNormForward(
     x: number, gamma: number, beta: number, y: number, mean: number, rstd: number,

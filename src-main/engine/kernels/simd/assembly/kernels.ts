@@ -339,3 +339,44 @@ export function groupNormBackward(
     storeF32(dbetaOut, ch, <f32>loadF64(dbeta, ch));
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Column sums: out[j] = Σᵢ x[i, j] for x of [rows, cols] — a Sum over leading axes, as every broadcast bias's
+// gradient asks for. Walked flat in periods of P = lcm(cols, 4) lanes like GroupNorm (lane l is column l mod
+// cols), so narrow rows (a conv bias: cols = 6) vectorise too. Lanes sum in f32 over blocks of 256 periods and
+// in f64 across blocks, then fold to columns.
+
+/** Bytes of scratch columnSums needs: P f32 block sums and P f64 totals, 16-byte aligned. */
+export function columnSumsScratchBytes(cols: i32): i32 {
+  return 16 + period(cols) * (4 + 8);
+}
+
+export function columnSums(x: usize, out: usize, rows: i32, cols: i32, scratch: usize): void {
+  const p = period(cols);
+  const block = align16(scratch);
+  const totals = block + (<usize>p << 2);
+  for (let l = 0; l < p; l++) storeF64(totals, l, 0);
+  const length = rows * cols;
+  const whole = length - (length % p);
+  const periodsPerBlock = 256;
+  for (let start = 0; start < whole; start += p * periodsPerBlock) {
+    const end = min(start + p * periodsPerBlock, whole);
+    for (let l = 0; l < p; l += 4) v128.store(block + (<usize>l << 2), f32x4.splat(0));
+    for (let s = start; s < end; s += p) {
+      for (let l = 0; l < p; l += 4) {
+        const lane = block + (<usize>l << 2);
+        v128.store(lane, f32x4.add(v128.load(lane), v128.load(x + (<usize>(s + l) << 2))));
+      }
+    }
+    for (let l = 0; l < p; l++) storeF64(totals, l, loadF64(totals, l) + <f64>loadF32(block, l));
+  }
+  for (let i = whole; i < length; i++) {
+    const l = i - whole;
+    storeF64(totals, l, loadF64(totals, l) + <f64>loadF32(x, i));
+  }
+  for (let j = 0; j < cols; j++) {
+    let total: f64 = 0;
+    for (let l = j; l < p; l += cols) total += loadF64(totals, l);
+    storeF32(out, j, <f32>total);
+  }
+}
