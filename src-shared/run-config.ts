@@ -22,6 +22,11 @@ export const ModelSpec = z.object({
   solver: SolverSpec.prefault({ method: 'dopri5' }),
   /** `resnet`: number of residual blocks replacing the ODE block. `rknet`: RK4 steps over [0, 1]. */
   blocks: z.number().int().positive().max(64).default(6),
+  /**
+   * Parameter initialisation: 'pytorch' (U(±1/√fanIn) for weights and biases, torch.nn's default) or 'glorot'
+   * (U(±√(6/(fanIn + fanOut))) weights, zero biases: Flux.jl's default, the Fashion-MNIST write-up's framework).
+   */
+  init: z.enum(['pytorch', 'glorot']).default('pytorch'),
 });
 export type ModelSpec = z.infer<typeof ModelSpec>;
 

@@ -13,6 +13,7 @@ export interface TrainFlags {
   preset?: string;
   config?: string;
   model?: string;
+  init?: string;
   dataset?: string;
   shapesMode?: string;
   method?: string;
@@ -94,7 +95,7 @@ export function runConfigFromFlags(f: TrainFlags): RunConfig {
   }
   const flags: Json = {
     name: f.name,
-    model: { name: f.model, solver: solverFromFlags(f) },
+    model: { name: f.model, init: f.init, solver: solverFromFlags(f) },
     dataset: datasetFromFlags(f),
     optimizer: { kind: f.optimizer, lr: f.lr, schedule: f.lrSchedule, momentum: f.momentum, weightDecay: f.weightDecay },
     batchSize: f.batchSize,

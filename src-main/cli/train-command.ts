@@ -66,6 +66,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--preset <name>', 'start from a write-up preset').choices(Object.keys(PRESETS)))
     .option('--config <file.json>', 'RunConfig JSON (merged over the preset; flags win)')
     .addOption(new Option('--model <name>', 'model').choices([...MODEL_NAMES]))
+    .addOption(new Option('--init <scheme>', 'parameter initialisation (pytorch: U(±1/√fanIn); glorot: Flux.jl)').choices(['pytorch', 'glorot']))
     .addOption(new Option('--dataset <kind>', 'dataset').choices(['mnist', 'fashion-mnist', 'shapes']))
     .addOption(new Option('--shapes-mode <mode>', 'shapes dataset mode').choices(['single', 'compound']))
     .addOption(new Option('--method <name>', 'ODE solver').choices([...METHOD_NAMES]))

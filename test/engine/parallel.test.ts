@@ -9,7 +9,7 @@ import { buildModel, type BuildContext, type Model } from '../../src-main/engine
 import { lossAndGradients } from '../../src-main/engine/train/gradients';
 import { correctCount } from '../../src-main/engine/train/metrics';
 import { train } from '../../src-main/engine/train/trainer';
-import { combineShards, GradientWorkerPool, shardRanges, type PoolGradients } from '../../src-main/engine/parallel';
+import { GradientWorkerPool, shardRanges, type PoolGradients } from '../../src-main/engine/parallel';
 import { normalise, type Dataset } from '../../src-main/data';
 import { LabError } from '../../src-shared/errors';
 import { ModelSpec, type RunConfig } from '../../src-shared/run-config';
@@ -104,36 +104,53 @@ describe('GradientWorkerPool', () => {
     tf.dispose(model.params);
   });
 
-  it('matches single-process solves of the same shards (adaptive dopri5, adjoint) and reports each shard', async () => {
-    const spec = ModelSpec.parse({
-      name: 'odenet-mnist',
-      solver: { method: 'dopri5', rtol: 1e-3, atol: 1e-3, gradient: 'adjoint' },
-    });
+  // Shards sum their error norms (ShardSync), so they take the steps one process takes for the whole batch:
+  // same NFE and steps, same step sizes, gradients equal to float32 rounding. Adjoint covers the shared dL/dθ
+  // parts of the backward state; implicit midpoint the nonlinear solves' convergence norms.
+  //
+  // Tolerances: fixed steps (implicit midpoint) give the fixed-step case's float32 bound, 1e-4. Adaptive steps
+  // agree only to ~1e-4 relative: the error estimate is a small difference of stage slopes, so the float32
+  // rounding of sums that differ between one batch and two shards moves each step size a little, and the
+  // gradients of the early layers follow (observed 2.5e-4 with tsit5, 1.2e-3 with the dopri5 adjoint): 5e-3.
+  // What per-shard control would break — the number of steps and their sizes — is checked exactly below.
+  it.each([
+    { solver: { method: 'dopri5', rtol: 1e-3, atol: 1e-3, gradient: 'adjoint' }, tolerance: 5e-3 },
+    { solver: { method: 'tsit5', rtol: 1e-4, atol: 1e-4, gradient: 'direct' }, tolerance: 5e-3 },
+    { solver: { method: 'implicit-midpoint', stepSize: 0.25, gradient: 'direct' }, tolerance: 1e-4 },
+  ] as const)('takes the whole batch’s steps: $solver.method $solver.gradient', async ({ solver, tolerance }) => {
+    const spec = ModelSpec.parse({ name: 'odenet-mnist', solver });
     const model = buildModel(spec, ctx);
     const p = await pool(spec);
     const result: PoolGradients = await p.computeGradients(weightsOf(model), x, labels, shape);
-    // Each shard controls its own steps, so the reference is the same shards solved here, combined alike.
-    const shards = shardRanges(N, 2).map(({ start, end }) => ({ size: end - start, result: local(model, start, end) }));
-    const expected = combineShards(shards.map((s) => ({ size: s.size, result: { ...s.result, tensorBytes: 0, seconds: 0 } })));
+    const whole = local(model);
 
-    expect(result.loss).toBeCloseTo(expected.loss, 6);
-    expect(result.correct).toBe(expected.correct);
-    expect(maxRelativeDifference(result.grads, expected.grads)).toBeLessThan(1e-5);
-    result.shards.forEach((s, i) => {
-      expect(s.odeStats).toEqual(
-        shards[i].result.odeStats.map(({ nfeForward, nfeBackward, stepsAccepted, stepsRejected }) => ({
-          nfeForward,
-          nfeBackward,
-          stepsAccepted,
-          stepsRejected,
-        })),
-      );
-      // The step sizes the run store keeps: those of the shard's own solve, covering t ∈ [0, 1].
-      expect(s.stepSizes).toEqual(shards[i].result.odeStats[0].stepSizes);
+    expect(result.loss).toBeCloseTo(whole.loss, 5);
+    expect(result.correct).toBe(whole.correct);
+    expect(maxRelativeDifference(result.grads, whole.grads)).toBeLessThan(tolerance);
+    const counts = ({ nfeForward, nfeBackward, stepsAccepted, stepsRejected }: (typeof whole.odeStats)[number]) => ({
+      nfeForward,
+      nfeBackward,
+      stepsAccepted,
+      stepsRejected,
+    });
+    result.shards.forEach((s) => {
+      expect(s.odeStats).toEqual(whole.odeStats.map(counts));
+      // The step sizes the run store keeps: the whole batch's, covering t ∈ [0, 1].
+      expect(s.stepSizes!.length).toBe(whole.odeStats[0].stepSizes.length);
+      s.stepSizes!.forEach((h, i) => expect(Math.abs(h / whole.odeStats[0].stepSizes[i] - 1)).toBeLessThan(1e-3));
       expect(s.stepSizes!.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
     });
-    expect(result.nfeForward).toBe(Math.max(...shards.map((s) => s.result.odeStats[0].nfeForward)));
-    expect(result.nfeForward).toBeGreaterThan(6); // adaptive: more than one dopri5 step
+    expect(result.nfeForward).toBe(whole.odeStats[0].nfeForward);
+    if (solver.method !== 'implicit-midpoint') expect(result.nfeForward).toBeGreaterThan(6); // more than one step
+    tf.dispose(model.params);
+  });
+
+  it('would take other steps if each shard solved alone (so the check above has teeth)', async () => {
+    const spec = ModelSpec.parse({ name: 'odenet-mnist', solver: { method: 'dopri5', rtol: 1e-3, atol: 1e-3, gradient: 'adjoint' } });
+    const model = buildModel(spec, ctx);
+    const alone = shardRanges(N, 2).map(({ start, end }) => local(model, start, end).odeStats[0]);
+    const whole = local(model).odeStats[0];
+    expect(alone.some((s) => s.stepSizes.length !== whole.stepSizes.length || s.stepSizes.some((h, i) => h !== whole.stepSizes[i]))).toBe(true);
     tf.dispose(model.params);
   });
 
@@ -143,7 +160,7 @@ describe('GradientWorkerPool', () => {
     const p = await pool(spec);
     let here: unknown;
     try {
-      local(model, 0, 15);
+      local(model); // the whole batch: the workers stop where it stops
     } catch (e) {
       here = e;
     }
@@ -153,7 +170,9 @@ describe('GradientWorkerPool', () => {
     const [h, t] = [here as LabError, there as LabError];
     expect(t.code).toBe('MAX_STEPS');
     expect(t.message).toBe(h.message);
-    expect(t.details).toEqual(h.details);
+    // Where it stopped: the whole batch's first step, its size agreeing to float32 rounding of the norms.
+    expect({ ...t.details, t: 0, stepSize: 0 }).toEqual({ ...h.details, t: 0, stepSize: 0 });
+    expect(Math.abs((t.details.stepSize as number) / (h.details.stepSize as number) - 1)).toBeLessThan(1e-6);
     tf.dispose(model.params);
   });
 

@@ -5,7 +5,7 @@
  */
 import { tf, type Tensor } from '../tf';
 import { groupNormKernel, hasGroupNormKernel } from '../kernels/group-norm';
-import { SeedSequence, uniformFanIn } from './init';
+import { initBias, initWeights, SeedSequence } from './init';
 
 let counter = 0;
 /** Variable names must be unique per process in tfjs. */
@@ -21,8 +21,8 @@ export interface ConvParams {
 export function createConv(inC: number, outC: number, size: number, seeds: SeedSequence, name = 'conv'): ConvParams {
   const fanIn = inC * size * size;
   return {
-    kernel: uniformFanIn([size, size, inC, outC], fanIn, seeds, uniqueName(`${name}/kernel`)),
-    bias: uniformFanIn([outC], fanIn, seeds, uniqueName(`${name}/bias`)),
+    kernel: initWeights([size, size, inC, outC], fanIn, outC * size * size, seeds, uniqueName(`${name}/kernel`)),
+    bias: initBias([outC], fanIn, seeds, uniqueName(`${name}/bias`)),
   };
 }
 
@@ -73,8 +73,8 @@ export interface DenseParams {
 
 export function createDense(inputs: number, outputs: number, seeds: SeedSequence, name = 'dense'): DenseParams {
   return {
-    kernel: uniformFanIn([inputs, outputs], inputs, seeds, uniqueName(`${name}/kernel`)),
-    bias: uniformFanIn([outputs], inputs, seeds, uniqueName(`${name}/bias`)),
+    kernel: initWeights([inputs, outputs], inputs, outputs, seeds, uniqueName(`${name}/kernel`)),
+    bias: initBias([outputs], inputs, seeds, uniqueName(`${name}/bias`)),
   };
 }
 

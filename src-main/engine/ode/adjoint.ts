@@ -7,6 +7,7 @@
  */
 import { tf, type Tensor, type Variable } from '../tf';
 import { integrate, type IntegrateOptions, type StepRecord } from './integrate';
+import { withSharedParts } from './norm-reduction';
 import type { State } from './state';
 import { vjp } from './vjp';
 
@@ -67,7 +68,10 @@ function backward(dy: Tensor, ys: Tensor, p: AdjointProblem): Tensor[] {
   let state: State = [tf.clone(zs[last]), tf.clone(dys[last]), ...p.params.map((v) => tf.zerosLike(v))];
   const dynamics = augmentedDynamics(p);
   for (let i = last; i > 0; i--) {
-    const [start, end] = integrate(dynamics, state, [-p.times[i], -p.times[i - 1]], p.backward, p.backwardRecord);
+    // Parts 2… (dL/dθ) are shared across a batch's shards; z and a are per sample (ode/norm-reduction.ts).
+    const [start, end] = withSharedParts(2, () =>
+      integrate(dynamics, state, [-p.times[i], -p.times[i - 1]], p.backward, p.backwardRecord),
+    );
     tf.dispose([...state, ...start]);
     // Restart z from the forward solution (as torchdiffeq does) and add the loss's direct dependence on y(t_{i-1}).
     const [z, a, ...g] = end;

@@ -4,6 +4,7 @@
  */
 import { hasFusedStateKernels, linearCombination, scaledSumSquares } from '../kernels/linear-combination';
 import { tf, type Tensor } from '../tf';
+import { normReduction, sharedPartsFrom } from './norm-reduction';
 
 export type State = Tensor[];
 /** The dynamics on tuple states. Callers count evaluations; solvers never call `f` behind the counter. */
@@ -47,39 +48,57 @@ export function subtract(a: State, b: State): State {
   return a.map((part, p) => tf.sub(part, b[p]));
 }
 
-function elementCount(y: State): number {
-  return y.reduce((n, part) => n + part.size, 0);
-}
-
-/** Root-mean-square over all elements of `parts` (already scaled), read back as a number. */
-export function rms(parts: State): number {
-  const n = elementCount(parts);
-  if (n === 0) return 0;
-  const sumSquares = tf.tidy(() => tf.addN(parts.map((p) => tf.sum(tf.square(p)))));
-  const value = sumSquares.dataSync()[0];
-  sumSquares.dispose();
-  return Math.sqrt(value / n);
-}
-
-/** RMS of x / (atol + rtol·max(|a|, |b|)) over every element of the state. */
-function scaledRmsOf(x: State, a: State, b: State, rtol: number, atol: number): number {
-  const n = elementCount(x);
-  if (n === 0) return 0;
-  if (hasFusedStateKernels()) {
-    const sum = x.reduce((acc, part, p) => acc + scaledSumSquares(part, a[p], b[p], rtol, atol), 0);
-    return Math.sqrt(sum / n);
-  }
-  // max(|a|, |b|) as |a| + relu(|b| − |a|): wasm's Maximum was a scalar loop, 30× slower than Relu.
-  const scaled = tf.tidy(() =>
-    x.map((part, p) => {
-      const absA = tf.abs(a[p]);
-      const ref = a[p] === b[p] ? absA : tf.add(absA, tf.relu(tf.sub(tf.abs(b[p]), absA)));
-      return tf.div(part, tf.add(atol, tf.mul(rtol, ref)));
-    }),
-  );
-  const value = rms(scaled);
-  tf.dispose(scaled);
+/** Σ (x / (atol + rtol·max(|a|, |b|)))² over one part: the fused kernel on wasm, tfjs ops elsewhere. */
+function partSumSquares(x: Tensor, a: Tensor, b: Tensor, rtol: number, atol: number): number {
+  if (hasFusedStateKernels()) return scaledSumSquares(x, a, b, rtol, atol);
+  const sum = tf.tidy(() => {
+    // max(|a|, |b|) as |a| + relu(|b| − |a|): wasm's Maximum was a scalar loop, 30× slower than Relu.
+    const absA = tf.abs(a);
+    const ref = a === b ? absA : tf.add(absA, tf.relu(tf.sub(tf.abs(b), absA)));
+    return tf.sum(tf.square(tf.div(x, tf.add(atol, tf.mul(rtol, ref)))));
+  });
+  const value = sum.dataSync()[0];
+  sum.dispose();
   return value;
+}
+
+/** The same sum over float64 vectors (shared parts, already added up across shards). */
+function vectorSumSquares(x: Float64Array, a: Float64Array, b: Float64Array, rtol: number, atol: number): number {
+  let sum = 0;
+  for (let i = 0; i < x.length; i++) sum += (x[i] / (atol + rtol * Math.max(Math.abs(a[i]), Math.abs(b[i])))) ** 2;
+  return sum;
+}
+
+/**
+ * RMS of x / (atol + rtol·max(|a|, |b|)) over every element of the state. In a gradient worker the sums run
+ * over the whole batch (ode/norm-reduction.ts): per-sample parts add their squares, shared parts their values.
+ */
+function scaledRmsOf(x: State, a: State, b: State, rtol: number, atol: number): number {
+  const reduction = normReduction();
+  const split = reduction ? Math.min(sharedPartsFrom(), x.length) : x.length;
+  let sum = 0;
+  let count = 0;
+  for (let p = 0; p < split; p++) {
+    sum += partSumSquares(x[p], a[p], b[p], rtol, atol);
+    count += x[p].size;
+  }
+  if (reduction) {
+    const parts = x.slice(split);
+    const shared = parts.reduce((n, t) => n + t.size, 0);
+    const vectors = new Float64Array(3 * shared);
+    [x, a, b].forEach((state, k) => {
+      let offset = k * shared;
+      for (const part of state.slice(split)) {
+        vectors.set(part.dataSync(), offset);
+        offset += part.size;
+      }
+    });
+    const totals = reduction.allReduce(sum, count, vectors);
+    const v = totals.shared;
+    sum = totals.sum + vectorSumSquares(v.subarray(0, shared), v.subarray(shared, 2 * shared), v.subarray(2 * shared), rtol, atol);
+    count = totals.count + shared;
+  }
+  return count === 0 ? 0 : Math.sqrt(sum / count);
 }
 
 /** RMS of x / (atol + rtol·|ref|) — the error norm of the initial-step heuristic and the implicit solves. */

@@ -1,8 +1,9 @@
 /**
  * Data-parallel gradients over worker_threads. tfjs's wasm backend runs one thread per process in Node, so a
- * batch is split into contiguous shards, each worker (its own tfjs and its own copy of the model) computes the
- * mean loss and gradients of its shard, and the main thread combines them weighted by shard size into the
- * gradient of the whole batch's mean loss. The main thread keeps the model and the optimiser; weights travel
+ * batch is split into contiguous shards, each worker (its own tfjs and its own copy of the model) computes its
+ * shard's part of the batch's mean loss and gradients, and the main thread adds them up. Adaptive and implicit
+ * solvers take their decisions on error norms summed over all shards (shard-sync.ts), so every shard takes the
+ * steps a single process would take for the whole batch. The main thread keeps the model and the optimiser; weights travel
  * with every request, so workers hold no training state.
  */
 import { availableParallelism } from 'node:os';
@@ -19,6 +20,7 @@ import {
   type ShardOdeStats,
   type WorkerSetup,
 } from './protocol';
+import { PEER_FAILED, ShardSync, shardSyncBytes } from './shard-sync';
 import { combineShards, shardRanges, totalStats, type CombinedGradients } from './shards';
 
 export interface GradientPoolOptions {
@@ -48,8 +50,8 @@ export interface ShardReport {
 export interface PoolGradients extends CombinedGradients {
   shards: ShardReport[];
   /**
-   * The step's solver work: each shard's statistics summed over its solves, then the maximum over shards (with
-   * adaptive solvers every shard controls its own step size, so shards may differ).
+   * The step's solver work: each shard's statistics summed over its solves, then the maximum over shards (they
+   * take the same steps, so it is every shard's).
    */
   nfeForward: number;
   nfeBackward: number;
@@ -144,12 +146,18 @@ export class GradientWorkerPool {
   private nextId = 1;
   private disposed = false;
 
+  /** Where the shards of a batch add up their error norms (ShardSync); sized for every parameter, three times. */
+  private readonly sync: SharedArrayBuffer;
+
   private constructor(
     private readonly threads_: GradientThread[],
     /** The backend every worker runs on. */
     readonly backend: string,
     private readonly paramShapes: number[][],
-  ) {}
+  ) {
+    const params = paramShapes.reduce((total, shape) => total + shape.reduce((a, b) => a * b, 1), 0);
+    this.sync = new SharedArrayBuffer(shardSyncBytes(threads_.length, 3 * params));
+  }
 
   /** Starts the workers and resolves once every one has built its model; rejects (and cleans up) otherwise. */
   static async create(opts: GradientPoolOptions): Promise<GradientWorkerPool> {
@@ -192,6 +200,7 @@ export class GradientWorkerPool {
     // larger buffer is copied first so only its own bytes travel.
     const own = weights.map((a) => (a.byteLength === a.buffer.byteLength ? a : a.slice()));
     const ranges = shardRanges(n, this.threads_.length);
+    ShardSync.reset(this.sync, ranges.length); // no shard is running: every earlier call has settled
     const calls = ranges.map(({ start, end }, i) => {
       const req: GradientRequest = {
         type: 'gradients',
@@ -200,13 +209,19 @@ export class GradientWorkerPool {
         x: x.slice(start * px, end * px),
         labels: labels.slice(start, end),
         shape: [end - start, h, w, c],
+        share: (end - start) / n,
+        shard: i,
+        parties: ranges.length,
+        sync: this.sync,
       };
       return this.threads_[i].request(req, [req.x.buffer as ArrayBuffer, req.labels.buffer as ArrayBuffer]);
     });
-    // Wait for every shard, then report the first failure by shard order, so errors are deterministic too.
+    // Wait for every shard, then report the first failure by shard order, so errors are deterministic too;
+    // a shard stopped because another failed is reported only if nothing else is.
     const settled = await Promise.allSettled(calls);
-    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failed) throw failed.reason;
+    const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason);
+    const original = failures.find((e) => !(e instanceof LabError && e.details?.[PEER_FAILED] === true));
+    if (failures.length > 0) throw original ?? failures[0];
     const results = settled.map((s) => (s as PromiseFulfilledResult<GradientResult>).value);
     const shards = results.map((r, i) => ({ size: ranges[i].end - ranges[i].start, result: r }));
     const totals = results.map((r) => totalStats(r.odeStats));

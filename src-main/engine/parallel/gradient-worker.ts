@@ -8,7 +8,9 @@ import { initEngine, tf } from '..';
 import { buildModel, type Model } from '../models';
 import { correctCount } from '../train/metrics';
 import { lossAndGradients } from '../train/gradients';
+import { setNormReduction } from '../ode/norm-reduction';
 import { serialiseError, type FromWorker, type GradientRequest, type WorkerSetup } from './protocol';
+import { ShardSync } from './shard-sync';
 
 const port = parentPort!;
 const setup = workerData as WorkerSetup;
@@ -30,8 +32,10 @@ function compute(model: Model, req: GradientRequest): Extract<FromWorker, { type
   const x = tf.tensor4d(req.x, req.shape);
   const y = tf.tensor1d(req.labels, 'int32');
   let out: ReturnType<typeof lossAndGradients> | undefined;
+  const sync = new ShardSync(req.sync, req.shard, req.parties);
+  setNormReduction(sync);
   try {
-    out = lossAndGradients(model, x, y, setup.ctx.classes);
+    out = lossAndGradients(model, x, y, setup.ctx.classes, req.share);
     const tensorBytes = tf.memory().numBytes;
     return {
       type: 'result',
@@ -50,7 +54,11 @@ function compute(model: Model, req: GradientRequest): Extract<FromWorker, { type
       tensorBytes,
       seconds: (performance.now() - start) / 1000,
     };
+  } catch (e) {
+    sync.abort(); // peers waiting for this shard's norms must not wait for ever
+    throw e;
   } finally {
+    setNormReduction(undefined);
     tf.dispose([x, y, ...(out ? [out.loss, out.logits, ...out.grads] : [])]);
   }
 }

@@ -31,13 +31,19 @@ export interface GradientRequest {
   x: Float32Array;
   labels: Int32Array;
   shape: [number, number, number, number];
+  /** The shard's fraction of the batch: its loss is weighted by it, so shard gradients add up to the batch's. */
+  share: number;
+  /** This shard's index among `parties` shards, and the buffer they reduce error norms through (ShardSync). */
+  shard: number;
+  parties: number;
+  sync: SharedArrayBuffer;
 }
 
 export interface GradientResult {
   /** Mean cross-entropy over the shard. */
   loss: number;
   correct: number;
-  /** Gradient of the shard's mean loss, one array per parameter. */
+  /** Gradient of `share` × the shard's mean loss (its part of the batch's mean), one array per parameter. */
   grads: Float32Array[];
   odeStats: ShardOdeStats[];
   /** Accepted step sizes of the shard's first ODE solve (the run store's step-size history). */

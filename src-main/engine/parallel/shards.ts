@@ -1,4 +1,4 @@
-/** Fixed, contiguous sharding of a batch and the exact recombination of per-shard means into batch means. */
+/** Fixed, contiguous sharding of a batch and the exact recombination of shard results into the batch's. */
 import type { GradientResult, ShardOdeStats } from './protocol';
 
 export interface ShardRange {
@@ -25,8 +25,9 @@ export interface CombinedGradients {
 }
 
 /**
- * The batch mean is Σᵢ (nᵢ/n)·meanᵢ, for the loss and for every gradient entry. Accumulated in float64 in shard
- * order, so the only rounding beyond the shards' own is one float32 cast at the end.
+ * The batch's mean loss is Σᵢ (nᵢ/n)·meanᵢ; its gradient the sum of the shards' gradients, each already of
+ * (nᵢ/n)·meanᵢ. Accumulated in float64 in shard order, so the only rounding beyond the shards' own is one float32
+ * cast at the end.
  */
 export function combineShards(shards: { size: number; result: GradientResult }[]): CombinedGradients {
   const n = shards.reduce((s, x) => s + x.size, 0);
@@ -34,12 +35,11 @@ export function combineShards(shards: { size: number; result: GradientResult }[]
   let loss = 0;
   let correct = 0;
   for (const { size, result } of shards) {
-    const w = size / n;
-    loss += w * result.loss;
+    loss += (size / n) * result.loss;
     correct += result.correct;
     result.grads.forEach((g, j) => {
       const a = acc[j];
-      for (let k = 0; k < g.length; k++) a[k] += w * g[k];
+      for (let k = 0; k < g.length; k++) a[k] += g[k];
     });
   }
   return { loss, correct, grads: acc.map((a) => Float32Array.from(a)) };

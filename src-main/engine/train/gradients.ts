@@ -15,9 +15,14 @@ export interface LossAndGradients {
   odeStats: ForwardResult['odeStats'];
 }
 
-/** The caller owns (and disposes) loss, logits and grads. */
-export function lossAndGradients(model: Model, x: Tensor, labels: Tensor, classes: number): LossAndGradients {
+/**
+ * The caller owns (and disposes) loss, logits and grads. `share` < 1 makes these rows part of a larger batch
+ * (a worker's shard): the gradients are those of share × mean loss, so the shards' gradients add up to the
+ * batch's, and the adjoint's a = dL/dz is the whole batch's in every shard. The returned loss stays the mean.
+ */
+export function lossAndGradients(model: Model, x: Tensor, labels: Tensor, classes: number, share = 1): LossAndGradients {
   let logits: Tensor | undefined;
+  let mean: tf.Scalar | undefined;
   let odeStats: ForwardResult['odeStats'] = [];
   let result: { value: tf.Scalar; grads: tf.NamedTensorMap };
   try {
@@ -25,12 +30,16 @@ export function lossAndGradients(model: Model, x: Tensor, labels: Tensor, classe
       const out = model.forward(x);
       odeStats = out.odeStats;
       logits = tf.keep(out.logits);
-      return crossEntropy(out.logits, labels, classes);
+      const loss = crossEntropy(out.logits, labels, classes);
+      if (share === 1) return loss;
+      mean = tf.keep(loss);
+      return tf.mul(loss, share);
     }, model.params);
   } catch (e) {
-    logits?.dispose(); // kept outside the tape's scope, so a failed backward pass would leak it
+    tf.dispose([logits, mean].filter((t): t is Tensor => t !== undefined)); // kept outside the tape's scope
     throw e;
   }
   const { value, grads } = result;
-  return { loss: value, logits: logits!, grads: model.params.map((p) => grads[p.name]), odeStats };
+  if (mean) value.dispose();
+  return { loss: mean ?? value, logits: logits!, grads: model.params.map((p) => grads[p.name]), odeStats };
 }
