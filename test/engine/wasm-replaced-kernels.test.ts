@@ -36,7 +36,8 @@ const matMulCases: { a: number[]; b: number[]; transposeA: boolean; transposeB: 
   { a: [128, 203], b: [203, 16], transposeA: false, transposeB: false },
   { a: [16, 128], b: [203, 16], transposeA: true, transposeB: true },
   { a: [128, 16], b: [203, 16], transposeA: false, transposeB: true }, // dA = dy·Bᵀ: transposes B
-  { a: [128, 203], b: [128, 16], transposeA: true, transposeB: false }, // dB = Aᵀ·dy: computes (dyᵀ·A)ᵀ
+  { a: [128, 203], b: [128, 16], transposeA: true, transposeB: false }, // dB = Aᵀ·dy: transposes A, packs dy
+  { a: [128, 16], b: [128, 203], transposeA: true, transposeB: false }, // dB = Aᵀ·dy, wide dy: computes (dyᵀ·A)ᵀ
   { a: [3, 7, 5], b: [3, 4, 7], transposeA: true, transposeB: true },
   { a: [2, 3, 7, 5], b: [1, 7, 6], transposeA: true, transposeB: false }, // broadcast batch
   { a: [4, 5, 9], b: [4, 6, 9], transposeA: false, transposeB: true },
@@ -104,5 +105,20 @@ describe('Sum on wasm (leading axes by our column sums)', () => {
     expect(Array.from(inner.dataSync())).toEqual([3, 7]);
     expect(Array.from(all.dataSync())).toEqual([10]);
     tf.dispose([x, inner, all]);
+  });
+});
+
+describe('Transpose on wasm (last two axes by our SIMD blocks)', () => {
+  it.each([
+    [[128, 2028], [1, 0]],
+    [[3, 5, 7], [0, 2, 1]], // edges on both sides of every 4×4 block
+    [[2, 2, 8, 4], [0, 1, 3, 2]],
+    [[1, 1], [1, 0]],
+    [[4, 3, 2], [2, 1, 0]], // another permutation: the shipped kernel
+  ])('equals cpu exactly: shape %j perm %j', async (shape, perm) => {
+    const run = () => [tf.transpose(tf.tensor(values(size(shape), 7), shape), perm)];
+    const [actual] = await on('wasm', run);
+    const [expected] = await on('cpu', run);
+    expect(Array.from(actual)).toEqual(Array.from(expected));
   });
 });

@@ -2,7 +2,7 @@
  * BatchMatMul for wasm with transposed operands. The shipped kernel hands XNNPACK only the plain product and
  * runs transposeA/transposeB in a scalar loop: 7 ms where the plain product takes 0.5 ms ([128, 2028] ×
  * [2028, 16]), and every dense layer's gradient asks for exactly those (dA = dy·Bᵀ, dB = Aᵀ·dy).
- * Transposing the operand first with the Transpose kernel and multiplying plainly is ~10× faster.
+ * Transposing an operand first and multiplying plainly is ~10× faster.
  */
 import { tf } from '../tf.js';
 import { KernelScope } from './scope.js';
@@ -24,10 +24,13 @@ function fastPath(args: Parameters<tf.KernelFunc>[0], shipped: tf.KernelFunc): t
   const rows = (t: tf.TensorInfo, transposed: boolean) => t.shape[t.shape.length - (transposed ? 1 : 2)];
   const cols = (t: tf.TensorInfo, transposed: boolean) => t.shape[t.shape.length - (transposed ? 2 : 1)];
   // Either transpose the flagged operands, or compute Cᵀ = op(B)ᵀ·op(A)ᵀ (transposing the unflagged ones and
-  // the product): whichever moves fewer elements. dB = Aᵀ·dy with a wide A is the case the second one wins.
+  // the product). What costs is what moves: transposed elements (our SIMD Transpose, transpose.ts), and the
+  // product's right operand, which XNNPACK repacks into its own layout on every call for a tensor it has not
+  // seen (~5 ns per element against ~0.5 to transpose one). So dB = Aᵀ·dy with a wide A packs the narrow dy.
   const outSize = (size(a) / (rows(a, transposeA) * cols(a, transposeA))) * rows(a, transposeA) * cols(b, transposeB);
-  const direct = (transposeA ? size(a) : 0) + (transposeB ? size(b) : 0);
-  const swapped = (transposeA ? 0 : size(a)) + (transposeB ? 0 : size(b)) + outSize;
+  const PACK_COST = 8;
+  const direct = (transposeA ? size(a) : 0) + (transposeB ? size(b) : 0) + PACK_COST * size(b);
+  const swapped = (transposeA ? 0 : size(a)) + (transposeB ? 0 : size(b)) + outSize + PACK_COST * size(a);
   const scope = new KernelScope(backend as tf.KernelBackend, 'wasm');
   const t = (x: tf.TensorInfo) => scope.run('Transpose', { x }, { perm: swapInner(x.shape.length) });
   const plain = { ...attrs, transposeA: false, transposeB: false };

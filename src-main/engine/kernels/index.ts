@@ -10,6 +10,7 @@ import { fastConv2DBackpropInputConfig } from './conv2d-backprop-input.js';
 import { aliasIdentityConfig } from './identity.js';
 import { linearCombinationGradConfig, linearCombinationKernelConfig } from './linear-combination.js';
 import { fastSumConfig } from './sum.js';
+import { fastTransposeConfig } from './transpose.js';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
 
 const BACKEND = 'wasm';
@@ -26,6 +27,7 @@ const replacements: Record<string, (shipped: tf.KernelConfig) => tf.KernelConfig
   Conv2DBackpropInput: fastConv2DBackpropInputConfig,
   Identity: aliasIdentityConfig,
   Sum: fastSumConfig,
+  Transpose: fastTransposeConfig,
 };
 
 const ours = new WeakSet<tf.KernelConfig>(missingWasmKernels);

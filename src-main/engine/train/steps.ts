@@ -67,7 +67,7 @@ export function pooledStep(model: Model, optimizer: Optimizer, pool: GradientWor
     const { loss, correct, nfeForward, nfeBackward, stepsAccepted, stepsRejected } = r;
     // Worker threads share this process: their tensors add to the main thread's.
     const tensorBytes = tf.memory().numBytes + r.shards.reduce((n, s) => n + s.tensorBytes, 0);
-    // Each shard's adaptive solver picks its own steps: the first shard's stand for the batch.
+    // Shards take the whole batch's steps (their error norms are summed), so any shard's step sizes are the batch's.
     return { loss, correct, nfeForward, nfeBackward, stepsAccepted, stepsRejected, tensorBytes, stepSizes: r.shards[0]?.stepSizes };
   };
 }

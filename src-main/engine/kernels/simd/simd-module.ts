@@ -14,6 +14,7 @@ interface SimdExports {
   scaledSumSquares(x: number, a: number, b: number, length: number, rtol: number, atol: number): number;
   columnSumsScratchBytes(cols: number): number;
   columnSums(x: number, out: number, rows: number, cols: number, scratch: number): void;
+  transposeLastTwo(x: number, out: number, batches: number, rows: number, cols: number): void;
   groupNormScratchBytes(c: number, groups: number): number;
   groupNormForward(
     x: number, gamma: number, beta: number, y: number, mean: number, rstd: number,

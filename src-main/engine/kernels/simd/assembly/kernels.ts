@@ -380,3 +380,49 @@ export function columnSums(x: usize, out: usize, rows: i32, cols: i32, scratch: 
     storeF32(out, j, <f32>total);
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Transpose of the last two axes: x [batches, rows, cols] → out [batches, cols, rows]. 4×4 blocks move through
+// registers (eight shuffles); rows go in bands of 16 so each output row is written a 64-byte line at a time.
+// Edges that do not fill a block are copied one float at a time.
+
+@inline function transposeBlock(x: usize, out: usize, rows: i32, cols: i32, r: i32, c: i32): void {
+  const src = x + ((<usize>r * <usize>cols + <usize>c) << 2);
+  const rowBytes = <usize>cols << 2;
+  const r0 = v128.load(src);
+  const r1 = v128.load(src + rowBytes);
+  const r2 = v128.load(src + 2 * rowBytes);
+  const r3 = v128.load(src + 3 * rowBytes);
+  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+  const t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  const dst = out + ((<usize>c * <usize>rows + <usize>r) << 2);
+  const outRowBytes = <usize>rows << 2;
+  v128.store(dst, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+  v128.store(dst + outRowBytes, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
+  v128.store(dst + 2 * outRowBytes, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
+  v128.store(dst + 3 * outRowBytes, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
+}
+
+export function transposeLastTwo(x: usize, out: usize, batches: i32, rows: i32, cols: i32): void {
+  const matrix = <usize>(rows * cols) << 2;
+  const rows4 = rows & ~3;
+  const cols4 = cols & ~3;
+  for (let b = 0; b < batches; b++) {
+    const xs = x + <usize>b * matrix;
+    const outs = out + <usize>b * matrix;
+    for (let band = 0; band < rows4; band += 16) {
+      const bandEnd = min(band + 16, rows4);
+      for (let c = 0; c < cols4; c += 4) {
+        for (let r = band; r < bandEnd; r += 4) transposeBlock(xs, outs, rows, cols, r, c);
+      }
+    }
+    // Right edge (the last cols % 4 columns of every row) and bottom edge (the last rows % 4 rows).
+    for (let r = 0; r < rows; r++) {
+      for (let c = r < rows4 ? cols4 : 0; c < cols; c++) {
+        storeF32(outs, c * rows + r, loadF32(xs, r * cols + c));
+      }
+    }
+  }
+}
