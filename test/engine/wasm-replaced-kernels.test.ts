@@ -122,3 +122,23 @@ describe('Transpose on wasm (last two axes by our SIMD blocks)', () => {
     expect(Array.from(actual)).toEqual(Array.from(expected));
   });
 });
+
+describe('ReLU gradient on wasm (one fused pass)', () => {
+  it('equals cpu’s dy·step(x) exactly, NaN and ±0 included, and runs no Step', async () => {
+    const n = 1003; // a tail after the last 4-float vector
+    const xs = values(n, 8);
+    xs[0] = 0;
+    xs[1] = -0;
+    xs[2] = NaN;
+    xs[3] = 1e-30;
+    const run = () => [tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.relu(x), tf.tensor1d(values(n, 9)))))(tf.tensor1d(xs))];
+    const [actual] = await on('wasm', run);
+    const [expected] = await on('cpu', run);
+    expect(Array.from(actual)).toEqual(Array.from(expected));
+    const info = await tf.profile(() => tf.grad((x: tf.Tensor) => tf.sum(tf.relu(x)))(tf.tensor1d(xs)));
+    tf.dispose(info.result as tf.Tensor);
+    const names = info.kernels.map((k) => k.name);
+    expect(names).toContain('OdelabReluGrad');
+    expect(names).not.toContain('Step');
+  });
+});

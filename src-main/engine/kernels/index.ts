@@ -9,6 +9,7 @@ import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { fastConv2DBackpropInputConfig } from './conv2d-backprop-input.js';
 import { aliasIdentityConfig } from './identity.js';
 import { linearCombinationGradConfig, linearCombinationKernelConfig } from './linear-combination.js';
+import { reluGradConfig, reluGradKernelConfig } from './relu-grad.js';
 import { fastSumConfig } from './sum.js';
 import { fastTransposeConfig } from './transpose.js';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
@@ -17,9 +18,13 @@ const BACKEND = 'wasm';
 
 export const missingWasmKernels: readonly tf.KernelConfig[] = [conv2DBackpropFilterConfig, unsortedSegmentSumConfig];
 
-/** Kernels of our own (fused operations tfjs has no kernel for), with their gradients. */
+/**
+ * Kernels of our own (fused operations tfjs has no kernel for), each with the gradient that uses it: our linear
+ * combination's, and ReLU's (replacing tfjs's, which falls back to its own formula off wasm).
+ */
 const ownWasmKernels: readonly { kernel: tf.KernelConfig; gradient: tf.GradConfig }[] = [
   { kernel: linearCombinationKernelConfig, gradient: linearCombinationGradConfig },
+  { kernel: reluGradKernelConfig, gradient: reluGradConfig },
 ];
 
 const replacements: Record<string, (shipped: tf.KernelConfig) => tf.KernelConfig> = {
@@ -41,7 +46,7 @@ export function registerWasmKernels(): string[] {
     added.push(config.kernelName);
   }
   for (const { kernel, gradient } of ownWasmKernels) {
-    if (tf.getGradient(gradient.kernelName) === undefined) tf.registerGradient(gradient);
+    if (tf.getGradient(gradient.kernelName) !== gradient) tf.registerGradient(gradient);
     if (tf.getKernel(kernel.kernelName, BACKEND) !== undefined) continue;
     tf.registerKernel(kernel);
     added.push(kernel.kernelName);

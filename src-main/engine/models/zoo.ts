@@ -7,6 +7,7 @@ import { tf, type Tensor } from '../tf';
 import type { OdeintOptions } from '../ode/odeint';
 import {
   conv2d,
+  conv2dOnInput,
   createConv,
   createDense,
   createGroupNorm,
@@ -53,7 +54,7 @@ const odenetMnist: ModelInfo = {
       name: this.name,
       params: variablesOf({ stem, dynamics: dynamics.record, fc }),
       forward(x) {
-        const h0 = tf.relu(groupNorm(conv2d(x, stem.conv, 'valid'), stem.norm));
+        const h0 = tf.relu(groupNorm(conv2dOnInput(x, stem.conv, 'valid'), stem.norm));
         const { out, stats } = block(h0);
         return { logits: dense(flatten(tf.avgPool(out as tf.Tensor4D, 2, 2, 'valid')), fc), odeStats: [stats] };
       },
@@ -77,7 +78,7 @@ const convnodeFashion: ModelInfo = {
       name: this.name,
       params: variablesOf({ stem, dynamics: dynamics.record, fc }),
       forward(x) {
-        const { out, stats } = block(flatten(tf.relu(conv2d(x, stem, 'valid'))));
+        const { out, stats } = block(flatten(tf.relu(conv2dOnInput(x, stem, 'valid'))));
         return { logits: dense(out, fc), odeStats: [stats] };
       },
     };
@@ -112,13 +113,13 @@ const shapesOdenet: ModelInfo = {
     // says how much of each feature there is (one shape or two), max pooling whether it occurs at all.
     const fc = createDense(2 * 32, classes, seeds, 'fc');
     const block = odeBlock(dynamics, spec.solver);
-    const stage = (x: Tensor, conv: ConvParams, norm: GroupNormParams) =>
-      tf.maxPool(tf.relu(groupNorm(conv2d(x, conv, 'same'), norm)) as tf.Tensor4D, 2, 2, 'valid');
+    const stage = (h: Tensor, norm: GroupNormParams) => tf.maxPool(tf.relu(groupNorm(h, norm)) as tf.Tensor4D, 2, 2, 'valid');
     return {
       name: this.name,
       params: variablesOf({ stem, dynamics: dynamics.record, fc }),
       forward(x) {
-        const { out, stats } = block(stage(stage(x, stem.conv1, stem.gn1), stem.conv2, stem.gn2));
+        const first = stage(conv2dOnInput(x, stem.conv1, 'same'), stem.gn1);
+        const { out, stats } = block(stage(conv2d(first, stem.conv2, 'same'), stem.gn2));
         const pooled = tf.concat([tf.mean(out, [1, 2]), tf.max(out, [1, 2])], 1);
         return { logits: dense(pooled, fc), odeStats: [stats] };
       },
@@ -144,7 +145,7 @@ function paperTrunk(c: number, seeds: SeedSequence) {
   return {
     record,
     apply: (x: Tensor) => {
-      const h1 = tf.relu(groupNorm(conv2d(x, record.conv1, 'valid'), record.norm1));
+      const h1 = tf.relu(groupNorm(conv2dOnInput(x, record.conv1, 'valid'), record.norm1));
       const h2 = tf.relu(groupNorm(down(h1, record.conv2), record.norm2));
       return down(h2, record.conv3);
     },

@@ -15,6 +15,7 @@ interface SimdExports {
   columnSumsScratchBytes(cols: number): number;
   columnSums(x: number, out: number, rows: number, cols: number, scratch: number): void;
   transposeLastTwo(x: number, out: number, batches: number, rows: number, cols: number): void;
+  reluGrad(dy: number, x: number, out: number, length: number): void;
   groupNormScratchBytes(c: number, groups: number): number;
   groupNormForward(
     x: number, gamma: number, beta: number, y: number, mean: number, rstd: number,

@@ -426,3 +426,24 @@ export function transposeLastTwo(x: usize, out: usize, batches: i32, rows: i32, 
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// ReLU's gradient: out = dy·step(x), step = 1 where x > 0, 0 elsewhere and NaN where x is NaN — tfjs's formula
+// with its exact arithmetic (signed zeros, ∞·0), in one pass where tfjs runs Step, Cast and Multiply.
+
+export function reluGrad(dy: usize, x: usize, out: usize, length: i32): void {
+  const zero = f32x4.splat(0);
+  const one = f32x4.splat(1);
+  const vectorEnd = length & ~3;
+  for (let i = 0; i < vectorEnd; i += 4) {
+    const offset = <usize>i << 2;
+    const xs = v128.load(x + offset);
+    const step = v128.or(v128.and(one, f32x4.gt(xs, zero)), v128.and(xs, f32x4.ne(xs, xs)));
+    v128.store(out + offset, f32x4.mul(v128.load(dy + offset), step));
+  }
+  for (let i = vectorEnd; i < length; i++) {
+    const xi = loadF32(x, i);
+    const step: f32 = xi > 0 ? 1 : xi != xi ? xi : 0;
+    storeF32(out, i, loadF32(dy, i) * step);
+  }
+}
