@@ -61,6 +61,17 @@ function groupNormF64(x: Float64Array, shape: Shape4, groups: number, gamma: Flo
   return y;
 }
 
+/** ∂loss/∂vec[k] by central differences with step h; vec[k] is restored. */
+function centralDifference(vec: Float64Array, k: number, h: number, loss: () => number): number {
+  const saved = vec[k];
+  vec[k] = saved + h;
+  const plus = loss();
+  vec[k] = saved - h;
+  const minus = loss();
+  vec[k] = saved;
+  return (plus - minus) / (2 * h);
+}
+
 /** L = Σ w ⊙ GN(x) in float64, the finite-difference reference. */
 function lossF64(x: Float64Array, shape: Shape4, groups: number, gamma: Float64Array, beta: Float64Array, w: Float32Array): number {
   return groupNormF64(x, shape, groups, gamma, beta).reduce((loss, v, k) => loss + w[k] * v, 0);
@@ -112,16 +123,7 @@ describe('GroupNorm kernel on wasm', () => {
     const gamma = Float64Array.from(p.gamma.dataSync());
     const beta = Float64Array.from(p.beta.dataSync());
     const x64 = Float64Array.from(xData);
-    const h = 1e-5;
-    const fd = (vec: Float64Array, k: number) => {
-      const saved = vec[k];
-      vec[k] = saved + h;
-      const plus = lossF64(x64, shape, groups, gamma, beta, wData);
-      vec[k] = saved - h;
-      const minus = lossF64(x64, shape, groups, gamma, beta, wData);
-      vec[k] = saved;
-      return (plus - minus) / (2 * h);
-    };
+    const fd = (vec: Float64Array, k: number) => centralDifference(vec, k, 1e-5, () => lossF64(x64, shape, groups, gamma, beta, wData));
     const dxFd = Array.from({ length: x64.length }, (_, k) => fd(x64, k));
     const dgammaFd = Array.from({ length: gamma.length }, (_, k) => fd(gamma, k));
     const dbetaFd = Array.from({ length: beta.length }, (_, k) => fd(beta, k));
@@ -146,16 +148,9 @@ describe('GroupNorm kernel on wasm', () => {
     const x64 = Float64Array.from(x32);
     expect(relErr(y, groupNormF64(x64, shape, groups, gamma, beta))).toBeLessThan(1e-4);
     // dL/dx by central differences of the float64 reference; steps small against the spread (1e-2).
-    const h = 1e-6;
-    const dxFd = Array.from({ length: x64.length }, (_, k) => {
-      const saved = x64[k];
-      x64[k] = saved + h;
-      const plus = lossF64(x64, shape, groups, gamma, beta, wData);
-      x64[k] = saved - h;
-      const minus = lossF64(x64, shape, groups, gamma, beta, wData);
-      x64[k] = saved;
-      return (plus - minus) / (2 * h);
-    });
+    const dxFd = Array.from({ length: x64.length }, (_, k) =>
+      centralDifference(x64, k, 1e-6, () => lossF64(x64, shape, groups, gamma, beta, wData)),
+    );
     expect(relErr(dx, dxFd)).toBeLessThan(1e-3);
     tf.dispose([x, w, p.gamma, p.beta]);
   });
@@ -212,5 +207,23 @@ describe('GroupNorm kernel on the ODENet state', () => {
     const expected = valueAndGrads(groupNormComposite, x, w, p);
     ['y', 'dx', 'dgamma', 'dbeta'].forEach((name, i) => expect(relErr(actual[i], expected[i]), name).toBeLessThan(1e-4));
     tf.dispose([x, w, p.gamma, p.beta]);
+  });
+});
+
+describe('GroupNorm kernel edge shapes', () => {
+  it('normalises an empty batch to an empty result, and refuses samples with nothing to normalise', async () => {
+    await selectBackend({ backend: 'wasm' });
+    const p = params(6, 3, 71);
+    const empty = tf.zeros([0, 4, 4, 6]);
+    const y = groupNorm(empty, p);
+    expect(y.shape).toEqual([0, 4, 4, 6]);
+    const { value, grads } = tf.variableGrads(() => tf.sum(groupNorm(empty, p)) as tf.Scalar, [p.gamma, p.beta]);
+    expect(value.dataSync()[0]).toBe(0);
+    expect(Array.from(grads[p.gamma.name].dataSync())).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(Array.from(grads[p.beta.name].dataSync())).toEqual([0, 0, 0, 0, 0, 0]);
+    y.dispose();
+    const hollow = tf.zeros([2, 0, 4, 6]);
+    expect(() => groupNorm(hollow, p)).toThrow(/no elements to normalise per sample/);
+    tf.dispose([empty, hollow, value, ...Object.values(grads), p.gamma, p.beta]);
   });
 });

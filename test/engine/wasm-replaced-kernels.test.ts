@@ -74,6 +74,8 @@ const sumCases: { shape: number[]; axis: number | number[]; keepDims?: boolean }
   { shape: [3, 5, 3], axis: [1, 0] }, // unsorted leading axes; 15 rows of 3
   { shape: [2, 1], axis: 0 }, // fewer floats than one vector
   { shape: [4000, 3], axis: 0 }, // more rows than one f32 block
+  { shape: [7, 5, 3], axis: [0, 1, 2] }, // every axis: one column
+  { shape: [7, 5], axis: [0, 1], keepDims: true },
 ];
 
 describe('Sum on wasm (leading axes by our column sums)', () => {
@@ -99,12 +101,13 @@ describe('Sum on wasm (leading axes by our column sums)', () => {
     tf.dispose([x, s]);
   });
 
-  it('leaves other reductions to the shipped kernel', () => {
+  it('sums every axis (0 for no elements) and leaves other reductions to the shipped kernel', () => {
     const x = tf.tensor2d([[1, 2], [3, 4]]);
-    const [inner, all] = [tf.sum(x, 1), tf.sum(x)];
+    const [inner, all, none] = [tf.sum(x, 1), tf.sum(x), tf.sum(tf.zeros([0, 3]))];
     expect(Array.from(inner.dataSync())).toEqual([3, 7]);
     expect(Array.from(all.dataSync())).toEqual([10]);
-    tf.dispose([x, inner, all]);
+    expect(Array.from(none.dataSync())).toEqual([0]);
+    tf.dispose([x, inner, all, none]);
   });
 });
 

@@ -43,7 +43,9 @@ function layout(x: tf.TensorInfo, gamma: tf.TensorInfo, groups: number, kernelNa
     throw new Error(`${kernelName}: gamma must be [${c}], got [${gamma.shape}]`);
   }
   const n = shape[0];
-  return { n, s: n === 0 ? 0 : tf.util.sizeFromShape(shape) / (n * c), c, groups };
+  const s = n === 0 ? 0 : tf.util.sizeFromShape(shape) / (n * c);
+  if (c === 0 || (n > 0 && s === 0)) throw new Error(`${kernelName}: x [${shape}] has no elements to normalise per sample`);
+  return { n, s, c, groups };
 }
 
 function forwardKernel({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo[] {

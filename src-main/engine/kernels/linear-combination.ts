@@ -74,7 +74,8 @@ export function linearCombination(terms: readonly Tensor[], coefficients: readon
 
 /** Σ (x / (atol + rtol·max(|a|, |b|)))² over same-shaped tensors on wasm; requires hasFusedStateKernels(). */
 export function scaledSumSquares(x: Tensor, a: Tensor, b: Tensor, rtol: number, atol: number): number {
-  for (const t of [a, b]) {
+  for (const t of [x, a, b]) {
+    if (t.dtype !== 'float32') throw new Error(`scaledSumSquares supports float32 only, got ${t.dtype}`);
     if (!tf.util.arraysEqual(t.shape, x.shape)) throw new Error(`scaledSumSquares: shapes differ, [${t.shape}] and [${x.shape}]`);
   }
   const simd = simdKernels(tf.backend());

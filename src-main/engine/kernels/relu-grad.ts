@@ -1,7 +1,7 @@
 /**
  * ReLU's gradient as one wasm kernel. tfjs differentiates Relu as dy·cast(step(x)): three kernels and three
  * passes over memory (Step, a copying Cast, Multiply: 0.75 ms on a [128, 2028] state, run for every ReLU of every
- * stage of a direct-mode solve). Ours selects dy where x > 0 in one SIMD pass. The gradient registry is global,
+ * stage of a direct-mode solve). Ours multiplies dy by step(x) in one SIMD pass. The gradient registry is global,
  * so the replacement keeps tfjs's formula for the other backends.
  */
 import { tf, type Tensor } from '../tf.js';

@@ -5,6 +5,7 @@
  */
 import { tf, type Tensor } from '../tf';
 import { LabError } from '../../../src-shared/errors';
+import { normReduction } from './norm-reduction';
 import { scaledRms, subtract, type State } from './state';
 
 export interface FixedPointOptions {
@@ -47,9 +48,18 @@ function andersonWeights(dF: tf.Tensor2D, f: Tensor): number[] {
     Tensor,
   ];
   const m = dF.shape[0];
-  const A = Array.from(gram.dataSync());
-  const b = Array.from(rhs.dataSync());
+  let A = Array.from(gram.dataSync());
+  let b = Array.from(rhs.dataSync());
   tf.dispose([gram, rhs]);
+  // In a gradient worker the products run over the whole batch: a shard's rows add to them like its squares add
+  // to a norm (exact for per-sample states; the adjoint's shared dL/dθ rows count per shard, an approximation
+  // that changes the mixing weights, not which decisions the shards take together).
+  const reduction = normReduction();
+  if (reduction) {
+    const totals = reduction.allReduce(0, 0, Float64Array.from([...A, ...b])).shared;
+    A = Array.from(totals.subarray(0, m * m));
+    b = Array.from(totals.subarray(m * m));
+  }
   const scale = Math.max(...A.filter((_, i) => i % (m + 1) === 0)) || 1;
   // The Gram matrix comes from float32 products (~1e-7 relative): regularise just above that noise.
   for (let i = 0; i < m; i++) A[i * m + i] += 1e-6 * scale;
@@ -104,7 +114,8 @@ export function solveFixedPoint(G: (x: State) => State, x0: State, opts: FixedPo
       const fFlat = tf.sub(gFlat, flatten(x));
       // Safeguard: when the fixed-point residual grows, the history (nearly collinear, float32-noisy differences
       // near convergence) is steering badly — restart from a plain fixed-point step.
-      const residual = updateSize([fFlat], [gFlat]);
+      // By parts, not flattened: a worker's norm must tell per-sample parts from shared ones (norm-reduction.ts).
+      const residual = updateSize(unflatten(fFlat, x), unflatten(gFlat, x));
       const restart = residual > lastResidual;
       lastResidual = residual;
       if (restart) {

@@ -3,7 +3,8 @@
  * decisions (accept a step, the next step size, the first step, an implicit iteration converged) must be the
  * ones a single process would take for the whole batch: otherwise each shard takes its own steps, the model
  * trained depends on the worker count, and the slowest shard sets the pace. So every norm is a sum over all
- * shards: each shard adds its part, all receive the same totals and take the same decision.
+ * shards: each shard adds its part, all receive the same totals and take the same decision — the one a single
+ * process takes, up to the float rounding of summing in another order.
  *
  * A state's parts are per-sample (z, and the adjoint's a: rows of the batch, so squares add up across shards)
  * or shared (the adjoint's dL/dθ: each shard holds its share of one vector, so the vectors add up first).

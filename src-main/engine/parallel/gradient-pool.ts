@@ -145,6 +145,8 @@ function workerCount(opts: GradientPoolOptions): number {
 export class GradientWorkerPool {
   private nextId = 1;
   private disposed = false;
+  /** A call is in flight (the norm buffer serves one batch at a time). */
+  private busy = false;
 
   /** Where the shards of a batch add up their error norms (ShardSync); sized for every parameter, three times. */
   private readonly sync: SharedArrayBuffer;
@@ -193,6 +195,10 @@ export class GradientWorkerPool {
     shape: readonly [number, number, number, number],
   ): Promise<PoolGradients> {
     if (this.disposed) throw new LabError('CANCELLED', 'the gradient worker pool has been disposed');
+    // A dead thread would never reach its shard's norm reductions and its peers would wait for ever: refuse.
+    const dead = this.threads_.find((t) => t.failure);
+    if (dead) throw dead.failure;
+    if (this.busy) throw new LabError('INVALID_ARGUMENT', 'computeGradients is already running: await each call before the next');
     this.check(weights, x, labels, shape);
     const [n, h, w, c] = shape;
     const px = h * w * c;
@@ -211,14 +217,17 @@ export class GradientWorkerPool {
         shape: [end - start, h, w, c],
         share: (end - start) / n,
         shard: i,
-        parties: ranges.length,
+        workers: this.threads_.length,
         sync: this.sync,
       };
       return this.threads_[i].request(req, [req.x.buffer as ArrayBuffer, req.labels.buffer as ArrayBuffer]);
     });
+    // A thread that dies mid-batch releases its peers too (a shard that throws does so itself, in the worker).
+    calls.forEach((call) => call.catch(() => ShardSync.abort(this.sync)));
     // Wait for every shard, then report the first failure by shard order, so errors are deterministic too;
     // a shard stopped because another failed is reported only if nothing else is.
-    const settled = await Promise.allSettled(calls);
+    this.busy = true;
+    const settled = await Promise.allSettled(calls).finally(() => (this.busy = false));
     const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason);
     const original = failures.find((e) => !(e instanceof LabError && e.details?.[PEER_FAILED] === true));
     if (failures.length > 0) throw original ?? failures[0];

@@ -20,21 +20,24 @@ function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
 }
 
 function compute(model: Model, req: GradientRequest): Extract<FromWorker, { type: 'result' }> {
-  if (req.weights.length !== model.params.length) {
-    throw new Error(`expected ${model.params.length} weight arrays, got ${req.weights.length}`);
-  }
-  const start = performance.now();
-  model.params.forEach((p, i) => {
-    const w = tf.tensor(req.weights[i], p.shape);
-    p.assign(w);
-    w.dispose();
-  });
-  const x = tf.tensor4d(req.x, req.shape);
-  const y = tf.tensor1d(req.labels, 'int32');
+  // First of all: whatever fails below must release the peers waiting for this shard's norms.
+  const sync = new ShardSync(req.sync, req.shard, req.workers);
+  let x: tf.Tensor4D | undefined;
+  let y: tf.Tensor1D | undefined;
   let out: ReturnType<typeof lossAndGradients> | undefined;
-  const sync = new ShardSync(req.sync, req.shard, req.parties);
   setNormReduction(sync);
   try {
+    if (req.weights.length !== model.params.length) {
+      throw new Error(`expected ${model.params.length} weight arrays, got ${req.weights.length}`);
+    }
+    const start = performance.now();
+    model.params.forEach((p, i) => {
+      const w = tf.tensor(req.weights[i], p.shape);
+      p.assign(w);
+      w.dispose();
+    });
+    x = tf.tensor4d(req.x, req.shape);
+    y = tf.tensor1d(req.labels, 'int32');
     out = lossAndGradients(model, x, y, setup.ctx.classes, req.share);
     const tensorBytes = tf.memory().numBytes;
     return {
@@ -55,11 +58,11 @@ function compute(model: Model, req: GradientRequest): Extract<FromWorker, { type
       seconds: (performance.now() - start) / 1000,
     };
   } catch (e) {
-    sync.abort(); // peers waiting for this shard's norms must not wait for ever
+    sync.abort();
     throw e;
   } finally {
     setNormReduction(undefined);
-    tf.dispose([x, y, ...(out ? [out.loss, out.logits, ...out.grads] : [])]);
+    tf.dispose([x, y, ...(out ? [out.loss, out.logits, ...out.grads] : [])].filter((t) => t !== undefined));
   }
 }
 

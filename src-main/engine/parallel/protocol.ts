@@ -33,9 +33,9 @@ export interface GradientRequest {
   shape: [number, number, number, number];
   /** The shard's fraction of the batch: its loss is weighted by it, so shard gradients add up to the batch's. */
   share: number;
-  /** This shard's index among `parties` shards, and the buffer they reduce error norms through (ShardSync). */
+  /** This shard's index, the buffer the batch's shards reduce error norms through, laid out for `workers` (ShardSync). */
   shard: number;
-  parties: number;
+  workers: number;
   sync: SharedArrayBuffer;
 }
 

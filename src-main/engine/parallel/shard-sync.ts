@@ -32,6 +32,7 @@ export class ShardSync implements NormReduction {
   private readonly slots: Float64Array;
   private readonly slotLength: number;
 
+  /** `workers`: the number of shards the buffer was sized for (shardSyncBytes); a batch may use fewer. */
   constructor(
     buffer: SharedArrayBuffer,
     private readonly index: number,
@@ -39,7 +40,7 @@ export class ShardSync implements NormReduction {
   ) {
     this.control = new Int32Array(buffer, 0, CONTROL_BYTES / 4);
     this.slots = new Float64Array(buffer, CONTROL_BYTES);
-    this.slotLength = this.slots.length / (2 * workers);
+    this.slotLength = Math.floor(this.slots.length / (2 * workers));
   }
 
   /** Prepares the buffer for a batch of `parties` shards (pool side, while no shard is running). */
@@ -73,8 +74,14 @@ export class ShardSync implements NormReduction {
 
   /** Lets waiting peers go with an error (this shard failed and will not arrive). */
   abort(): void {
-    Atomics.store(this.control, ABORTED, 1);
-    Atomics.notify(this.control, GENERATION);
+    ShardSync.abort(this.control.buffer as SharedArrayBuffer);
+  }
+
+  /** The same from outside the shards (the pool, when a worker thread dies). */
+  static abort(buffer: SharedArrayBuffer): void {
+    const control = new Int32Array(buffer, 0, CONTROL_BYTES / 4);
+    Atomics.store(control, ABORTED, 1);
+    Atomics.notify(control, GENERATION);
   }
 
   private arrive(parties: number): void {

@@ -1,6 +1,6 @@
 // AssemblyScript (compiled by `npm run build:kernels`, not by tsc): WebAssembly SIMD loops that run on the
-// heap of tfjs's own wasm backend. Every pointer is a byte offset into that heap; the caller (../simd-kernels.ts)
-// allocates inputs, outputs and a scratch block there and guarantees 4-byte alignment of float arrays.
+// heap of tfjs's own wasm backend. Every pointer is a byte offset into that heap; the caller (../simd-module.ts)
+// allocates inputs, outputs and a scratch block there; float arrays are 4-byte aligned (wasm needs no more).
 // The module has no data segment and no allocator of its own: it must never write outside what it is given.
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -92,7 +92,7 @@ export function groupNormScratchBytes(c: i32, groups: i32): i32 {
 }
 
 // Scratch layout: f32 pattern arrays of P lanes, then f64 arrays of c channels, then f64 arrays of `groups`
-// entries. Each pattern is P·4 bytes, a multiple of 16, so every pattern is 16-byte aligned for v128 access.
+// entries. Each pattern is P·4 bytes, a multiple of 16, so patterns stay 16-byte aligned (faster v128 access).
 const PATTERNS = 5;
 const CHANNEL_ARRAYS = 7;
 const GROUP_ARRAYS = 2;
@@ -203,9 +203,9 @@ function foldLanes(pattern: usize, channels: usize, c: i32): void {
 
 /**
  * y = (x − μ)·rstd·γ + β per (sample, group), PyTorch semantics (biased variance, ε inside the root); also
- * writes, for the gradient, [n, groups] arrays of rstd and of μ − (the group's first value in the sample). Sums are shifted by the sample's
- * first value of each channel so they do not cancel when |mean| ≫ std; channels merge into their group with the
- * parallel-variance formula in f64.
+ * writes, for the gradient, [n, groups] arrays of rstd and of μ − (the group's first value in the sample). Sums
+ * are shifted by the sample's first value of each channel so they do not cancel when |mean| ≫ std; channels merge
+ * into their group with the parallel-variance formula in f64.
  */
 export function groupNormForward(
   x: usize, gamma: usize, beta: usize, y: usize, meanOut: usize, rstdOut: usize,
@@ -358,7 +358,8 @@ export function columnSums(x: usize, out: usize, rows: i32, cols: i32, scratch: 
   for (let l = 0; l < p; l++) storeF64(totals, l, 0);
   const length = rows * cols;
   const whole = length - (length % p);
-  const periodsPerBlock = 256;
+  // At most 256 periods, and few enough that start + p·periodsPerBlock stays far from i32 overflow.
+  const periodsPerBlock = max(1, min(256, (1 << 28) / p));
   for (let start = 0; start < whole; start += p * periodsPerBlock) {
     const end = min(start + p * periodsPerBlock, whole);
     for (let l = 0; l < p; l += 4) v128.store(block + (<usize>l << 2), f32x4.splat(0));
