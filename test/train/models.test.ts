@@ -23,6 +23,14 @@ describe('parameter counts', () => {
     expect(parameterCount(model)).toBe(count);
     tf.dispose(model.params);
   });
+
+  it('shapes-odenet (7 classes) has 56 967 parameters', () => {
+    // conv 1→32 (320) + GN (64) + conv 32→64 (18 496) + GN (128) + ODE block [GN (128) + conv 64→64 (36 928)]
+    // + linear 2·64→7 (903).
+    const model = buildModel(ModelSpec.parse({ name: 'shapes-odenet' }), { ...mnistShaped, classes: 7 });
+    expect(parameterCount(model)).toBe(320 + 64 + 18_496 + 128 + 128 + 36_928 + 903);
+    tf.dispose(model.params);
+  });
 });
 
 describe('forward passes', () => {
