@@ -16,8 +16,9 @@ export const PRESETS: Record<string, { description: string; config: RunConfigInp
       'Fashion-MNIST write-up: ConvNODE, tsit5 rtol=atol=1e-3, AdamW 1e-2, batch 128, 1 epoch; Flux.jl (Glorot) init.',
     config: {
       name: 'fashion-convnode',
-      // The write-up is Julia (Flux, DiffEqFlux): Flux's Glorot init, with which the forward NFE grows during
-      // training as the write-up saw (14 → 20–32 here); with PyTorch's init it stays at 14.
+      // The write-up is Julia (Flux, DiffEqFlux): Flux's Glorot init, with which the forward NFE can grow during
+      // training as the write-up saw (in about half the runs here: 14 → mean 18–22, up to 26–32 per batch); with
+      // PyTorch's init it stays at 14.
       model: { name: 'convnode-fashion', init: 'glorot', solver: { method: 'tsit5', rtol: 1e-3, atol: 1e-3, gradient: 'direct' } },
       dataset: { kind: 'fashion-mnist' },
       optimizer: { kind: 'adamw', lr: 1e-2, weightDecay: 1e-2 },

@@ -110,12 +110,13 @@ export function solveFixedPoint(G: (x: State) => State, x0: State, opts: FixedPo
   for (let iter = 1; iter <= opts.maxIters; iter++) {
     const g = G(x);
     const next = tf.tidy(() => {
+      const fParts = subtract(g, x);
       const gFlat = flatten(g);
-      const fFlat = tf.sub(gFlat, flatten(x));
+      const fFlat = flatten(fParts);
       // Safeguard: when the fixed-point residual grows, the history (nearly collinear, float32-noisy differences
       // near convergence) is steering badly — restart from a plain fixed-point step.
       // By parts, not flattened: a worker's norm must tell per-sample parts from shared ones (norm-reduction.ts).
-      const residual = updateSize(unflatten(fFlat, x), unflatten(gFlat, x));
+      const residual = updateSize(fParts, g);
       const restart = residual > lastResidual;
       lastResidual = residual;
       if (restart) {
@@ -128,7 +129,7 @@ export function solveFixedPoint(G: (x: State) => State, x0: State, opts: FixedPo
       tf.dispose([prevF, prevG].filter((t) => t !== undefined));
       prevF = tf.keep(fFlat);
       prevG = tf.keep(gFlat);
-      if (dFs.length === 0) return unflatten(gFlat, x);
+      if (dFs.length === 0) return g.map((p) => tf.clone(p)); // a plain fixed-point step: x ← G(x)
       const gamma = andersonWeights(tf.stack(dFs) as tf.Tensor2D, fFlat);
       const correction = tf.matMul(tf.reshape(tf.tensor1d(gamma), [1, -1]), tf.stack(dGs));
       return unflatten(tf.sub(gFlat, tf.reshape(correction, [-1])), x);
