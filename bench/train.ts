@@ -31,6 +31,8 @@ const { values } = parseArgs({
     batches: { type: 'string', default: '12' },
     workers: { type: 'string', default: '1' },
     backend: { type: 'string' },
+    // Another fixed-step method for case C (the shapes presets' implicit-euler, implicit-midpoint).
+    method: { type: 'string' },
   },
 });
 const batches = Number(values.batches);
@@ -91,7 +93,10 @@ if (!Number.isInteger(workers) || workers < 1) throw new Error('--workers must b
 const loadStart = loadavg();
 const { backend } = await initEngine({ backend: values.backend as 'wasm' | 'cpu' | 'tensorflow' | undefined });
 const full = await chosen.load();
-const config = RunConfig.parse({ ...chosen.config, epochs: 1, seed: 1, trainSize: batches * (chosen.config.batchSize ?? 128) });
+const model = values.method
+  ? { ...chosen.config.model, solver: { ...chosen.config.model.solver, method: values.method as 'euler' } }
+  : chosen.config.model;
+const config = RunConfig.parse({ ...chosen.config, model, epochs: 1, seed: 1, trainSize: batches * (chosen.config.batchSize ?? 128) });
 // The epoch-end evaluation is not what is measured: one batch of test images keeps it short.
 const px = full.imageShape.reduce((a, b) => a * b, 1);
 const dataset: Dataset = {
@@ -111,6 +116,7 @@ const results = {
   benchmark: 'train',
   case: values.case,
   description: chosen.description,
+  method: config.model.solver.method,
   date: new Date().toISOString(),
   backend,
   workers,
@@ -133,5 +139,5 @@ const results = {
 };
 const json = JSON.stringify(results, null, 2);
 mkdirSync('bench/results', { recursive: true });
-writeFileSync(`bench/results/train-${values.case}-w${workers}.json`, json + '\n');
+writeFileSync(`bench/results/train-${values.case}${values.method ? `-${values.method}` : ''}-w${workers}.json`, json + '\n');
 console.log(json);

@@ -9,7 +9,7 @@ import { solverInfo, type MethodName } from '../../../src-shared/solvers';
 import { initialStepSize, stepFactor, type ControllerState } from './controller';
 import { rkStep } from './explicit-rk';
 import { implicitStep } from './implicit-step';
-import { IMPLICIT_SCHEMES } from './implicit-schemes';
+import { IMPLICIT_SCHEMES, type ImplicitScheme } from './implicit-schemes';
 import { EXPLICIT_TABLEAUS } from './tableaus';
 import { allFinite, errorRatio, type State, type StateDynamics } from './state';
 
@@ -91,31 +91,43 @@ export function integrate(
   function integrateFixed(): void {
     const tab = EXPLICIT_TABLEAUS[opts.method];
     const scheme = IMPLICIT_SCHEMES[opts.method];
-    for (let i = 1; i < times.length; i++) {
-      const span = times[i] - times[i - 1];
-      const n = Math.max(1, Math.ceil(span / opts.stepSize - 1e-9));
-      const h = span / n;
-      for (let s = 0; s < n; s++) {
-        const t = times[i - 1] + s * h;
-        countStep(t, h);
-        if (tab) {
-          advance(rkStep(f, tab, t, y, h).y1);
-        } else if (scheme) {
-          const { y1 } = implicitStep(f, scheme, t, y, h, {
-            tol: opts.implicitTol,
-            maxIters: opts.implicitMaxIters,
-            memory: opts.implicitMemory,
-            method: opts.method,
-            gradient: opts.implicitGradient,
-          });
-          advance(y1);
-        }
-        record.stepsAccepted++;
-        record.stepSizes.push(h);
+    // Schemes without an explicit slope of their own predict each stage from the previous step's mean slope.
+    let slope: State | undefined;
+    const implicitAdvance = (scheme: ImplicitScheme, t: number, h: number) => {
+      const { y1 } = implicitStep(f, scheme, t, y, h, {
+        tol: opts.implicitTol,
+        maxIters: opts.implicitMaxIters,
+        memory: opts.implicitMemory,
+        method: opts.method,
+        gradient: opts.implicitGradient,
+        previousSlope: slope,
+      });
+      if (scheme.w0 === 0) {
+        const next = tf.tidy(() => y1.map((p, k) => tf.div(tf.sub(p, y[k]), h)));
+        if (slope) tf.dispose(slope);
+        slope = next;
       }
-      // One check per output, not per step: a sync per step would stall the pipeline.
-      if (!allFinite(y)) throw nonFinite(times[i], opts.method);
-      outputs.push(y);
+      advance(y1);
+    };
+    try {
+      for (let i = 1; i < times.length; i++) {
+        const span = times[i] - times[i - 1];
+        const n = Math.max(1, Math.ceil(span / opts.stepSize - 1e-9));
+        const h = span / n;
+        for (let s = 0; s < n; s++) {
+          const t = times[i - 1] + s * h;
+          countStep(t, h);
+          if (tab) advance(rkStep(f, tab, t, y, h).y1);
+          else if (scheme) implicitAdvance(scheme, t, h);
+          record.stepsAccepted++;
+          record.stepSizes.push(h);
+        }
+        // One check per output, not per step: a sync per step would stall the pipeline.
+        if (!allFinite(y)) throw nonFinite(times[i], opts.method);
+        outputs.push(y);
+      }
+    } finally {
+      if (slope) tf.dispose(slope);
     }
   }
 
