@@ -23,6 +23,8 @@ export interface StartedEvent {
   event: 'started';
   config: RunConfig;
   backend: string;
+  /** Set when the run fell back to a much slower backend than this machine should have, and why. */
+  backendNote?: string;
   parameterCount: number;
   trainSize: number;
   testSize: number;

@@ -26,6 +26,7 @@ export function progressReporter(): Reporter {
           `${e.config.model.name} on ${e.config.dataset.kind} (${e.trainSize} train / ${e.testSize} test, ` +
             `${e.parameterCount} parameters, backend ${e.backend}, data: ${e.datasetSource})\n`,
         );
+        if (e.backendNote) process.stderr.write(`warning: ${e.backendNote}\n`);
         break;
       case 'batch':
         if (!bar || e.batch === 1) {

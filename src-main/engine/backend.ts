@@ -22,6 +22,17 @@ export interface BackendSelection {
   skipped: { backend: string; reason: string }[];
 }
 
+/**
+ * Why the run is on the plain-JS `cpu` backend when wasm was skipped (e.g. our SIMD kernels not built): a
+ * note for the user, since every step is then an order of magnitude slower. Undefined otherwise (a missing
+ * native tfjs-node is the normal case and not worth a word).
+ */
+export function slowBackendNote(selection: BackendSelection): string | undefined {
+  if (selection.backend !== 'cpu') return undefined;
+  const wasm = selection.skipped.find((s) => s.backend === 'wasm');
+  return wasm && `running on the slow 'cpu' backend because 'wasm' is unavailable: ${wasm.reason}`;
+}
+
 type Attempt = { ok: true; simd?: boolean; threads?: boolean } | { ok: false; reason: string };
 
 // Optional dependencies that fail to install on machines without libtensorflow; absent is the normal case.

@@ -2,7 +2,7 @@
  * Entry point of a training process: receives one 'start' message, trains, streams events back and exits.
  * Run by the Runner (child_process.fork here; Electron's utilityProcess later) — never imported by the parent.
  */
-import { initEngine } from '../engine';
+import { initEngine, slowBackendNote } from '../engine';
 import { errorInfo, train } from '../engine/train/trainer';
 import { loadDataset } from '../data';
 import type { EndedEvent, RunEvent } from '../../src-shared/run-events';
@@ -29,7 +29,8 @@ function send(message: FromTrainer): Promise<void> {
 async function run(msg: StartMessage): Promise<void> {
   const emit = (event: RunEvent) => void send({ type: 'event', event });
   try {
-    const { backend } = await initEngine({ backend: msg.backend });
+    const selection = await initEngine({ backend: msg.backend });
+    const { backend } = selection;
     const dataset = await loadDataset(msg.config.dataset, {
       dataDir: msg.dataDir,
       signal: controller.signal,
@@ -38,6 +39,7 @@ async function run(msg: StartMessage): Promise<void> {
     await train(msg.config, {
       dataset,
       backend,
+      backendNote: slowBackendNote(selection),
       onEvent: emit,
       signal: controller.signal,
       resumeFrom: msg.resumeFrom,

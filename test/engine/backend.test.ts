@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isLabError } from '../../src-shared/errors.js';
-import { selectBackend, type BackendName } from '../../src-main/engine/backend.js';
+import { selectBackend, slowBackendNote, type BackendName } from '../../src-main/engine/backend.js';
 import { tf } from '../../src-main/engine/tf.js';
 
 const saved = process.env.ODELAB_BACKEND;
@@ -90,5 +90,25 @@ describe('selectBackend', () => {
 
   it.runIf(hasTensorflow)('picks tensorflow where tfjs-node is installed', async () => {
     expect((await selectBackend()).backend).toBe('tensorflow');
+  });
+});
+
+describe('slowBackendNote', () => {
+  it('warns when the automatic choice fell through to cpu because wasm failed, and says why', () => {
+    const reason = 'the SIMD kernels are not built: …/kernels.wasm is missing (run `npm run build:kernels`)';
+    const note = slowBackendNote({
+      backend: 'cpu',
+      skipped: [
+        { backend: 'tensorflow', reason: 'not installed' },
+        { backend: 'wasm', reason },
+      ],
+    });
+    expect(note).toContain("'cpu'");
+    expect(note).toContain(reason);
+  });
+
+  it('says nothing on wasm (tfjs-node missing is normal) nor on a cpu backend that was asked for', () => {
+    expect(slowBackendNote({ backend: 'wasm', skipped: [{ backend: 'tensorflow', reason: 'not installed' }] })).toBeUndefined();
+    expect(slowBackendNote({ backend: 'cpu', skipped: [] })).toBeUndefined();
   });
 });

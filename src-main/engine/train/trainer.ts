@@ -21,6 +21,8 @@ import type { BackendName } from '../backend';
 export interface TrainOptions {
   dataset: Dataset;
   backend: string;
+  /** Passed on in the started event (see slowBackendNote). */
+  backendNote?: string;
   onEvent: (e: RunEvent) => void;
   signal?: AbortSignal;
   /** Continue from this checkpoint (bytes as written by `saveCheckpoint`). */
@@ -133,6 +135,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
     event: 'started',
     config,
     backend: opts.backend,
+    ...(opts.backendNote ? { backendNote: opts.backendNote } : {}),
     parameterCount: parameterCount(model),
     trainSize: split.labels.length,
     testSize: dataset.test.labels.length,
