@@ -24,7 +24,7 @@ export interface BackendSelection {
 
 /**
  * Why the run is on the plain-JS `cpu` backend when wasm was skipped (e.g. our SIMD kernels not built): a
- * note for the user, since every step is then an order of magnitude slower. Undefined otherwise (a missing
+ * note for the user, since every step is then about two orders of magnitude slower. Undefined otherwise (a missing
  * native tfjs-node is the normal case and not worth a word).
  */
 export function slowBackendNote(selection: BackendSelection): string | undefined {
