@@ -88,7 +88,7 @@ export function evalCommand(): Command {
       const { config } = decodeCheckpoint(bytes, label);
       await initEngine({ backend: opts.backend });
       const dataset = await loadDataset(config.dataset, { dataDir: opts.dataDir });
-      const result = evaluateCheckpoint(bytes, dataset, label);
+      const result = await evaluateCheckpoint(bytes, dataset, label);
       const { confusion, misclassified, ...summary } = result;
       print(!!opts.json, { checkpoint: label, ...summary, confusion, misclassified }, () =>
         `${label}: epoch ${result.epoch}: test loss ${result.loss.toFixed(4)}, accuracy ${(100 * result.accuracy).toFixed(2)}% ` +

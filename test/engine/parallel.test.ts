@@ -9,6 +9,7 @@ import { buildModel, type BuildContext, type Model } from '../../src-main/engine
 import { lossAndGradients } from '../../src-main/engine/train/gradients';
 import { correctCount } from '../../src-main/engine/train/metrics';
 import { train } from '../../src-main/engine/train/trainer';
+import { evaluate } from '../../src-main/engine/train/evaluate';
 import { GradientWorkerPool, shardRanges, type PoolGradients } from '../../src-main/engine/parallel';
 import { normalise, type Dataset } from '../../src-main/data';
 import { LabError } from '../../src-shared/errors';
@@ -215,6 +216,27 @@ describe('GradientWorkerPool', () => {
     expect(p.threads.every((w) => w.threadId === -1)).toBe(true);
     expect(await inFlight).toMatchObject({ code: 'CANCELLED' });
     await expect(p.computeGradients(weightsOf(model), x, labels, shape)).rejects.toMatchObject({ code: 'CANCELLED' });
+    tf.dispose(model.params);
+  });
+});
+
+describe('evaluation through the pool', () => {
+  it.each([
+    { method: 'dopri5', rtol: 1e-3, atol: 1e-3 },
+    { method: 'implicit-midpoint', stepSize: 0.25 },
+  ] as const)('gives this thread’s loss, accuracy, confusion matrix and NFE: $method', async (solver) => {
+    const spec = ModelSpec.parse({ name: 'odenet-mnist', solver });
+    const model = buildModel(spec, ctx);
+    const opts = { classes: ctx.classes, imageShape: dataset.imageShape, normalisation: 'unit' as const, batchSize: 25 };
+    const here = await evaluate(model, dataset.test, opts);
+    const pooled = await evaluate(model, dataset.test, opts, await pool(spec));
+    expect(here.count).toBeGreaterThan(opts.batchSize); // several batches, the last one short
+    expect(pooled.loss).toBeCloseTo(here.loss, 5);
+    expect(pooled.accuracy).toBe(here.accuracy);
+    expect(pooled.confusion).toEqual(here.confusion);
+    expect(pooled.misclassified).toEqual(here.misclassified);
+    // Every shard takes the whole batch's steps, so the NFE per batch is the single-process one.
+    expect(pooled.nfeForwardMean).toBe(here.nfeForwardMean);
     tf.dispose(model.params);
   });
 });

@@ -89,7 +89,7 @@ describe('trainer', () => {
     const resumed = await run(config, { resumeFrom: firstHalf.checkpoints[0] });
     expect(resumed.batches.map((b) => b.step)).toEqual([5, 6, 7, 8]);
     expect(resumed.batches.map((b) => b.loss)).toEqual(straight.batches.slice(4).map((b) => b.loss));
-    const evaluation = evaluateCheckpoint(straight.checkpoints[1], dataset);
+    const evaluation = await evaluateCheckpoint(straight.checkpoints[1], dataset);
     expect(evaluation.accuracy).toBeCloseTo(straight.epochs[1].testAccuracy, 10);
   });
 

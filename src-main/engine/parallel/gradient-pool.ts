@@ -4,7 +4,8 @@
  * shard's part of the batch's mean loss and gradients, and the main thread adds them up. Adaptive and implicit
  * solvers take their decisions on error norms summed over all shards (shard-sync.ts), so every shard takes the
  * steps a single process would take for the whole batch. The main thread keeps the model and the optimiser; weights travel
- * with every request, so workers hold no training state.
+ * with every request, so workers hold no training state. Evaluation uses the same shards for forward passes only
+ * (computeLogits).
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -21,7 +22,7 @@ import {
   type WorkerSetup,
 } from './protocol';
 import { PEER_FAILED, ShardSync, shardSyncBytes } from './shard-sync';
-import { combineShards, shardRanges, totalStats, type CombinedGradients } from './shards';
+import { combineShards, shardRanges, totalStats, type CombinedGradients, type ShardRange } from './shards';
 
 export interface GradientPoolOptions {
   spec: ModelSpec;
@@ -57,6 +58,21 @@ export interface PoolGradients extends CombinedGradients {
   nfeBackward: number;
   stepsAccepted: number;
   stepsRejected: number;
+}
+
+/**
+ * A batch's solver work from its shards': each shard's statistics summed over its solves, then the maximum over
+ * shards (they take the same steps, so it is every shard's).
+ */
+function batchStats(results: GradientResult[]): Pick<PoolGradients, 'nfeForward' | 'nfeBackward' | 'stepsAccepted' | 'stepsRejected'> {
+  const totals = results.map((r) => totalStats(r.odeStats));
+  const max = (key: keyof ShardOdeStats) => Math.max(...totals.map((t) => t[key]));
+  return {
+    nfeForward: max('nfeForward'),
+    nfeBackward: max('nfeBackward'),
+    stepsAccepted: max('stepsAccepted'),
+    stepsRejected: max('stepsRejected'),
+  };
 }
 
 type Pending = { resolve: (r: GradientResult) => void; reject: (e: Error) => void };
@@ -194,11 +210,60 @@ export class GradientWorkerPool {
     labels: Int32Array,
     shape: readonly [number, number, number, number],
   ): Promise<PoolGradients> {
+    const { results, ranges } = await this.runShards('gradients', weights, x, labels, shape);
+    const shards = results.map((r, i) => ({ size: ranges[i].end - ranges[i].start, result: r }));
+    return {
+      ...combineShards(shards),
+      shards: results.map((r, i) => ({
+        start: ranges[i].start,
+        size: shards[i].size,
+        loss: r.loss,
+        correct: r.correct,
+        odeStats: r.odeStats,
+        stepSizes: r.stepSizes,
+        tensorBytes: r.tensorBytes,
+        seconds: r.seconds,
+      })),
+      ...batchStats(results),
+    };
+  }
+
+  /**
+   * The forward pass alone (evaluation): the batch's logits, row-major [n, classes], with its mean loss, correct
+   * count and solver work (every shard takes the whole batch's steps, as in computeGradients). Same errors.
+   */
+  async computeLogits(
+    weights: Float32Array[],
+    x: Float32Array,
+    labels: Int32Array,
+    shape: readonly [number, number, number, number],
+  ): Promise<{ logits: Float32Array; loss: number; correct: number; nfeForward: number }> {
+    const { results, ranges } = await this.runShards('logits', weights, x, labels, shape);
+    const logits = new Float32Array(results.reduce((n, r) => n + r.logits!.length, 0));
+    let offset = 0;
+    for (const r of results) {
+      logits.set(r.logits!, offset);
+      offset += r.logits!.length;
+    }
+    const n = shape[0];
+    const loss = results.reduce((sum, r, i) => sum + ((ranges[i].end - ranges[i].start) / n) * r.loss, 0);
+    const correct = results.reduce((sum, r) => sum + r.correct, 0);
+    return { logits, loss, correct, nfeForward: batchStats(results).nfeForward };
+  }
+
+  /** Sends each worker its shard of the batch and waits for all of them (results in shard order). */
+  private async runShards(
+    type: GradientRequest['type'],
+    weights: Float32Array[],
+    x: Float32Array,
+    labels: Int32Array,
+    shape: readonly [number, number, number, number],
+  ): Promise<{ results: GradientResult[]; ranges: ShardRange[] }> {
     if (this.disposed) throw new LabError('CANCELLED', 'the gradient worker pool has been disposed');
     // A dead thread would never reach its shard's norm reductions and its peers would wait for ever: refuse.
     const dead = this.threads_.find((t) => t.failure);
     if (dead) throw dead.failure;
-    if (this.busy) throw new LabError('INVALID_ARGUMENT', 'computeGradients is already running: await each call before the next');
+    if (this.busy) throw new LabError('INVALID_ARGUMENT', 'the pool is already computing a batch: await each call before the next');
     this.check(weights, x, labels, shape);
     const [n, h, w, c] = shape;
     const px = h * w * c;
@@ -209,7 +274,7 @@ export class GradientWorkerPool {
     ShardSync.reset(this.sync, ranges.length); // no shard is running: every earlier call has settled
     const calls = ranges.map(({ start, end }, i) => {
       const req: GradientRequest = {
-        type: 'gradients',
+        type,
         id: this.nextId++,
         weights: own,
         x: x.slice(start * px, end * px),
@@ -231,27 +296,7 @@ export class GradientWorkerPool {
     const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason);
     const original = failures.find((e) => !(e instanceof LabError && e.details?.[PEER_FAILED] === true));
     if (failures.length > 0) throw original ?? failures[0];
-    const results = settled.map((s) => (s as PromiseFulfilledResult<GradientResult>).value);
-    const shards = results.map((r, i) => ({ size: ranges[i].end - ranges[i].start, result: r }));
-    const totals = results.map((r) => totalStats(r.odeStats));
-    const max = (key: keyof ShardOdeStats) => Math.max(...totals.map((t) => t[key]));
-    return {
-      ...combineShards(shards),
-      shards: results.map((r, i) => ({
-        start: ranges[i].start,
-        size: shards[i].size,
-        loss: r.loss,
-        correct: r.correct,
-        odeStats: r.odeStats,
-        stepSizes: r.stepSizes,
-        tensorBytes: r.tensorBytes,
-        seconds: r.seconds,
-      })),
-      nfeForward: max('nfeForward'),
-      nfeBackward: max('nfeBackward'),
-      stepsAccepted: max('stepsAccepted'),
-      stepsRejected: max('stepsRejected'),
-    };
+    return { results: settled.map((s) => (s as PromiseFulfilledResult<GradientResult>).value), ranges };
   }
 
   /** Terminates every worker; pending calls reject with CANCELLED. Safe to call twice. */

@@ -1,13 +1,14 @@
 /**
  * A gradient worker (worker_threads entry): builds the model described by workerData, then answers gradient
  * requests one at a time — assign the weights, forward + backward on the shard, send loss, accuracy count,
- * gradients and solver statistics back. Never imported by the main thread.
+ * gradients and solver statistics back (or, for evaluation, the forward pass only and its logits). Never imported
+ * by the main thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { initEngine, tf } from '..';
 import { buildModel, type Model } from '../models';
-import { correctCount } from '../train/metrics';
-import { lossAndGradients } from '../train/gradients';
+import { correctCount, crossEntropy } from '../train/metrics';
+import { lossAndGradients, type LossAndGradients } from '../train/gradients';
 import { setNormReduction } from '../ode/norm-reduction';
 import { serialiseError, type FromWorker, type GradientRequest, type WorkerSetup } from './protocol';
 import { ShardSync } from './shard-sync';
@@ -19,12 +20,23 @@ function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
 }
 
+/** The forward pass alone, in lossAndGradients' shape (no gradients). */
+function lossOnly(model: Model, x: tf.Tensor, y: tf.Tensor, classes: number): LossAndGradients {
+  let odeStats: LossAndGradients['odeStats'] = [];
+  const [loss, logits] = tf.tidy(() => {
+    const out = model.forward(x);
+    odeStats = out.odeStats;
+    return [crossEntropy(out.logits, y, classes), out.logits];
+  });
+  return { loss: loss as tf.Scalar, logits, grads: [], odeStats };
+}
+
 function compute(model: Model, req: GradientRequest): Extract<FromWorker, { type: 'result' }> {
   // First of all: whatever fails below must release the peers waiting for this shard's norms.
   const sync = new ShardSync(req.sync, req.shard, req.workers);
   let x: tf.Tensor4D | undefined;
   let y: tf.Tensor1D | undefined;
-  let out: ReturnType<typeof lossAndGradients> | undefined;
+  let out: LossAndGradients | undefined;
   setNormReduction(sync);
   try {
     if (req.weights.length !== model.params.length) {
@@ -38,7 +50,10 @@ function compute(model: Model, req: GradientRequest): Extract<FromWorker, { type
     });
     x = tf.tensor4d(req.x, req.shape);
     y = tf.tensor1d(req.labels, 'int32');
-    out = lossAndGradients(model, x, y, setup.ctx.classes, req.share);
+    out =
+      req.type === 'logits'
+        ? lossOnly(model, x, y, setup.ctx.classes)
+        : lossAndGradients(model, x, y, setup.ctx.classes, req.share);
     const tensorBytes = tf.memory().numBytes;
     return {
       type: 'result',
@@ -47,6 +62,7 @@ function compute(model: Model, req: GradientRequest): Extract<FromWorker, { type
       correct: correctCount(out.logits, y),
       // Own copies (the cpu backend's dataSync returns its live buffer), so they can be transferred.
       grads: out.grads.map((g) => Float32Array.from(g.dataSync() as Float32Array)),
+      ...(req.type === 'logits' ? { logits: Float32Array.from(out.logits.dataSync() as Float32Array) } : {}),
       odeStats: out.odeStats.map(({ nfeForward, nfeBackward, stepsAccepted, stepsRejected }) => ({
         nfeForward,
         nfeBackward,
@@ -79,7 +95,7 @@ async function main(): Promise<void> {
   port.on('message', (req: GradientRequest) => {
     try {
       const result = compute(model, req);
-      post(result, result.grads.map((g) => g.buffer as ArrayBuffer));
+      post(result, [...result.grads, ...(result.logits ? [result.logits] : [])].map((a) => a.buffer as ArrayBuffer));
     } catch (e) {
       post({ type: 'failed', id: req.id, error: serialiseError(e) });
     }

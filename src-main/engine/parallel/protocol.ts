@@ -23,7 +23,8 @@ export interface ShardOdeStats {
 }
 
 export interface GradientRequest {
-  type: 'gradients';
+  /** 'logits': the forward pass only (evaluation): loss, correct count and logits, no gradients. */
+  type: 'gradients' | 'logits';
   id: number;
   /** The model's parameters in `model.params` order. */
   weights: Float32Array[];
@@ -45,6 +46,8 @@ export interface GradientResult {
   correct: number;
   /** Gradient of `share` × the shard's mean loss (its part of the batch's mean), one array per parameter. */
   grads: Float32Array[];
+  /** 'logits' requests: the shard's logits, row-major [rows, classes]. */
+  logits?: Float32Array;
   odeStats: ShardOdeStats[];
   /** Accepted step sizes of the shard's first ODE solve (the run store's step-size history). */
   stepSizes?: number[];

@@ -6,13 +6,17 @@ import { decodeCheckpoint } from './checkpoint';
 import { evaluate, evaluationOptions, type Evaluation } from './evaluate';
 import { loadWeights } from './weights';
 
-export function evaluateCheckpoint(bytes: Uint8Array, dataset: Dataset, name?: string): Evaluation & { epoch: number } {
+export async function evaluateCheckpoint(
+  bytes: Uint8Array,
+  dataset: Dataset,
+  name?: string,
+): Promise<Evaluation & { epoch: number }> {
   const checkpoint = decodeCheckpoint(bytes, name);
   const { config } = checkpoint;
   const model = buildModel(config.model, { classes: dataset.classes.length, imageShape: dataset.imageShape, seed: config.seed });
   try {
     loadWeights(model, checkpoint.weights);
-    const result = evaluate(model, dataset.test, evaluationOptions(config, dataset));
+    const result = await evaluate(model, dataset.test, evaluationOptions(config, dataset));
     return { ...result, epoch: checkpoint.epoch };
   } finally {
     tf.dispose(model.params);

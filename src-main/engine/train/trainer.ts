@@ -33,9 +33,10 @@ export interface TrainOptions {
   stopAfterEpoch?: number;
   /**
    * Data-parallel steps: with more than one, each batch's gradient is computed by this many worker threads on
-   * contiguous shards (GradientWorkerPool); the model, optimiser and evaluation stay on this thread.
-   * A runtime choice, not part of the run: results match single-process training to float32 rounding, and NFE
-   * may differ because each shard's adaptive solver picks its own steps. Default 1.
+   * contiguous shards (GradientWorkerPool), and test-set evaluations split their forward passes the same way; the
+   * model and optimiser stay on this thread.
+   * A runtime choice, not part of the run: results match single-process training to float32 rounding, and the
+   * NFE too (the shards' solvers decide on the whole batch's error norms). Default 1.
    */
   workers?: number;
 }
@@ -222,7 +223,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
             images: dataset.test.images.subarray(0, size * pixels),
             labels: dataset.test.labels.subarray(0, size),
           };
-          const e = evaluate(model, sample, evalOpts);
+          const e = await evaluate(model, sample, evalOpts, owned.pool);
           opts.onEvent({
             event: 'evaluation',
             epoch: current,
@@ -234,7 +235,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
           });
         }
       }
-      const test = evaluate(model, dataset.test, evalOpts);
+      const test = await evaluate(model, dataset.test, evalOpts, owned.pool);
       epoch = current;
       const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
       opts.onEvent({
