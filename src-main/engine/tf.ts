@@ -8,3 +8,13 @@ import * as tf from '@tensorflow/tfjs';
 export { tf };
 export type Tensor = tf.Tensor;
 export type Variable = tf.Variable;
+
+/**
+ * A variable initialised from `initial`, which it takes over: tf.variable shares the initial tensor's data and
+ * leaves that tensor alive (one leaked tensor per variable, holding the data after the variable is disposed).
+ */
+export function variableFrom(initial: tf.Tensor, trainable: boolean, name?: string): tf.Variable {
+  const v = tf.variable(initial, trainable, name);
+  initial.dispose();
+  return v;
+}

@@ -229,7 +229,7 @@ describe('evaluation through the pool', () => {
     const model = buildModel(spec, ctx);
     const opts = { classes: ctx.classes, imageShape: dataset.imageShape, normalisation: 'unit' as const, batchSize: 25 };
     const here = await evaluate(model, dataset.test, opts);
-    const pooled = await evaluate(model, dataset.test, opts, await pool(spec));
+    const pooled = await evaluate(model, dataset.test, opts, { pool: await pool(spec) });
     expect(here.count).toBeGreaterThan(opts.batchSize); // several batches, the last one short
     expect(pooled.loss).toBeCloseTo(here.loss, 5);
     expect(pooled.accuracy).toBe(here.accuracy);

@@ -144,4 +144,25 @@ describe('trainer', () => {
     expect(ended.step).toBe(2);
     expect(events.filter((e) => e.event === 'batch')).toHaveLength(2);
   });
+
+  it('stops in the epoch-end evaluation when cancelled there, without finishing the epoch', async () => {
+    const controller = new AbortController();
+    const events: RunEvent[] = [];
+    const before = tf.memory().numTensors;
+    const ended = await train(tinyConfig({ epochs: 3 }), {
+      dataset,
+      backend,
+      signal: controller.signal,
+      onEvent: (e) => {
+        events.push(e);
+        // The epoch's last batch: the evaluation comes next.
+        if (e.event === 'batch' && e.step === 4) controller.abort();
+      },
+    });
+    expect(ended.status).toBe('cancelled');
+    expect(ended.error).toBeUndefined();
+    expect(ended.epochsCompleted).toBe(0);
+    expect(events.some((e) => e.event === 'epoch')).toBe(false);
+    expect(tf.memory().numTensors).toBe(before);
+  });
 });

@@ -4,7 +4,7 @@
  * (Glorot-uniform weights, zero biases), so models start where the write-ups' models started.
  */
 import type { ModelSpec } from '../../../src-shared/run-config';
-import { tf } from '../tf';
+import { tf, variableFrom } from '../tf';
 
 export type InitScheme = ModelSpec['init'];
 
@@ -26,7 +26,7 @@ export class SeedSequence {
 }
 
 function uniform(shape: number[], bound: number, seeds: SeedSequence, name: string): tf.Variable {
-  return tf.variable(tf.randomUniform(shape, -bound, bound, 'float32', seeds.take()), true, name);
+  return variableFrom(tf.randomUniform(shape, -bound, bound, 'float32', seeds.take()), true, name);
 }
 
 /** A conv or dense layer's weights with `fanIn` inputs and `fanOut` outputs per unit. */
@@ -39,7 +39,7 @@ export function initWeights(shape: number[], fanIn: number, fanOut: number, seed
 export function initBias(shape: number[], fanIn: number, seeds: SeedSequence, name: string): tf.Variable {
   if (seeds.scheme === 'glorot') {
     seeds.take();
-    return tf.variable(tf.zeros(shape), true, name);
+    return variableFrom(tf.zeros(shape), true, name);
   }
   return uniform(shape, 1 / Math.sqrt(fanIn), seeds, name);
 }

@@ -3,7 +3,7 @@
  * model is its parameter record plus a function, and the adjoint sees exactly which variables a block uses.
  * Tensors are NHWC (tfjs's native layout).
  */
-import { tf, type Tensor } from '../tf';
+import { tf, variableFrom, type Tensor } from '../tf';
 import { groupNormKernel, hasGroupNormKernel } from '../kernels/group-norm';
 import { initBias, initWeights, SeedSequence } from './init';
 
@@ -60,8 +60,8 @@ export function createGroupNorm(groups: number, channels: number, name = 'groupn
   if (channels % groups !== 0) throw new Error(`GroupNorm: ${channels} channels do not split into ${groups} groups`);
   return {
     groups,
-    gamma: tf.variable(tf.ones([channels]), true, uniqueName(`${name}/gamma`)),
-    beta: tf.variable(tf.zeros([channels]), true, uniqueName(`${name}/beta`)),
+    gamma: variableFrom(tf.ones([channels]), true, uniqueName(`${name}/gamma`)),
+    beta: variableFrom(tf.zeros([channels]), true, uniqueName(`${name}/beta`)),
   };
 }
 

@@ -1,6 +1,7 @@
 /** Test-set evaluation: loss, accuracy, confusion matrix and the ODE work it took. */
 import { batches, disposeBatch, type Dataset, type Normalisation, type Split } from '../../data';
 import type { RunConfig } from '../../../src-shared/run-config';
+import { LabError } from '../../../src-shared/errors';
 import { tf } from '../tf';
 import type { Model } from '../models';
 import type { GradientWorkerPool } from '../parallel';
@@ -29,13 +30,15 @@ export function evaluationOptions(config: RunConfig, dataset: Dataset) {
 /**
  * Evaluates `model` on `split`, in batches. With a worker pool, each batch's forward pass is split over the
  * workers (the test set is most of an epoch's forward work: 6000 test images against 2700 training ones for
- * shapes); the metrics are computed here from the returned logits either way.
+ * shapes); the metrics are computed here from the returned logits either way. With a signal, the event loop gets
+ * a turn before each batch and an abort stops the evaluation there (CANCELLED): an implicit solver's test set
+ * takes minutes.
  */
 export async function evaluate(
   model: Model,
   split: Split,
   opts: { classes: number; imageShape: readonly [number, number, number]; normalisation: Normalisation; batchSize: number },
-  pool?: GradientWorkerPool,
+  { pool, signal }: { pool?: GradientWorkerPool; signal?: AbortSignal } = {},
 ): Promise<Evaluation> {
   const confusion = Array.from({ length: opts.classes }, () => new Array<number>(opts.classes).fill(0));
   let lossSum = 0;
@@ -47,6 +50,10 @@ export async function evaluate(
   const weights = pool && model.params.map((p) => p.dataSync() as Float32Array);
   for (const batch of batches(split, { ...opts, shuffle: false })) {
     try {
+      if (signal) {
+        await new Promise((resolve) => setImmediate(resolve));
+        if (signal.aborted) throw new LabError('CANCELLED', 'the evaluation was cancelled');
+      }
       let logits: tf.Tensor;
       if (pool && weights) {
         const shape = [batch.size, ...opts.imageShape] as [number, number, number, number];

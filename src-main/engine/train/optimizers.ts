@@ -4,7 +4,7 @@
  * (tfjs has no AdamW, and its optimisers key state by variable name, which differs between processes.)
  */
 import type { OptimizerSpec } from '../../../src-shared/run-config';
-import { tf, type Tensor, type Variable } from '../tf';
+import { tf, variableFrom, type Tensor, type Variable } from '../tf';
 
 export interface Optimizer {
   /** Applies one update; `grads[i]` belongs to `params[i]`. Does not dispose the gradients. */
@@ -28,7 +28,7 @@ export function createOptimizer(spec: OptimizerSpec, params: Variable[], totalSt
   const slots = spec.kind === 'sgd' ? (spec.momentum > 0 ? 1 : 0) : 2;
   // Slot k of parameter i lives at buffers[k][i]; zeros until the first step.
   const buffers: Variable[][] = Array.from({ length: slots }, () =>
-    params.map((p) => tf.variable(tf.zerosLike(p), false)),
+    params.map((p) => variableFrom(tf.zerosLike(p), false)),
   );
   let iterations = 0;
 

@@ -223,7 +223,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
             images: dataset.test.images.subarray(0, size * pixels),
             labels: dataset.test.labels.subarray(0, size),
           };
-          const e = await evaluate(model, sample, evalOpts, owned.pool);
+          const e = await evaluate(model, sample, evalOpts, { pool: owned.pool, signal: opts.signal });
           opts.onEvent({
             event: 'evaluation',
             epoch: current,
@@ -235,7 +235,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
           });
         }
       }
-      const test = await evaluate(model, dataset.test, evalOpts, owned.pool);
+      const test = await evaluate(model, dataset.test, evalOpts, { pool: owned.pool, signal: opts.signal });
       epoch = current;
       const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
       opts.onEvent({
@@ -266,6 +266,8 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
       }
     }
   } catch (e) {
+    // A cancel that lands in an evaluation stops it with CANCELLED: the run was cancelled, it did not fail.
+    if (opts.signal?.aborted) return finish('cancelled');
     return finish('failed', errorInfo(e, { epoch: current, step }));
   }
   return finish('completed');
