@@ -13,6 +13,7 @@ import { loadDataset } from '../data';
 import { LabError } from '../../src-shared/errors';
 import { loadCheckpoint } from '../store';
 import { withStore } from './store-options';
+import { int, positiveInt } from './option-parsers';
 
 function print(json: boolean, value: unknown, text: () => string): void {
   process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : text() + '\n');
@@ -73,7 +74,6 @@ async function checkpointBytes(opts: { checkpoint?: string; run?: number; epoch?
 }
 
 export function evalCommand(): Command {
-  const int = (v: string) => Number.parseInt(v, 10);
   return new Command('eval')
     .description("evaluate a checkpoint on its dataset's test split")
     .option('--checkpoint <file>', 'checkpoint file (checkpoints/epoch-NNN.ckpt of a run folder)')
@@ -82,13 +82,14 @@ export function evalCommand(): Command {
     .option('--db <file>', 'run store (default: lab.db in the lab data folder, or $ODELAB_DB)')
     .option('--data-dir <dir>', 'dataset directory')
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(['tensorflow', 'wasm', 'cpu']))
+    .option('--workers <n>', 'worker threads sharing each batch (data parallel; default 1)', positiveInt)
     .option('--json', 'JSON output')
-    .action(async (opts: { checkpoint?: string; run?: number; epoch?: number; db?: string; dataDir?: string; backend?: 'wasm'; json?: boolean }) => {
+    .action(async (opts: { checkpoint?: string; run?: number; epoch?: number; db?: string; dataDir?: string; backend?: 'wasm'; workers?: number; json?: boolean }) => {
       const { bytes, label } = await checkpointBytes(opts);
       const { config } = decodeCheckpoint(bytes, label);
       await initEngine({ backend: opts.backend });
       const dataset = await loadDataset(config.dataset, { dataDir: opts.dataDir });
-      const result = await evaluateCheckpoint(bytes, dataset, label);
+      const result = await evaluateCheckpoint(bytes, dataset, { name: label, workers: opts.workers, backend: opts.backend });
       const { confusion, misclassified, ...summary } = result;
       print(!!opts.json, { checkpoint: label, ...summary, confusion, misclassified }, () =>
         `${label}: epoch ${result.epoch}: test loss ${result.loss.toFixed(4)}, accuracy ${(100 * result.accuracy).toFixed(2)}% ` +

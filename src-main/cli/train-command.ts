@@ -9,11 +9,11 @@ import type { LabService, RecordedRun } from '../lab/lab-service';
 import { jsonLinesReporter, progressReporter } from './reporters';
 import { runConfigFromFlags, type TrainFlags } from './run-config-from-flags';
 import { EXIT } from './exit-codes';
+import { int, positiveInt } from './option-parsers';
 import { withService } from './store-options';
 import { addRunsToStudy, ensureStudy } from '../store';
 
 const num = (v: string) => Number(v);
-const int = (v: string) => Number.parseInt(v, 10);
 const collect = (v: string, all: string[] = []) => [...all, v];
 
 export interface LaunchFlags {
@@ -29,7 +29,7 @@ export function launchOptions(cmd: Command): Command {
   return cmd
     .option('--data-dir <dir>', 'dataset directory')
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(['tensorflow', 'wasm', 'cpu']))
-    .option('--workers <n>', 'gradient worker threads per training step (data parallel; default 1)', int)
+    .option('--workers <n>', 'gradient worker threads per training step and evaluation (data parallel; default 1)', positiveInt)
     .option('--out <dir>', 'also keep the run as files here (events.jsonl, checkpoints/epoch-NNN.ckpt)')
     .option('--json', 'print one JSON object per event (the default when stdout is not a TTY)');
 }

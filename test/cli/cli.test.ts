@@ -57,6 +57,11 @@ describe('odelab', () => {
     expect(badConfig.code).toBe(2);
     expect(badConfig.stderr).toMatch(/dataset/);
     expect(odelab('train', '--config', join(tempDir(), 'missing.json')).stderr).toMatch(/--config: cannot read/);
+    for (const command of ['train', 'eval']) {
+      const badWorkers = odelab(command, '--workers', '0');
+      expect(badWorkers.code).toBe(2);
+      expect(badWorkers.stderr).toMatch(/--workers <n>.*expected a positive integer, got '0'/);
+    }
   });
 
   it('trains from flags, prints JSON lines, writes checkpoints that eval can score', () => {
@@ -77,6 +82,11 @@ describe('odelab', () => {
     const evaluation = odelab('eval', '--checkpoint', checkpoint, '--json');
     expect(evaluation.code).toBe(0);
     expect(JSON.parse(evaluation.stdout).accuracy).toBeCloseTo(events[3].testAccuracy, 10);
+    // Split over two worker threads: the same predictions (float32 rounding aside in the loss).
+    const parallel = odelab('eval', '--checkpoint', checkpoint, '--workers', '2', '--json');
+    expect(parallel.code).toBe(0);
+    expect(JSON.parse(parallel.stdout).accuracy).toBe(JSON.parse(evaluation.stdout).accuracy);
+    expect(JSON.parse(parallel.stdout).confusion).toEqual(JSON.parse(evaluation.stdout).confusion);
   });
 
   it('exits 1 and says why when a run diverges', () => {
