@@ -128,7 +128,8 @@ describe('trainer', () => {
     expect(ended.epochsCompleted).toBe(1);
   });
 
-  it('stops between batches when cancelled', async () => {
+  /** A 3-epoch tiny run (4 batches per epoch) cancelled from the batch event of `step`. */
+  async function cancelledAt(step: number) {
     const controller = new AbortController();
     const events: RunEvent[] = [];
     const ended = await train(tinyConfig({ epochs: 3 }), {
@@ -137,28 +138,23 @@ describe('trainer', () => {
       signal: controller.signal,
       onEvent: (e) => {
         events.push(e);
-        if (e.event === 'batch' && e.step === 2) controller.abort();
+        if (e.event === 'batch' && e.step === step) controller.abort();
       },
     });
+    return { ended, events };
+  }
+
+  it('stops between batches when cancelled', async () => {
+    const { ended, events } = await cancelledAt(2);
     expect(ended.status).toBe('cancelled');
     expect(ended.step).toBe(2);
     expect(events.filter((e) => e.event === 'batch')).toHaveLength(2);
   });
 
   it('stops in the epoch-end evaluation when cancelled there, without finishing the epoch', async () => {
-    const controller = new AbortController();
-    const events: RunEvent[] = [];
     const before = tf.memory().numTensors;
-    const ended = await train(tinyConfig({ epochs: 3 }), {
-      dataset,
-      backend,
-      signal: controller.signal,
-      onEvent: (e) => {
-        events.push(e);
-        // The epoch's last batch: the evaluation comes next.
-        if (e.event === 'batch' && e.step === 4) controller.abort();
-      },
-    });
+    // The epoch's last batch: the evaluation comes next.
+    const { ended, events } = await cancelledAt(4);
     expect(ended.status).toBe('cancelled');
     expect(ended.error).toBeUndefined();
     expect(ended.epochsCompleted).toBe(0);

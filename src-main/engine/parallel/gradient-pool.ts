@@ -229,26 +229,23 @@ export class GradientWorkerPool {
   }
 
   /**
-   * The forward pass alone (evaluation): the batch's logits, row-major [n, classes], with its mean loss, correct
-   * count and solver work (every shard takes the whole batch's steps, as in computeGradients). Same errors.
+   * The forward pass alone (evaluation): the batch's logits, row-major [n, classes], and its solver work (every
+   * shard takes the whole batch's steps, as in computeGradients). Same errors.
    */
   async computeLogits(
     weights: Float32Array[],
     x: Float32Array,
     labels: Int32Array,
     shape: readonly [number, number, number, number],
-  ): Promise<{ logits: Float32Array; loss: number; correct: number; nfeForward: number }> {
-    const { results, ranges } = await this.runShards('logits', weights, x, labels, shape);
+  ): Promise<{ logits: Float32Array; nfeForward: number }> {
+    const { results } = await this.runShards('logits', weights, x, labels, shape);
     const logits = new Float32Array(results.reduce((n, r) => n + r.logits!.length, 0));
     let offset = 0;
     for (const r of results) {
       logits.set(r.logits!, offset);
       offset += r.logits!.length;
     }
-    const n = shape[0];
-    const loss = results.reduce((sum, r, i) => sum + ((ranges[i].end - ranges[i].start) / n) * r.loss, 0);
-    const correct = results.reduce((sum, r) => sum + r.correct, 0);
-    return { logits, loss, correct, nfeForward: batchStats(results).nfeForward };
+    return { logits, nfeForward: batchStats(results).nfeForward };
   }
 
   /** Sends each worker its shard of the batch and waits for all of them (results in shard order). */
