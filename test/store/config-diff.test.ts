@@ -52,7 +52,7 @@ describe('configDiff', () => {
 
   it('compares arrays as whole values', () => {
     const a = preset('shapes-euler');
-    const b = RunConfig.parse({ ...PRESETS['shapes-euler'].config, dataset: { kind: 'shapes', mode: 'compound', sizeRange: [0.5, 0.8] } });
+    const b = RunConfig.parse({ ...PRESETS['shapes-euler'].config, dataset: { ...PRESETS['shapes-euler'].config.dataset, sizeRange: [0.5, 0.8] } });
     expect(configDiff([a, b])).toEqual([{ path: 'dataset.sizeRange', values: [[0.45, 0.8], [0.5, 0.8]] }]);
     expect(configDiff([{ x: [{ a: 1, b: 2 }] }, { x: [{ b: 2, a: 1 }] }])).toEqual([]);
   });
