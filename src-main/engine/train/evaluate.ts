@@ -6,6 +6,7 @@ import { tf } from '../tf';
 import type { Model } from '../models';
 import type { GradientWorkerPool } from '../parallel';
 import { correctCount, crossEntropy, scorePredictions } from './metrics';
+import { poolInputs } from './steps';
 
 export interface Evaluation {
   loss: number;
@@ -56,8 +57,7 @@ export async function evaluate(
       }
       let logits: tf.Tensor;
       if (pool && weights) {
-        const shape = [batch.size, ...opts.imageShape] as [number, number, number, number];
-        const r = await pool.computeLogits(weights, batch.x.dataSync() as Float32Array, batch.y.dataSync() as Int32Array, shape);
+        const r = await pool.computeLogits(weights, ...poolInputs(batch));
         logits = tf.tensor2d(r.logits, [batch.size, opts.classes]);
         nfe += r.nfeForward;
       } else {

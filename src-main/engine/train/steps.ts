@@ -51,14 +51,17 @@ export function localStep(model: Model, optimizer: Optimizer, classes: number): 
   };
 }
 
+/** A batch as the worker pool takes it: flat pixels, int labels and the NHWC shape. */
+export function poolInputs(batch: Parameters<Step>[0]): [Float32Array, Int32Array, [number, number, number, number]] {
+  const [, h, w, c] = batch.x.shape;
+  return [batch.x.dataSync() as Float32Array, batch.y.dataSync() as Int32Array, [batch.size, h, w, c]];
+}
+
 /** Gradients from the worker pool (current weights sent with each batch), update on this thread. */
 export function pooledStep(model: Model, optimizer: Optimizer, pool: GradientWorkerPool): Step {
   return async (batch) => {
     const weights = model.params.map((p) => p.dataSync() as Float32Array);
-    const r = await pool.computeGradients(weights, batch.x.dataSync() as Float32Array, batch.y.dataSync() as Int32Array, [
-      batch.size,
-      ...(batch.x.shape.slice(1) as [number, number, number]),
-    ]);
+    const r = await pool.computeGradients(weights, ...poolInputs(batch));
     if (Number.isFinite(r.loss)) {
       const grads = r.grads.map((g, i) => tf.tensor(g, model.params[i].shape));
       optimizer.step(grads);
