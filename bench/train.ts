@@ -10,8 +10,10 @@
  *     direct backprop. Reference: 0.11 s per step.
  *  C  shapes-odenet, generated compound shapes, batch 120, Euler step 0.05 (20 steps), direct backprop.
  *
- * The first step is reported apart (kernel set-up, first allocations) and left out of the median. The cores other
- * processes used meanwhile are recorded (cpu.otherCores): other work on the two cores distorts every figure here.
+ * The first two steps are reported apart and left out of the median: they carry one-time costs (V8 compiling the
+ * wasm kernels' hot code, first allocations; with --workers, each worker thread's own) and take 2–3× as long as
+ * the steps after. The cores other processes used meanwhile are recorded (cpu.otherCores): other work on the two
+ * cores distorts every figure here.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -87,7 +89,7 @@ const CASES: Record<string, Case> = {
 
 const chosen = CASES[values.case ?? ''];
 if (!chosen) throw new Error(`--case must be one of ${Object.keys(CASES).join(', ')}`);
-if (!Number.isInteger(batches) || batches < 2) throw new Error('--batches must be an integer ≥ 2');
+if (!Number.isInteger(batches) || batches < 3) throw new Error('--batches must be an integer ≥ 3');
 if (!Number.isInteger(workers) || workers < 1) throw new Error('--workers must be a positive integer');
 
 const loadStart = loadavg();
@@ -110,7 +112,8 @@ const ended = await train(config, { dataset, backend, workers, onEvent: (e) => e
 if (ended.status !== 'completed') throw new Error(`training ended ${ended.status}: ${ended.error?.message}`);
 const steps = events.filter((e): e is BatchEvent => e.event === 'batch');
 const epoch = events.find((e): e is EpochEvent => e.event === 'epoch')!;
-const timed = steps.slice(1);
+const WARMUP_STEPS = 2;
+const timed = steps.slice(WARMUP_STEPS);
 
 const results = {
   benchmark: 'train',
@@ -127,7 +130,7 @@ const results = {
   cpu: cpuSince(cpuStart),
   medianBatchSeconds: median(timed.map((b) => b.seconds)),
   minBatchSeconds: Math.min(...timed.map((b) => b.seconds)),
-  firstBatchSeconds: steps[0].seconds,
+  warmupBatchSeconds: steps.slice(0, WARMUP_STEPS).map((b) => Number(b.seconds.toFixed(4))),
   batchSeconds: steps.map((b) => Number(b.seconds.toFixed(4))),
   nfeForward: median(timed.map((b) => b.nfeForward)),
   nfeBackward: median(timed.map((b) => b.nfeBackward)),
