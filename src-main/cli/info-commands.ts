@@ -73,9 +73,22 @@ async function checkpointBytes(opts: { checkpoint?: string; run?: number; epoch?
   throw new LabError('INVALID_ARGUMENT', 'give either --checkpoint <file> or --run <id>', { field: 'checkpoint' });
 }
 
+interface EvalOptions {
+  checkpoint?: string;
+  run?: number;
+  epoch?: number;
+  db?: string;
+  dataDir?: string;
+  backend?: 'wasm';
+  workers?: number;
+  split: 'train' | 'test';
+  limit?: number;
+  json?: boolean;
+}
+
 export function evalCommand(): Command {
   return new Command('eval')
-    .description("evaluate a checkpoint on its dataset's test split")
+    .description("evaluate a checkpoint on its dataset's test split (or its training split)")
     .option('--checkpoint <file>', 'checkpoint file (checkpoints/epoch-NNN.ckpt of a run folder)')
     .option('--run <id>', "a run in the run store (its latest checkpoint, or --epoch's)", int)
     .option('--epoch <n>', "with --run: that epoch's checkpoint", int)
@@ -83,16 +96,28 @@ export function evalCommand(): Command {
     .option('--data-dir <dir>', 'dataset directory')
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(['tensorflow', 'wasm', 'cpu']))
     .option('--workers <n>', 'worker threads sharing each batch (data parallel; default 1)', positiveInt)
+    .addOption(
+      new Option('--split <name>', "the dataset's split to score: train is all of its training images, not only a run's --train-size subset")
+        .choices(['test', 'train'])
+        .default('test'),
+    )
+    .option('--limit <n>', "only the split's first n images", positiveInt)
     .option('--json', 'JSON output')
-    .action(async (opts: { checkpoint?: string; run?: number; epoch?: number; db?: string; dataDir?: string; backend?: 'wasm'; workers?: number; json?: boolean }) => {
+    .action(async (opts: EvalOptions) => {
       const { bytes, label } = await checkpointBytes(opts);
       const { config } = decodeCheckpoint(bytes, label);
       await initEngine({ backend: opts.backend });
       const dataset = await loadDataset(config.dataset, { dataDir: opts.dataDir });
-      const result = await evaluateCheckpoint(bytes, dataset, { name: label, workers: opts.workers, backend: opts.backend });
+      const result = await evaluateCheckpoint(bytes, dataset, {
+        name: label,
+        workers: opts.workers,
+        backend: opts.backend,
+        split: opts.split,
+        limit: opts.limit,
+      });
       const { confusion, misclassified, ...summary } = result;
       print(!!opts.json, { checkpoint: label, ...summary, confusion, misclassified }, () =>
-        `${label}: epoch ${result.epoch}: test loss ${result.loss.toFixed(4)}, accuracy ${(100 * result.accuracy).toFixed(2)}% ` +
+        `${label}: epoch ${result.epoch}: ${opts.split} loss ${result.loss.toFixed(4)}, accuracy ${(100 * result.accuracy).toFixed(2)}% ` +
         `on ${result.count} images, NFE ${result.nfeForwardMean.toFixed(1)} per batch`,
       );
     });

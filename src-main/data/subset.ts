@@ -55,6 +55,13 @@ export function proportionalQuotas(counts: readonly number[], size: number): num
   return quotas;
 }
 
+/** The split's first `size` images, as views (no copy); all of them when it has fewer. */
+export function head(split: Split, size: number): Split {
+  const n = Math.min(size, split.labels.length);
+  const px = split.labels.length === 0 ? 0 : split.images.length / split.labels.length;
+  return { images: split.images.subarray(0, n * px), labels: split.labels.subarray(0, n) };
+}
+
 /** Copies the given rows of a split (images are row-major, so a row is one image). */
 export function gather(split: Split, indices: ArrayLike<number>): Split {
   const n = split.labels.length;

@@ -57,6 +57,10 @@ describe('odelab', () => {
     expect(badConfig.code).toBe(2);
     expect(badConfig.stderr).toMatch(/dataset/);
     expect(odelab('train', '--config', join(tempDir(), 'missing.json')).stderr).toMatch(/--config: cannot read/);
+    const badSplit = odelab('eval', '--checkpoint', 'x.ckpt', '--split', 'validation');
+    expect(badSplit.code).toBe(2);
+    expect(badSplit.stderr).toMatch(/--split <name>.*'validation' is invalid.*test, train/);
+    expect(odelab('eval', '--checkpoint', 'x.ckpt', '--limit', '0').stderr).toMatch(/--limit <n>.*expected a positive integer, got '0'/);
     for (const command of ['train', 'eval']) {
       const badWorkers = odelab(command, '--workers', '0');
       expect(badWorkers.code).toBe(2);
@@ -87,6 +91,14 @@ describe('odelab', () => {
     expect(parallel.code).toBe(0);
     expect(JSON.parse(parallel.stdout).accuracy).toBe(JSON.parse(evaluation.stdout).accuracy);
     expect(JSON.parse(parallel.stdout).confusion).toEqual(JSON.parse(evaluation.stdout).confusion);
+    // The training split's first 64 images: the images, counts and confusion matrix of those, not the test set's.
+    const train = odelab('eval', '--checkpoint', checkpoint, '--split', 'train', '--limit', '64', '--json');
+    expect(train.code).toBe(0);
+    const trained = JSON.parse(train.stdout);
+    expect(trained).toMatchObject({ split: 'train', count: 64 });
+    expect(trained.confusion.flat().reduce((a: number, b: number) => a + b, 0)).toBe(64);
+    expect(trained.misclassified.every((i: number) => i < 64)).toBe(true);
+    expect(JSON.parse(evaluation.stdout)).toMatchObject({ split: 'test', count: 6000 });
   });
 
   it('exits 1 and says why when a run diverges', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { batchCount, batches, disposeBatch, epochOrder, normalise, normalisationTable, oneHotBatches, subsetStratified } from '../../src-main/data/index';
+import { batchCount, batches, disposeBatch, epochOrder, head, normalise, normalisationTable, oneHotBatches, subsetStratified } from '../../src-main/data/index';
 import { proportionalQuotas } from '../../src-main/data/subset';
 import { tf } from '../../src-main/engine/tf';
 import type { Split } from '../../src-main/data/types';
@@ -14,6 +14,18 @@ function indexedSplit(n: number, labelOf: (i: number) => number): Split {
   }
   return { images, labels };
 }
+
+describe('head', () => {
+  const split = indexedSplit(10, (i) => i % 3);
+
+  it('takes the first images with their labels, and all of a split that has fewer', () => {
+    const first = head(split, 4);
+    expect(Array.from(first.labels)).toEqual([0, 1, 2, 0]);
+    expect(Array.from(first.images)).toEqual(Array.from(split.images.subarray(0, 16)));
+    expect(head(split, 25).labels.length).toBe(10);
+    expect(head({ images: new Uint8Array(0), labels: new Uint8Array(0) }, 3).labels.length).toBe(0);
+  });
+});
 
 describe('subsetStratified', () => {
   // 1000 images: 600 of class 0, 300 of class 1, 100 of class 2.

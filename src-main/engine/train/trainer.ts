@@ -6,7 +6,7 @@
 import { LabError } from '../../../src-shared/errors';
 import type { RunConfig } from '../../../src-shared/run-config';
 import type { EndedEvent, RunErrorInfo, RunEvent } from '../../../src-shared/run-events';
-import { batchCount, batches, datasetContentHash, disposeBatch, subsetStratified, type Dataset, type Split } from '../../data';
+import { batchCount, batches, datasetContentHash, disposeBatch, head, subsetStratified, type Dataset, type Split } from '../../data';
 import { solverInfo } from '../../../src-shared/solvers';
 import { tf } from '../tf';
 import { buildModel, parameterCount, type Model } from '../models';
@@ -217,12 +217,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
           ...(recordStepSizes && result.stepSizes ? { stepSizes: result.stepSizes } : {}),
         });
         if (config.evalEvery > 0 && step % config.evalEvery === 0 && batchIndex < perEpoch) {
-          const size = Math.min(config.evalSize, dataset.test.labels.length);
-          const pixels = dataset.imageShape[0] * dataset.imageShape[1] * dataset.imageShape[2];
-          const sample = {
-            images: dataset.test.images.subarray(0, size * pixels),
-            labels: dataset.test.labels.subarray(0, size),
-          };
+          const sample = head(dataset.test, config.evalSize);
           const e = await evaluate(model, sample, evalOpts, { pool: owned.pool, signal: opts.signal });
           opts.onEvent({
             event: 'evaluation',
