@@ -97,7 +97,10 @@ export function evalCommand(): Command {
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(['tensorflow', 'wasm', 'cpu']))
     .option('--workers <n>', 'worker threads sharing each batch (data parallel; default 1)', positiveInt)
     .addOption(
-      new Option('--split <name>', "the dataset's split to score: train is all of its training images, not only a run's --train-size subset")
+      new Option(
+        '--split <name>',
+        "the dataset's split to score: train is all of its training images, not only a run's --train-size subset",
+      )
         .choices(['test', 'train'])
         .default('test'),
     )
