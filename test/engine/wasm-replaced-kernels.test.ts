@@ -53,6 +53,32 @@ describe('BatchMatMul on wasm (transposes replaced)', () => {
     expect(relErr(actual, expected)).toBeLessThan(1e-5);
   });
 
+  // Which operand gets transposed decides the cost (batch-mat-mul.ts): the Fashion model's dense gradients.
+  it.each([
+    { name: 'dx = dz·W1ᵀ transposes W1, not the [2028, 128] product', a: [128, 16], b: [2028, 16], tA: false, tB: true, moved: [[2028, 16]] },
+    { name: 'dW3 = hᵀ·dz transposes dz and the small product, not packing dz', a: [128, 16], b: [128, 2028], tA: true, tB: false, moved: [[128, 2028], [2028, 16]] },
+    { name: 'dW1 = xᵀ·dz transposes x', a: [128, 2028], b: [128, 16], tA: true, tB: false, moved: [[128, 2028]] },
+  ])('$name', ({ a, b, tA, tB, moved }) => {
+    const shipped = tf.getKernel('Transpose', 'wasm')!;
+    const transposed: number[][] = [];
+    tf.unregisterKernel('Transpose', 'wasm');
+    tf.registerKernel({
+      ...shipped,
+      kernelFunc: (args) => {
+        transposed.push([...(args.inputs.x as tf.TensorInfo).shape]);
+        return shipped.kernelFunc(args);
+      },
+    });
+    try {
+      const [x, y] = [tf.tensor(values(size(a), 2), a), tf.tensor(values(size(b), 3), b)];
+      tf.dispose([tf.matMul(x, y, tA, tB), x, y]);
+    } finally {
+      tf.unregisterKernel('Transpose', 'wasm');
+      tf.registerKernel(shipped);
+    }
+    expect(transposed).toEqual(moved);
+  });
+
   it('leaks no backend data', () => {
     const a = tf.tensor(values(128 * 30, 4), [128, 30]);
     const b = tf.tensor(values(128 * 5, 5), [128, 5]);
