@@ -38,6 +38,8 @@ const { values } = parseArgs({
   },
 });
 const batches = Number(values.batches);
+/** Steps left out of the median (see above). */
+const WARMUP_STEPS = 2;
 const workers = Number(values.workers);
 
 // Datasets are read from their system folders; generated shapes are cached here between benchmark runs.
@@ -89,7 +91,9 @@ const CASES: Record<string, Case> = {
 
 const chosen = CASES[values.case ?? ''];
 if (!chosen) throw new Error(`--case must be one of ${Object.keys(CASES).join(', ')}`);
-if (!Number.isInteger(batches) || batches < 3) throw new Error('--batches must be an integer ≥ 3');
+if (!Number.isInteger(batches) || batches <= WARMUP_STEPS) {
+  throw new Error(`--batches must be an integer > ${WARMUP_STEPS} (the warm-up steps)`);
+}
 if (!Number.isInteger(workers) || workers < 1) throw new Error('--workers must be a positive integer');
 
 const loadStart = loadavg();
@@ -112,7 +116,6 @@ const ended = await train(config, { dataset, backend, workers, onEvent: (e) => e
 if (ended.status !== 'completed') throw new Error(`training ended ${ended.status}: ${ended.error?.message}`);
 const steps = events.filter((e): e is BatchEvent => e.event === 'batch');
 const epoch = events.find((e): e is EpochEvent => e.event === 'epoch')!;
-const WARMUP_STEPS = 2;
 const timed = steps.slice(WARMUP_STEPS);
 
 const results = {

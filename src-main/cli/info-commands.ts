@@ -7,7 +7,8 @@ import { SOLVERS } from '../../src-shared/solvers';
 import { initEngine } from '../engine';
 import { MODELS, parameterCount } from '../engine/models';
 import { decodeCheckpoint } from '../engine/train/checkpoint';
-import { evaluateCheckpoint } from '../engine/train/evaluate-checkpoint';
+import { evaluateCheckpoint, type SplitName } from '../engine/train/evaluate-checkpoint';
+import type { BackendName } from '../engine/backend';
 import { tf } from '../engine/tf';
 import { loadDataset } from '../data';
 import { LabError } from '../../src-shared/errors';
@@ -79,10 +80,11 @@ interface EvalOptions {
   epoch?: number;
   db?: string;
   dataDir?: string;
-  backend?: 'wasm';
+  backend?: BackendName;
   workers?: number;
-  split: 'train' | 'test';
+  split: SplitName;
   limit?: number;
+  batchSize?: number;
   json?: boolean;
 }
 
@@ -99,12 +101,13 @@ export function evalCommand(): Command {
     .addOption(
       new Option(
         '--split <name>',
-        "the dataset's split to score: train is all of its training images, not only a run's --train-size subset",
+        "the split to score: train is every training image of the run's dataset, not only its --train-size subset",
       )
         .choices(['test', 'train'])
         .default('test'),
     )
     .option('--limit <n>', "only the split's first n images", positiveInt)
+    .option('--batch-size <n>', "images per forward pass (default: the run's batch size, at least 500)", positiveInt)
     .option('--json', 'JSON output')
     .action(async (opts: EvalOptions) => {
       const { bytes, label } = await checkpointBytes(opts);
@@ -117,10 +120,12 @@ export function evalCommand(): Command {
         backend: opts.backend,
         split: opts.split,
         limit: opts.limit,
+        batchSize: opts.batchSize,
       });
       const { confusion, misclassified, ...summary } = result;
       print(!!opts.json, { checkpoint: label, ...summary, confusion, misclassified }, () =>
-        `${label}: epoch ${result.epoch}: ${opts.split} loss ${result.loss.toFixed(4)}, accuracy ${(100 * result.accuracy).toFixed(2)}% ` +
+        `${label}: epoch ${result.epoch}: ${opts.split} loss ${result.loss.toFixed(4)}, ` +
+        `accuracy ${(100 * result.accuracy).toFixed(2)}% ` +
         `on ${result.count} images, NFE ${result.nfeForwardMean.toFixed(1)} per batch`,
       );
     });

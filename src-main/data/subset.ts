@@ -2,6 +2,7 @@
  * Stratified, seeded training subsets (the write-ups train on 500 / 1350 / 2700 images): each class gets its
  * share of `size` in proportion to its frequency (largest remainder, ties to the lower label), and which
  * images of a class are taken is decided by a seeded shuffle. The result keeps the original order.
+ * Also a split's first images (head), for evaluations on part of a split.
  */
 import { LabError } from '../../src-shared/errors';
 import { createRng, shuffleInPlace } from './shapes/rng';
@@ -57,6 +58,9 @@ export function proportionalQuotas(counts: readonly number[], size: number): num
 
 /** The split's first `size` images, as views (no copy); all of them when it has fewer. */
 export function head(split: Split, size: number): Split {
+  if (!Number.isInteger(size) || size < 0) {
+    throw new LabError('INVALID_ARGUMENT', `the number of images must be an integer ≥ 0, found ${size}`, { size });
+  }
   const n = Math.min(size, split.labels.length);
   const px = split.labels.length === 0 ? 0 : split.images.length / split.labels.length;
   return { images: split.images.subarray(0, n * px), labels: split.labels.subarray(0, n) };

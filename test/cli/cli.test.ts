@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeCheckpoint } from '../../src-main/engine/train/checkpoint';
+import { loadDataset } from '../../src-main/data';
 import { readFileSync, readdirSync } from 'node:fs';
 import { tempDir } from '../train/fixtures';
 
@@ -60,7 +61,9 @@ describe('odelab', () => {
     const badSplit = odelab('eval', '--checkpoint', 'x.ckpt', '--split', 'validation');
     expect(badSplit.code).toBe(2);
     expect(badSplit.stderr).toMatch(/--split <name>.*'validation' is invalid.*test, train/);
-    expect(odelab('eval', '--checkpoint', 'x.ckpt', '--limit', '0').stderr).toMatch(/--limit <n>.*expected a positive integer, got '0'/);
+    const badLimit = odelab('eval', '--checkpoint', 'x.ckpt', '--limit', '0');
+    expect(badLimit.code).toBe(2);
+    expect(badLimit.stderr).toMatch(/--limit <n>.*expected a positive integer, got '0'/);
     for (const command of ['train', 'eval']) {
       const badWorkers = odelab(command, '--workers', '0');
       expect(badWorkers.code).toBe(2);
@@ -68,7 +71,7 @@ describe('odelab', () => {
     }
   });
 
-  it('trains from flags, prints JSON lines, writes checkpoints that eval can score', () => {
+  it('trains from flags, prints JSON lines, writes checkpoints that eval can score', async () => {
     const out = join(tempDir(), 'run');
     const { code, stdout } = odelab(
       'train', '--model', 'shapes-odenet', '--dataset', 'shapes', '--shapes-mode', 'compound',
@@ -91,14 +94,20 @@ describe('odelab', () => {
     expect(parallel.code).toBe(0);
     expect(JSON.parse(parallel.stdout).accuracy).toBe(JSON.parse(evaluation.stdout).accuracy);
     expect(JSON.parse(parallel.stdout).confusion).toEqual(JSON.parse(evaluation.stdout).confusion);
-    // The training split's first 64 images: the images, counts and confusion matrix of those, not the test set's.
-    const train = odelab('eval', '--checkpoint', checkpoint, '--split', 'train', '--limit', '64', '--json');
-    expect(train.code).toBe(0);
-    const trained = JSON.parse(train.stdout);
-    expect(trained).toMatchObject({ split: 'train', count: 64 });
-    expect(trained.confusion.flat().reduce((a: number, b: number) => a + b, 0)).toBe(64);
-    expect(trained.misclassified.every((i: number) => i < 64)).toBe(true);
     expect(JSON.parse(evaluation.stdout)).toMatchObject({ split: 'test', count: 6000 });
+    // The training split's first 64 images: the confusion matrix's rows count those images' labels.
+    const first = odelab('eval', '--checkpoint', checkpoint, '--split', 'train', '--limit', '64', '--json');
+    expect(first.code).toBe(0);
+    const onFirst = JSON.parse(first.stdout);
+    expect(onFirst).toMatchObject({ split: 'train', count: 64 });
+    const { train } = await loadDataset({ kind: 'shapes', mode: 'compound' }, { dataDir });
+    const perClass = onFirst.confusion.map((row: number[]) => row.reduce((a, b) => a + b, 0));
+    expect(perClass).toEqual(perClass.map((_: number, c: number) => train.labels.subarray(0, 64).filter((l) => l === c).length));
+    expect(onFirst.misclassified.every((i: number) => i < 64)).toBe(true);
+    // All of the dataset's training images, not only the run's 200-image --train-size subset.
+    const all = odelab('eval', '--checkpoint', checkpoint, '--split', 'train', '--json');
+    expect(JSON.parse(all.stdout)).toMatchObject({ split: 'train', count: train.labels.length });
+    expect(train.labels.length).toBe(2700);
   });
 
   it('exits 1 and says why when a run diverges', () => {

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { batchCount, batches, disposeBatch, epochOrder, head, normalise, normalisationTable, oneHotBatches, subsetStratified } from '../../src-main/data/index';
+import {
+  batchCount,
+  batches,
+  disposeBatch,
+  epochOrder,
+  head,
+  normalise,
+  normalisationTable,
+  oneHotBatches,
+  subsetStratified,
+} from '../../src-main/data/index';
 import { proportionalQuotas } from '../../src-main/data/subset';
 import { tf } from '../../src-main/engine/tf';
 import type { Split } from '../../src-main/data/types';
@@ -18,12 +28,20 @@ function indexedSplit(n: number, labelOf: (i: number) => number): Split {
 describe('head', () => {
   const split = indexedSplit(10, (i) => i % 3);
 
-  it('takes the first images with their labels, and all of a split that has fewer', () => {
+  it('takes the first images with their labels, as views, and all of a split that has fewer', () => {
     const first = head(split, 4);
     expect(Array.from(first.labels)).toEqual([0, 1, 2, 0]);
     expect(Array.from(first.images)).toEqual(Array.from(split.images.subarray(0, 16)));
-    expect(head(split, 25).labels.length).toBe(10);
+    expect(first.images.buffer).toBe(split.images.buffer);
+    const all = head(split, 25);
+    expect([all.labels.length, all.images.length]).toEqual([10, 40]);
+    expect([head(split, 0).labels.length, head(split, 0).images.length]).toEqual([0, 0]);
     expect(head({ images: new Uint8Array(0), labels: new Uint8Array(0) }, 3).labels.length).toBe(0);
+  });
+
+  it('rejects a negative or fractional number of images', () => {
+    expect(() => head(split, -3)).toThrow(/integer ≥ 0, found -3/);
+    expect(() => head(split, 2.5)).toThrow(/integer ≥ 0, found 2.5/);
   });
 });
 

@@ -41,6 +41,8 @@ const matMulCases: { a: number[]; b: number[]; transposeA: boolean; transposeB: 
   { a: [3, 7, 5], b: [3, 4, 7], transposeA: true, transposeB: true },
   { a: [2, 3, 7, 5], b: [1, 7, 6], transposeA: true, transposeB: false }, // broadcast batch
   { a: [4, 5, 9], b: [4, 6, 9], transposeA: false, transposeB: true },
+  { a: [4, 64], b: [300, 64], transposeA: false, transposeB: true }, // wide B: computes (B·Aᵀ)ᵀ
+  { a: [3, 4, 64], b: [3, 300, 64], transposeA: false, transposeB: true }, // the same, batched
 ];
 
 describe('BatchMatMul on wasm (transposes replaced)', () => {
@@ -55,26 +57,30 @@ describe('BatchMatMul on wasm (transposes replaced)', () => {
 
   // Which operand gets transposed decides the cost (batch-mat-mul.ts): the Fashion model's dense gradients.
   it.each([
-    { name: 'dx = dz·W1ᵀ transposes W1, not the [2028, 128] product', a: [128, 16], b: [2028, 16], tA: false, tB: true, moved: [[2028, 16]] },
-    { name: 'dW3 = hᵀ·dz transposes dz and the small product, not packing dz', a: [128, 16], b: [128, 2028], tA: true, tB: false, moved: [[128, 2028], [2028, 16]] },
+    { name: 'dx = dz·W1ᵀ transposes W1, not dxᵀ', a: [128, 16], b: [2028, 16], tA: false, tB: true, moved: [[2028, 16]] },
+    {
+      name: 'dW3 = hᵀ·dz transposes dz and the small product rather than pack dz',
+      a: [128, 16], b: [128, 2028], tA: true, tB: false, moved: [[128, 2028], [2028, 16]],
+    },
     { name: 'dW1 = xᵀ·dz transposes x', a: [128, 2028], b: [128, 16], tA: true, tB: false, moved: [[128, 2028]] },
   ])('$name', ({ a, b, tA, tB, moved }) => {
-    const shipped = tf.getKernel('Transpose', 'wasm')!;
+    expect(tf.getBackend()).toBe('wasm');
+    const ours = tf.getKernel('Transpose', 'wasm')!;
     const transposed: number[][] = [];
-    tf.unregisterKernel('Transpose', 'wasm');
-    tf.registerKernel({
-      ...shipped,
-      kernelFunc: (args) => {
-        transposed.push([...(args.inputs.x as tf.TensorInfo).shape]);
-        return shipped.kernelFunc(args);
-      },
-    });
     try {
+      tf.unregisterKernel('Transpose', 'wasm');
+      tf.registerKernel({
+        ...ours,
+        kernelFunc: (args) => {
+          transposed.push([...(args.inputs.x as tf.TensorInfo).shape]);
+          return ours.kernelFunc(args);
+        },
+      });
       const [x, y] = [tf.tensor(values(size(a), 2), a), tf.tensor(values(size(b), 3), b)];
       tf.dispose([tf.matMul(x, y, tA, tB), x, y]);
     } finally {
-      tf.unregisterKernel('Transpose', 'wasm');
-      tf.registerKernel(shipped);
+      if (tf.getKernel('Transpose', 'wasm')) tf.unregisterKernel('Transpose', 'wasm');
+      tf.registerKernel(ours);
     }
     expect(transposed).toEqual(moved);
   });

@@ -1,5 +1,6 @@
 /** Evaluates a saved checkpoint on its dataset's test split (or its training split). */
 import { head, type Dataset } from '../../data';
+import { LabError } from '../../../src-shared/errors';
 import { tf } from '../tf';
 import { buildModel } from '../models';
 import { decodeCheckpoint } from './checkpoint';
@@ -15,19 +16,32 @@ export interface CheckpointEvaluationOptions {
   workers?: number;
   backend?: BackendName;
   /**
-   * 'train' scores the dataset's whole training split, not only a run's --train-size subset: how well the model
-   * fits what it trained on, against 'test' (the default) for how it generalises.
+   * 'train' scores the training split as the run's dataset spec loads it (all of it, not only a run's
+   * --train-size subset): how well the model fits what it trained on, against 'test' (the default) for how it
+   * generalises.
    */
-  split?: 'train' | 'test';
+  split?: SplitName;
   /** Only the split's first `limit` images (as the write-ups' callbacks score a few batches). */
   limit?: number;
+  /**
+   * Images per forward pass (default: the run's batch size, at least 500). Adaptive solvers choose their steps
+   * on a whole batch's error norm, so the batch size can change NFE and, slightly, predictions.
+   */
+  batchSize?: number;
 }
+
+export type SplitName = 'train' | 'test';
 
 export async function evaluateCheckpoint(
   bytes: Uint8Array,
   dataset: Dataset,
-  { name, workers = 1, backend, split = 'test', limit }: CheckpointEvaluationOptions = {},
-): Promise<Evaluation & { epoch: number; split: 'train' | 'test' }> {
+  { name, workers = 1, backend, split = 'test', limit, batchSize }: CheckpointEvaluationOptions = {},
+): Promise<Evaluation & { epoch: number; split: SplitName }> {
+  for (const [field, value] of [['limit', limit], ['batchSize', batchSize]] as const) {
+    if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+      throw new LabError('INVALID_ARGUMENT', `${field} must be a positive integer, found ${value}`, { field, [field]: value });
+    }
+  }
   const checkpoint = decodeCheckpoint(bytes, name);
   const { config } = checkpoint;
   const ctx = { classes: dataset.classes.length, imageShape: dataset.imageShape, seed: config.seed };
@@ -36,8 +50,9 @@ export async function evaluateCheckpoint(
   try {
     loadWeights(model, checkpoint.weights);
     if (workers > 1) pool = await GradientWorkerPool.create({ spec: config.model, ctx, backend, workers });
-    const images = limit === undefined ? dataset[split] : head(dataset[split], limit);
-    const result = await evaluate(model, images, evaluationOptions(config, dataset), { pool });
+    const scored = limit === undefined ? dataset[split] : head(dataset[split], limit);
+    const options = evaluationOptions(config, dataset);
+    const result = await evaluate(model, scored, { ...options, batchSize: batchSize ?? options.batchSize }, { pool });
     return { ...result, epoch: checkpoint.epoch, split };
   } finally {
     await pool?.dispose();

@@ -6,7 +6,16 @@
 import { LabError } from '../../../src-shared/errors';
 import type { RunConfig } from '../../../src-shared/run-config';
 import type { EndedEvent, RunErrorInfo, RunEvent } from '../../../src-shared/run-events';
-import { batchCount, batches, datasetContentHash, disposeBatch, head, subsetStratified, type Dataset, type Split } from '../../data';
+import {
+  batchCount,
+  batches,
+  datasetContentHash,
+  disposeBatch,
+  head,
+  subsetStratified,
+  type Dataset,
+  type Split,
+} from '../../data';
 import { solverInfo } from '../../../src-shared/solvers';
 import { tf } from '../tf';
 import { buildModel, parameterCount, type Model } from '../models';
