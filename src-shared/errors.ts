@@ -38,6 +38,13 @@ export class LabError extends Error {
   }
 }
 
+/** Throws INVALID_ARGUMENT naming `field` unless `value` is an integer ≥ 1. */
+export function requirePositiveInteger(field: string, value: number): void {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new LabError('INVALID_ARGUMENT', `${field} must be a positive integer, found ${value}`, { field, [field]: value });
+  }
+}
+
 export function isLabError(e: unknown, code?: LabErrorCode): e is LabError {
   return e instanceof LabError && (code === undefined || e.code === code);
 }

@@ -7,7 +7,7 @@
  * it has been yielded.
  */
 import { tf } from '../engine/tf';
-import { LabError } from '../../src-shared/errors';
+import { LabError, requirePositiveInteger } from '../../src-shared/errors';
 import { createRng, shuffleInPlace } from './shapes/rng';
 import type { Split } from './types';
 
@@ -88,9 +88,7 @@ function* iterate<Y extends tf.Tensor>(split: Split, opts: BatchOptions, makeY: 
   const [h, w, c] = opts.imageShape;
   const px = h * w * c;
   const n = split.labels.length;
-  if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) {
-    throw new LabError('INVALID_ARGUMENT', `batchSize must be a positive integer, found ${opts.batchSize}`);
-  }
+  requirePositiveInteger('batchSize', opts.batchSize);
   if (split.images.length !== n * px) {
     throw new LabError('INVALID_ARGUMENT', `images hold ${split.images.length} bytes, expected ${n} × ${h}×${w}×${c} = ${n * px}`);
   }

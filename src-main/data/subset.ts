@@ -62,14 +62,18 @@ export function head(split: Split, size: number): Split {
     throw new LabError('INVALID_ARGUMENT', `the number of images must be an integer ≥ 0, found ${size}`, { size });
   }
   const n = Math.min(size, split.labels.length);
-  const px = split.labels.length === 0 ? 0 : split.images.length / split.labels.length;
+  const px = pixelsPerImage(split);
   return { images: split.images.subarray(0, n * px), labels: split.labels.subarray(0, n) };
+}
+
+/** Bytes of one image: images are row-major, one row per label. */
+function pixelsPerImage(split: Split): number {
+  return split.labels.length === 0 ? 0 : split.images.length / split.labels.length;
 }
 
 /** Copies the given rows of a split (images are row-major, so a row is one image). */
 export function gather(split: Split, indices: ArrayLike<number>): Split {
-  const n = split.labels.length;
-  const px = n === 0 ? 0 : split.images.length / n;
+  const px = pixelsPerImage(split);
   const images = new Uint8Array(indices.length * px);
   const labels = new Uint8Array(indices.length);
   for (let k = 0; k < indices.length; k++) {

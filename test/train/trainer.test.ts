@@ -91,6 +91,14 @@ describe('trainer', () => {
     expect(resumed.batches.map((b) => b.loss)).toEqual(straight.batches.slice(4).map((b) => b.loss));
     const evaluation = await evaluateCheckpoint(straight.checkpoints[1], dataset);
     expect(evaluation.accuracy).toBeCloseTo(straight.epochs[1].testAccuracy, 10);
+    const numTensors = tf.memory().numTensors;
+    for (const [field, bad] of [['limit', { limit: 0 }], ['batchSize', { batchSize: 2.5 }]] as const) {
+      await expect(evaluateCheckpoint(straight.checkpoints[1], dataset, bad)).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        details: { field },
+      });
+    }
+    expect(tf.memory().numTensors).toBe(numTensors); // refused before any model was built
   });
 
   it('keeps the tensor count flat across batches', async () => {

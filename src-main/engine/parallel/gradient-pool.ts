@@ -9,7 +9,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { LabError } from '../../../src-shared/errors';
+import { LabError, requirePositiveInteger } from '../../../src-shared/errors';
 import type { ModelSpec } from '../../../src-shared/run-config';
 import type { BackendName } from '../backend';
 import type { BuildContext } from '../models';
@@ -150,11 +150,8 @@ function spawn(setup: WorkerSetup): Worker {
 
 function workerCount(opts: GradientPoolOptions): number {
   const requested = opts.workers ?? availableParallelism();
-  for (const [name, v] of [['workers', requested], ['maxWorkers', opts.maxWorkers ?? 1]] as const) {
-    if (!Number.isInteger(v) || v < 1) {
-      throw new LabError('INVALID_ARGUMENT', `${name} must be a positive integer, found ${v}`, { [name]: v });
-    }
-  }
+  requirePositiveInteger('workers', requested);
+  requirePositiveInteger('maxWorkers', opts.maxWorkers ?? 1);
   return Math.min(requested, opts.maxWorkers ?? Infinity);
 }
 

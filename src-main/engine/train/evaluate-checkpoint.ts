@@ -1,6 +1,6 @@
 /** Evaluates a saved checkpoint on its dataset's test split (or its training split). */
 import { head, type Dataset } from '../../data';
-import { LabError } from '../../../src-shared/errors';
+import { requirePositiveInteger } from '../../../src-shared/errors';
 import { tf } from '../tf';
 import { buildModel } from '../models';
 import { decodeCheckpoint } from './checkpoint';
@@ -37,11 +37,9 @@ export async function evaluateCheckpoint(
   dataset: Dataset,
   { name, workers = 1, backend, split = 'test', limit, batchSize }: CheckpointEvaluationOptions = {},
 ): Promise<Evaluation & { epoch: number; split: SplitName }> {
-  for (const [field, value] of [['limit', limit], ['batchSize', batchSize]] as const) {
-    if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
-      throw new LabError('INVALID_ARGUMENT', `${field} must be a positive integer, found ${value}`, { field, [field]: value });
-    }
-  }
+  // Checked before the model is built; batches() checks batchSize with the same helper, but only once it runs.
+  if (limit !== undefined) requirePositiveInteger('limit', limit);
+  if (batchSize !== undefined) requirePositiveInteger('batchSize', batchSize);
   const checkpoint = decodeCheckpoint(bytes, name);
   const { config } = checkpoint;
   const ctx = { classes: dataset.classes.length, imageShape: dataset.imageShape, seed: config.seed };
