@@ -7,7 +7,7 @@ import { SOLVERS } from '../../src-shared/solvers';
 import { initEngine } from '../engine';
 import { MODELS, parameterCount } from '../engine/models';
 import { decodeCheckpoint } from '../engine/train/checkpoint';
-import { evaluateCheckpoint, type SplitName } from '../engine/train/evaluate-checkpoint';
+import { evaluateCheckpoint, type SplitName, type WeightsName } from '../engine/train/evaluate-checkpoint';
 import type { BackendName } from '../engine/backend';
 import { tf } from '../engine/tf';
 import { loadDataset } from '../data';
@@ -85,6 +85,7 @@ interface EvalOptions {
   split: SplitName;
   limit?: number;
   batchSize?: number;
+  weights?: WeightsName;
   json?: boolean;
 }
 
@@ -108,6 +109,12 @@ export function evalCommand(): Command {
     )
     .option('--limit <n>', "only the split's first n images", positiveInt)
     .option('--batch-size <n>', "images per forward pass (default: the run's batch size, at least 500)", positiveInt)
+    .addOption(
+      new Option(
+        '--weights <which>',
+        'averaged (the default when the run averaged its weights, --ema-decay) or trained (what the optimiser reached)',
+      ).choices(['averaged', 'trained']),
+    )
     .option('--json', 'JSON output')
     .action(async (opts: EvalOptions) => {
       const { bytes, label } = await checkpointBytes(opts);
@@ -121,10 +128,11 @@ export function evalCommand(): Command {
         split: opts.split,
         limit: opts.limit,
         batchSize: opts.batchSize,
+        weights: opts.weights,
       });
       const { confusion, misclassified, ...summary } = result;
       print(!!opts.json, { checkpoint: label, ...summary, confusion, misclassified }, () =>
-        `${label}: epoch ${result.epoch}: ${opts.split} loss ${result.loss.toFixed(4)}, ` +
+        `${label}: epoch ${result.epoch} (${result.weights} weights): ${opts.split} loss ${result.loss.toFixed(4)}, ` +
         `accuracy ${(100 * result.accuracy).toFixed(2)}% ` +
         `on ${result.count} images, NFE ${result.nfeForwardMean.toFixed(1)} per batch`,
       );

@@ -32,6 +32,7 @@ export interface TrainFlags {
   seed?: number;
   trainSize?: number;
   evalEvery?: number;
+  emaDecay?: number;
   normalisation?: string;
   name?: string;
 }
@@ -103,6 +104,7 @@ export function runConfigFromFlags(f: TrainFlags): RunConfig {
     seed: f.seed,
     trainSize: f.trainSize,
     evalEvery: f.evalEvery,
+    emaDecay: f.emaDecay,
     normalisation: f.normalisation,
   };
   const merged = deepMerge({ ...config, model }, flags);

@@ -82,6 +82,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--lr-schedule <kind>', 'learning-rate schedule (cosine: annealed to 0 over the run)').choices(['constant', 'cosine']))
     .option('--momentum <x>', 'SGD momentum', num)
     .option('--weight-decay <x>', 'weight decay', num)
+    .option('--ema-decay <d>', 'evaluate a moving average of the weights with this decay, in [0, 1) (0.99: about the last 100 updates; 0 = off)', num)
     .option('--seed <n>', 'seed (initialisation, subset, shuffling)', int)
     .option('--train-size <n>', 'train on a stratified subset of this size', int)
     .option('--eval-every <n>', 'also evaluate on test images every n batches', int)

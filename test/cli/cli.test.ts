@@ -46,6 +46,9 @@ describe('odelab', () => {
     const badLr = odelab('train', '--preset', 'shapes-euler', '--lr', '-1');
     expect(badLr.code).toBe(2);
     expect(badLr.stderr).toMatch(/optimizer\.lr/);
+    const badAveraging = odelab('train', '--preset', 'fashion-convnode', '--ema-decay', '1');
+    expect(badAveraging.code).toBe(2);
+    expect(badAveraging.stderr).toMatch(/emaDecay.*1/);
     const badMethod = odelab('train', '--method', 'rk45');
     expect(badMethod.code).toBe(2);
     expect(badMethod.stderr).toMatch(/--method/);

@@ -271,4 +271,13 @@ describe('trainer with workers', () => {
     expect(a.batches.every((x) => x.nfeForward === 4 && x.nfeBackward === 4)).toBe(true);
     expect(new Set(a.tensors).size).toBe(1); // the main thread's side of a pooled step leaks nothing
   });
+
+  it('evaluates the averaged weights over the pool too (emaDecay)', async () => {
+    const testLoss = (r: Awaited<ReturnType<typeof run>>) => r.events.find((e) => e.event === 'epoch')!.testLoss;
+    const pooled = await run(tinyConfig({ epochs: 1, emaDecay: 0.9 }), 2);
+    const single = await run(tinyConfig({ epochs: 1, emaDecay: 0.9 }));
+    const unaveraged = await run(tinyConfig({ epochs: 1 }), 2);
+    expect(testLoss(pooled)).toBeCloseTo(testLoss(single), 4);
+    expect(Math.abs(testLoss(pooled) - testLoss(unaveraged))).toBeGreaterThan(1e-3);
+  });
 });

@@ -24,6 +24,13 @@ describe('checkpoints', () => {
     expect(decodeCheckpoint(pooled)).toEqual(checkpoint);
   });
 
+  it('round-trips averaged weights after the optimiser state, and reads checkpoints without them', () => {
+    const averagedWeights = checkpoint.weights.map((w) => ({ shape: w.shape, data: w.data.map((x) => x / 2) }));
+    const withAverage = { ...checkpoint, averagedWeights };
+    expect(decodeCheckpoint(encodeCheckpoint(withAverage))).toEqual(withAverage);
+    expect(decodeCheckpoint(encodeCheckpoint(checkpoint))).not.toHaveProperty('averagedWeights');
+  });
+
   it('refuses a file that is not a checkpoint, or is truncated, naming it', () => {
     expect(() => decodeCheckpoint(new TextEncoder().encode('hello world, not a checkpoint'), 'notes.txt')).toThrow(
       /notes\.txt is not a valid checkpoint: expected magic ODLCKPT1/,

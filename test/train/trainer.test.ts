@@ -101,6 +101,42 @@ describe('trainer', () => {
     expect(tf.memory().numTensors).toBe(numTensors); // refused before any model was built
   });
 
+  it('with weight averaging, evaluates and checkpoints the averaged weights, trains exactly as without, and resumes both', async () => {
+    const solver = { method: 'rk4', stepSize: 0.5 } as const;
+    const plain = tinyConfig({ epochs: 2, model: { name: 'shapes-odenet', solver } });
+    const config = tinyConfig({ epochs: 2, model: { name: 'shapes-odenet', solver }, emaDecay: 0.9 });
+    const [without, straight] = [await run(plain), await run(config)];
+    // Averaging only changes what is evaluated: the same losses, the same trained weights.
+    expect(straight.batches.map((b) => b.loss)).toEqual(without.batches.map((b) => b.loss));
+    const [ckPlain, ckAveraged] = [decodeCheckpoint(without.checkpoints[1]), decodeCheckpoint(straight.checkpoints[1])];
+    expect(ckAveraged.weights).toEqual(ckPlain.weights);
+    expect(ckPlain.averagedWeights).toBeUndefined();
+    expect(ckAveraged.averagedWeights).toHaveLength(ckAveraged.weights.length);
+    expect(ckAveraged.averagedWeights).not.toEqual(ckAveraged.weights);
+    // The run's test figures are the averaged weights'; the trained weights score what the plain run reported.
+    const averaged = await evaluateCheckpoint(straight.checkpoints[1], dataset);
+    expect(averaged.weights).toBe('averaged');
+    expect(averaged.loss).toBeCloseTo(straight.epochs[1].testLoss, 6);
+    const trained = await evaluateCheckpoint(straight.checkpoints[1], dataset, { weights: 'trained' });
+    expect(trained.loss).toBeCloseTo(without.epochs[1].testLoss, 6);
+    expect(Math.abs(trained.loss - averaged.loss)).toBeGreaterThan(1e-4);
+    await expect(evaluateCheckpoint(without.checkpoints[1], dataset, { weights: 'averaged' })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      details: { field: 'weights' },
+    });
+    // Resume restores the average too: epoch 2's evaluation and averaged weights come out the same.
+    const firstHalf = await run(config, { stopAfterEpoch: 1 });
+    const resumed = await run(config, { resumeFrom: firstHalf.checkpoints[0] });
+    expect(resumed.epochs[0].testLoss).toBe(straight.epochs[1].testLoss);
+    expect(decodeCheckpoint(resumed.checkpoints[0]).averagedWeights).toEqual(ckAveraged.averagedWeights);
+    // A checkpoint without an average cannot continue a run that averages: it fails at once, saying why.
+    const numTensors = tf.memory().numTensors;
+    const mismatched = await run(config, { resumeFrom: without.checkpoints[0] });
+    expect(mismatched.ended).toMatchObject({ status: 'failed', error: { code: 'INVALID_ARGUMENT', details: { field: 'emaDecay' } } });
+    expect(mismatched.batches).toHaveLength(0);
+    expect(tf.memory().numTensors).toBe(numTensors);
+  });
+
   it('keeps the tensor count flat across batches', async () => {
     const { tensorsAtBatch } = await run(tinyConfig({ epochs: 2, model: { name: 'shapes-odenet', solver: { method: 'dopri5', gradient: 'adjoint' } } }));
     expect(new Set(tensorsAtBatch.slice(1)).size).toBe(1);

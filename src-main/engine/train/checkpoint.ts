@@ -1,5 +1,6 @@
 /**
- * Checkpoints as bytes: weights and optimiser state (float32), plus where training stood. Layout:
+ * Checkpoints as bytes: weights, optimiser state and, with weight averaging, the averaged weights (float32),
+ * plus where training stood. Layout:
  *   "ODLCKPT1" | uint32 LE header length | UTF-8 JSON header | float32 payload (tensors back to back).
  * Tensors are stored by position (the model's stable parameter order), not by tfjs variable name.
  */
@@ -21,6 +22,8 @@ export interface Checkpoint {
   step: number;
   weights: StoredTensor[];
   optimizer: { iterations: number; tensors: StoredTensor[] };
+  /** The weights' moving average, when the run averages them (config.emaDecay > 0): what its evaluations scored. */
+  averagedWeights?: StoredTensor[];
 }
 
 interface Header {
@@ -30,6 +33,8 @@ interface Header {
   optimizerIterations: number;
   weights: number[][];
   optimizer: number[][];
+  /** Absent in checkpoints of runs without averaging (and in those written before it existed). */
+  averaged?: number[][];
 }
 
 export function encodeCheckpoint(c: Checkpoint): Uint8Array {
@@ -40,9 +45,10 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
     optimizerIterations: c.optimizer.iterations,
     weights: c.weights.map((t) => t.shape),
     optimizer: c.optimizer.tensors.map((t) => t.shape),
+    ...(c.averagedWeights ? { averaged: c.averagedWeights.map((t) => t.shape) } : {}),
   };
   const json = new TextEncoder().encode(JSON.stringify(header));
-  const tensors = [...c.weights, ...c.optimizer.tensors];
+  const tensors = [...c.weights, ...c.optimizer.tensors, ...(c.averagedWeights ?? [])];
   const floats = tensors.reduce((n, t) => n + t.data.length, 0);
   // Pad the header so the payload is 4-byte aligned and can be viewed as Float32Array without copying.
   const headerEnd = Math.ceil((MAGIC.length + 4 + json.length) / 4) * 4;
@@ -72,7 +78,8 @@ export function decodeCheckpoint(bytes: Uint8Array, name = 'checkpoint'): Checkp
     throw corrupt('unreadable header');
   }
   const headerEnd = Math.ceil((MAGIC.length + 4 + headerLength) / 4) * 4;
-  const shapes = [...header.weights, ...header.optimizer];
+  const averaged = header.averaged ?? [];
+  const shapes = [...header.weights, ...header.optimizer, ...averaged];
   const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
   const floats = sizes.reduce((a, b) => a + b, 0);
   if (bytes.length !== headerEnd + floats * 4) {
@@ -87,11 +94,13 @@ export function decodeCheckpoint(bytes: Uint8Array, name = 'checkpoint'): Checkp
     offset += sizes[i];
     return { shape, data };
   });
+  const optimizerEnd = header.weights.length + header.optimizer.length;
   return {
     config: header.config,
     epoch: header.epoch,
     step: header.step,
     weights: tensors.slice(0, header.weights.length),
-    optimizer: { iterations: header.optimizerIterations, tensors: tensors.slice(header.weights.length) },
+    optimizer: { iterations: header.optimizerIterations, tensors: tensors.slice(header.weights.length, optimizerEnd) },
+    ...(header.averaged ? { averagedWeights: tensors.slice(optimizerEnd) } : {}),
   };
 }

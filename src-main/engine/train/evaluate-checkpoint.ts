@@ -1,6 +1,6 @@
 /** Evaluates a saved checkpoint on its dataset's test split (or its training split). */
 import { head, type Dataset } from '../../data';
-import { requirePositiveInteger } from '../../../src-shared/errors';
+import { LabError, requirePositiveInteger } from '../../../src-shared/errors';
 import { tf } from '../tf';
 import { buildModel } from '../models';
 import { decodeCheckpoint } from './checkpoint';
@@ -28,30 +28,42 @@ export interface CheckpointEvaluationOptions {
    * on a whole batch's error norm, so the batch size can change NFE and, slightly, predictions.
    */
   batchSize?: number;
+  /**
+   * 'trained' scores the weights the optimiser reached even when the run averaged them; by default a checkpoint
+   * with averaged weights (config.emaDecay > 0) is scored on those, as the run's own evaluations were.
+   */
+  weights?: WeightsName;
 }
 
 export type SplitName = 'train' | 'test';
+export type WeightsName = 'averaged' | 'trained';
 
 export async function evaluateCheckpoint(
   bytes: Uint8Array,
   dataset: Dataset,
-  { name, workers = 1, backend, split = 'test', limit, batchSize }: CheckpointEvaluationOptions = {},
-): Promise<Evaluation & { epoch: number; split: SplitName }> {
+  { name, workers = 1, backend, split = 'test', limit, batchSize, weights }: CheckpointEvaluationOptions = {},
+): Promise<Evaluation & { epoch: number; split: SplitName; weights: WeightsName }> {
   // Checked before the model is built; batches() checks batchSize with the same helper, but only once it runs.
   if (limit !== undefined) requirePositiveInteger('limit', limit);
   if (batchSize !== undefined) requirePositiveInteger('batchSize', batchSize);
   const checkpoint = decodeCheckpoint(bytes, name);
   const { config } = checkpoint;
+  if (weights === 'averaged' && !checkpoint.averagedWeights) {
+    throw new LabError('INVALID_ARGUMENT', `${name ?? 'the checkpoint'} has no averaged weights: its run did not average them (emaDecay 0)`, {
+      field: 'weights',
+    });
+  }
+  const scoredWeights: WeightsName = weights ?? (checkpoint.averagedWeights ? 'averaged' : 'trained');
   const ctx = { classes: dataset.classes.length, imageShape: dataset.imageShape, seed: config.seed };
   const model = buildModel(config.model, ctx);
   let pool: GradientWorkerPool | undefined;
   try {
-    loadWeights(model, checkpoint.weights);
+    loadWeights(model, scoredWeights === 'averaged' ? checkpoint.averagedWeights! : checkpoint.weights);
     if (workers > 1) pool = await GradientWorkerPool.create({ spec: config.model, ctx, backend, workers });
     const scored = limit === undefined ? dataset[split] : head(dataset[split], limit);
     const options = evaluationOptions(config, dataset);
     const result = await evaluate(model, scored, { ...options, batchSize: batchSize ?? options.batchSize }, { pool });
-    return { ...result, epoch: checkpoint.epoch, split };
+    return { ...result, epoch: checkpoint.epoch, split, weights: scoredWeights };
   } finally {
     await pool?.dispose();
     tf.dispose(model.params);

@@ -23,6 +23,7 @@ import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from './checkpoin
 import { evaluate, evaluationOptions } from './evaluate';
 import { loadWeights } from './weights';
 import { createOptimizer, type Optimizer } from './optimizers';
+import { updateAverage } from './weight-average';
 import { localStep, pooledStep, type StepResult } from './steps';
 import { GradientWorkerPool } from '../parallel';
 import type { BackendName } from '../backend';
@@ -56,7 +57,14 @@ export function trainingSplit(config: RunConfig, dataset: Dataset): Split {
   return subsetStratified(dataset.train, config.trainSize, config.seed);
 }
 
-function toCheckpoint(config: RunConfig, model: Model, optimizer: Optimizer, epoch: number, step: number): Checkpoint {
+/** What training holds: the trained model, its optimiser and, with weight averaging, the averaged model. */
+interface TrainingState {
+  model: Model;
+  optimizer: Optimizer;
+  averaged?: Model;
+}
+
+function toCheckpoint(config: RunConfig, { model, optimizer, averaged }: TrainingState, epoch: number, step: number): Checkpoint {
   const state = optimizer.state();
   const stored = (t: tf.Tensor) => ({ shape: t.shape, data: t.dataSync() as Float32Array });
   const checkpoint = {
@@ -65,16 +73,25 @@ function toCheckpoint(config: RunConfig, model: Model, optimizer: Optimizer, epo
     step,
     weights: model.params.map(stored),
     optimizer: { iterations: state.iterations, tensors: state.tensors.map(stored) },
+    ...(averaged ? { averagedWeights: averaged.params.map(stored) } : {}),
   };
   tf.dispose(state.tensors);
   return checkpoint;
 }
 
-function restore(model: Model, optimizer: Optimizer, c: Checkpoint): void {
+function restore({ model, optimizer, averaged }: TrainingState, c: Checkpoint): void {
   loadWeights(model, c.weights);
   const tensors = c.optimizer.tensors.map((t) => tf.tensor(t.data, t.shape));
   optimizer.restore({ iterations: c.optimizer.iterations, tensors });
   tf.dispose(tensors);
+  if (averaged) {
+    if (!c.averagedWeights) {
+      throw new LabError('INVALID_ARGUMENT', 'the checkpoint has no averaged weights, but the run averages them (emaDecay > 0)', {
+        field: 'emaDecay',
+      });
+    }
+    loadWeights(averaged, c.averagedWeights);
+  }
 }
 
 /** A run's error as it travels in the 'ended' event: a LabError keeps its code and details, plus where. */
@@ -100,12 +117,18 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
   const ctx = { classes: dataset.classes.length, imageShape: dataset.imageShape, seed: config.seed };
   const model = buildModel(config.model, ctx);
   const optimizer = createOptimizer(config.optimizer, model.params, config.epochs * batchCount(split.labels.length, config.batchSize));
+  // Built from the same spec and seed, the averaged model starts as a copy of the trained one.
+  const averaged = config.emaDecay > 0 ? buildModel(config.model, ctx) : undefined;
+  const state: TrainingState = { model, optimizer, averaged };
+  /** The weights every evaluation scores. */
+  const scored = averaged ?? model;
   let epoch = 0;
   let step = 0;
   const finish = async (status: EndedEvent['status'], error?: RunErrorInfo): Promise<EndedEvent> => {
     await owned.pool?.dispose();
     optimizer.dispose();
     tf.dispose(model.params);
+    if (averaged) tf.dispose(averaged.params);
     const ended: EndedEvent = {
       event: 'ended',
       status,
@@ -129,10 +152,15 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
   const trainStep = owned.pool ? pooledStep(model, optimizer, owned.pool) : localStep(model, optimizer, ctx.classes);
 
   if (opts.resumeFrom) {
-    const c = decodeCheckpoint(opts.resumeFrom);
-    restore(model, optimizer, c);
-    epoch = c.epoch;
-    step = c.step;
+    try {
+      const c = decodeCheckpoint(opts.resumeFrom);
+      restore(state, c);
+      epoch = c.epoch;
+      step = c.step;
+    } catch (e) {
+      // A checkpoint that is corrupt or belongs to another model or configuration: the run cannot start.
+      return finish('failed', errorInfo(e, { resuming: true }));
+    }
   }
   const batchOpts = {
     batchSize: config.batchSize,
@@ -196,6 +224,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
           return finish('failed', errorInfo(e, where));
         }
         disposeBatch(batch);
+        if (averaged) updateAverage(averaged.params, model.params, config.emaDecay, step);
         step++;
         const { loss: lossValue, correct, nfeForward, nfeBackward } = result;
         totals.peakBytes = Math.max(totals.peakBytes, result.tensorBytes);
@@ -227,7 +256,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
         });
         if (config.evalEvery > 0 && step % config.evalEvery === 0 && batchIndex < perEpoch) {
           const sample = head(dataset.test, config.evalSize);
-          const e = await evaluate(model, sample, evalOpts, { pool: owned.pool, signal: opts.signal });
+          const e = await evaluate(scored, sample, evalOpts, { pool: owned.pool, signal: opts.signal });
           opts.onEvent({
             event: 'evaluation',
             epoch: current,
@@ -239,7 +268,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
           });
         }
       }
-      const test = await evaluate(model, dataset.test, evalOpts, { pool: owned.pool, signal: opts.signal });
+      const test = await evaluate(scored, dataset.test, evalOpts, { pool: owned.pool, signal: opts.signal });
       epoch = current;
       const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
       opts.onEvent({
@@ -264,7 +293,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
         misclassified: test.misclassified,
       });
       if (opts.saveCheckpoint) {
-        const bytes = encodeCheckpoint(toCheckpoint(config, model, optimizer, epoch, step));
+        const bytes = encodeCheckpoint(toCheckpoint(config, state, epoch, step));
         await opts.saveCheckpoint(bytes, epoch, step);
         opts.onEvent({ event: 'checkpoint', epoch, step, bytes: bytes.length });
       }
