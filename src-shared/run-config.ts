@@ -58,11 +58,10 @@ export const RunConfig = z.object({
   trainSize: z.number().int().positive().optional(),
   seed: z.number().int().nonnegative().max(0xffffffff).default(0),
   /**
-   * Weight averaging: evaluate (and checkpoint for evaluation) an exponential moving average of the weights,
-   * avg ← d·avg + (1 − d)·w after every update, with d = min(emaDecay, (1 + t)/(10 + t)) at update t so early
-   * averages are not dominated by the initial weights. Training itself is unchanged. 0 = off, the trained weights
-   * are evaluated. Averaging over the last ~1/(1 − d) updates smooths the noise of a large learning rate (0.99 is
-   * about the last 100 updates).
+   * Weight averaging: evaluate (and checkpoint alongside the trained weights) the exponential moving average of
+   * the weights after each update, Σ dⁿ⁻ⁱ·wᵢ / Σ dⁿ⁻ⁱ with d = emaDecay (bias-corrected, so the initial weights do
+   * not count). Training itself is unchanged. It smooths the jitter a large learning rate leaves in the weights;
+   * d = 0.99 averages over about the last 100 updates. 0 = off: the trained weights are evaluated.
    */
   emaDecay: z.number().finite().min(0).lt(1).default(0),
   /** Evaluate on the test set every N batches as well as at each epoch end (0 = only at epoch ends). */

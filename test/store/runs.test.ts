@@ -14,7 +14,7 @@ import {
   setTags,
 } from '../../src-main/store';
 import { RunConfig } from '../../src-shared/run-config';
-import { freshDb, sampleConfig } from './fixtures';
+import { freshDb, insertRunRow, sampleConfig } from './fixtures';
 
 const started = { backend: 'wasm', parameterCount: 14762, trainSize: 2700, testSize: 6000, batchesPerEpoch: 23, datasetId: null };
 
@@ -70,6 +70,25 @@ describe('runs', () => {
     const reordered = RunConfig.parse({ ...Object.fromEntries(Object.entries(x).reverse()), name: 'two' });
     expect(configHash(reordered)).toBe(configHash(x));
     expect(configHash(sampleConfig({ seed: 1 }))).not.toBe(configHash(x));
+  });
+
+  it('reads a config stored before a setting existed with that setting at its default, and hashes it so', () => {
+    const db = freshDb();
+    const today = sampleConfig();
+    // As an older lab stored it: no learning-rate schedule (constant then), no weight averaging.
+    const { emaDecay: _ema, optimizer, ...rest } = today;
+    const { schedule: _schedule, ...olderOptimizer } = optimizer;
+    const id = insertRunRow(db);
+    db.prepare('UPDATE runs SET config_json = ? WHERE id = ?').run(JSON.stringify({ ...rest, optimizer: olderOptimizer }), id);
+    const read = getRun(db, id);
+    expect(read.config.optimizer.schedule).toBe('constant');
+    expect(read.config.emaDecay).toBe(0);
+    expect(read.config).toEqual(today);
+    expect(read.configHash).toBe(configHash(today));
+    // A config this lab cannot read keeps what was stored.
+    db.prepare("UPDATE runs SET config_json = '{\"model\": {\"name\": \"transformer\"}}' WHERE id = ?").run(id);
+    expect(getRun(db, id)).toMatchObject({ config: { model: { name: 'transformer' } }, configHash: 'test' });
+    db.close();
   });
 
   it('marks runs whose writing process is gone as interrupted, and leaves live ones alone', () => {

@@ -25,10 +25,14 @@ describe('checkpoints', () => {
   });
 
   it('round-trips averaged weights after the optimiser state, and reads checkpoints without them', () => {
-    const averagedWeights = checkpoint.weights.map((w) => ({ shape: w.shape, data: w.data.map((x) => x / 2) }));
-    const withAverage = { ...checkpoint, averagedWeights };
+    const weights = checkpoint.weights.map((w) => ({ shape: w.shape, data: w.data.map((x) => x / 2) }));
+    const withAverage = { ...checkpoint, average: { updates: 5, weights } };
     expect(decodeCheckpoint(encodeCheckpoint(withAverage))).toEqual(withAverage);
-    expect(decodeCheckpoint(encodeCheckpoint(checkpoint))).not.toHaveProperty('averagedWeights');
+    expect(decodeCheckpoint(encodeCheckpoint(checkpoint))).not.toHaveProperty('average');
+    const short = { ...checkpoint, average: { updates: 5, weights: weights.slice(1) } };
+    expect(() => decodeCheckpoint(encodeCheckpoint(short), 'short.ckpt')).toThrow(
+      /short\.ckpt is not a valid checkpoint: expected 2 averaged weight tensors and their update count, found 1/,
+    );
   });
 
   it('refuses a file that is not a checkpoint, or is truncated, naming it', () => {

@@ -26,3 +26,10 @@ export function tempDir(prefix = 'odelab-test-'): string {
 export async function tinyDataset(): Promise<Dataset> {
   return loadDataset(tinyShapes, { dataDir: tempDir(), cache: false });
 }
+
+/** The bias-corrected exponential average Σ dⁿ⁻ⁱ·wᵢ / Σ dⁿ⁻ⁱ of `ws` (each a flat array), in float64. */
+export function expectedAverage(ws: ArrayLike<number>[], decay: number): number[] {
+  const n = ws.length;
+  const norm = ws.reduce((s, _, i) => s + decay ** (n - 1 - i), 0);
+  return Array.from(ws[0], (_, j) => ws.reduce((s, w, i) => s + decay ** (n - 1 - i) * w[j], 0) / norm);
+}

@@ -10,7 +10,7 @@ import { evaluateCheckpoint } from '../../src-main/engine/train/evaluate-checkpo
 import type { Dataset } from '../../src-main/data';
 import type { RunConfig } from '../../src-shared/run-config';
 import type { BatchEvent, EpochEvent, RunEvent } from '../../src-shared/run-events';
-import { tinyConfig, tinyDataset } from './fixtures';
+import { expectedAverage, tinyConfig, tinyDataset } from './fixtures';
 
 let dataset: Dataset;
 let backend: string;
@@ -104,15 +104,16 @@ describe('trainer', () => {
   it('with weight averaging, evaluates and checkpoints the averaged weights, trains exactly as without, and resumes both', async () => {
     const solver = { method: 'rk4', stepSize: 0.5 } as const;
     const plain = tinyConfig({ epochs: 2, model: { name: 'shapes-odenet', solver } });
-    const config = tinyConfig({ epochs: 2, model: { name: 'shapes-odenet', solver }, emaDecay: 0.9 });
+    const config = tinyConfig({ epochs: 2, model: { name: 'shapes-odenet', solver }, emaDecay: 0.5 });
     const [without, straight] = [await run(plain), await run(config)];
     // Averaging only changes what is evaluated: the same losses, the same trained weights.
     expect(straight.batches.map((b) => b.loss)).toEqual(without.batches.map((b) => b.loss));
     const [ckPlain, ckAveraged] = [decodeCheckpoint(without.checkpoints[1]), decodeCheckpoint(straight.checkpoints[1])];
     expect(ckAveraged.weights).toEqual(ckPlain.weights);
-    expect(ckPlain.averagedWeights).toBeUndefined();
-    expect(ckAveraged.averagedWeights).toHaveLength(ckAveraged.weights.length);
-    expect(ckAveraged.averagedWeights).not.toEqual(ckAveraged.weights);
+    expect(ckPlain.average).toBeUndefined();
+    expect(ckAveraged.average?.updates).toBe(8);
+    expect(ckAveraged.average?.weights).toHaveLength(ckAveraged.weights.length);
+    expect(ckAveraged.average?.weights).not.toEqual(ckAveraged.weights);
     // The run's test figures are the averaged weights'; the trained weights score what the plain run reported.
     const averaged = await evaluateCheckpoint(straight.checkpoints[1], dataset);
     expect(averaged.weights).toBe('averaged');
@@ -128,12 +129,37 @@ describe('trainer', () => {
     const firstHalf = await run(config, { stopAfterEpoch: 1 });
     const resumed = await run(config, { resumeFrom: firstHalf.checkpoints[0] });
     expect(resumed.epochs[0].testLoss).toBe(straight.epochs[1].testLoss);
-    expect(decodeCheckpoint(resumed.checkpoints[0]).averagedWeights).toEqual(ckAveraged.averagedWeights);
-    // A checkpoint without an average cannot continue a run that averages: it fails at once, saying why.
+    expect(decodeCheckpoint(resumed.checkpoints[0]).average).toEqual(ckAveraged.average);
+    // From a checkpoint without an average, an averaging run starts its average there.
+    const fromPlain = await run(config, { resumeFrom: without.checkpoints[0] });
+    expect(fromPlain.batches.map((b) => b.loss)).toEqual(without.batches.slice(4).map((b) => b.loss));
+    expect(decodeCheckpoint(fromPlain.checkpoints[0]).average?.updates).toBe(4);
+  });
+
+  it('averages the weights as Σ dⁿ⁻ⁱ·wᵢ / Σ dⁿ⁻ⁱ over its updates', async () => {
+    // One update per epoch (a single batch of all 240 images), so each epoch's checkpoint holds one wᵢ.
+    const config = tinyConfig({ epochs: 3, batchSize: 240, emaDecay: 0.6 });
+    const { checkpoints } = await run(config);
+    const decoded = checkpoints.map((bytes) => decodeCheckpoint(bytes));
+    decoded.forEach((c, k) => {
+      expect(c.average?.updates).toBe(k + 1);
+      c.average!.weights.forEach((avg, p) => {
+        const expected = expectedAverage(decoded.slice(0, k + 1).map((d) => d.weights[p].data), 0.6);
+        const worst = Math.max(...Array.from(avg.data, (x, j) => Math.abs(x - expected[j])));
+        expect(worst, `epoch ${k + 1}, tensor ${p}`).toBeLessThan(1e-6);
+      });
+    });
+    // The updates moved the weights, so the check above compares different averages at each epoch.
+    expect(decoded[2].average!.weights).not.toEqual(decoded[1].average!.weights);
+  });
+
+  it('refuses, at once and saying why, a checkpoint whose optimizer state does not fit the run', async () => {
+    const adam = await run(tinyConfig({ epochs: 1 }));
     const numTensors = tf.memory().numTensors;
-    const mismatched = await run(config, { resumeFrom: without.checkpoints[0] });
-    expect(mismatched.ended).toMatchObject({ status: 'failed', error: { code: 'INVALID_ARGUMENT', details: { field: 'emaDecay' } } });
-    expect(mismatched.batches).toHaveLength(0);
+    const sgd = await run(tinyConfig({ epochs: 2, optimizer: { kind: 'sgd', lr: 0.01 } }), { resumeFrom: adam.checkpoints[0] });
+    expect(sgd.ended).toMatchObject({ status: 'failed', error: { code: 'INVALID_ARGUMENT', details: { field: 'optimizer', resuming: true } } });
+    expect(sgd.ended.error?.message).toMatch(/optimizer state has \d+ tensors, this run's sgd \(momentum 0\) optimizer 0/);
+    expect(sgd.batches).toHaveLength(0);
     expect(tf.memory().numTensors).toBe(numTensors);
   });
 

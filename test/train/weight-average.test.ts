@@ -1,38 +1,36 @@
-/** Weight averaging against its recurrence, computed independently in float64. */
+/** Weight averaging against its definition, Σ dⁿ⁻ⁱ·wᵢ / Σ dⁿ⁻ⁱ, computed independently in float64. */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine, tf } from '../../src-main/engine';
-import { averagingDecay, updateAverage } from '../../src-main/engine/train/weight-average';
+import { averageRetention, updateAverage } from '../../src-main/engine/train/weight-average';
+import { expectedAverage } from './fixtures';
 
 beforeAll(async () => {
   await initEngine({ backend: 'cpu' });
 });
 
 describe('weight averaging', () => {
-  it('warms up as (1 + t)/(10 + t), then holds the configured decay', () => {
-    expect(averagingDecay(0.99, 0)).toBeCloseTo(0.1, 12); // the first update is mostly the new weights
-    expect(averagingDecay(0.99, 8)).toBeCloseTo(9 / 18, 12);
-    expect(averagingDecay(0.99, 890)).toBeCloseTo(891 / 900, 12); // 0.99 reached at t = 890
-    expect(averagingDecay(0.99, 891)).toBe(0.99);
-    expect(averagingDecay(0.5, 100)).toBe(0.5);
+  it('keeps nothing of the initial weights at the first update, and tends to the decay', () => {
+    expect(averageRetention(0.99, 1)).toBe(0);
+    expect(averageRetention(0.5, 2)).toBeCloseTo(0.5 * 0.5 / 0.75, 12); // (w₂ + ½w₁)/1.5: w₁ keeps ⅓
+    expect(averageRetention(0.99, 2000)).toBeCloseTo(0.99, 8);
   });
 
-  it('follows avg ← d·avg + (1 − d)·w over a sequence of weights, element-wise', () => {
+  it('equals Σ dⁿ⁻ⁱ·wᵢ / Σ dⁿ⁻ⁱ after every update, element-wise', () => {
     const weights = tf.variable(tf.tensor1d([0, 0]), false);
-    const average = tf.variable(tf.tensor1d([1, -1]), false); // the initial weights
-    const expected = [1, -1];
+    const average = tf.variable(tf.tensor1d([1e3, -1e3]), false); // the initial weights: must not count
     const tensorsBefore = tf.memory().numTensors;
-    for (let t = 0; t < 40; t++) {
-      const w = [Math.sin(t), t / 10];
+    const seen: number[][] = [];
+    for (let n = 1; n <= 40; n++) {
+      const w = [Math.sin(n), n / 10];
+      seen.push(w);
       tf.tidy(() => weights.assign(tf.tensor1d(w)));
-      updateAverage([average], [weights], 0.8, t);
-      const d = averagingDecay(0.8, t);
-      expected.forEach((a, i) => (expected[i] = d * a + (1 - d) * w[i]));
+      updateAverage([average], [weights], 0.8, n);
+      const expected = expectedAverage(seen, 0.8);
+      Array.from(average.dataSync()).forEach((g, j) => expect(g, `update ${n}`).toBeCloseTo(expected[j], 4));
     }
     expect(tf.memory().numTensors).toBe(tensorsBefore);
-    const got = Array.from(average.dataSync());
-    got.forEach((g, i) => expect(g).toBeCloseTo(expected[i], 5));
-    // Not merely the latest weights: the average lags a trend (here w₁ = t/10, rising).
-    expect(got[1]).toBeLessThan(3.9 - 0.1);
+    // Not merely the latest weights: the average lags a trend (w₁ = n/10 rising to 4; lag d/(1 − d)·0.1 = 0.4).
+    expect(average.dataSync()[1]).toBeCloseTo(3.6, 2);
     tf.dispose([weights, average]);
   });
 });

@@ -22,8 +22,11 @@ export interface Checkpoint {
   step: number;
   weights: StoredTensor[];
   optimizer: { iterations: number; tensors: StoredTensor[] };
-  /** The weights' moving average, when the run averages them (config.emaDecay > 0): what its evaluations scored. */
-  averagedWeights?: StoredTensor[];
+  /**
+   * The weights' moving average, when the run averages them (config.emaDecay > 0): what its evaluations scored,
+   * and over how many updates (fewer than `step` when averaging began at a resume).
+   */
+  average?: { updates: number; weights: StoredTensor[] };
 }
 
 interface Header {
@@ -35,6 +38,7 @@ interface Header {
   optimizer: number[][];
   /** Absent in checkpoints of runs without averaging (and in those written before it existed). */
   averaged?: number[][];
+  averagedUpdates?: number;
 }
 
 export function encodeCheckpoint(c: Checkpoint): Uint8Array {
@@ -45,10 +49,10 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
     optimizerIterations: c.optimizer.iterations,
     weights: c.weights.map((t) => t.shape),
     optimizer: c.optimizer.tensors.map((t) => t.shape),
-    ...(c.averagedWeights ? { averaged: c.averagedWeights.map((t) => t.shape) } : {}),
+    ...(c.average ? { averaged: c.average.weights.map((t) => t.shape), averagedUpdates: c.average.updates } : {}),
   };
   const json = new TextEncoder().encode(JSON.stringify(header));
-  const tensors = [...c.weights, ...c.optimizer.tensors, ...(c.averagedWeights ?? [])];
+  const tensors = [...c.weights, ...c.optimizer.tensors, ...(c.average?.weights ?? [])];
   const floats = tensors.reduce((n, t) => n + t.data.length, 0);
   // Pad the header so the payload is 4-byte aligned and can be viewed as Float32Array without copying.
   const headerEnd = Math.ceil((MAGIC.length + 4 + json.length) / 4) * 4;
@@ -79,6 +83,9 @@ export function decodeCheckpoint(bytes: Uint8Array, name = 'checkpoint'): Checkp
   }
   const headerEnd = Math.ceil((MAGIC.length + 4 + headerLength) / 4) * 4;
   const averaged = header.averaged ?? [];
+  if (header.averaged && (header.averaged.length !== header.weights.length || !Number.isInteger(header.averagedUpdates))) {
+    throw corrupt(`expected ${header.weights.length} averaged weight tensors and their update count, found ${header.averaged.length}`);
+  }
   const shapes = [...header.weights, ...header.optimizer, ...averaged];
   const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
   const floats = sizes.reduce((a, b) => a + b, 0);
@@ -101,6 +108,6 @@ export function decodeCheckpoint(bytes: Uint8Array, name = 'checkpoint'): Checkp
     step: header.step,
     weights: tensors.slice(0, header.weights.length),
     optimizer: { iterations: header.optimizerIterations, tensors: tensors.slice(header.weights.length, optimizerEnd) },
-    ...(header.averaged ? { averagedWeights: tensors.slice(optimizerEnd) } : {}),
+    ...(header.averaged ? { average: { updates: header.averagedUpdates!, weights: tensors.slice(optimizerEnd) } } : {}),
   };
 }

@@ -48,17 +48,21 @@ export async function evaluateCheckpoint(
   if (batchSize !== undefined) requirePositiveInteger('batchSize', batchSize);
   const checkpoint = decodeCheckpoint(bytes, name);
   const { config } = checkpoint;
-  if (weights === 'averaged' && !checkpoint.averagedWeights) {
-    throw new LabError('INVALID_ARGUMENT', `${name ?? 'the checkpoint'} has no averaged weights: its run did not average them (emaDecay 0)`, {
-      field: 'weights',
-    });
+  const { average } = checkpoint;
+  if (weights === 'averaged' && !average) {
+    throw new LabError(
+      'INVALID_ARGUMENT',
+      `${name ?? 'the checkpoint'} has no averaged weights (its run did not average them, emaDecay 0): score its trained weights`,
+      { field: 'weights' },
+    );
   }
-  const scoredWeights: WeightsName = weights ?? (checkpoint.averagedWeights ? 'averaged' : 'trained');
+  const scoredWeights: WeightsName = weights ?? (average ? 'averaged' : 'trained');
   const ctx = { classes: dataset.classes.length, imageShape: dataset.imageShape, seed: config.seed };
   const model = buildModel(config.model, ctx);
   let pool: GradientWorkerPool | undefined;
   try {
-    loadWeights(model, scoredWeights === 'averaged' ? checkpoint.averagedWeights! : checkpoint.weights);
+    if (scoredWeights === 'averaged') loadWeights(model, average!.weights, 'averaged weight');
+    else loadWeights(model, checkpoint.weights);
     if (workers > 1) pool = await GradientWorkerPool.create({ spec: config.model, ctx, backend, workers });
     const scored = limit === undefined ? dataset[split] : head(dataset[split], limit);
     const options = evaluationOptions(config, dataset);

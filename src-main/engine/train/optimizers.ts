@@ -3,6 +3,7 @@
  * a checkpoint saves and restores them exactly, which a resumed run needs to continue its loss sequence.
  * (tfjs has no AdamW, and its optimisers key state by variable name, which differs between processes.)
  */
+import { LabError } from '../../../src-shared/errors';
 import type { OptimizerSpec } from '../../../src-shared/run-config';
 import { tf, variableFrom, type Tensor, type Variable } from '../tf';
 
@@ -72,7 +73,12 @@ export function createOptimizer(spec: OptimizerSpec, params: Variable[], totalSt
     restore(state) {
       const flat = buffers.flat();
       if (state.tensors.length !== flat.length) {
-        throw new Error(`optimizer state has ${state.tensors.length} tensors, expected ${flat.length}`);
+        throw new LabError(
+          'INVALID_ARGUMENT',
+          `the checkpoint's optimizer state has ${state.tensors.length} tensors, this run's ${spec.kind}` +
+            `${spec.kind === 'sgd' ? ` (momentum ${spec.momentum})` : ''} optimizer ${flat.length}: resume with the optimizer it was trained with`,
+          { field: 'optimizer' },
+        );
       }
       flat.forEach((b, i) => b.assign(state.tensors[i]));
       iterations = state.iterations;

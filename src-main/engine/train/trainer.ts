@@ -61,10 +61,11 @@ export function trainingSplit(config: RunConfig, dataset: Dataset): Split {
 interface TrainingState {
   model: Model;
   optimizer: Optimizer;
-  averaged?: Model;
+  /** The weights' moving average (a model of the same spec) and how many updates it has folded in. */
+  average?: { model: Model; updates: number };
 }
 
-function toCheckpoint(config: RunConfig, { model, optimizer, averaged }: TrainingState, epoch: number, step: number): Checkpoint {
+function toCheckpoint(config: RunConfig, { model, optimizer, average }: TrainingState, epoch: number, step: number): Checkpoint {
   const state = optimizer.state();
   const stored = (t: tf.Tensor) => ({ shape: t.shape, data: t.dataSync() as Float32Array });
   const checkpoint = {
@@ -73,25 +74,28 @@ function toCheckpoint(config: RunConfig, { model, optimizer, averaged }: Trainin
     step,
     weights: model.params.map(stored),
     optimizer: { iterations: state.iterations, tensors: state.tensors.map(stored) },
-    ...(averaged ? { averagedWeights: averaged.params.map(stored) } : {}),
+    ...(average ? { average: { updates: average.updates, weights: average.model.params.map(stored) } } : {}),
   };
   tf.dispose(state.tensors);
   return checkpoint;
 }
 
-function restore({ model, optimizer, averaged }: TrainingState, c: Checkpoint): void {
+/**
+ * Continues from a checkpoint. A run that averages continues the checkpoint's average, or starts one there if the
+ * checkpoint has none (a new run from another run's checkpoint); a run that does not average ignores it.
+ */
+function restore({ model, optimizer, average }: TrainingState, c: Checkpoint): void {
   loadWeights(model, c.weights);
   const tensors = c.optimizer.tensors.map((t) => tf.tensor(t.data, t.shape));
-  optimizer.restore({ iterations: c.optimizer.iterations, tensors });
-  tf.dispose(tensors);
-  if (averaged) {
-    if (!c.averagedWeights) {
-      throw new LabError('INVALID_ARGUMENT', 'the checkpoint has no averaged weights, but the run averages them (emaDecay > 0)', {
-        field: 'emaDecay',
-      });
-    }
-    loadWeights(averaged, c.averagedWeights);
+  try {
+    optimizer.restore({ iterations: c.optimizer.iterations, tensors });
+  } finally {
+    tf.dispose(tensors);
   }
+  if (!average) return;
+  if (c.average) loadWeights(average.model, c.average.weights, 'averaged weight');
+  else loadWeights(average.model, c.weights);
+  average.updates = c.average?.updates ?? 0;
 }
 
 /** A run's error as it travels in the 'ended' event: a LabError keeps its code and details, plus where. */
@@ -118,17 +122,17 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
   const model = buildModel(config.model, ctx);
   const optimizer = createOptimizer(config.optimizer, model.params, config.epochs * batchCount(split.labels.length, config.batchSize));
   // Built from the same spec and seed, the averaged model starts as a copy of the trained one.
-  const averaged = config.emaDecay > 0 ? buildModel(config.model, ctx) : undefined;
-  const state: TrainingState = { model, optimizer, averaged };
+  const average = config.emaDecay > 0 ? { model: buildModel(config.model, ctx), updates: 0 } : undefined;
+  const state: TrainingState = { model, optimizer, average };
   /** The weights every evaluation scores. */
-  const scored = averaged ?? model;
+  const scored = average?.model ?? model;
   let epoch = 0;
   let step = 0;
   const finish = async (status: EndedEvent['status'], error?: RunErrorInfo): Promise<EndedEvent> => {
     await owned.pool?.dispose();
     optimizer.dispose();
     tf.dispose(model.params);
-    if (averaged) tf.dispose(averaged.params);
+    if (average) tf.dispose(average.model.params);
     const ended: EndedEvent = {
       event: 'ended',
       status,
@@ -141,16 +145,6 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
     return ended;
   };
 
-  if ((opts.workers ?? 1) > 1) {
-    try {
-      const backend = opts.backend as BackendName;
-      owned.pool = await GradientWorkerPool.create({ spec: config.model, ctx, backend, workers: opts.workers });
-    } catch (e) {
-      return finish('failed', errorInfo(e, { workers: opts.workers }));
-    }
-  }
-  const trainStep = owned.pool ? pooledStep(model, optimizer, owned.pool) : localStep(model, optimizer, ctx.classes);
-
   if (opts.resumeFrom) {
     try {
       const c = decodeCheckpoint(opts.resumeFrom);
@@ -162,6 +156,17 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
       return finish('failed', errorInfo(e, { resuming: true }));
     }
   }
+
+  if ((opts.workers ?? 1) > 1) {
+    try {
+      const backend = opts.backend as BackendName;
+      owned.pool = await GradientWorkerPool.create({ spec: config.model, ctx, backend, workers: opts.workers });
+    } catch (e) {
+      return finish('failed', errorInfo(e, { workers: opts.workers }));
+    }
+  }
+  const trainStep = owned.pool ? pooledStep(model, optimizer, owned.pool) : localStep(model, optimizer, ctx.classes);
+
   const batchOpts = {
     batchSize: config.batchSize,
     imageShape: dataset.imageShape,
@@ -224,7 +229,6 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
           return finish('failed', errorInfo(e, where));
         }
         disposeBatch(batch);
-        if (averaged) updateAverage(averaged.params, model.params, config.emaDecay, step);
         step++;
         const { loss: lossValue, correct, nfeForward, nfeBackward } = result;
         totals.peakBytes = Math.max(totals.peakBytes, result.tensorBytes);
@@ -235,6 +239,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
             details: { epoch: current, batch: batchIndex, step, loss: String(lossValue) },
           });
         }
+        if (average) updateAverage(average.model.params, model.params, config.emaDecay, ++average.updates);
         nfeF.push(nfeForward);
         nfeB.push(nfeBackward);
         totals.accepted += result.stepsAccepted;

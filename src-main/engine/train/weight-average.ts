@@ -3,20 +3,22 @@
  * config sets `emaDecay`. Adam at a large learning rate leaves the weights jumping around a minimum; their
  * recent average usually sits closer to it. The average is a second model of the same spec, so evaluating it
  * (locally or over a worker pool) is evaluating a model.
+ *
+ * After n updates with weights w₁ … wₙ the average is Σ dⁿ⁻ⁱ·wᵢ / Σ dⁿ⁻ⁱ: bias-corrected as Adam's moments are,
+ * so the initial weights carry no weight and the decay means what it says from the first update on.
  */
 import { tf, type Variable } from '../tf';
 
 /**
- * The decay applied at update `t` (0-based): the configured one, but lower while few updates exist
- * ((1 + t)/(10 + t), as TensorFlow's ExponentialMovingAverage with num_updates), so the average forgets the
- * initial weights within a few updates instead of ~1/(1 − decay).
+ * The share of the old average when folding in update number `n` (1-based) by avg ← a·avg + (1 − a)·w:
+ * a = d·(1 − dⁿ⁻¹)/(1 − dⁿ), which keeps avg the normalised sum above (a = 0 at n = 1, → d as n grows).
  */
-export function averagingDecay(decay: number, t: number): number {
-  return Math.min(decay, (1 + t) / (10 + t));
+export function averageRetention(decay: number, n: number): number {
+  return (decay * (1 - decay ** (n - 1))) / (1 - decay ** n);
 }
 
-/** average ← d·average + (1 − d)·weights, with d = averagingDecay(decay, t); `t` is the update just applied, 0-based. */
-export function updateAverage(average: Variable[], weights: Variable[], decay: number, t: number): void {
-  const d = averagingDecay(decay, t);
-  tf.tidy(() => average.forEach((a, i) => a.assign(tf.add(tf.mul(a, d), tf.mul(weights[i], 1 - d)))));
+/** Folds `weights` into `average` as the n-th averaged update (1-based). */
+export function updateAverage(average: Variable[], weights: Variable[], decay: number, n: number): void {
+  const a = averageRetention(decay, n);
+  tf.tidy(() => average.forEach((avg, i) => avg.assign(tf.add(tf.mul(avg, a), tf.mul(weights[i], 1 - a)))));
 }

@@ -4,14 +4,15 @@ import { tf } from '../tf';
 import type { Model } from '../models';
 import type { StoredTensor } from './checkpoint';
 
-export function loadWeights(model: Model, weights: StoredTensor[]): void {
+/** `what` names the tensors in errors: the checkpoint's 'weight' tensors, or its 'averaged weight' ones. */
+export function loadWeights(model: Model, weights: StoredTensor[], what = 'weight'): void {
   if (weights.length !== model.params.length) {
-    throw new LabError('INVALID_ARGUMENT', `checkpoint has ${weights.length} weight tensors, the model ${model.params.length}`);
+    throw new LabError('INVALID_ARGUMENT', `checkpoint has ${weights.length} ${what} tensors, the model ${model.params.length}`);
   }
   weights.forEach((w, i) => {
     const p = model.params[i];
     if (w.shape.join('x') !== p.shape.join('x')) {
-      throw new LabError('INVALID_ARGUMENT', `checkpoint weight ${i} has shape [${w.shape}], the model [${p.shape}]`);
+      throw new LabError('INVALID_ARGUMENT', `checkpoint ${what} ${i} has shape [${w.shape}], the model [${p.shape}]`);
     }
     // assign() copies; the temporary is ours to free.
     const value = tf.tensor(w.data, w.shape);
