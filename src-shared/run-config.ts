@@ -74,3 +74,23 @@ export type RunConfigInput = z.input<typeof RunConfig>;
 
 export const RUN_STATUSES = ['completed', 'cancelled', 'diverged', 'failed'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Whether every key of `stored`, at every depth, survived into `parsed` (zod drops keys it does not know). */
+function keepsEveryKey(stored: unknown, parsed: unknown): boolean {
+  if (!isPlainObject(stored)) return true;
+  if (!isPlainObject(parsed)) return false;
+  return Object.entries(stored).every(([k, v]) => k in parsed && keepsEveryKey(v, parsed[k]));
+}
+
+/**
+ * A config stored earlier (run store, checkpoint) as this version reads configs: settings added since take their
+ * defaults, which are what the earlier version did (a run stored before `emaDecay` existed did not average).
+ * Undefined when this version cannot read it without losing something: an invalid value, or a setting it does
+ * not know (a newer lab's).
+ */
+export function readStoredConfig(stored: unknown): RunConfig | undefined {
+  const parsed = RunConfig.safeParse(stored);
+  return parsed.success && keepsEveryKey(stored, parsed.data) ? parsed.data : undefined;
+}

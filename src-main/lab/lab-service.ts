@@ -3,7 +3,7 @@
  * Runner and records each one in the run store as its events arrive; it resumes interrupted runs in place.
  */
 import { LabError } from '../../src-shared/errors';
-import type { RunConfig } from '../../src-shared/run-config';
+import { readStoredConfig, type RunConfig } from '../../src-shared/run-config';
 import { RESUMABLE_STATUSES } from '../../src-shared/run-record';
 import {
   claimRun,
@@ -58,6 +58,14 @@ export class LabService {
         { runId, status: run.status },
       );
     }
+    const config = readStoredConfig(run.config);
+    if (!config) {
+      throw new LabError(
+        'INVALID_ARGUMENT',
+        `run ${runId}'s stored config has a setting or value this version of the lab cannot read (a newer lab's?); resume it there`,
+        { runId, field: 'config' },
+      );
+    }
     const resume = db.transaction(() => {
       const epoch = latestCheckpointEpoch(db, runId);
       const checkpoint = epoch === null ? null : loadCheckpoint(db, runId, epoch);
@@ -75,7 +83,7 @@ export class LabService {
       claimRun(db, runId);
       return { bytes: checkpoint?.data, wallSecondsBefore: wall ?? 0 };
     })();
-    return this.launch(runId, { config: run.config, resumeFrom: resume.bytes, ...opts }, resume.wallSecondsBefore);
+    return this.launch(runId, { config, resumeFrom: resume.bytes, ...opts }, resume.wallSecondsBefore);
   }
 
   private launch(runId: number, request: RunRequest, wallSecondsBefore = 0): RecordedRun {

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { LabError } from '../../src-shared/errors';
-import { RunConfig } from '../../src-shared/run-config';
+import { readStoredConfig, type RunConfig } from '../../src-shared/run-config';
 import type { RunErrorInfo } from '../../src-shared/run-events';
 import {
   STORED_RUN_STATUSES,
@@ -48,18 +48,6 @@ function canonicalJson(value: unknown): string {
 export function configHash(config: RunConfig): string {
   const { name: _name, ...rest } = config;
   return createHash('sha256').update(canonicalJson(rest)).digest('hex');
-}
-
-/**
- * A stored config as this version reads it. Settings added since the run was stored take their defaults, which
- * are what that run did (one stored before `emaDecay` existed did not average its weights), so resuming, diffing
- * or hashing it treats it as a run stored today with the same settings. One this version cannot parse (a newer
- * lab's) comes back as stored, with its stored hash.
- */
-function readStoredConfig(json: string, storedHash: string): { config: RunConfig; hash: string } {
-  const stored: unknown = JSON.parse(json);
-  const parsed = RunConfig.safeParse(stored);
-  return parsed.success ? { config: parsed.data, hash: configHash(parsed.data) } : { config: stored as RunConfig, hash: storedHash };
 }
 
 const now = () => new Date().toISOString();
@@ -296,11 +284,13 @@ export function getRun(db: Db, id: number): RunDetail {
   const checkpoints = db
     .prepare('SELECT epoch, step, bytes, created_at AS createdAt FROM checkpoints WHERE run_id = ? ORDER BY epoch')
     .all(id) as CheckpointInfo[];
-  const { config, hash } = readStoredConfig(r.config_json, r.config_hash);
+  const stored = JSON.parse(r.config_json) as RunConfig;
   return {
     ...parseSummaries([r.summary])[0],
-    config,
-    configHash: hash,
+    // Settings added since the run was stored read as their defaults; one this version cannot read, as stored.
+    // The hash stays the one computed when the run was stored.
+    config: readStoredConfig(stored) ?? stored,
+    configHash: r.config_hash,
     parameterCount: r.parameter_count,
     trainSize: r.train_size,
     testSize: r.test_size,

@@ -88,6 +88,17 @@ describe('LabService', () => {
     expect(getRun(store.db, cut.runId)).toMatchObject({ status: 'cancelled', epochsCompleted: 1 });
     expect(batchLosses(store, cut.runId).length).toBeGreaterThan(4); // the partial epoch was recorded
 
+    // A stored config this version cannot read fully (a newer lab's setting) is refused before anything changes.
+    const stored = store.db.prepare('SELECT config_json FROM runs WHERE id = ?').pluck().get(cut.runId) as string;
+    const newer = JSON.parse(stored);
+    newer.optimizer.nesterov = true;
+    store.db.prepare('UPDATE runs SET config_json = ? WHERE id = ?').run(JSON.stringify(newer), cut.runId);
+    const recorded = batchLosses(store, cut.runId);
+    expect(() => service.resumeRun(cut.runId, { dataDir })).toThrow(/run \d+'s stored config has a setting or value this version of the lab cannot read/);
+    expect(batchLosses(store, cut.runId)).toEqual(recorded);
+    expect(getRun(store.db, cut.runId).status).toBe('cancelled');
+    store.db.prepare('UPDATE runs SET config_json = ? WHERE id = ?').run(stored, cut.runId);
+
     const resumed = service.resumeRun(cut.runId, { dataDir });
     expect(resumed.runId).toBe(cut.runId);
     expect((await resumed.handle.done).status).toBe('completed');

@@ -31,8 +31,20 @@ describe('checkpoints', () => {
     expect(decodeCheckpoint(encodeCheckpoint(checkpoint))).not.toHaveProperty('average');
     const short = { ...checkpoint, average: { updates: 5, weights: weights.slice(1) } };
     expect(() => decodeCheckpoint(encodeCheckpoint(short), 'short.ckpt')).toThrow(
-      /short\.ckpt is not a valid checkpoint: expected 2 averaged weight tensors and their update count, found 1/,
+      /short\.ckpt is not a valid checkpoint: expected 2 averaged weight tensors, found 1/,
     );
+    const beyond = { ...checkpoint, average: { updates: 13, weights } };
+    expect(() => decodeCheckpoint(encodeCheckpoint(beyond), 'beyond.ckpt')).toThrow(
+      /beyond\.ckpt is not a valid checkpoint: the average's update count 13 is not an integer from 0 to the step, 12/,
+    );
+    // The first averaging checkpoints stored no count: their average covered every update (the step).
+    const bytes = encodeCheckpoint(withAverage);
+    const header = new TextDecoder().decode(bytes);
+    const at = header.indexOf(',"averagedUpdates":5');
+    expect(at).toBeGreaterThan(0);
+    const countless = bytes.slice();
+    countless.set(new TextEncoder().encode(' '.repeat(',"averagedUpdates":5'.length)), at); // same length, valid JSON
+    expect(decodeCheckpoint(countless).average).toEqual({ updates: 12, weights });
   });
 
   it('refuses a file that is not a checkpoint, or is truncated, naming it', () => {

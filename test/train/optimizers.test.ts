@@ -49,5 +49,7 @@ describe('optimisers', () => {
     expect(learningRate(spec, 0, T)).toBe(0.5);
     expect(learningRate(spec, T, T)).toBeCloseTo(0, 12);
     expect(learningRate(OptimizerSpec.parse({ lr: 0.3 }), 5, T)).toBe(0.3);
+    // A config stored before schedules existed has none: it trained at a constant rate.
+    expect(learningRate({ lr: 0.3 } as OptimizerSpec, 5, T)).toBe(0.3);
   });
 });

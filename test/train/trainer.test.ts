@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine, tf } from '../../src-main/engine';
 import { train, type TrainOptions } from '../../src-main/engine/train/trainer';
-import { decodeCheckpoint } from '../../src-main/engine/train/checkpoint';
+import { decodeCheckpoint, encodeCheckpoint } from '../../src-main/engine/train/checkpoint';
 import { evaluateCheckpoint } from '../../src-main/engine/train/evaluate-checkpoint';
 import type { Dataset } from '../../src-main/data';
 import type { RunConfig } from '../../src-shared/run-config';
@@ -151,6 +151,22 @@ describe('trainer', () => {
     });
     // The updates moved the weights, so the check above compares different averages at each epoch.
     expect(decoded[2].average!.weights).not.toEqual(decoded[1].average!.weights);
+    // Resumed from a checkpoint without an average, or with one taken at another decay, the average starts
+    // there: after epochs 2 and 3 it is w₂ and w₃'s.
+    const plain = await run(tinyConfig({ epochs: 3, batchSize: 240 }));
+    const otherDecay = tinyConfig({ epochs: 3, batchSize: 240, emaDecay: 0.3 });
+    for (const [from, decay, resumed] of [
+      ['plain', 0.6, await run(config, { resumeFrom: plain.checkpoints[0] })],
+      ['averaged at 0.6', 0.3, await run(otherDecay, { resumeFrom: checkpoints[0] })],
+    ] as const) {
+      const last = decodeCheckpoint(resumed.checkpoints[1]);
+      expect(last.average?.updates, from).toBe(2);
+      last.average!.weights.forEach((avg, p) => {
+        const expected = expectedAverage([decoded[1].weights[p].data, decoded[2].weights[p].data], decay);
+        expect(Math.max(...Array.from(avg.data, (x, j) => Math.abs(x - expected[j]))), `from ${from}, tensor ${p}`).toBeLessThan(1e-6);
+      });
+    }
+    expect(decodeCheckpoint(plain.checkpoints[2]).weights).toEqual(decoded[2].weights); // training is the same
   });
 
   it('refuses, at once and saying why, a checkpoint whose optimizer state does not fit the run', async () => {
@@ -160,6 +176,13 @@ describe('trainer', () => {
     expect(sgd.ended).toMatchObject({ status: 'failed', error: { code: 'INVALID_ARGUMENT', details: { field: 'optimizer', resuming: true } } });
     expect(sgd.ended.error?.message).toMatch(/optimizer state has \d+ tensors, this run's sgd \(momentum 0\) optimizer 0/);
     expect(sgd.batches).toHaveLength(0);
+    expect(sgd.ended).toMatchObject({ epochsCompleted: 1, step: 4 }); // where the run stood
+    // The right number of state tensors in the wrong order (a corrupt file): their shapes do not fit.
+    const decoded = decodeCheckpoint(adam.checkpoints[0]);
+    const shuffled = encodeCheckpoint({ ...decoded, optimizer: { ...decoded.optimizer, tensors: [...decoded.optimizer.tensors].reverse() } });
+    const corrupt = await run(tinyConfig({ epochs: 2 }), { resumeFrom: shuffled });
+    expect(corrupt.ended).toMatchObject({ status: 'failed', error: { code: 'INVALID_ARGUMENT', details: { field: 'optimizer' } } });
+    expect(corrupt.ended.error?.message).toMatch(/optimizer state tensor 0 has shape \[[\d,]+\], this run's \[[\d,]+\]/);
     expect(tf.memory().numTensors).toBe(numTensors);
   });
 

@@ -5,7 +5,7 @@
  * Tensors are stored by position (the model's stable parameter order), not by tfjs variable name.
  */
 import { LabError } from '../../../src-shared/errors';
-import type { RunConfig } from '../../../src-shared/run-config';
+import { readStoredConfig, type RunConfig } from '../../../src-shared/run-config';
 
 const MAGIC = 'ODLCKPT1';
 
@@ -83,8 +83,13 @@ export function decodeCheckpoint(bytes: Uint8Array, name = 'checkpoint'): Checkp
   }
   const headerEnd = Math.ceil((MAGIC.length + 4 + headerLength) / 4) * 4;
   const averaged = header.averaged ?? [];
-  if (header.averaged && (header.averaged.length !== header.weights.length || !Number.isInteger(header.averagedUpdates))) {
-    throw corrupt(`expected ${header.weights.length} averaged weight tensors and their update count, found ${header.averaged.length}`);
+  // Written before the count was stored, an average covered the whole run: every update.
+  const averagedUpdates = header.averagedUpdates ?? header.step;
+  if (header.averaged && header.averaged.length !== header.weights.length) {
+    throw corrupt(`expected ${header.weights.length} averaged weight tensors, found ${header.averaged.length}`);
+  }
+  if (header.averaged && !(Number.isInteger(averagedUpdates) && averagedUpdates >= 0 && averagedUpdates <= header.step)) {
+    throw corrupt(`the average's update count ${averagedUpdates} is not an integer from 0 to the step, ${header.step}`);
   }
   const shapes = [...header.weights, ...header.optimizer, ...averaged];
   const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
@@ -103,11 +108,12 @@ export function decodeCheckpoint(bytes: Uint8Array, name = 'checkpoint'): Checkp
   });
   const optimizerEnd = header.weights.length + header.optimizer.length;
   return {
-    config: header.config,
+    // Settings added since it was written read as their defaults; a config this version cannot read, as written.
+    config: readStoredConfig(header.config) ?? header.config,
     epoch: header.epoch,
     step: header.step,
     weights: tensors.slice(0, header.weights.length),
     optimizer: { iterations: header.optimizerIterations, tensors: tensors.slice(header.weights.length, optimizerEnd) },
-    ...(header.averaged ? { average: { updates: header.averagedUpdates!, weights: tensors.slice(optimizerEnd) } } : {}),
+    ...(header.averaged ? { average: { updates: averagedUpdates, weights: tensors.slice(optimizerEnd) } } : {}),
   };
 }

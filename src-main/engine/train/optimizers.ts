@@ -20,7 +20,7 @@ export interface Optimizer {
 
 /** The learning rate of update t (0-based) of `totalSteps`, per the spec's schedule. */
 export function learningRate(spec: Pick<OptimizerSpec, 'lr' | 'schedule'>, t: number, totalSteps: number): number {
-  if (spec.schedule === 'constant') return spec.lr;
+  if (spec.schedule !== 'cosine') return spec.lr;
   return spec.lr * 0.5 * (1 + Math.cos((Math.PI * Math.min(t, totalSteps)) / totalSteps));
 }
 
@@ -80,6 +80,14 @@ export function createOptimizer(spec: OptimizerSpec, params: Variable[], totalSt
           { field: 'optimizer' },
         );
       }
+      flat.forEach((b, i) => {
+        const shape = state.tensors[i].shape;
+        if (shape.join('x') !== b.shape.join('x')) {
+          throw new LabError('INVALID_ARGUMENT', `the checkpoint's optimizer state tensor ${i} has shape [${shape}], this run's [${b.shape}]`, {
+            field: 'optimizer',
+          });
+        }
+      });
       flat.forEach((b, i) => b.assign(state.tensors[i]));
       iterations = state.iterations;
     },

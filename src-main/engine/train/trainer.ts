@@ -81,10 +81,10 @@ function toCheckpoint(config: RunConfig, { model, optimizer, average }: Training
 }
 
 /**
- * Continues from a checkpoint. A run that averages continues the checkpoint's average, or starts one there if the
- * checkpoint has none (a new run from another run's checkpoint); a run that does not average ignores it.
+ * Continues from a checkpoint. A run that averages continues the checkpoint's average if it was taken with the
+ * same decay, or starts one there (a new run from another run's checkpoint); a run that does not average ignores it.
  */
-function restore({ model, optimizer, average }: TrainingState, c: Checkpoint): void {
+function restore({ model, optimizer, average }: TrainingState, c: Checkpoint, emaDecay: number): void {
   loadWeights(model, c.weights);
   const tensors = c.optimizer.tensors.map((t) => tf.tensor(t.data, t.shape));
   try {
@@ -93,9 +93,10 @@ function restore({ model, optimizer, average }: TrainingState, c: Checkpoint): v
     tf.dispose(tensors);
   }
   if (!average) return;
-  if (c.average) loadWeights(average.model, c.average.weights, 'averaged weight');
-  else loadWeights(average.model, c.weights);
-  average.updates = c.average?.updates ?? 0;
+  const continued = c.config.emaDecay === emaDecay ? c.average : undefined;
+  // Starting afresh, the copy of the trained weights is only a placeholder: the first update replaces it.
+  loadWeights(average.model, continued?.weights ?? c.weights, continued ? 'averaged weight' : 'weight');
+  average.updates = continued?.updates ?? 0;
 }
 
 /** A run's error as it travels in the 'ended' event: a LabError keeps its code and details, plus where. */
@@ -148,9 +149,10 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
   if (opts.resumeFrom) {
     try {
       const c = decodeCheckpoint(opts.resumeFrom);
-      restore(state, c);
+      // Set first: if the restore fails, the ended event still says where the run stood.
       epoch = c.epoch;
       step = c.step;
+      restore(state, c, config.emaDecay);
     } catch (e) {
       // A checkpoint that is corrupt or belongs to another model or configuration: the run cannot start.
       return finish('failed', errorInfo(e, { resuming: true }));
