@@ -102,9 +102,10 @@ export function evalCommand(): Command {
     .addOption(
       new Option(
         '--split <name>',
-        "the split to score: train is every training image of the run's dataset, not only its --train-size subset",
+        "the split to score: train is every training image of the run's dataset, not only its --train-size subset; " +
+          'held-out is the training images a --train-size run did not train on (validation data)',
       )
-        .choices(['test', 'train'])
+        .choices(['test', 'train', 'held-out'])
         .default('test'),
     )
     .option('--limit <n>', "only the split's first n images", positiveInt)

@@ -2,7 +2,7 @@
  * Stratified, seeded training subsets (the write-ups train on 500 / 1350 / 2700 images): each class gets its
  * share of `size` in proportion to its frequency (largest remainder, ties to the lower label), and which
  * images of a class are taken is decided by a seeded shuffle. The result keeps the original order.
- * Also a split's first images (head), for evaluations on part of a split.
+ * Also a split's first images (head), for evaluations on part of a split, and what a subset left out (complement).
  */
 import { LabError } from '../../src-shared/errors';
 import { createRng, shuffleInPlace } from './shapes/rng';
@@ -64,6 +64,16 @@ export function head(split: Split, size: number): Split {
   const n = Math.min(size, split.labels.length);
   const px = pixelsPerImage(split);
   return { images: split.images.subarray(0, n * px), labels: split.labels.subarray(0, n) };
+}
+
+/** The images of `split` a subset left out (`indices` ascending, as a Subset's): validation data for a run on it. */
+export function complement(split: Split, indices: Uint32Array): Split {
+  const rest: number[] = [];
+  for (let i = 0, k = 0; i < split.labels.length; i++) {
+    if (k < indices.length && indices[k] === i) k++;
+    else rest.push(i);
+  }
+  return gather(split, rest);
 }
 
 /** Bytes of one image: images are row-major, one row per label. */

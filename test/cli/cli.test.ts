@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeCheckpoint } from '../../src-main/engine/train/checkpoint';
-import { loadDataset } from '../../src-main/data';
+import { loadDataset, subsetStratified } from '../../src-main/data';
 import { readFileSync, readdirSync } from 'node:fs';
 import { tempDir } from '../train/fixtures';
 
@@ -63,7 +63,7 @@ describe('odelab', () => {
     expect(odelab('train', '--config', join(tempDir(), 'missing.json')).stderr).toMatch(/--config: cannot read/);
     const badSplit = odelab('eval', '--checkpoint', 'x.ckpt', '--split', 'validation');
     expect(badSplit.code).toBe(2);
-    expect(badSplit.stderr).toMatch(/--split <name>.*'validation' is invalid.*test, train/);
+    expect(badSplit.stderr).toMatch(/--split <name>.*'validation' is invalid.*test, train, held-out/);
     const badLimit = odelab('eval', '--checkpoint', 'x.ckpt', '--limit', '0');
     expect(badLimit.code).toBe(2);
     expect(badLimit.stderr).toMatch(/--limit <n>.*expected a positive integer, got '0'/);
@@ -111,6 +111,14 @@ describe('odelab', () => {
     const all = odelab('eval', '--checkpoint', checkpoint, '--split', 'train', '--json');
     expect(JSON.parse(all.stdout)).toMatchObject({ split: 'train', count: train.labels.length });
     expect(train.labels.length).toBe(2700);
+    // The images the run held out: the 2500 training images outside its 200-image subset, in order.
+    const heldOut = JSON.parse(odelab('eval', '--checkpoint', checkpoint, '--split', 'held-out', '--limit', '64', '--json').stdout);
+    expect(heldOut).toMatchObject({ split: 'held-out', count: 64 });
+    const trained = new Set(subsetStratified(train, 200, 4).indices);
+    const firstHeldOut = Array.from({ length: train.labels.length }, (_, i) => i).filter((i) => !trained.has(i)).slice(0, 64);
+    const heldOutPerClass = heldOut.confusion.map((row: number[]) => row.reduce((a, b) => a + b, 0));
+    expect(heldOutPerClass).toEqual(heldOutPerClass.map((_: number, c: number) => firstHeldOut.filter((i) => train.labels[i] === c).length));
+    expect(heldOutPerClass).not.toEqual(perClass); // not simply the training split's first 64
   });
 
   it('exits 1 and says why when a run diverges', () => {

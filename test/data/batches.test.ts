@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   batchCount,
   batches,
+  complement,
   disposeBatch,
   epochOrder,
   head,
@@ -42,6 +43,22 @@ describe('head', () => {
   it('rejects a negative or fractional number of images', () => {
     expect(() => head(split, -3)).toThrow(/integer ≥ 0, found -3/);
     expect(() => head(split, 2.5)).toThrow(/integer ≥ 0, found 2.5/);
+  });
+});
+
+describe('complement', () => {
+  it("is the images a subset left out, in order, with their labels: together they are the split", () => {
+    const split = indexedSplit(300, (i) => i % 7);
+    const subset = subsetStratified(split, 120, 3);
+    const rest = complement(split, subset.indices);
+    expect(rest.labels.length).toBe(180);
+    const restIndices = Array.from({ length: 180 }, (_, k) => rest.images[k * 4]); // first pixel: the index mod 256
+    const taken = new Set(subset.indices);
+    const expected = Array.from({ length: 300 }, (_, i) => i).filter((i) => !taken.has(i));
+    expect(restIndices).toEqual(expected.map((i) => i % 256));
+    expect(Array.from(rest.labels)).toEqual(expected.map((i) => i % 7));
+    expect(complement(split, new Uint32Array(0)).labels.length).toBe(300);
+    expect(complement(split, Uint32Array.from({ length: 300 }, (_, i) => i)).labels.length).toBe(0);
   });
 });
 

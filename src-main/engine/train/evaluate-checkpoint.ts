@@ -1,11 +1,13 @@
-/** Evaluates a saved checkpoint on its dataset's test split (or its training split). */
-import { head, type Dataset } from '../../data';
+/** Evaluates a saved checkpoint on its dataset's test split (or its training split, or the images it held out). */
+import { complement, head, type Dataset, type Split } from '../../data';
+import type { RunConfig } from '../../../src-shared/run-config';
 import { LabError, requirePositiveInteger } from '../../../src-shared/errors';
 import { tf } from '../tf';
 import { buildModel } from '../models';
 import { decodeCheckpoint } from './checkpoint';
 import { evaluate, evaluationOptions, type Evaluation } from './evaluate';
 import { loadWeights } from './weights';
+import { trainingSplit } from './trainer';
 import { GradientWorkerPool } from '../parallel';
 import type { BackendName } from '../backend';
 
@@ -18,7 +20,8 @@ export interface CheckpointEvaluationOptions {
   /**
    * 'train' scores the training split as the run's dataset spec loads it (all of it, not only a run's
    * --train-size subset): how well the model fits what it trained on, against 'test' (the default) for how it
-   * generalises.
+   * generalises. 'held-out' scores the training images outside a --train-size run's subset (the same stratified,
+   * seeded choice training made), in their original order.
    */
   split?: SplitName;
   /** Only the split's first `limit` images (as the write-ups' callbacks score a few batches). */
@@ -35,7 +38,22 @@ export interface CheckpointEvaluationOptions {
   weights?: WeightsName;
 }
 
-export type SplitName = 'train' | 'test';
+/** 'held-out': the training images a run with --train-size did not train on, to choose settings without the test set. */
+export type SplitName = 'train' | 'test' | 'held-out';
+
+/** The images `split` stands for, for this run. */
+function splitImages(dataset: Dataset, config: RunConfig, split: SplitName): Split {
+  if (split !== 'held-out') return dataset[split];
+  const trained = trainingSplit(config, dataset);
+  if (!('indices' in trained)) {
+    throw new LabError(
+      'INVALID_ARGUMENT',
+      `the run trained on all ${dataset.train.labels.length} training images, so none are held out (train with --train-size to hold some out)`,
+      { field: 'split' },
+    );
+  }
+  return complement(dataset.train, trained.indices);
+}
 export type WeightsName = 'averaged' | 'trained';
 
 export async function evaluateCheckpoint(
@@ -57,6 +75,8 @@ export async function evaluateCheckpoint(
     );
   }
   const scoredWeights: WeightsName = weights ?? (average ? 'averaged' : 'trained');
+  const images = splitImages(dataset, config, split);
+  const scored = limit === undefined ? images : head(images, limit);
   const ctx = { classes: dataset.classes.length, imageShape: dataset.imageShape, seed: config.seed };
   const model = buildModel(config.model, ctx);
   let pool: GradientWorkerPool | undefined;
@@ -64,7 +84,6 @@ export async function evaluateCheckpoint(
     if (scoredWeights === 'averaged') loadWeights(model, average!.weights, 'averaged weight');
     else loadWeights(model, checkpoint.weights);
     if (workers > 1) pool = await GradientWorkerPool.create({ spec: config.model, ctx, backend, workers });
-    const scored = limit === undefined ? dataset[split] : head(dataset[split], limit);
     const options = evaluationOptions(config, dataset);
     const result = await evaluate(model, scored, { ...options, batchSize: batchSize ?? options.batchSize }, { pool });
     return { ...result, epoch: checkpoint.epoch, split, weights: scoredWeights };

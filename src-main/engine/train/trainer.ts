@@ -15,6 +15,7 @@ import {
   subsetStratified,
   type Dataset,
   type Split,
+  type Subset,
 } from '../../data';
 import { solverInfo } from '../../../src-shared/solvers';
 import { tf } from '../tf';
@@ -52,7 +53,7 @@ export interface TrainOptions {
 }
 
 /** The training subset the config asks for (stratified and seeded by the run's seed). */
-export function trainingSplit(config: RunConfig, dataset: Dataset): Split {
+export function trainingSplit(config: RunConfig, dataset: Dataset): Split | Subset {
   if (config.trainSize === undefined || config.trainSize >= dataset.train.labels.length) return dataset.train;
   return subsetStratified(dataset.train, config.trainSize, config.seed);
 }
