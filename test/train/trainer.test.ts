@@ -104,11 +104,15 @@ describe('trainer', () => {
 
   it('with weight averaging, evaluates and checkpoints the averaged weights, trains exactly as without, and resumes both', async () => {
     const solver = { method: 'rk4', stepSize: 0.5 } as const;
-    const plain = tinyConfig({ epochs: 2, model: { name: 'shapes-odenet', solver } });
-    const config = tinyConfig({ epochs: 2, model: { name: 'shapes-odenet', solver }, emaDecay: 0.5 });
+    const plain = tinyConfig({ epochs: 2, model: { name: 'shapes-odenet', solver }, evalEvery: 2, evalSize: 30 });
+    const config = tinyConfig({ epochs: 2, model: { name: 'shapes-odenet', solver }, evalEvery: 2, evalSize: 30, emaDecay: 0.5 });
     const [without, straight] = [await run(plain), await run(config)];
     // Averaging only changes what is evaluated: the same losses, the same trained weights.
     expect(straight.batches.map((b) => b.loss)).toEqual(without.batches.map((b) => b.loss));
+    // In-epoch evaluations score the average too (after step 2 it differs from the weights; after step 1 it was w₁).
+    const inEpoch = (r: typeof straight) => r.events.flatMap((e) => (e.event === 'evaluation' ? [e.testLoss] : []));
+    expect(inEpoch(straight)).toHaveLength(2);
+    inEpoch(straight).forEach((loss, k) => expect(Math.abs(loss - inEpoch(without)[k])).toBeGreaterThan(1e-4));
     const [ckPlain, ckAveraged] = [decodeCheckpoint(without.checkpoints[1]), decodeCheckpoint(straight.checkpoints[1])];
     expect(ckAveraged.weights).toEqual(ckPlain.weights);
     expect(ckPlain.average).toBeUndefined();
