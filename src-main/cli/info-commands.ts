@@ -91,7 +91,7 @@ interface EvalOptions {
 
 export function evalCommand(): Command {
   return new Command('eval')
-    .description("evaluate a checkpoint on its dataset's test split (or its training split)")
+    .description("evaluate a checkpoint on its dataset's test split (or its training split, or the images a --train-size run held out)")
     .option('--checkpoint <file>', 'checkpoint file (checkpoints/epoch-NNN.ckpt of a run folder)')
     .option('--run <id>', "a run in the run store (its latest checkpoint, or --epoch's)", int)
     .option('--epoch <n>', "with --run: that epoch's checkpoint", int)

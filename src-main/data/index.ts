@@ -9,7 +9,7 @@ export { readIdx, encodeIdx, isGzip, IDX_MAGIC, type IdxFile, type IdxKind, type
 export { previewShapes, type ShapesPreview } from './shapes/generate';
 export { shapeClassNames } from './shapes/classes';
 export { shapesCacheKey, GENERATOR_VERSION } from './shapes/cache';
-export { complement, head, subsetStratified, type Subset } from './subset';
+export { complement, gather, head, stratifiedIndices, subsetStratified, type Subset } from './subset';
 export {
   batches,
   oneHotBatches,

@@ -16,11 +16,17 @@ export interface Subset extends Split {
 }
 
 export function subsetStratified(split: Split, size: number, seed: number): Subset {
-  const n = split.labels.length;
+  const indices = stratifiedIndices(split.labels, size, seed);
+  return { ...gather(split, indices), indices };
+}
+
+/** The indices (ascending) subsetStratified takes, without copying any image. */
+export function stratifiedIndices(labels: Uint8Array, size: number, seed: number): Uint32Array {
+  const n = labels.length;
   if (!Number.isInteger(size) || size < 1 || size > n) {
     throw new LabError('INVALID_ARGUMENT', `subset size must be an integer 1–${n}, found ${size}`, { size, available: n });
   }
-  const byClass = groupByClass(split.labels);
+  const byClass = groupByClass(labels);
   const quotas = proportionalQuotas(byClass.map((c) => c.length), size);
   const picked: number[] = [];
   byClass.forEach((members, c) => {
@@ -28,8 +34,7 @@ export function subsetStratified(split: Split, size: number, seed: number): Subs
     const order = shuffleInPlace(Uint32Array.from(members), createRng(seed, SUBSET_STREAM, c));
     for (let i = 0; i < quotas[c]; i++) picked.push(order[i]);
   });
-  const indices = Uint32Array.from(picked).sort();
-  return { ...gather(split, indices), indices };
+  return Uint32Array.from(picked).sort();
 }
 
 function groupByClass(labels: Uint8Array): number[][] {
@@ -66,14 +71,19 @@ export function head(split: Split, size: number): Split {
   return { images: split.images.subarray(0, n * px), labels: split.labels.subarray(0, n) };
 }
 
-/** The images of `split` a subset left out (`indices` ascending, as a Subset's): validation data for a run on it. */
-export function complement(split: Split, indices: Uint32Array): Split {
-  const rest: number[] = [];
-  for (let i = 0, k = 0; i < split.labels.length; i++) {
-    if (k < indices.length && indices[k] === i) k++;
-    else rest.push(i);
+/** The images of `split` not among `taken` (any order), with their indices: validation data for a run on a subset. */
+export function complement(split: Split, taken: ArrayLike<number>): Subset {
+  const n = split.labels.length;
+  const isTaken = new Uint8Array(n);
+  for (let k = 0; k < taken.length; k++) {
+    const i = taken[k];
+    if (!(Number.isInteger(i) && i >= 0 && i < n)) throw new LabError('INVALID_ARGUMENT', `image index ${i} is not in 0–${n - 1}`, { index: i });
+    isTaken[i] = 1;
   }
-  return gather(split, rest);
+  const rest: number[] = [];
+  for (let i = 0; i < n; i++) if (!isTaken[i]) rest.push(i);
+  const indices = Uint32Array.from(rest);
+  return { ...gather(split, indices), indices };
 }
 
 /** Bytes of one image: images are row-major, one row per label. */

@@ -119,6 +119,9 @@ describe('odelab', () => {
     const heldOutPerClass = heldOut.confusion.map((row: number[]) => row.reduce((a, b) => a + b, 0));
     expect(heldOutPerClass).toEqual(heldOutPerClass.map((_: number, c: number) => firstHeldOut.filter((i) => train.labels[i] === c).length));
     expect(heldOutPerClass).not.toEqual(perClass); // not simply the training split's first 64
+    // Misclassified held-out images are numbered in the training split, and none is one the run trained on.
+    expect(heldOut.misclassified.length).toBeGreaterThan(0);
+    expect(heldOut.misclassified.every((i: number) => firstHeldOut.includes(i))).toBe(true);
   });
 
   it('exits 1 and says why when a run diverges', () => {

@@ -57,6 +57,10 @@ describe('complement', () => {
     const expected = Array.from({ length: 300 }, (_, i) => i).filter((i) => !taken.has(i));
     expect(restIndices).toEqual(expected.map((i) => i % 256));
     expect(Array.from(rest.labels)).toEqual(expected.map((i) => i % 7));
+    expect(Array.from(rest.indices)).toEqual(expected);
+    // Any order of the taken indices; an index outside the split is an error, not a silent miss.
+    expect(complement(split, [...subset.indices].reverse()).indices).toEqual(rest.indices);
+    expect(() => complement(split, [5, 300])).toThrow(/image index 300 is not in 0–299/);
     expect(complement(split, new Uint32Array(0)).labels.length).toBe(300);
     expect(complement(split, Uint32Array.from({ length: 300 }, (_, i) => i)).labels.length).toBe(0);
   });

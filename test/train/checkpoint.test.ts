@@ -26,7 +26,8 @@ describe('checkpoints', () => {
 
   it('round-trips averaged weights after the optimiser state, and reads checkpoints without them', () => {
     const weights = checkpoint.weights.map((w) => ({ shape: w.shape, data: w.data.map((x) => x / 2) }));
-    const withAverage = { ...checkpoint, average: { updates: 5, weights } };
+    const trainedOn = [{ dataset: checkpoint.config.dataset, trainSize: 120, seed: 3 }, { dataset: checkpoint.config.dataset, seed: 4 }];
+    const withAverage = { ...checkpoint, average: { updates: 5, weights }, trainedOn };
     expect(decodeCheckpoint(encodeCheckpoint(withAverage))).toEqual(withAverage);
     expect(decodeCheckpoint(encodeCheckpoint(checkpoint))).not.toHaveProperty('average');
     const short = { ...checkpoint, average: { updates: 5, weights: weights.slice(1) } };

@@ -7,7 +7,7 @@ import { initEngine, tf } from '../../src-main/engine';
 import { train, type TrainOptions } from '../../src-main/engine/train/trainer';
 import { decodeCheckpoint, encodeCheckpoint } from '../../src-main/engine/train/checkpoint';
 import { evaluateCheckpoint } from '../../src-main/engine/train/evaluate-checkpoint';
-import type { Dataset } from '../../src-main/data';
+import { gather, subsetStratified, type Dataset } from '../../src-main/data';
 import type { RunConfig } from '../../src-shared/run-config';
 import type { BatchEvent, EpochEvent, RunEvent } from '../../src-shared/run-events';
 import { expectedAverage, tinyConfig, tinyDataset } from './fixtures';
@@ -109,7 +109,8 @@ describe('trainer', () => {
     const [without, straight] = [await run(plain), await run(config)];
     // Averaging only changes what is evaluated: the same losses, the same trained weights.
     expect(straight.batches.map((b) => b.loss)).toEqual(without.batches.map((b) => b.loss));
-    // In-epoch evaluations score the average too (after step 2 it differs from the weights; after step 1 it was w₁).
+    // In-epoch evaluations score the average too. (An average of one update is that update's weights, hence
+    // evalEvery 2: evaluations after steps 2 and 6.)
     const inEpoch = (r: typeof straight) => r.events.flatMap((e) => (e.event === 'evaluation' ? [e.testLoss] : []));
     expect(inEpoch(straight)).toHaveLength(2);
     inEpoch(straight).forEach((loss, k) => expect(Math.abs(loss - inEpoch(without)[k])).toBeGreaterThan(1e-4));
@@ -189,6 +190,34 @@ describe('trainer', () => {
     expect(corrupt.ended).toMatchObject({ status: 'failed', error: { code: 'INVALID_ARGUMENT', details: { field: 'optimizer' } } });
     expect(corrupt.ended.error?.message).toMatch(/optimizer state tensor 0 has shape \[[\d,]+\], this run's \[[\d,]+\]/);
     expect(tf.memory().numTensors).toBe(numTensors);
+  });
+
+  it("scores a --train-size run on the training images it held out, and only on unseen ones", async () => {
+    const config = tinyConfig({ epochs: 1, trainSize: 120 });
+    const { checkpoints } = await run(config);
+    const trained = new Set(subsetStratified(dataset.train, 120, config.seed).indices);
+    const unseen = Array.from({ length: 240 }, (_, i) => i).filter((i) => !trained.has(i));
+    expect(unseen).toHaveLength(120);
+    const heldOut = await evaluateCheckpoint(checkpoints[0], dataset, { split: 'held-out' });
+    // The same as scoring those 120 images as a test split, with misclassified images numbered in the training split.
+    const asTest = await evaluateCheckpoint(checkpoints[0], { ...dataset, test: gather(dataset.train, unseen) });
+    expect(heldOut).toMatchObject({ split: 'held-out', count: 120, loss: asTest.loss, confusion: asTest.confusion });
+    expect(heldOut.misclassified).toEqual(asTest.misclassified.map((k) => unseen[k]));
+    expect(heldOut.misclassified.length).toBeGreaterThan(0);
+    // A run on every image held none out.
+    await expect(
+      evaluateCheckpoint((await run(tinyConfig({ epochs: 1, trainSize: 240 }))).checkpoints[0], dataset, { split: 'held-out' }),
+    ).rejects.toThrow(/split 'held-out' needs a run trained on part of its 240 training images \(trainSize below that\); this run's trainSize is 240/);
+    // Continued with the same config (runs resume): still unseen. From a checkpoint of another subset: refused.
+    const same = await run(tinyConfig({ epochs: 2, trainSize: 120 }), { resumeFrom: checkpoints[0] });
+    expect((await evaluateCheckpoint(same.checkpoints[0], dataset, { split: 'held-out' })).count).toBe(120);
+    const other = await run(tinyConfig({ epochs: 2, trainSize: 120, seed: 12 }), { resumeFrom: checkpoints[0] });
+    expect(decodeCheckpoint(other.checkpoints[0]).trainedOn).toHaveLength(2);
+    await expect(evaluateCheckpoint(other.checkpoints[0], dataset, { split: 'held-out' })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      details: { field: 'split' },
+      message: expect.stringMatching(/continued from a checkpoint trained on other images \(shapes, trainSize 120, seed 11\)/),
+    });
   });
 
   it('keeps the tensor count flat across batches', async () => {

@@ -5,6 +5,7 @@
  * Tensors are stored by position (the model's stable parameter order), not by tfjs variable name.
  */
 import { LabError } from '../../../src-shared/errors';
+import type { DatasetSpec } from '../../../src-shared/config';
 import { readStoredConfig, type RunConfig } from '../../../src-shared/run-config';
 
 const MAGIC = 'ODLCKPT1';
@@ -12,6 +13,30 @@ const MAGIC = 'ODLCKPT1';
 export interface StoredTensor {
   shape: number[];
   data: Float32Array;
+}
+
+/** The training images a run trains on: its dataset, its --train-size (all images when absent) and the subset's seed. */
+export interface TrainingSubset {
+  dataset: DatasetSpec;
+  trainSize?: number;
+  seed: number;
+}
+
+export function trainingSubsetOf(config: RunConfig): TrainingSubset {
+  return { dataset: config.dataset, ...(config.trainSize !== undefined ? { trainSize: config.trainSize } : {}), seed: config.seed };
+}
+
+export function sameSubset(a: TrainingSubset, b: TrainingSubset): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * The subsets a checkpoint's weights were trained on: more than its own config's when its run continued from
+ * another run's checkpoint (`train --resume` with other flags). Checkpoints written before this was recorded
+ * give their own config's alone.
+ */
+export function trainedOnOf(c: Checkpoint): TrainingSubset[] {
+  return c.trainedOn ?? [trainingSubsetOf(c.config)];
 }
 
 export interface Checkpoint {
@@ -27,6 +52,7 @@ export interface Checkpoint {
    * and over how many updates (fewer than `step` when averaging began at a resume).
    */
   average?: { updates: number; weights: StoredTensor[] };
+  trainedOn?: TrainingSubset[];
 }
 
 interface Header {
@@ -39,6 +65,7 @@ interface Header {
   /** Absent in checkpoints of runs without averaging (and in those written before it existed). */
   averaged?: number[][];
   averagedUpdates?: number;
+  trainedOn?: TrainingSubset[];
 }
 
 export function encodeCheckpoint(c: Checkpoint): Uint8Array {
@@ -50,6 +77,7 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
     weights: c.weights.map((t) => t.shape),
     optimizer: c.optimizer.tensors.map((t) => t.shape),
     ...(c.average ? { averaged: c.average.weights.map((t) => t.shape), averagedUpdates: c.average.updates } : {}),
+    ...(c.trainedOn ? { trainedOn: c.trainedOn } : {}),
   };
   const json = new TextEncoder().encode(JSON.stringify(header));
   const tensors = [...c.weights, ...c.optimizer.tensors, ...(c.average?.weights ?? [])];
@@ -115,5 +143,6 @@ export function decodeCheckpoint(bytes: Uint8Array, name = 'checkpoint'): Checkp
     weights: tensors.slice(0, header.weights.length),
     optimizer: { iterations: header.optimizerIterations, tensors: tensors.slice(header.weights.length, optimizerEnd) },
     ...(header.averaged ? { average: { updates: averagedUpdates, weights: tensors.slice(optimizerEnd) } } : {}),
+    ...(header.trainedOn ? { trainedOn: header.trainedOn } : {}),
   };
 }

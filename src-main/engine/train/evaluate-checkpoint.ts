@@ -1,13 +1,12 @@
 /** Evaluates a saved checkpoint on its dataset's test split (or its training split, or the images it held out). */
 import { complement, head, type Dataset, type Split } from '../../data';
-import type { RunConfig } from '../../../src-shared/run-config';
 import { LabError, requirePositiveInteger } from '../../../src-shared/errors';
 import { tf } from '../tf';
 import { buildModel } from '../models';
-import { decodeCheckpoint } from './checkpoint';
+import { decodeCheckpoint, sameSubset, trainedOnOf, trainingSubsetOf, type Checkpoint } from './checkpoint';
 import { evaluate, evaluationOptions, type Evaluation } from './evaluate';
 import { loadWeights } from './weights';
-import { trainingSplit } from './trainer';
+import { trainingIndices } from './trainer';
 import { GradientWorkerPool } from '../parallel';
 import type { BackendName } from '../backend';
 
@@ -40,21 +39,37 @@ export interface CheckpointEvaluationOptions {
 
 /** 'held-out': the training images a run with --train-size did not train on, to choose settings without the test set. */
 export type SplitName = 'train' | 'test' | 'held-out';
+export type WeightsName = 'averaged' | 'trained';
 
-/** The images `split` stands for, for this run. */
-function splitImages(dataset: Dataset, config: RunConfig, split: SplitName): Split {
+/**
+ * The images `split` stands for, for this checkpoint, and for 'held-out' their indices in the training split.
+ * Held-out images must be unseen: refused when the run trained on every image, or continued from a checkpoint
+ * trained on other images.
+ */
+function splitImages(dataset: Dataset, checkpoint: Checkpoint, split: SplitName): Split & { indices?: Uint32Array } {
   if (split !== 'held-out') return dataset[split];
-  const trained = trainingSplit(config, dataset);
-  if (!('indices' in trained)) {
+  const { config } = checkpoint;
+  const trained = trainingIndices(config, dataset);
+  if (!trained) {
     throw new LabError(
       'INVALID_ARGUMENT',
-      `the run trained on all ${dataset.train.labels.length} training images, so none are held out (train with --train-size to hold some out)`,
+      `split 'held-out' needs a run trained on part of its ${dataset.train.labels.length} training images ` +
+        `(trainSize below that); this run's trainSize is ${config.trainSize ?? 'unset'}`,
       { field: 'split' },
     );
   }
-  return complement(dataset.train, trained.indices);
+  const own = trainingSubsetOf(config);
+  const other = trainedOnOf(checkpoint).find((s) => !sameSubset(s, own));
+  if (other) {
+    throw new LabError(
+      'INVALID_ARGUMENT',
+      `split 'held-out': this run continued from a checkpoint trained on other images (${other.dataset.kind}, ` +
+        `trainSize ${other.trainSize ?? 'all'}, seed ${other.seed}), so the images it left out are not all unseen`,
+      { field: 'split' },
+    );
+  }
+  return complement(dataset.train, trained);
 }
-export type WeightsName = 'averaged' | 'trained';
 
 export async function evaluateCheckpoint(
   bytes: Uint8Array,
@@ -75,7 +90,7 @@ export async function evaluateCheckpoint(
     );
   }
   const scoredWeights: WeightsName = weights ?? (average ? 'averaged' : 'trained');
-  const images = splitImages(dataset, config, split);
+  const images = splitImages(dataset, checkpoint, split);
   const scored = limit === undefined ? images : head(images, limit);
   const ctx = { classes: dataset.classes.length, imageShape: dataset.imageShape, seed: config.seed };
   const model = buildModel(config.model, ctx);
@@ -86,7 +101,9 @@ export async function evaluateCheckpoint(
     if (workers > 1) pool = await GradientWorkerPool.create({ spec: config.model, ctx, backend, workers });
     const options = evaluationOptions(config, dataset);
     const result = await evaluate(model, scored, { ...options, batchSize: batchSize ?? options.batchSize }, { pool });
-    return { ...result, epoch: checkpoint.epoch, split, weights: scoredWeights };
+    // Misclassified images by their index in the dataset's split (held-out ones: in the training split).
+    const misclassified = images.indices ? result.misclassified.map((i) => images.indices![i]) : result.misclassified;
+    return { ...result, misclassified, epoch: checkpoint.epoch, split, weights: scoredWeights };
   } finally {
     await pool?.dispose();
     tf.dispose(model.params);

@@ -12,15 +12,23 @@ import {
   datasetContentHash,
   disposeBatch,
   head,
-  subsetStratified,
+  gather,
+  stratifiedIndices,
   type Dataset,
   type Split,
-  type Subset,
 } from '../../data';
 import { solverInfo } from '../../../src-shared/solvers';
 import { tf } from '../tf';
 import { buildModel, parameterCount, type Model } from '../models';
-import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from './checkpoint';
+import {
+  decodeCheckpoint,
+  encodeCheckpoint,
+  sameSubset,
+  trainedOnOf,
+  trainingSubsetOf,
+  type Checkpoint,
+  type TrainingSubset,
+} from './checkpoint';
 import { evaluate, evaluationOptions } from './evaluate';
 import { loadWeights } from './weights';
 import { createOptimizer, type Optimizer } from './optimizers';
@@ -52,10 +60,16 @@ export interface TrainOptions {
   workers?: number;
 }
 
-/** The training subset the config asks for (stratified and seeded by the run's seed). */
-export function trainingSplit(config: RunConfig, dataset: Dataset): Split | Subset {
-  if (config.trainSize === undefined || config.trainSize >= dataset.train.labels.length) return dataset.train;
-  return subsetStratified(dataset.train, config.trainSize, config.seed);
+/** Indices of the training images the config trains on (its stratified, seeded --train-size subset); all: undefined. */
+export function trainingIndices(config: RunConfig, dataset: Dataset): Uint32Array | undefined {
+  if (config.trainSize === undefined || config.trainSize >= dataset.train.labels.length) return undefined;
+  return stratifiedIndices(dataset.train.labels, config.trainSize, config.seed);
+}
+
+/** The training images the config trains on. */
+export function trainingSplit(config: RunConfig, dataset: Dataset): Split {
+  const indices = trainingIndices(config, dataset);
+  return indices ? gather(dataset.train, indices) : dataset.train;
 }
 
 /** What training holds: the trained model, its optimiser and, with weight averaging, the averaged model. */
@@ -64,10 +78,13 @@ interface TrainingState {
   optimizer: Optimizer;
   /** The weights' moving average (a model of the same spec) and how many updates it has folded in. */
   average?: { model: Model; updates: number };
+  /** The training subsets of the checkpoint this run continued from, if any (see trainedOnOf). */
+  trainedBefore: TrainingSubset[];
 }
 
-function toCheckpoint(config: RunConfig, { model, optimizer, average }: TrainingState, epoch: number, step: number): Checkpoint {
+function toCheckpoint(config: RunConfig, { model, optimizer, average, trainedBefore }: TrainingState, epoch: number, step: number): Checkpoint {
   const state = optimizer.state();
+  const own = trainingSubsetOf(config);
   const stored = (t: tf.Tensor) => ({ shape: t.shape, data: t.dataSync() as Float32Array });
   const checkpoint = {
     config,
@@ -76,6 +93,7 @@ function toCheckpoint(config: RunConfig, { model, optimizer, average }: Training
     weights: model.params.map(stored),
     optimizer: { iterations: state.iterations, tensors: state.tensors.map(stored) },
     ...(average ? { average: { updates: average.updates, weights: average.model.params.map(stored) } } : {}),
+    trainedOn: [...trainedBefore.filter((s) => !sameSubset(s, own)), own],
   };
   tf.dispose(state.tensors);
   return checkpoint;
@@ -85,7 +103,9 @@ function toCheckpoint(config: RunConfig, { model, optimizer, average }: Training
  * Continues from a checkpoint. A run that averages continues the checkpoint's average if it was taken with the
  * same decay, or starts one there (a new run from another run's checkpoint); a run that does not average ignores it.
  */
-function restore({ model, optimizer, average }: TrainingState, c: Checkpoint, emaDecay: number): void {
+function restore(state: TrainingState, c: Checkpoint, emaDecay: number): void {
+  const { model, optimizer, average } = state;
+  state.trainedBefore = trainedOnOf(c);
   loadWeights(model, c.weights);
   const tensors = c.optimizer.tensors.map((t) => tf.tensor(t.data, t.shape));
   try {
@@ -125,7 +145,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
   const optimizer = createOptimizer(config.optimizer, model.params, config.epochs * batchCount(split.labels.length, config.batchSize));
   // Built from the same spec and seed, the averaged model starts as a copy of the trained one.
   const average = config.emaDecay > 0 ? { model: buildModel(config.model, ctx), updates: 0 } : undefined;
-  const state: TrainingState = { model, optimizer, average };
+  const state: TrainingState = { model, optimizer, average, trainedBefore: [] };
   /** The weights every evaluation scores. */
   const scored = average?.model ?? model;
   let epoch = 0;
