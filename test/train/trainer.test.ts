@@ -7,7 +7,7 @@ import { initEngine, tf } from '../../src-main/engine';
 import { train, type TrainOptions } from '../../src-main/engine/train/trainer';
 import { decodeCheckpoint, encodeCheckpoint } from '../../src-main/engine/train/checkpoint';
 import { evaluateCheckpoint } from '../../src-main/engine/train/evaluate-checkpoint';
-import { gather, subsetStratified, type Dataset } from '../../src-main/data';
+import { datasetContentHash, gather, subsetStratified, type Dataset } from '../../src-main/data';
 import type { RunConfig } from '../../src-shared/run-config';
 import type { BatchEvent, EpochEvent, RunEvent } from '../../src-shared/run-events';
 import { expectedAverage, tinyConfig, tinyDataset } from './fixtures';
@@ -204,6 +204,13 @@ describe('trainer', () => {
     expect(heldOut).toMatchObject({ split: 'held-out', count: 120, loss: asTest.loss, confusion: asTest.confusion });
     expect(heldOut.misclassified).toEqual(asTest.misclassified.map((k) => unseen[k]));
     expect(heldOut.misclassified.length).toBeGreaterThan(0);
+    // Only in the very dataset the run trained on: one changed training pixel and the held-out images are unknown.
+    expect(decodeCheckpoint(checkpoints[0]).datasetHash).toBe(datasetContentHash(dataset));
+    const changed = { ...dataset, train: { ...dataset.train, images: dataset.train.images.slice() } };
+    changed.train.images[0] ^= 1;
+    await expect(evaluateCheckpoint(checkpoints[0], changed, { split: 'held-out' })).rejects.toThrow(
+      /the dataset loaded for this run's spec is not the one it trained on \(content hash [0-9a-f]{12}…, the run's [0-9a-f]{12}…\)/,
+    );
     // A run on every image held none out.
     await expect(
       evaluateCheckpoint((await run(tinyConfig({ epochs: 1, trainSize: 240 }))).checkpoints[0], dataset, { split: 'held-out' }),

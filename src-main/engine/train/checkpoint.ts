@@ -53,6 +53,8 @@ export interface Checkpoint {
    */
   average?: { updates: number; weights: StoredTensor[] };
   trainedOn?: TrainingSubset[];
+  /** datasetContentHash of the dataset the run trained on (absent in checkpoints written before it was kept). */
+  datasetHash?: string;
 }
 
 interface Header {
@@ -66,6 +68,7 @@ interface Header {
   averaged?: number[][];
   averagedUpdates?: number;
   trainedOn?: TrainingSubset[];
+  datasetHash?: string;
 }
 
 export function encodeCheckpoint(c: Checkpoint): Uint8Array {
@@ -78,6 +81,7 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
     optimizer: c.optimizer.tensors.map((t) => t.shape),
     ...(c.average ? { averaged: c.average.weights.map((t) => t.shape), averagedUpdates: c.average.updates } : {}),
     ...(c.trainedOn ? { trainedOn: c.trainedOn } : {}),
+    ...(c.datasetHash ? { datasetHash: c.datasetHash } : {}),
   };
   const json = new TextEncoder().encode(JSON.stringify(header));
   const tensors = [...c.weights, ...c.optimizer.tensors, ...(c.average?.weights ?? [])];
@@ -144,5 +148,6 @@ export function decodeCheckpoint(bytes: Uint8Array, name = 'checkpoint'): Checkp
     optimizer: { iterations: header.optimizerIterations, tensors: tensors.slice(header.weights.length, optimizerEnd) },
     ...(header.averaged ? { average: { updates: averagedUpdates, weights: tensors.slice(optimizerEnd) } } : {}),
     ...(header.trainedOn ? { trainedOn: header.trainedOn } : {}),
+    ...(header.datasetHash ? { datasetHash: header.datasetHash } : {}),
   };
 }

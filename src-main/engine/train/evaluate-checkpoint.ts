@@ -1,5 +1,5 @@
 /** Evaluates a saved checkpoint on its dataset's test split (or its training split, or the images it held out). */
-import { complement, head, type Dataset, type Split } from '../../data';
+import { complement, datasetContentHash, head, type Dataset, type Split } from '../../data';
 import { LabError, requirePositiveInteger } from '../../../src-shared/errors';
 import { tf } from '../tf';
 import { buildModel } from '../models';
@@ -55,6 +55,16 @@ function splitImages(dataset: Dataset, checkpoint: Checkpoint, split: SplitName)
       'INVALID_ARGUMENT',
       `split 'held-out' needs a run trained on part of its ${dataset.train.labels.length} training images ` +
         `(trainSize below that); this run's trainSize is ${config.trainSize ?? 'unset'}`,
+      { field: 'split' },
+    );
+  }
+  // The complement of the subset is only unseen in the very images the run trained on.
+  const hash = datasetContentHash(dataset);
+  if (checkpoint.datasetHash && checkpoint.datasetHash !== hash) {
+    throw new LabError(
+      'INVALID_ARGUMENT',
+      `split 'held-out': the dataset loaded for this run's spec is not the one it trained on (content hash ` +
+        `${hash.slice(0, 12)}…, the run's ${checkpoint.datasetHash.slice(0, 12)}…), so its held-out images are unknown`,
       { field: 'split' },
     );
   }

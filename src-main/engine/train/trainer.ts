@@ -80,10 +80,12 @@ interface TrainingState {
   average?: { model: Model; updates: number };
   /** The training subsets of the checkpoint this run continued from, if any (see trainedOnOf). */
   trainedBefore: TrainingSubset[];
+  datasetHash: string;
 }
 
-function toCheckpoint(config: RunConfig, { model, optimizer, average, trainedBefore }: TrainingState, epoch: number, step: number): Checkpoint {
-  const state = optimizer.state();
+function toCheckpoint(config: RunConfig, state: TrainingState, epoch: number, step: number): Checkpoint {
+  const { model, optimizer, average, trainedBefore, datasetHash } = state;
+  const optimizerState = optimizer.state();
   const own = trainingSubsetOf(config);
   const stored = (t: tf.Tensor) => ({ shape: t.shape, data: t.dataSync() as Float32Array });
   const checkpoint = {
@@ -91,11 +93,12 @@ function toCheckpoint(config: RunConfig, { model, optimizer, average, trainedBef
     epoch,
     step,
     weights: model.params.map(stored),
-    optimizer: { iterations: state.iterations, tensors: state.tensors.map(stored) },
+    optimizer: { iterations: optimizerState.iterations, tensors: optimizerState.tensors.map(stored) },
     ...(average ? { average: { updates: average.updates, weights: average.model.params.map(stored) } } : {}),
     trainedOn: [...trainedBefore.filter((s) => !sameSubset(s, own)), own],
+    datasetHash,
   };
-  tf.dispose(state.tensors);
+  tf.dispose(optimizerState.tensors);
   return checkpoint;
 }
 
@@ -145,7 +148,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
   const optimizer = createOptimizer(config.optimizer, model.params, config.epochs * batchCount(split.labels.length, config.batchSize));
   // Built from the same spec and seed, the averaged model starts as a copy of the trained one.
   const average = config.emaDecay > 0 ? { model: buildModel(config.model, ctx), updates: 0 } : undefined;
-  const state: TrainingState = { model, optimizer, average, trainedBefore: [] };
+  const state: TrainingState = { model, optimizer, average, trainedBefore: [], datasetHash: datasetContentHash(dataset) };
   /** The weights every evaluation scores. */
   const scored = average?.model ?? model;
   let epoch = 0;
@@ -212,7 +215,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
       name: dataset.name,
       spec: dataset.spec,
       source: dataset.source,
-      contentHash: datasetContentHash(dataset),
+      contentHash: state.datasetHash,
       classes: dataset.classes,
       trainCount: split.labels.length,
       testCount: dataset.test.labels.length,
