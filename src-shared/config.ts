@@ -44,6 +44,11 @@ export function describeIssues(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('\n');
 }
 
+/** A JSON object (not null, not an array): what config merging, diffing and reading descend into. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 // ── DatasetSpec ──────────────────────────────────────────────────────────────────────────────────────────
 
 /**

@@ -3,7 +3,7 @@
  * parsing a config file, CLI flags or an IPC payload is validation with field-level messages.
  */
 import { z } from 'zod';
-import { DatasetSpec, SolverSpec } from './config';
+import { DatasetSpec, isPlainObject, SolverSpec } from './config';
 
 export const MODEL_NAMES = [
   'odenet-mnist',
@@ -74,8 +74,6 @@ export type RunConfigInput = z.input<typeof RunConfig>;
 
 export const RUN_STATUSES = ['completed', 'cancelled', 'diverged', 'failed'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
-
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Whether every key of `stored`, at every depth, survived into `parsed` (zod drops keys it does not know). */
 function keepsEveryKey(stored: unknown, parsed: unknown): boolean {

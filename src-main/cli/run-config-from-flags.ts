@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { LabError } from '../../src-shared/errors';
-import { describeIssues } from '../../src-shared/config';
+import { describeIssues, isPlainObject } from '../../src-shared/config';
 import { PRESETS } from '../../src-shared/presets';
 import { RunConfig } from '../../src-shared/run-config';
 import { METHOD_NAMES, type MethodName } from '../../src-shared/solvers';
@@ -39,16 +39,12 @@ export interface TrainFlags {
 
 type Json = Record<string, unknown>;
 
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** Deep merge of plain objects; arrays and scalars in `over` replace those in `base`. */
 export function deepMerge(base: Json, over: Json): Json {
   const out: Json = { ...base };
   for (const [k, v] of Object.entries(over)) {
     if (v === undefined) continue;
-    out[k] = isObject(v) && isObject(out[k]) ? deepMerge(out[k] as Json, v) : v;
+    out[k] = isPlainObject(v) && isPlainObject(out[k]) ? deepMerge(out[k] as Json, v) : v;
   }
   return out;
 }
@@ -62,7 +58,7 @@ function readConfigFile(path: string): Json {
   }
   try {
     const parsed: unknown = JSON.parse(text);
-    if (!isObject(parsed)) throw new Error('expected a JSON object');
+    if (!isPlainObject(parsed)) throw new Error('expected a JSON object');
     return parsed;
   } catch (e) {
     throw new LabError('INVALID_ARGUMENT', `--config: ${path} is not a JSON object: ${(e as Error).message}`);

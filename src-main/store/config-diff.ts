@@ -3,16 +3,13 @@
  * (`model.solver.rtol`), and only the paths whose values are not the same in every config.
  * Pure (no Node imports), so it can move to src-shared.
  */
+import { isPlainObject } from '../../src-shared/config';
 
 export interface ConfigDifference {
   /** Dotted path of a leaf: `model.solver.method`. */
   path: string;
   /** The value at `path` in each config, in the order given; `undefined` where a config lacks it. */
   values: unknown[];
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

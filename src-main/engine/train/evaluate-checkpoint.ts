@@ -90,8 +90,7 @@ export async function evaluateCheckpoint(
   if (limit !== undefined) requirePositiveInteger('limit', limit);
   if (batchSize !== undefined) requirePositiveInteger('batchSize', batchSize);
   const checkpoint = decodeCheckpoint(bytes, name);
-  const { config } = checkpoint;
-  const { average } = checkpoint;
+  const { config, average } = checkpoint;
   if (weights === 'averaged' && !average) {
     throw new LabError(
       'INVALID_ARGUMENT',

@@ -82,7 +82,7 @@ export function createOptimizer(spec: OptimizerSpec, params: Variable[], totalSt
       }
       flat.forEach((b, i) => {
         const shape = state.tensors[i].shape;
-        if (shape.join('x') !== b.shape.join('x')) {
+        if (!tf.util.arraysEqual(shape, b.shape)) {
           throw new LabError('INVALID_ARGUMENT', `the checkpoint's optimizer state tensor ${i} has shape [${shape}], this run's [${b.shape}]`, {
             field: 'optimizer',
           });

@@ -11,7 +11,7 @@ export function loadWeights(model: Model, weights: StoredTensor[], what = 'weigh
   }
   weights.forEach((w, i) => {
     const p = model.params[i];
-    if (w.shape.join('x') !== p.shape.join('x')) {
+    if (!tf.util.arraysEqual(w.shape, p.shape)) {
       throw new LabError('INVALID_ARGUMENT', `checkpoint ${what} ${i} has shape [${w.shape}], the model [${p.shape}]`);
     }
     // assign() copies; the temporary is ours to free.
