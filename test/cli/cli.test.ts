@@ -1,11 +1,10 @@
 /** The `odelab` command line as a user runs it: real processes, real exit codes, real output. */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeCheckpoint } from '../../src-main/engine/train/checkpoint';
 import { loadDataset, subsetStratified } from '../../src-main/data';
-import { readFileSync, readdirSync } from 'node:fs';
 import { tempDir } from '../train/fixtures';
 
 const dataDir = tempDir();
@@ -74,54 +73,73 @@ describe('odelab', () => {
     }
   });
 
-  it('trains from flags, prints JSON lines, writes checkpoints that eval can score', async () => {
-    const out = join(tempDir(), 'run');
-    const { code, stdout } = odelab(
-      'train', '--model', 'shapes-odenet', '--dataset', 'shapes', '--shapes-mode', 'compound',
-      '--method', 'rk4', '--step-size', '0.5', '--epochs', '1', '--batch-size', '100', '--train-size', '200',
-      '--lr', '0.003', '--seed', '4', '--out', out, '--json',
-    );
-    expect(code).toBe(0);
-    const events = stdout.trim().split('\n').map((l) => JSON.parse(l));
-    expect(events.map((e) => e.event)).toEqual(['started', 'batch', 'batch', 'epoch', 'checkpoint', 'ended']);
-    expect(events[1]).toMatchObject({ nfeForward: 8, nfeBackward: 8 });
-    expect(events.at(-1)).toMatchObject({ status: 'completed' });
-    const [file] = readdirSync(join(out, 'checkpoints'));
-    const checkpoint = join(out, 'checkpoints', file);
-    expect(decodeCheckpoint(readFileSync(checkpoint)).config.trainSize).toBe(200);
-    const evaluation = odelab('eval', '--checkpoint', checkpoint, '--json');
-    expect(evaluation.code).toBe(0);
-    expect(JSON.parse(evaluation.stdout).accuracy).toBeCloseTo(events[3].testAccuracy, 10);
-    // Split over two worker threads: the same predictions (float32 rounding aside in the loss).
-    const parallel = odelab('eval', '--checkpoint', checkpoint, '--workers', '2', '--json');
-    expect(parallel.code).toBe(0);
-    expect(JSON.parse(parallel.stdout).accuracy).toBe(JSON.parse(evaluation.stdout).accuracy);
-    expect(JSON.parse(parallel.stdout).confusion).toEqual(JSON.parse(evaluation.stdout).confusion);
-    expect(JSON.parse(evaluation.stdout)).toMatchObject({ split: 'test', count: 6000 });
-    // The training split's first 64 images: the confusion matrix's rows count those images' labels.
-    const first = odelab('eval', '--checkpoint', checkpoint, '--split', 'train', '--limit', '64', '--json');
-    expect(first.code).toBe(0);
-    const onFirst = JSON.parse(first.stdout);
-    expect(onFirst).toMatchObject({ split: 'train', count: 64 });
-    const { train } = await loadDataset({ kind: 'shapes', mode: 'compound' }, { dataDir });
-    const perClass = onFirst.confusion.map((row: number[]) => row.reduce((a, b) => a + b, 0));
-    expect(perClass).toEqual(perClass.map((_: number, c: number) => train.labels.subarray(0, 64).filter((l) => l === c).length));
-    expect(onFirst.misclassified.every((i: number) => i < 64)).toBe(true);
-    // All of the dataset's training images, not only the run's 200-image --train-size subset.
-    const all = odelab('eval', '--checkpoint', checkpoint, '--split', 'train', '--json');
-    expect(JSON.parse(all.stdout)).toMatchObject({ split: 'train', count: train.labels.length });
-    expect(train.labels.length).toBe(2700);
-    // The images the run held out: the 2500 training images outside its 200-image subset, in order.
-    const heldOut = JSON.parse(odelab('eval', '--checkpoint', checkpoint, '--split', 'held-out', '--limit', '64', '--json').stdout);
-    expect(heldOut).toMatchObject({ split: 'held-out', count: 64 });
-    const trained = new Set(subsetStratified(train, 200, 4).indices);
-    const firstHeldOut = Array.from({ length: train.labels.length }, (_, i) => i).filter((i) => !trained.has(i)).slice(0, 64);
-    const heldOutPerClass = heldOut.confusion.map((row: number[]) => row.reduce((a, b) => a + b, 0));
-    expect(heldOutPerClass).toEqual(heldOutPerClass.map((_: number, c: number) => firstHeldOut.filter((i) => train.labels[i] === c).length));
-    expect(heldOutPerClass).not.toEqual(perClass); // not simply the training split's first 64
-    // Misclassified held-out images are numbered in the training split, and none is one the run trained on.
-    expect(heldOut.misclassified.length).toBeGreaterThan(0);
-    expect(heldOut.misclassified.every((i: number) => firstHeldOut.includes(i))).toBe(true);
+  // One training run, scored by several `odelab eval` processes: each test has its own time limit.
+  describe('train, then eval its checkpoint', () => {
+    let events: Record<string, unknown>[];
+    let checkpoint: string;
+    let train: Awaited<ReturnType<typeof loadDataset>>['train'];
+    beforeAll(async () => {
+      const out = join(tempDir(), 'run');
+      const { code, stdout, stderr } = odelab(
+        'train', '--model', 'shapes-odenet', '--dataset', 'shapes', '--shapes-mode', 'compound',
+        '--method', 'rk4', '--step-size', '0.5', '--epochs', '1', '--batch-size', '100', '--train-size', '200',
+        '--lr', '0.003', '--seed', '4', '--out', out, '--json',
+      );
+      if (code !== 0) throw new Error(`odelab train exited ${code}: ${stderr}`);
+      events = stdout.trim().split('\n').map((l) => JSON.parse(l));
+      const [file] = readdirSync(join(out, 'checkpoints'));
+      checkpoint = join(out, 'checkpoints', file);
+      ({ train } = await loadDataset({ kind: 'shapes', mode: 'compound' }, { dataDir }));
+    });
+
+    it('trains from flags, prints JSON lines, writes a checkpoint', () => {
+      expect(events.map((e) => e.event)).toEqual(['started', 'batch', 'batch', 'epoch', 'checkpoint', 'ended']);
+      expect(events[1]).toMatchObject({ nfeForward: 8, nfeBackward: 8 });
+      expect(events.at(-1)).toMatchObject({ status: 'completed' });
+      expect(decodeCheckpoint(readFileSync(checkpoint)).config.trainSize).toBe(200);
+    });
+
+    it('scores the test split as training reported it, the same over two workers', () => {
+      const evaluation = odelab('eval', '--checkpoint', checkpoint, '--json');
+      expect(evaluation.code).toBe(0);
+      expect(JSON.parse(evaluation.stdout).accuracy).toBeCloseTo(events[3].testAccuracy as number, 10);
+      // Split over two worker threads: the same predictions (float32 rounding aside in the loss).
+      const parallel = odelab('eval', '--checkpoint', checkpoint, '--workers', '2', '--json');
+      expect(parallel.code).toBe(0);
+      expect(JSON.parse(parallel.stdout).accuracy).toBe(JSON.parse(evaluation.stdout).accuracy);
+      expect(JSON.parse(parallel.stdout).confusion).toEqual(JSON.parse(evaluation.stdout).confusion);
+      expect(JSON.parse(evaluation.stdout)).toMatchObject({ split: 'test', count: 6000 });
+    });
+
+    it('scores the training split: its first images, or all of it', () => {
+      // The training split's first 64 images: the confusion matrix's rows count those images' labels.
+      const first = odelab('eval', '--checkpoint', checkpoint, '--split', 'train', '--limit', '64', '--json');
+      expect(first.code).toBe(0);
+      const onFirst = JSON.parse(first.stdout);
+      expect(onFirst).toMatchObject({ split: 'train', count: 64 });
+      const perClass = onFirst.confusion.map((row: number[]) => row.reduce((a, b) => a + b, 0));
+      expect(perClass).toEqual(perClass.map((_: number, c: number) => train.labels.subarray(0, 64).filter((l) => l === c).length));
+      expect(onFirst.misclassified.every((i: number) => i < 64)).toBe(true);
+      // All of the dataset's training images, not only the run's 200-image --train-size subset.
+      const all = odelab('eval', '--checkpoint', checkpoint, '--split', 'train', '--json');
+      expect(JSON.parse(all.stdout)).toMatchObject({ split: 'train', count: train.labels.length });
+      expect(train.labels.length).toBe(2700);
+    });
+
+    it('scores the training images the run held out, numbered in the training split', () => {
+      // The 2500 training images outside the run's 200-image subset, in order.
+      const heldOut = JSON.parse(odelab('eval', '--checkpoint', checkpoint, '--split', 'held-out', '--limit', '64', '--json').stdout);
+      expect(heldOut).toMatchObject({ split: 'held-out', count: 64 });
+      const trained = new Set(subsetStratified(train, 200, 4).indices);
+      const firstHeldOut = Array.from({ length: train.labels.length }, (_, i) => i).filter((i) => !trained.has(i)).slice(0, 64);
+      const heldOutPerClass = heldOut.confusion.map((row: number[]) => row.reduce((a, b) => a + b, 0));
+      expect(heldOutPerClass).toEqual(heldOutPerClass.map((_: number, c: number) => firstHeldOut.filter((i) => train.labels[i] === c).length));
+      const firstPerClass = heldOutPerClass.map((_: number, c: number) => train.labels.subarray(0, 64).filter((l) => l === c).length);
+      expect(heldOutPerClass).not.toEqual(firstPerClass); // not simply the training split's first 64
+      // Misclassified held-out images are numbered in the training split, and none is one the run trained on.
+      expect(heldOut.misclassified.length).toBeGreaterThan(0);
+      expect(heldOut.misclassified.every((i: number) => firstHeldOut.includes(i))).toBe(true);
+    });
   });
 
   it('exits 1 and says why when a run diverges', () => {
