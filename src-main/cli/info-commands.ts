@@ -7,7 +7,7 @@ import { SOLVERS } from '../../src-shared/solvers';
 import { initEngine } from '../engine';
 import { MODELS, parameterCount } from '../engine/models';
 import { decodeCheckpoint } from '../engine/train/checkpoint';
-import { evaluateCheckpoint, type SplitName, type WeightsName } from '../engine/train/evaluate-checkpoint';
+import { checkEvaluationRequest, evaluateCheckpoint, type SplitName, type WeightsName } from '../engine/train/evaluate-checkpoint';
 import type { BackendName } from '../engine/backend';
 import { tf } from '../engine/tf';
 import { loadDataset } from '../data';
@@ -119,7 +119,10 @@ export function evalCommand(): Command {
     .option('--json', 'JSON output')
     .action(async (opts: EvalOptions) => {
       const { bytes, label } = await checkpointBytes(opts);
-      const { config } = decodeCheckpoint(bytes, label);
+      const checkpoint = decodeCheckpoint(bytes, label);
+      // Refuse what the checkpoint alone rules out before loading its dataset (seconds for the IDX datasets).
+      checkEvaluationRequest(checkpoint, { name: label, split: opts.split, weights: opts.weights });
+      const { config } = checkpoint;
       await initEngine({ backend: opts.backend });
       const dataset = await loadDataset(config.dataset, { dataDir: opts.dataDir });
       const result = await evaluateCheckpoint(bytes, dataset, {

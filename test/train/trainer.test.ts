@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine, tf } from '../../src-main/engine';
 import { train, type TrainOptions } from '../../src-main/engine/train/trainer';
 import { decodeCheckpoint, encodeCheckpoint } from '../../src-main/engine/train/checkpoint';
-import { evaluateCheckpoint } from '../../src-main/engine/train/evaluate-checkpoint';
+import { checkEvaluationRequest, evaluateCheckpoint } from '../../src-main/engine/train/evaluate-checkpoint';
 import { datasetContentHash, gather, subsetStratified, type Dataset } from '../../src-main/data';
 import type { RunConfig } from '../../src-shared/run-config';
 import type { BatchEvent, EpochEvent, RunEvent } from '../../src-shared/run-events';
@@ -215,6 +215,12 @@ describe('trainer', () => {
     await expect(
       evaluateCheckpoint((await run(tinyConfig({ epochs: 1, trainSize: 240 }))).checkpoints[0], dataset, { split: 'held-out' }),
     ).rejects.toThrow(/split 'held-out' needs a run trained on part of its 240 training images \(trainSize below that\); this run's trainSize is 240/);
+    // A run without trainSize is refused from its checkpoint alone, before a dataset is loaded.
+    const allImages = { ...decodeCheckpoint(checkpoints[0]), config: { ...config, trainSize: undefined } };
+    expect(() => checkEvaluationRequest(allImages, { split: 'held-out', name: 'epoch-001.ckpt' })).toThrow(
+      /split 'held-out' needs a run trained on part of its training images \(trainSize\); epoch-001.ckpt trained on all of them/,
+    );
+    expect(checkEvaluationRequest(allImages, { split: 'train' })).toBe('trained');
     // Continued with the same config (runs resume): still unseen. From a checkpoint of another subset: refused.
     const same = await run(tinyConfig({ epochs: 2, trainSize: 120 }), { resumeFrom: checkpoints[0] });
     expect((await evaluateCheckpoint(same.checkpoints[0], dataset, { split: 'held-out' })).count).toBe(120);

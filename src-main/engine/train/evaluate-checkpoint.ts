@@ -42,6 +42,33 @@ export type SplitName = 'train' | 'test' | 'held-out';
 export type WeightsName = 'averaged' | 'trained';
 
 /**
+ * What can be refused from the checkpoint alone, before its dataset is loaded (a CLI calls this first, as
+ * evaluateCheckpoint does): averaged weights the run did not keep, held-out images of a run that trained on every
+ * image. Returns the weights to score.
+ */
+export function checkEvaluationRequest(
+  checkpoint: Checkpoint,
+  { name, split = 'test', weights }: Pick<CheckpointEvaluationOptions, 'name' | 'split' | 'weights'>,
+): WeightsName {
+  if (weights === 'averaged' && !checkpoint.average) {
+    throw new LabError(
+      'INVALID_ARGUMENT',
+      `${name ?? 'the checkpoint'} has no averaged weights (its run did not average them, emaDecay 0): score its trained weights`,
+      { field: 'weights' },
+    );
+  }
+  if (split === 'held-out' && checkpoint.config.trainSize === undefined) {
+    throw new LabError(
+      'INVALID_ARGUMENT',
+      `split 'held-out' needs a run trained on part of its training images (trainSize); ` +
+        `${name ?? 'this run'} trained on all of them (trainSize unset)`,
+      { field: 'split' },
+    );
+  }
+  return weights ?? (checkpoint.average ? 'averaged' : 'trained');
+}
+
+/**
  * The images `split` stands for, for this checkpoint, and for 'held-out' their indices in the training split.
  * Held-out images must be unseen: refused when the run trained on every image, or continued from a checkpoint
  * trained on other images.
@@ -51,6 +78,7 @@ function splitImages(dataset: Dataset, checkpoint: Checkpoint, split: SplitName)
   const { config } = checkpoint;
   const trained = trainingIndices(config, dataset);
   if (!trained) {
+    // trainSize at least the training split's size (an unset one is refused by checkEvaluationRequest).
     throw new LabError(
       'INVALID_ARGUMENT',
       `split 'held-out' needs a run trained on part of its ${dataset.train.labels.length} training images ` +
@@ -91,14 +119,7 @@ export async function evaluateCheckpoint(
   if (batchSize !== undefined) requirePositiveInteger('batchSize', batchSize);
   const checkpoint = decodeCheckpoint(bytes, name);
   const { config, average } = checkpoint;
-  if (weights === 'averaged' && !average) {
-    throw new LabError(
-      'INVALID_ARGUMENT',
-      `${name ?? 'the checkpoint'} has no averaged weights (its run did not average them, emaDecay 0): score its trained weights`,
-      { field: 'weights' },
-    );
-  }
-  const scoredWeights: WeightsName = weights ?? (average ? 'averaged' : 'trained');
+  const scoredWeights = checkEvaluationRequest(checkpoint, { name, split, weights });
   const images = splitImages(dataset, checkpoint, split);
   const scored = limit === undefined ? images : head(images, limit);
   const ctx = { classes: dataset.classes.length, imageShape: dataset.imageShape, seed: config.seed };
