@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { IDX_DATASETS, importDataset, loadDataset, defaultDataDir, type DataProgress } from '../data';
 import { IdxDatasetKinds } from '../../src-shared/config';
+import { int, num } from './option-parsers';
 
 const progress = (p: DataProgress) => process.stderr.write(JSON.stringify(p) + '\n');
 
@@ -44,11 +45,11 @@ export function datasetsCommand(): Command {
     .command('generate')
     .description('generate (and cache) a synthetic shapes dataset')
     .addOption(new Option('--mode <mode>', 'single or compound').choices(['single', 'compound']).default('compound'))
-    .option('--train-count <n>', 'training images', (v) => Number.parseInt(v, 10))
-    .option('--test-count <n>', 'test images', (v) => Number.parseInt(v, 10))
-    .option('--seed <n>', 'seed', (v) => Number.parseInt(v, 10))
-    .option('--image-size <n>', 'image size in pixels', (v) => Number.parseInt(v, 10))
-    .option('--noise <x>', 'pixel noise level (0–1)', Number)
+    .option('--train-count <n>', 'training images', int)
+    .option('--test-count <n>', 'test images', int)
+    .option('--seed <n>', 'seed', int)
+    .option('--image-size <n>', 'image size in pixels', int)
+    .option('--noise <x>', 'pixel noise level (0–1)', num)
     .option('--data-dir <dir>', 'dataset directory')
     .action(async (opts: { mode: 'single' | 'compound'; trainCount?: number; testCount?: number; seed?: number; imageSize?: number; noise?: number; dataDir?: string }) => {
       const { dataDir, ...params } = opts;

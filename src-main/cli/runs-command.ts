@@ -28,6 +28,7 @@ import {
 import { followRun, launchOptions, type LaunchFlags } from './train-command';
 import { withService, withStore } from './store-options';
 import { EXIT } from './exit-codes';
+import { int, positiveInt } from './option-parsers';
 
 const dbOption = () => new Option('--db <file>', 'run store (default: lab.db in the lab data folder, or $ODELAB_DB)');
 const jsonOption = () => new Option('--json', 'JSON output');
@@ -69,7 +70,7 @@ function listCommand(): Command {
     .option('--tag <tag>', 'only runs with this tag')
     .option('--study <name>', 'only the runs of this study')
     .option('--model <name>', 'only runs of this model')
-    .option('--limit <n>', 'at most n runs', (v) => Number.parseInt(v, 10))
+    .option('--limit <n>', 'at most n runs', positiveInt)
     .addOption(dbOption())
     .addOption(jsonOption())
     .action((opts: { status?: StoredRunStatus[]; tag?: string; study?: string; model?: string; limit?: number; db?: string; json?: boolean }) =>
@@ -140,7 +141,7 @@ function seriesCommand(): Command {
     .option('--metric <name>', `per-batch: ${BATCH_METRICS.join(', ')}; per-epoch (with --per-epoch): ${EPOCH_METRICS.join(', ')}`, 'loss')
     .option('--per-epoch', 'a per-epoch metric (default: per batch)')
     .addOption(new Option('--axis <axis>', 'x axis').choices(['step', 'epoch', 'wall']).default('step'))
-    .option('--points <n>', 'at most this many points per run', (v) => Number.parseInt(v, 10), 500)
+    .option('--points <n>', 'at most this many points per run', int, 500)
     .addOption(dbOption())
     .addOption(jsonOption())
     .action((ids: string[], opts: { metric: string; perEpoch?: boolean; axis: SeriesAxis; points: number; db?: string; json?: boolean }) =>

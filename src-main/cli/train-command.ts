@@ -9,11 +9,10 @@ import type { LabService, RecordedRun } from '../lab/lab-service';
 import { jsonLinesReporter, progressReporter } from './reporters';
 import { runConfigFromFlags, type TrainFlags } from './run-config-from-flags';
 import { EXIT } from './exit-codes';
-import { int, positiveInt } from './option-parsers';
+import { int, num, positiveInt } from './option-parsers';
 import { withService } from './store-options';
 import { addRunsToStudy, ensureStudy } from '../store';
 
-const num = (v: string) => Number(v);
 const collect = (v: string, all: string[] = []) => [...all, v];
 
 export interface LaunchFlags {

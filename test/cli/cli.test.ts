@@ -66,6 +66,12 @@ describe('odelab', () => {
     const badLimit = odelab('eval', '--checkpoint', 'x.ckpt', '--limit', '0');
     expect(badLimit.code).toBe(2);
     expect(badLimit.stderr).toMatch(/--limit <n>.*expected a positive integer, got '0'/);
+    // Integers are read whole: parseInt would train 1.9 epochs as 1 and '2abc' as 2.
+    const fractionalEpochs = odelab('train', '--preset', 'shapes-euler', '--epochs', '1.9');
+    expect(fractionalEpochs.code).toBe(2);
+    expect(fractionalEpochs.stderr).toMatch(/--epochs <n>.*expected an integer, got '1.9'/);
+    expect(odelab('train', '--preset', 'shapes-euler', '--seed', '2abc').stderr).toMatch(/--seed <n>.*expected an integer, got '2abc'/);
+    expect(odelab('eval', '--run', 'abc').stderr).toMatch(/--run <id>.*expected a positive integer, got 'abc'/);
     for (const command of ['train', 'eval']) {
       const badWorkers = odelab(command, '--workers', '0');
       expect(badWorkers.code).toBe(2);
