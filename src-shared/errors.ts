@@ -25,12 +25,15 @@ export type LabErrorCode =
 
 export class LabError extends Error {
   override readonly name = 'LabError';
+  /** The message without its code: what structured errors (a run's `error`, worker messages) carry beside `code`. */
+  readonly reason: string;
   constructor(
     readonly code: LabErrorCode,
     message: string,
     readonly details: Record<string, unknown> = {},
   ) {
     super(`${code}: ${message}`);
+    this.reason = message;
   }
 
   toJSON(): { code: LabErrorCode; message: string; details: Record<string, unknown> } {

@@ -215,6 +215,11 @@ describe('trainer', () => {
     await expect(
       evaluateCheckpoint((await run(tinyConfig({ epochs: 1, trainSize: 240 }))).checkpoints[0], dataset, { split: 'held-out' }),
     ).rejects.toThrow(/split 'held-out' needs a run trained on part of its 240 training images \(trainSize below that\); this run's trainSize is 240/);
+    // More than there are: refused before the first batch, naming the field.
+    const tooMany = await run(tinyConfig({ epochs: 1, trainSize: 241 }));
+    expect(tooMany.batches).toHaveLength(0);
+    expect(tooMany.ended).toMatchObject({ status: 'failed', error: { code: 'INVALID_ARGUMENT', details: { field: 'trainSize' } } });
+    expect(tooMany.ended.error?.message).toMatch(/trainSize 241 is more than the 240 training images of/);
     // A run without trainSize is refused from its checkpoint alone, before a dataset is loaded.
     const allImages = { ...decodeCheckpoint(checkpoints[0]), config: { ...config, trainSize: undefined } };
     expect(() => checkEvaluationRequest(allImages, { split: 'held-out', name: 'epoch-001.ckpt' })).toThrow(
@@ -248,6 +253,13 @@ describe('trainer', () => {
     expect(ended.error?.message).toMatch(/epoch \d+, batch \d+/);
   });
 
+  it('ends diverged, not failed, when the weights blow up with every batch loss still finite (the evaluation says so)', async () => {
+    const { ended, batches } = await run(tinyConfig({ optimizer: { kind: 'sgd', lr: 1e5 }, epochs: 1 }));
+    expect(batches.map((b) => b.loss).every(Number.isFinite)).toBe(true);
+    expect(ended).toMatchObject({ status: 'diverged', error: { code: 'NON_FINITE', details: { epoch: 1, step: batches.length, evaluating: true } } });
+    expect(ended.error?.message).toMatch(/^evaluating at epoch 1, step \d+: the euler solution became NaN or infinite/);
+  });
+
   it('ends failed with the engine error and where it happened', async () => {
     const { ended } = await run(
       tinyConfig({ model: { name: 'shapes-odenet', solver: { method: 'dopri5', rtol: 1e-9, atol: 1e-9, maxSteps: 3 } } }),
@@ -255,6 +267,7 @@ describe('trainer', () => {
     expect(ended.status).toBe('failed');
     expect(ended.error?.code).toBe('MAX_STEPS');
     expect(ended.error?.details).toMatchObject({ epoch: 1, batch: 1, maxSteps: 3 });
+    expect(ended.error?.message).toMatch(/^dopri5 /); // the bare reason: displays put the code before it, once
   });
 
   it('ends failed, saying where, when something outside the engine breaks (a checkpoint write)', async () => {

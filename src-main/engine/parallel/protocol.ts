@@ -68,12 +68,8 @@ export type FromWorker =
   | { type: 'failed'; id: number; error: SerialisedError };
 
 export function serialiseError(e: unknown): SerialisedError {
-  if (e instanceof LabError) {
-    // LabError prefixes its message with the code; send the bare message so rebuilding does not double it.
-    const prefix = `${e.code}: `;
-    const message = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
-    return { kind: 'lab', code: e.code, message, details: e.details };
-  }
+  // LabError prefixes its message with the code; send the bare reason so rebuilding does not double it.
+  if (e instanceof LabError) return { kind: 'lab', code: e.code, message: e.reason, details: e.details };
   if (e instanceof Error) return { kind: 'error', name: e.name, message: e.message, stack: e.stack };
   return { kind: 'error', name: 'Error', message: String(e) };
 }

@@ -125,7 +125,8 @@ function restore(state: TrainingState, c: Checkpoint, emaDecay: number): void {
 
 /** A run's error as it travels in the 'ended' event: a LabError keeps its code and details, plus where. */
 export function errorInfo(e: unknown, where: Record<string, unknown> = {}): RunErrorInfo {
-  if (e instanceof LabError) return { code: e.code, message: e.message, details: { ...e.details, ...where } };
+  // The bare reason: whoever shows the error puts the code before it (`MAX_STEPS: …`), once.
+  if (e instanceof LabError) return { code: e.code, message: e.reason, details: { ...e.details, ...where } };
   return { code: 'INTERNAL', message: e instanceof Error ? e.message : String(e), details: where };
 }
 
@@ -170,6 +171,10 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
     return ended;
   };
 
+  if (config.trainSize !== undefined && config.trainSize > dataset.train.labels.length) {
+    const message = `trainSize ${config.trainSize} is more than the ${dataset.train.labels.length} training images of ${dataset.name}`;
+    return finish('failed', { code: 'INVALID_ARGUMENT', message, details: { field: 'trainSize', trainSize: config.trainSize } });
+  }
   if (opts.resumeFrom) {
     try {
       const c = decodeCheckpoint(opts.resumeFrom);
@@ -332,6 +337,12 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
   } catch (e) {
     // A cancel that lands in an evaluation stops it with CANCELLED: the run was cancelled, it did not fail.
     if (opts.signal?.aborted) return finish('cancelled');
+    // Weights that blew up without a non-finite batch loss can still make an evaluation's ODE state non-finite.
+    if (e instanceof LabError && e.code === 'NON_FINITE') {
+      const info = errorInfo(e, { epoch: current, step, evaluating: true });
+      const message = `evaluating at epoch ${current}, step ${step}: ${info.message}; lower the learning rate`;
+      return finish('diverged', { ...info, message });
+    }
     return finish('failed', errorInfo(e, { epoch: current, step }));
   }
   return finish('completed');
