@@ -1,35 +1,71 @@
-/** `odelab datasets list | fetch | import | generate`. */
+/**
+ * `odelab datasets list | fetch | import | generate`. `fetch`, `import` and `generate` print one readable line
+ * (what was loaded, how many images, where from), or with --json one JSON object on one line; progress and
+ * warnings go to stderr (JSON lines with --json).
+ */
 import { Command, Option } from 'commander';
-import { IDX_DATASETS, importDataset, loadDataset, defaultDataDir, type DataProgress } from '../data';
+import {
+  IDX_DATASETS,
+  importDataset,
+  loadDataset,
+  defaultDataDir,
+  planIdxSource,
+  shapesCacheRoot,
+  type DataProgress,
+  type Dataset,
+  type DatasetSource,
+  type IdxSourcePlan,
+} from '../data';
+import { fmtInt } from '../data/format';
 import { IdxDatasetKinds } from '../../src-shared/config';
 import { int, num } from './option-parsers';
 
-const progress = (p: DataProgress) => process.stderr.write(JSON.stringify(p) + '\n');
+type IdxKind = (typeof IdxDatasetKinds)[number];
 
 export function datasetsCommand(): Command {
   const cmd = new Command('datasets').description('find, fetch, import or generate datasets');
   cmd
     .command('list')
-    .description('the datasets the lab knows, and where each would come from')
+    .description('the datasets the lab knows, and where each would come from (data directory, system copy, download)')
     .option('--data-dir <dir>', 'dataset directory')
     .option('--json', 'JSON output')
-    .action((opts: { dataDir?: string; json?: boolean }) => {
-      const rows = [
-        ...Object.values(IDX_DATASETS).map((d) => ({ kind: d.kind, classes: d.classes })),
-        { kind: 'shapes', classes: ['single: triangle, circle, rectangle', 'compound: 7 classes'] },
-      ];
+    .action(async (opts: { dataDir?: string; json?: boolean }) => {
       const dir = opts.dataDir ?? defaultDataDir();
-      if (opts.json) process.stdout.write(JSON.stringify({ dataDir: dir, datasets: rows }, null, 2) + '\n');
-      else process.stdout.write(`data directory: ${dir}\n` + rows.map((r) => `${r.kind.padEnd(14)} ${r.classes.join(', ')}`).join('\n') + '\n');
+      const idx = await Promise.all(
+        Object.values(IDX_DATASETS).map(async (d) => ({
+          kind: d.kind,
+          name: d.name,
+          classes: d.classes,
+          source: await planIdxSource(d.kind, { dataDir: dir }),
+        })),
+      );
+      const shapes = {
+        kind: 'shapes',
+        name: 'Shapes',
+        classes: ['single: triangle, circle, rectangle', 'compound: 7 classes'],
+        source: { kind: 'generated', path: shapesCacheRoot(dir) } as const,
+      };
+      if (opts.json) {
+        process.stdout.write(JSON.stringify({ dataDir: dir, datasets: [...idx, shapes] }, null, 2) + '\n');
+        return;
+      }
+      const indent = ' '.repeat(15);
+      const lines = [
+        ...idx.map((r) => `${r.kind.padEnd(14)} ${describePlan(r.source)}\n${indent}classes: ${r.classes.join(', ')}`),
+        `${'shapes'.padEnd(14)} generated on first use, cached in ${shapes.source.path}\n${indent}classes: ${shapes.classes.join('; ')}`,
+      ];
+      process.stdout.write(`data directory: ${dir}\n${lines.join('\n')}\n`);
     });
   cmd
     .command('fetch')
     .description('make MNIST or Fashion-MNIST available (data dir, system copy, else download with checksums)')
     .addArgument(new Command().createArgument('<kind>', 'dataset').choices([...IdxDatasetKinds]))
     .option('--data-dir <dir>', 'dataset directory')
-    .action(async (kind: (typeof IdxDatasetKinds)[number], opts: { dataDir?: string }) => {
-      const d = await loadDataset(kind === 'mnist' ? { kind } : { kind }, { dataDir: opts.dataDir, onProgress: progress });
-      process.stdout.write(JSON.stringify({ kind, source: d.source, train: d.train.labels.length, test: d.test.labels.length }) + '\n');
+    .option('--json', 'JSON output: one object on one line (progress as JSON lines on stderr)')
+    .action(async (kind: IdxKind, opts: { dataDir?: string; json?: boolean }) => {
+      // The ternary narrows the union for the discriminated DatasetSpec input.
+      const d = await loadDataset(kind === 'mnist' ? { kind } : { kind }, { dataDir: opts.dataDir, onProgress: progressPrinter(!!opts.json) });
+      report(d, !!opts.json);
     });
   cmd
     .command('import')
@@ -37,9 +73,29 @@ export function datasetsCommand(): Command {
     .addArgument(new Command().createArgument('<kind>', 'dataset').choices([...IdxDatasetKinds]))
     .argument('<folder>', 'folder with train/t10k images and labels')
     .option('--data-dir <dir>', 'dataset directory')
-    .action(async (kind: (typeof IdxDatasetKinds)[number], folder: string, opts: { dataDir?: string }) => {
-      const result = await importDataset(kind, folder, { dataDir: opts.dataDir });
-      process.stdout.write(JSON.stringify(result) + '\n');
+    .option('--force', 'import files that are not the published ones (a dataset of your own in IDX format) under this name')
+    .option('--json', 'JSON output: one object on one line')
+    .addHelpText(
+      'after',
+      `
+Each file is recognised by the SHA-256 of its decompressed content (gzip or raw):
+  - the published files of <kind> are imported;
+  - published files of the other dataset, or under another file's name (test
+    files as training files), are refused (exit 2), naming each file and what
+    it is: Fashion-MNIST cannot be imported as MNIST, even with --force;
+  - files that match no published file (a dataset of your own) are refused
+    (exit 2) unless --force is given: then they are imported under <kind>'s
+    name, with a warning on stderr.`,
+    )
+    .action(async (kind: IdxKind, folder: string, opts: { dataDir?: string; force?: boolean; json?: boolean }) => {
+      const d = await importDataset(kind, folder, { dataDir: opts.dataDir, allowCustom: !!opts.force });
+      if (d.custom.length) {
+        process.stderr.write(
+          `warning: ${d.custom.length} of 4 files are not the published ${d.name} files (${d.custom.join(', ')}); ` +
+            `imported as a custom dataset under the name ${kind}\n`,
+        );
+      }
+      report(d, !!opts.json, d.custom.length ? { custom: d.custom } : {});
     });
   cmd
     .command('generate')
@@ -51,10 +107,91 @@ export function datasetsCommand(): Command {
     .option('--image-size <n>', 'image size in pixels', int)
     .option('--noise <x>', 'pixel noise level (0–1)', num)
     .option('--data-dir <dir>', 'dataset directory')
-    .action(async (opts: { mode: 'single' | 'compound'; trainCount?: number; testCount?: number; seed?: number; imageSize?: number; noise?: number; dataDir?: string }) => {
-      const { dataDir, ...params } = opts;
-      const d = await loadDataset({ kind: 'shapes', ...params }, { dataDir, onProgress: progress });
-      process.stdout.write(JSON.stringify({ source: d.source, classes: d.classes, train: d.train.labels.length, test: d.test.labels.length }) + '\n');
-    });
+    .option('--json', 'JSON output: one object on one line (progress as JSON lines on stderr)')
+    .action(
+      async (opts: {
+        mode: 'single' | 'compound';
+        trainCount?: number;
+        testCount?: number;
+        seed?: number;
+        imageSize?: number;
+        noise?: number;
+        dataDir?: string;
+        json?: boolean;
+      }) => {
+        const { dataDir, json, ...params } = opts;
+        const d = await loadDataset({ kind: 'shapes', ...params }, { dataDir, onProgress: progressPrinter(!!json) });
+        report(d, !!json);
+      },
+    );
   return cmd;
+}
+
+/** One line on stdout: a JSON object with --json, else a sentence. */
+function report(d: Dataset, json: boolean, extra: Record<string, unknown> = {}): void {
+  const train = d.train.labels.length;
+  const test = d.test.labels.length;
+  if (json) {
+    const summary = { kind: d.spec.kind, name: d.name, classes: d.classes, source: d.source, train, test, ...extra };
+    process.stdout.write(JSON.stringify(summary) + '\n');
+  } else {
+    const counts = `${d.classes.length} classes, ${fmtInt(train)} training / ${fmtInt(test)} test images`;
+    process.stdout.write(`${d.name}: ${counts}, ${describeSource(d.source)}\n`);
+  }
+}
+
+function describeSource(s: DatasetSource): string {
+  switch (s.kind) {
+    case 'data-dir':
+      return `from the data directory copy in ${s.path} (${describeOrigin(s.origin, s.from)})`;
+    case 'imported':
+      return `imported from ${s.from} into ${s.path}`;
+    case 'system':
+      return `from the system copy in ${s.path}`;
+    case 'download':
+      return `downloaded from ${host(s.urls[0] ?? '')} into ${s.path}`;
+    case 'generated':
+      return s.path ? `generated and cached in ${s.path}` : 'generated';
+    case 'cache':
+      return `reused from the cache in ${s.path}`;
+  }
+}
+
+function describePlan(p: IdxSourcePlan): string {
+  switch (p.kind) {
+    case 'data-dir':
+      return `data directory copy in ${p.path} (${describeOrigin(p.origin, p.from)})`;
+    case 'system':
+      return `system copy in ${p.path}`;
+    case 'download':
+      return `not present: downloaded on first use from ${host(p.urls[0] ?? '')} into ${p.path}`;
+  }
+}
+
+function describeOrigin(origin: 'imported' | 'download', from: string): string {
+  return origin === 'imported' ? `imported from ${from}` : `downloaded from ${host(from.split(' ')[0])}`;
+}
+
+function host(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}
+
+/** Progress on stderr: every event as a JSON line with --json, else a line when something starts or is skipped. */
+function progressPrinter(json: boolean): (p: DataProgress) => void {
+  if (json) return (p) => process.stderr.write(JSON.stringify(p) + '\n');
+  const started = new Set<string>();
+  const once = (key: string, line: string) => {
+    if (started.has(key)) return;
+    started.add(key);
+    process.stderr.write(line + '\n');
+  };
+  return (p) => {
+    if (p.phase === 'skip') process.stderr.write(`skipped the ${p.source} copy in ${p.path}: ${p.reason}\n`);
+    else if (p.phase === 'download') once(p.file, `downloading ${p.file} from ${p.url}`);
+    else if (p.phase === 'generate') once(p.split, `generating ${fmtInt(p.total)} ${p.split === 'train' ? 'training' : 'test'} images`);
+  };
 }

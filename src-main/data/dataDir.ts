@@ -1,9 +1,13 @@
 /**
  * Where the lab keeps datasets: `ODELAB_DATA_DIR`, else the platform's per-user app-data folder, + `/datasets`.
- * Parameters are injectable so the per-platform rules are testable on any machine.
+ * Parameters are injectable so the per-platform rules are testable on any machine. Filesystem errors met in
+ * the data directory become LabErrors naming it (withDataDir).
  */
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
+import { LabError, isLabError } from '../../src-shared/errors';
 
 const APP = 'neural-ode-lab';
 
@@ -20,4 +24,49 @@ export function defaultDataDir(
   else if (platform === 'darwin') appData = p.join(home, 'Library', 'Application Support', APP);
   else appData = p.join(env.XDG_DATA_HOME || p.join(home, '.local', 'share'), APP);
   return p.join(appData, 'datasets');
+}
+
+/**
+ * Runs `work` (reads and writes under `dataDir`), turning a filesystem error into INVALID_ARGUMENT that names the
+ * data directory and what is wrong with it (a file where a folder should be, no write permission, …), so the
+ * user can pass another one. LabErrors and other errors pass through unchanged.
+ */
+export async function withDataDir<T>(dataDir: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (isLabError(e) || !(e instanceof Error) || typeof code !== 'string') throw e;
+    const problem = (await diagnoseDataDir(dataDir)) ?? e.message;
+    throw new LabError('INVALID_ARGUMENT', `cannot use the data directory ${dataDir}: ${problem}`, {
+      dataDir,
+      errno: code,
+      cause: e.message,
+    });
+  }
+}
+
+/** What keeps `dataDir` from being used as a writable directory, looking at it and its nearest existing ancestor. */
+async function diagnoseDataDir(dataDir: string): Promise<string | undefined> {
+  const dir = path.resolve(dataDir);
+  let p = dir;
+  for (;;) {
+    let isDir: boolean;
+    try {
+      isDir = (await stat(p)).isDirectory();
+    } catch (e) {
+      const parent = path.dirname(p);
+      const code = (e as NodeJS.ErrnoException).code;
+      if ((code !== 'ENOENT' && code !== 'ENOTDIR') || parent === p) return undefined;
+      p = parent;
+      continue;
+    }
+    if (!isDir) return p === dir ? 'it is a file, not a directory' : `${p} is a file, not a directory`;
+    try {
+      await access(p, constants.W_OK);
+    } catch {
+      return p === dir ? 'it is not writable' : `${p} is not writable, so the directory cannot be created there`;
+    }
+    return undefined;
+  }
 }

@@ -142,10 +142,18 @@ export function encodeIdx(kind: IdxKind, dims: readonly number[], data: Uint8Arr
   if (dims.length !== expectedDims || payload !== data.length) {
     throw new LabError('INVALID_ARGUMENT', `encodeIdx: ${kind} need ${expectedDims} dims matching ${data.length} bytes, got ${dims.join('×')}`);
   }
-  const out = new Uint8Array(4 + 4 * dims.length + data.length);
+  const header = idxHeader(kind, dims);
+  const out = new Uint8Array(header.length + data.length);
+  out.set(header);
+  out.set(data, header.length);
+  return out;
+}
+
+/** The header of an unsigned-byte IDX file: magic, then the dimensions (big-endian uint32). */
+export function idxHeader(kind: IdxKind, dims: readonly number[]): Uint8Array {
+  const out = new Uint8Array(4 + 4 * dims.length);
   const view = new DataView(out.buffer);
   view.setUint32(0, IDX_MAGIC[kind]);
   dims.forEach((d, i) => view.setUint32(4 + 4 * i, d));
-  out.set(data, 4 + 4 * dims.length);
   return out;
 }

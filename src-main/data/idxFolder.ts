@@ -7,7 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LabError } from '../../src-shared/errors';
 import type { IdxDatasetInfo, IdxFileEntry } from './catalog';
-import { readIdx, type IdxFile } from './idx';
+import { idxHeader, readIdx, type IdxFile } from './idx';
 import type { Split } from './types';
 import { checkSplit } from './validate';
 
@@ -68,6 +68,11 @@ export async function readBytes(p: string): Promise<Uint8Array> {
 
 export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** SHA-256 of an IDX file's decompressed content (header and data), as the catalogue records it. */
+export function contentSha256(idx: IdxFile): string {
+  return createHash('sha256').update(idxHeader(idx.kind, idx.dims)).update(idx.data).digest('hex');
 }
 
 /** Reads one file, checks it is the IDX kind the catalogue entry says. */

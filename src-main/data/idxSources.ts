@@ -10,10 +10,11 @@ import type { IdxDatasetKind } from '../../src-shared/config';
 import { LabError, isLabError } from '../../src-shared/errors';
 import { throwIfAborted } from './cancel';
 import { IDX_DATASETS, defaultSystemDirs, type IdxDatasetInfo } from './catalog';
+import { withDataDir } from './dataDir';
 import { downloadVerified } from './download';
 import { makeStaging, sweepStale } from './fsAtomic';
-import { readIdxFolder } from './idxFolder';
-import { datasetDir, loadStored, publishStaged } from './store';
+import { locateFiles, readIdxFolder } from './idxFolder';
+import { datasetDir, loadStored, publishStaged, readManifest } from './store';
 import type { DataProgress, DatasetSource, ProgressOptions, Split } from './types';
 
 export interface IdxSourceOptions extends ProgressOptions {
@@ -87,8 +88,10 @@ function notFoundMessage(info: IdxDatasetInfo, dataDir: string, skips: string[],
 async function downloadDataset(info: IdxDatasetInfo, opts: IdxSourceOptions): Promise<IdxLoaded> {
   const mirrors = opts.mirrors ?? info.mirrors;
   const target = datasetDir(opts.dataDir, info.kind);
-  await sweepStale(opts.dataDir);
-  const staging = await makeStaging(target);
+  const staging = await withDataDir(opts.dataDir, async () => {
+    await sweepStale(opts.dataDir);
+    return makeStaging(target);
+  });
   try {
     const used: string[] = [];
     for (const entry of info.files) {
@@ -104,11 +107,40 @@ async function downloadDataset(info: IdxDatasetInfo, opts: IdxSourceOptions): Pr
     }
     // Matching checksums are not proof of sane content when checksums were overridden: validate anyway.
     const folder = await readIdxFolder(info, staging);
-    await publishStaged(staging, target, info.kind, folder.files, 'download', used.join(' '), (f) => path.basename(f.path));
+    await withDataDir(opts.dataDir, () =>
+      publishStaged(staging, target, info.kind, folder.files, 'download', used.join(' '), (f) => path.basename(f.path)),
+    );
     return { train: folder.train, test: folder.test, source: { kind: 'download', path: target, urls: used } };
   } finally {
     await rm(staging, { recursive: true, force: true }); // a no-op once published
   }
+}
+
+/** The source loadIdxDataset would use, found without loading anything (a download lists the mirrors it would try). */
+export type IdxSourcePlan = Extract<DatasetSource, { kind: 'data-dir' | 'system' | 'download' }>;
+
+/**
+ * The source loadIdxDataset would use, judged by file existence only (the data directory's manifest, the four
+ * file names in a system folder; no file is read or verified), for `odelab datasets list`. A copy that turns out
+ * damaged on load is skipped then, so the plan can be optimistic.
+ */
+export async function planIdxSource(
+  kind: IdxDatasetKind,
+  opts: Pick<IdxSourceOptions, 'dataDir' | 'systemDirs' | 'mirrors'>,
+): Promise<IdxSourcePlan> {
+  const info = IDX_DATASETS[kind];
+  const dir = datasetDir(opts.dataDir, kind);
+  const manifest = await readManifest(opts.dataDir, kind).catch(() => undefined);
+  if (manifest) return { kind: 'data-dir', path: dir, origin: manifest.origin, from: manifest.from };
+  for (const sys of opts.systemDirs ?? defaultSystemDirs(kind)) {
+    if (!(await isDir(sys))) continue;
+    const complete = await locateFiles(info, sys).then(
+      () => true,
+      () => false,
+    );
+    if (complete) return { kind: 'system', path: sys };
+  }
+  return { kind: 'download', path: dir, urls: [...(opts.mirrors ?? info.mirrors)] };
 }
 
 async function isDir(p: string): Promise<boolean> {

@@ -5,7 +5,7 @@
 import { DatasetSpec, describeIssues, type DatasetSpecInput, type ShapesSpec } from '../../src-shared/config';
 import { LabError } from '../../src-shared/errors';
 import { IDX_DATASETS } from './catalog';
-import { defaultDataDir } from './dataDir';
+import { defaultDataDir, withDataDir } from './dataDir';
 import { loadIdxDataset, type IdxSourceOptions } from './idxSources';
 import { shapeClassNames } from './shapes/classes';
 import { readShapesCache, shapesCacheDir, writeShapesCache } from './shapes/cache';
@@ -35,7 +35,7 @@ export async function loadDataset(specInput: DatasetSpecInput | DatasetSpec, opt
   const dataDir = opts.dataDir ?? defaultDataDir();
   let dataset: Dataset;
   if (spec.kind === 'shapes') {
-    dataset = { ...(await loadShapes(spec, dataDir, opts)), spec };
+    dataset = { ...(await withDataDir(dataDir, () => loadShapes(spec, dataDir, opts))), spec };
   } else {
     const info = IDX_DATASETS[spec.kind];
     const loaded = await loadIdxDataset(spec.kind, { ...opts, dataDir });

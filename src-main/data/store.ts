@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { IdxDatasetKind } from '../../src-shared/config';
 import { LabError } from '../../src-shared/errors';
 import { IDX_DATASETS } from './catalog';
+import { withDataDir } from './dataDir';
 import { makeStaging, publishDir, sweepStale } from './fsAtomic';
 import { readIdx } from './idx';
 import { pairSplits, readBytes, sha256, type ValidatedFile } from './idxFolder';
@@ -48,15 +49,17 @@ export async function storeValidated(
   from: string,
 ): Promise<string> {
   const target = datasetDir(dataDir, kind);
-  await sweepStale(dataDir);
-  const staging = await makeStaging(target);
-  try {
-    for (const f of files) await writeFile(path.join(staging, storedName(f)), f.bytes);
-    await publishStaged(staging, target, kind, files, origin, from);
-    return target;
-  } finally {
-    await rm(staging, { recursive: true, force: true }); // a no-op once published
-  }
+  return withDataDir(dataDir, async () => {
+    await sweepStale(dataDir);
+    const staging = await makeStaging(target);
+    try {
+      for (const f of files) await writeFile(path.join(staging, storedName(f)), f.bytes);
+      await publishStaged(staging, target, kind, files, origin, from);
+      return target;
+    } finally {
+      await rm(staging, { recursive: true, force: true }); // a no-op once published
+    }
+  });
 }
 
 /**
@@ -91,14 +94,9 @@ export async function loadStored(
   onVerify?: (file: string) => void,
 ): Promise<{ manifest: Manifest; dir: string; train: Split; test: Split } | undefined> {
   const dir = datasetDir(dataDir, kind);
+  const manifest = await readManifest(dataDir, kind);
+  if (!manifest) return undefined;
   const manifestPath = path.join(dir, MANIFEST);
-  let text: string;
-  try {
-    text = await readFile(manifestPath, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const manifest = parseManifest(text, manifestPath, kind);
   const info = IDX_DATASETS[kind];
   const files: ValidatedFile[] = [];
   for (const entry of info.files) {
@@ -118,6 +116,21 @@ export async function loadStored(
     files.push({ entry, path: p, bytes, sha256: hash, idx: await readIdx(bytes, { expect: entry.kind, name: p }) });
   }
   return { manifest, dir, ...pairSplits(info, files) };
+}
+
+/**
+ * The data directory copy's manifest, unverified (its files are not read): `undefined` when there is no copy,
+ * DATASET_CORRUPT when the manifest is unreadable.
+ */
+export async function readManifest(dataDir: string, kind: IdxDatasetKind): Promise<Manifest | undefined> {
+  const manifestPath = path.join(datasetDir(dataDir, kind), MANIFEST);
+  let text: string;
+  try {
+    text = await readFile(manifestPath, 'utf8');
+  } catch {
+    return undefined;
+  }
+  return parseManifest(text, manifestPath, kind);
 }
 
 function parseManifest(text: string, file: string, kind: IdxDatasetKind): Manifest {

