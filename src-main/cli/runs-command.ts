@@ -1,5 +1,8 @@
-/** `odelab runs (list|show|diff|delete|export|import|resume)` and `odelab db check`: the run store from the command line. */
-import { Command, Option } from 'commander';
+/**
+ * `odelab runs (list|show|diff|series|tag|delete|export|import|resume)` and `odelab db check`: the run store from
+ * the command line. `--json` prints one JSON document, indented, as `models`, `presets` and `eval` do.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFile, writeFile } from 'node:fs/promises';
 import { LabError } from '../../src-shared/errors';
 import { STORED_RUN_STATUSES, type RunSummary, type StoredRunStatus } from '../../src-shared/run-record';
@@ -10,8 +13,9 @@ import {
   exportRuns,
   exportStudy,
   getRun,
-  importDocument,
+  importExportDocument,
   integrityCheck,
+  parseExportDocument,
   listRuns,
   SCHEMA_VERSION,
   setNotes,
@@ -23,6 +27,7 @@ import {
   epochSeries,
   type BatchMetric,
   type EpochMetric,
+  type ExportDocument,
   type SeriesAxis,
 } from '../store';
 import { followRun, launchOptions, type LaunchFlags } from './train-command';
@@ -30,8 +35,45 @@ import { withService, withStore } from './store-options';
 import { EXIT } from './exit-codes';
 import { int, positiveInt } from './option-parsers';
 
-const dbOption = () => new Option('--db <file>', 'run store (default: lab.db in the lab data folder, or $ODELAB_DB)');
-const jsonOption = () => new Option('--json', 'JSON output');
+/** Every command but import works on a store that exists: see STORE_HELP. */
+const dbOption = (creates = false) =>
+  new Option('--db <file>', `run store${creates ? ', created if absent' : ', which must exist'} (default: $ODELAB_DB, else lab.db in the lab data folder)`);
+const jsonOption = () => new Option('--json', 'output one JSON document');
+
+const STORE_HELP = `
+Run store: --db <file>, else $ODELAB_DB, else lab.db in the lab's data folder. Every command here except
+import refuses a store file that does not exist (NOT_FOUND naming the path) rather than create an empty one;
+the lab's default store does not exist until the first run is recorded, and until then runs list shows no runs.`;
+
+/** One JSON document per command, indented. */
+const printJson = (value: unknown) => process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+
+/** Why a file could not be read or written, as a user can act on it. */
+function fileProblem(e: unknown): string {
+  switch ((e as NodeJS.ErrnoException).code) {
+    case 'ENOENT':
+      return 'no such file or folder';
+    case 'ENOTDIR':
+      return 'a part of the path is not a folder';
+    case 'EISDIR':
+      return 'it is a folder; give a file name';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EROFS':
+      return 'read-only file system';
+    default:
+      return (e as Error).message;
+  }
+}
+
+/** M4 keeps up to four points (first, last, min, max) per group, so fewer than four cannot be asked for. */
+const MIN_POINTS = 4;
+function points(v: string): number {
+  const n = int(v);
+  if (n < MIN_POINTS) throw new InvalidArgumentError(`expected an integer of at least ${MIN_POINTS}, got '${v}'`);
+  return n;
+}
 
 function runIds(values: string[]): number[] {
   return values.map((v) => {
@@ -59,8 +101,21 @@ function listLine(r: RunSummary): string {
 }
 
 async function output(text: string, out: string | undefined): Promise<void> {
-  if (out) await writeFile(out, text);
-  else process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+  if (!out) {
+    process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+    return;
+  }
+  try {
+    await writeFile(out, text);
+  } catch (e) {
+    const path = (e as NodeJS.ErrnoException).path ?? out;
+    throw new LabError('INVALID_ARGUMENT', `--out: cannot write ${path}: ${fileProblem(e)}`, { field: 'out', path, errno: (e as NodeJS.ErrnoException).code });
+  }
+}
+
+function printRuns(runs: RunSummary[], json: boolean | undefined): void {
+  if (json) printJson(runs);
+  else process.stdout.write(runs.map(listLine).join('\n') + (runs.length ? '\n' : 'no runs\n'));
 }
 
 function listCommand(): Command {
@@ -74,11 +129,14 @@ function listCommand(): Command {
     .addOption(dbOption())
     .addOption(jsonOption())
     .action((opts: { status?: StoredRunStatus[]; tag?: string; study?: string; model?: string; limit?: number; db?: string; json?: boolean }) =>
-      withStore(opts.db, (store) => {
-        const inStudy = opts.study ? new Set(getStudy(store.db, opts.study).runIds) : undefined;
-        const runs = listRuns(store.db, opts).filter((r) => !inStudy || inStudy.has(r.id));
-        process.stdout.write(opts.json ? JSON.stringify(runs, null, 2) + '\n' : runs.map(listLine).join('\n') + (runs.length ? '\n' : 'no runs\n'));
-      }),
+      withStore(
+        opts.db,
+        (store) => {
+          const inStudy = opts.study ? new Set(getStudy(store.db, opts.study).runIds) : undefined;
+          printRuns(listRuns(store.db, opts).filter((r) => !inStudy || inStudy.has(r.id)), opts.json);
+        },
+        { existing: true, emptyIfDefaultAbsent: true },
+      ),
     );
 }
 
@@ -88,15 +146,15 @@ function showCommand(): Command {
     .argument('<id>', 'run id')
     .addOption(dbOption())
     .addOption(jsonOption())
-    .action((id: string, opts: { db?: string; json?: boolean }) =>
-      withStore(opts.db, (store) => {
-        const [runId] = runIds([id]);
+    .action((id: string, opts: { db?: string; json?: boolean }) => {
+      const [runId] = runIds([id]);
+      return withStore(opts.db, (store) => {
         const run = getRun(store.db, runId);
         const epochs = store.db
           .prepare('SELECT epoch, loss, accuracy, test_loss AS testLoss, test_accuracy AS testAccuracy, nfe_forward_mean AS nfeForwardMean, nfe_backward_mean AS nfeBackwardMean, seconds FROM epoch_metrics WHERE run_id = ? ORDER BY epoch')
           .all(runId) as { epoch: number; loss: number | null; accuracy: number; testLoss: number | null; testAccuracy: number; nfeForwardMean: number; nfeBackwardMean: number; seconds: number }[];
         if (opts.json) {
-          process.stdout.write(JSON.stringify({ ...run, epochs }, null, 2) + '\n');
+          printJson({ ...run, epochs });
           return;
         }
         const lines = [
@@ -111,8 +169,8 @@ function showCommand(): Command {
           `config: ${JSON.stringify(run.config)}`,
         ];
         process.stdout.write(lines.join('\n') + '\n');
-      }),
-    );
+      }, { existing: true });
+    });
 }
 
 function diffCommand(): Command {
@@ -121,17 +179,16 @@ function diffCommand(): Command {
     .argument('<ids...>', 'two or more run ids')
     .addOption(dbOption())
     .addOption(jsonOption())
-    .action((ids: string[], opts: { db?: string; json?: boolean }) =>
-      withStore(opts.db, (store) => {
-        const runs = runIds(ids).map((id) => getRun(store.db, id));
+    .action((ids: string[], opts: { db?: string; json?: boolean }) => {
+      const list = runIds(ids);
+      if (list.length < 2) throw new LabError('INVALID_ARGUMENT', `runs diff compares two or more runs; give at least two run ids (got ${list.length})`, { field: 'ids' });
+      return withStore(opts.db, (store) => {
+        const runs = list.map((id) => getRun(store.db, id));
         const diff = configDiff(runs.map((r) => r.config as unknown as Record<string, unknown>));
-        process.stdout.write(
-          opts.json
-            ? JSON.stringify(diff, null, 2) + '\n'
-            : diff.map((d) => `${d.path}: ${d.values.map((v) => JSON.stringify(v) ?? '—').join(' | ')}`).join('\n') + (diff.length ? '\n' : 'identical configs\n'),
-        );
-      }),
-    );
+        if (opts.json) printJson(diff);
+        else process.stdout.write(diff.map((d) => `${d.path}: ${d.values.map((v) => JSON.stringify(v) ?? '—').join(' | ')}`).join('\n') + (diff.length ? '\n' : 'identical configs\n'));
+      }, { existing: true });
+    });
 }
 
 function seriesCommand(): Command {
@@ -141,24 +198,23 @@ function seriesCommand(): Command {
     .option('--metric <name>', `per-batch: ${BATCH_METRICS.join(', ')}; per-epoch (with --per-epoch): ${EPOCH_METRICS.join(', ')}`, 'loss')
     .option('--per-epoch', 'a per-epoch metric (default: per batch)')
     .addOption(new Option('--axis <axis>', 'x axis').choices(['step', 'epoch', 'wall']).default('step'))
-    .option('--points <n>', 'at most this many points per run', int, 500)
+    .option('--points <n>', `at most this many points per run (at least ${MIN_POINTS})`, points, 500)
     .addOption(dbOption())
     .addOption(jsonOption())
-    .action((ids: string[], opts: { metric: string; perEpoch?: boolean; axis: SeriesAxis; points: number; db?: string; json?: boolean }) =>
-      withStore(opts.db, (store) => {
-        const list = runIds(ids);
+    .action((ids: string[], opts: { metric: string; perEpoch?: boolean; axis: SeriesAxis; points: number; db?: string; json?: boolean }) => {
+      const list = runIds(ids);
+      return withStore(opts.db, (store) => {
         const series = opts.perEpoch
           ? epochSeries(store.db, list, opts.metric as EpochMetric, { axis: opts.axis, maxPoints: opts.points })
           : batchSeries(store.db, list, opts.metric as BatchMetric, { axis: opts.axis, maxPoints: opts.points });
-        process.stdout.write(
-          opts.json
-            ? JSON.stringify(series) + '\n'
-            : series
-                .map((s) => [`run ${s.runId} (${s.points.length} of ${s.totalPoints} points)`, ...s.points.map((p) => `  ${p.x}\t${p.y}`)].join('\n'))
-                .join('\n') + '\n',
-        );
-      }, true),
-    );
+        if (opts.json) printJson(series);
+        else {
+          process.stdout.write(
+            series.map((s) => [`run ${s.runId} (${s.points.length} of ${s.totalPoints} points)`, ...s.points.map((p) => `  ${p.x}\t${p.y}`)].join('\n')).join('\n') + '\n',
+          );
+        }
+      }, true);
+    });
 }
 
 function tagCommand(): Command {
@@ -170,9 +226,9 @@ function tagCommand(): Command {
     .option('--notes <text>', 'replace the notes')
     .addOption(dbOption())
     .addOption(jsonOption())
-    .action((id: string, opts: { add?: string[]; remove?: string[]; notes?: string; db?: string; json?: boolean }) =>
-      withStore(opts.db, (store) => {
-        const [runId] = runIds([id]);
+    .action((id: string, opts: { add?: string[]; remove?: string[]; notes?: string; db?: string; json?: boolean }) => {
+      const [runId] = runIds([id]);
+      return withStore(opts.db, (store) => {
         const run = getRun(store.db, runId);
         const tags = [...run.tags, ...(opts.add ?? [])].filter((t) => !(opts.remove ?? []).includes(t));
         store.db.transaction(() => {
@@ -180,9 +236,10 @@ function tagCommand(): Command {
           if (opts.notes !== undefined) setNotes(store.db, runId, opts.notes);
         })();
         const after = getRun(store.db, runId);
-        process.stdout.write(opts.json ? JSON.stringify({ id: runId, tags: after.tags, notes: after.notes }) + '\n' : `run ${runId}: tags ${after.tags.join(', ') || '—'}\n`);
-      }),
-    );
+        if (opts.json) printJson({ id: runId, tags: after.tags, notes: after.notes });
+        else process.stdout.write(`run ${runId}: tags ${after.tags.join(', ') || '—'}\n`);
+      }, { existing: true });
+    });
 }
 
 function deleteCommand(): Command {
@@ -190,14 +247,16 @@ function deleteCommand(): Command {
     .description('delete runs with their metrics and checkpoints')
     .argument('<ids...>', 'run ids')
     .addOption(dbOption())
-    .action((ids: string[], opts: { db?: string }) =>
-      withStore(opts.db, (store) => {
-        const list = runIds(ids);
+    .addOption(jsonOption())
+    .action((ids: string[], opts: { db?: string; json?: boolean }) => {
+      const list = [...new Set(runIds(ids))];
+      return withStore(opts.db, (store) => {
         // One transaction: an unknown or live run among them deletes nothing.
         store.db.transaction(() => list.forEach((id) => deleteRun(store.db, id)))();
-        process.stdout.write(`deleted ${list.length} run(s)\n`);
-      }),
-    );
+        if (opts.json) printJson({ deleted: list });
+        else process.stdout.write(`deleted ${list.length} run(s): ${list.join(', ')}\n`);
+      }, { existing: true });
+    });
 }
 
 function exportCommand(): Command {
@@ -210,46 +269,65 @@ function exportCommand(): Command {
     .option('--checkpoints', 'JSON: include checkpoint blobs (base64)')
     .option('--out <file>', 'write here instead of stdout')
     .addOption(dbOption())
-    .action((ids: string[], opts: { study?: string; format: 'json' | 'csv'; table: 'batch' | 'epoch'; checkpoints?: boolean; out?: string; db?: string }) =>
-      withStore(opts.db, async (store) => {
-        if (!opts.study && ids.length === 0) throw new LabError('INVALID_ARGUMENT', 'give run ids or --study <name>', { field: 'ids' });
+    .action((ids: string[], opts: { study?: string; format: 'json' | 'csv'; table: 'batch' | 'epoch'; checkpoints?: boolean; out?: string; db?: string }) => {
+      if (!opts.study && ids.length === 0) throw new LabError('INVALID_ARGUMENT', 'give run ids or --study <name>', { field: 'ids' });
+      if (opts.study && ids.length > 0) throw new LabError('INVALID_ARGUMENT', 'give run ids or --study <name>, not both', { field: 'ids' });
+      const list = runIds(ids);
+      return withStore(opts.db, async (store) => {
         if (opts.format === 'csv') {
-          const list = opts.study ? exportStudy(store.db, opts.study).runs.map((r) => r.id) : runIds(ids);
-          await output(exportCsv(store.db, list, opts.table), opts.out);
+          await output(exportCsv(store.db, opts.study ? exportStudy(store.db, opts.study).runs.map((r) => r.id) : list, opts.table), opts.out);
           return;
         }
         const doc = opts.study
           ? exportStudy(store.db, opts.study, { checkpoints: !!opts.checkpoints })
-          : exportRuns(store.db, runIds(ids), { checkpoints: !!opts.checkpoints });
+          : exportRuns(store.db, list, { checkpoints: !!opts.checkpoints });
         await output(JSON.stringify(doc), opts.out);
-      }, true),
-    );
+      }, true);
+    });
+}
+
+/** An export file read, parsed and validated (runs' configs included), each failure naming the file. */
+async function readExport(file: string): Promise<ExportDocument> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new LabError('INVALID_ARGUMENT', `cannot read ${file}: ${fileProblem(e)}`, { field: 'file', path: file });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new LabError('INVALID_ARGUMENT', `${file} is not JSON, so not a file written by odelab runs export: ${(e as Error).message}`, { field: 'file', path: file });
+  }
+  try {
+    return parseExportDocument(json);
+  } catch (e) {
+    if (e instanceof LabError) throw new LabError(e.code, `${file}: ${e.message.slice(e.code.length + 2)}`, { ...e.details, path: file });
+    throw e;
+  }
 }
 
 function importCommand(): Command {
   return new Command('import')
     .description('import a JSON export into this run store (new run ids; all or nothing)')
-    .argument('<file>', 'a file written by `odelab runs export`')
-    .addOption(dbOption())
+    .argument('<file>', 'a file written by `odelab runs export` (JSON)')
+    .addOption(dbOption(true))
     .addOption(jsonOption())
-    .action((file: string, opts: { db?: string; json?: boolean }) =>
-      withStore(opts.db, async (store) => {
-        let doc: unknown;
-        try {
-          doc = JSON.parse(await readFile(file, 'utf8'));
-        } catch (e) {
-          throw new LabError('INVALID_ARGUMENT', `${file}: not a readable JSON export: ${(e as Error).message}`, { field: 'file', path: file });
+    .action(async (file: string, opts: { db?: string; json?: boolean }) => {
+      // The file is read and validated before the store is opened: a failed import leaves no new store behind.
+      const doc = await readExport(file);
+      return withStore(opts.db, (store) => {
+        const result = importExportDocument(store.db, doc);
+        if (opts.json) printJson({ runIds: Object.fromEntries(result.runIds), studies: result.studies });
+        else {
+          process.stdout.write(
+            `imported ${result.runIds.size} run(s)${result.studies.length ? ` and ${result.studies.length} stud${result.studies.length === 1 ? 'y' : 'ies'}` : ''}: ` +
+              [...result.runIds].map(([from, to]) => `${from} → ${to}`).join(', ') + '\n',
+          );
         }
-        const result = importDocument(store.db, doc);
-        const mapping = Object.fromEntries(result.runIds);
-        process.stdout.write(
-          opts.json
-            ? JSON.stringify({ runIds: mapping, studies: result.studies }) + '\n'
-            : `imported ${result.runIds.size} run(s)${result.studies.length ? ` and ${result.studies.length} stud${result.studies.length === 1 ? 'y' : 'ies'}` : ''}: ` +
-                [...result.runIds].map(([from, to]) => `${from} → ${to}`).join(', ') + '\n',
-        );
-      }),
-    );
+      });
+    });
 }
 
 function resumeCommand(): Command {
@@ -258,16 +336,22 @@ function resumeCommand(): Command {
     .argument('<id>', 'run id')
     .addOption(dbOption());
   return launchOptions(cmd).action((id: string, opts: LaunchFlags & { db?: string }) =>
-    withService(opts.db, async (service) => {
-      const [runId] = runIds([id]);
-      const run = service.resumeRun(runId, { dataDir: opts.dataDir, backend: opts.backend, workers: opts.workers, outDir: opts.out });
-      await followRun(run, opts, service.store.path);
-    }),
+    withService(
+      opts.db,
+      async (service) => {
+        const [runId] = runIds([id]);
+        const run = service.resumeRun(runId, { dataDir: opts.dataDir, backend: opts.backend, workers: opts.workers, outDir: opts.out });
+        await followRun(run, opts, service.store.path);
+      },
+      { existing: true },
+    ),
   );
 }
 
 export function runsCommand(): Command {
-  const runs = new Command('runs').description('the runs in the run store: list, show, diff, series, tag, delete, export, import, resume');
+  const runs = new Command('runs')
+    .description('the runs in the run store: list, show, diff, series, tag, delete, export, import, resume')
+    .addHelpText('after', STORE_HELP);
   for (const sub of [listCommand(), showCommand(), diffCommand(), seriesCommand(), tagCommand(), deleteCommand(), exportCommand(), importCommand(), resumeCommand()]) {
     runs.addCommand(sub);
   }
@@ -286,9 +370,8 @@ export function dbCommand(): Command {
           const result = integrityCheck(store.db);
           const runs = store.db.prepare('SELECT count(*) FROM runs').pluck().get() as number;
           const report = { path: store.path, schemaVersion: SCHEMA_VERSION, runs, ...result };
-          process.stdout.write(
-            opts.json ? JSON.stringify(report) + '\n' : `${store.path}: schema ${SCHEMA_VERSION}, ${runs} run(s), ${result.ok ? 'ok' : result.problems.join('\n')}\n`,
-          );
+          if (opts.json) printJson(report);
+          else process.stdout.write(`${store.path}: schema ${SCHEMA_VERSION}, ${runs} run(s), ${result.ok ? 'ok' : result.problems.join('\n')}\n`);
           if (!result.ok) process.exitCode = EXIT.FAILED;
         }, true),
       ),

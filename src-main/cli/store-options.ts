@@ -1,10 +1,43 @@
 /** Opening the run store for a command (`--db`, else the default), and closing it however the command ends. */
+import { existsSync } from 'node:fs';
+import { LabError } from '../../src-shared/errors';
 import { LabService } from '../lab/lab-service';
 import { openStore, type RunStore } from '../store';
 import { defaultDbPath } from './paths';
 
-export async function withStore<T>(dbPath: string | undefined, work: (store: RunStore) => Promise<T> | T, readonly = false): Promise<T> {
-  const store = openStore(dbPath ?? defaultDbPath(), { readonly });
+export interface StoreAccess {
+  /** Open read-only: nothing is migrated and no interrupted run is marked (the file must exist). */
+  readonly?: boolean;
+  /**
+   * The command works on runs already stored: a store file that does not exist is NOT_FOUND naming its path and
+   * is not created (a mistyped `--db` must not leave an empty store behind). Only `import` and `train` create one.
+   */
+  existing?: boolean;
+  /**
+   * When the lab's own default store (no `--db`, no `$ODELAB_DB`) does not exist yet, as on a machine that has
+   * recorded no run, work on an empty store in memory instead (`runs list`: no runs), creating nothing; without
+   * it, NOT_FOUND saying so. A path the user named is never excused.
+   */
+  emptyIfDefaultAbsent?: boolean;
+}
+
+/** The store file a command uses: `--db`, else `$ODELAB_DB`, else lab.db in the lab's data folder. */
+export function storePath(dbPath: string | undefined): { path: string; named: boolean } {
+  return { path: dbPath ?? defaultDbPath(), named: dbPath !== undefined || process.env.ODELAB_DB !== undefined };
+}
+
+/** `readonly` as a boolean is StoreAccess's `readonly`. */
+export async function withStore<T>(dbPath: string | undefined, work: (store: RunStore) => Promise<T> | T, access: boolean | StoreAccess = false): Promise<T> {
+  const { readonly = false, existing = readonly, emptyIfDefaultAbsent } = typeof access === 'boolean' ? { readonly: access } : access;
+  const { path, named } = storePath(dbPath);
+  let open = { path, readonly };
+  if (existing && !existsSync(path)) {
+    if (named || !emptyIfDefaultAbsent) {
+      throw new LabError('NOT_FOUND', `no database at ${path}${named ? '' : " (the lab's default store: no run has been recorded yet)"}; nothing was created`, { path, field: 'db' });
+    }
+    open = { path: ':memory:', readonly: false };
+  }
+  const store = openStore(open.path, { readonly: open.readonly });
   try {
     return await work(store);
   } finally {
@@ -12,6 +45,6 @@ export async function withStore<T>(dbPath: string | undefined, work: (store: Run
   }
 }
 
-export function withService<T>(dbPath: string | undefined, work: (service: LabService) => Promise<T>): Promise<T> {
-  return withStore(dbPath, (store) => work(new LabService(store)));
+export function withService<T>(dbPath: string | undefined, work: (service: LabService) => Promise<T>, access: StoreAccess = {}): Promise<T> {
+  return withStore(dbPath, (store) => work(new LabService(store)), access);
 }

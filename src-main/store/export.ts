@@ -14,8 +14,9 @@
  * size — and are the shape a chart or a dataframe takes.
  */
 import { z } from 'zod';
-import { describeIssues } from '../../src-shared/config';
+import { describeIssues, isPlainObject } from '../../src-shared/config';
 import { LabError } from '../../src-shared/errors';
+import { readStoredConfig, RunConfig } from '../../src-shared/run-config';
 import { STORED_RUN_STATUSES } from '../../src-shared/run-record';
 import type { Db } from './database';
 import { rebuildBuckets } from './metrics';
@@ -488,17 +489,74 @@ function assertReadableVersion(input: unknown): void {
 
 const MAX_ISSUES_SHOWN = 5;
 
-/** The document validated, or INVALID_ARGUMENT naming the fields (`runs.0.batchMetrics.loss.3: …`). */
+/** `field: reason` lines for at most MAX_ISSUES_SHOWN issues, and the issues as details. */
+function issueReport(issues: z.core.$ZodIssue[]): { text: string; details: { path: string; message: string }[] } {
+  const shown = new z.ZodError(issues.slice(0, MAX_ISSUES_SHOWN));
+  const more = issues.length > MAX_ISSUES_SHOWN ? `\n(and ${issues.length - MAX_ISSUES_SHOWN} more)` : '';
+  return { text: describeIssues(shown) + more, details: issues.slice(0, 100).map((i) => ({ path: i.path.join('.'), message: i.message })) };
+}
+
+/** Paths of the keys of `stored`, at any depth, that `parsed` lacks: settings the schema does not know (zod drops them). */
+function unknownKeys(stored: unknown, parsed: unknown, path: PropertyKey[] = []): PropertyKey[][] {
+  if (!isPlainObject(stored) || !isPlainObject(parsed)) return [];
+  return Object.entries(stored).flatMap(([k, v]) => (k in parsed ? unknownKeys(v, parsed[k], [...path, k]) : [[...path, k]]));
+}
+
+const runLabel = (run: RunExport) => `run ${run.id} (${JSON.stringify(run.name)})`;
+
+/**
+ * Every run's config must be one this version can train, resume and evaluate (readStoredConfig), or the import
+ * is refused naming the run and the field. Settings this version does not know mean a newer lab exported the run,
+ * and so may invalid values when the exporting store's schema is newer than ours: both say so, rather than
+ * "invalid". (Settings added since an older lab exported a run read as their defaults, which is what it did.)
+ */
+function assertUsableConfigs(doc: ExportDocument): void {
+  const problems: { run: RunExport; issues: z.core.$ZodIssue[]; unknown: boolean }[] = [];
+  doc.runs.forEach((run, i) => {
+    if (readStoredConfig(run.config)) return;
+    const prefix = ['runs', i, 'config'];
+    const parsed = RunConfig.safeParse(run.config);
+    if (!parsed.success) {
+      problems.push({ run, unknown: false, issues: parsed.error.issues.map((issue) => ({ ...issue, path: [...prefix, ...issue.path] })) });
+      return;
+    }
+    const issues = unknownKeys(run.config, parsed.data).map(
+      (path): z.core.$ZodIssue => ({ code: 'custom', path: [...prefix, ...path], message: 'a setting this version of the lab does not know', input: undefined }),
+    );
+    problems.push({ run, unknown: true, issues });
+  });
+  if (problems.length === 0) return;
+  const runs = problems.map((p) => p.run);
+  const report = issueReport(problems.flatMap((p) => p.issues));
+  const which = runs.length === 1 ? runLabel(runs[0]) : `${runs.length} runs (${runs.map((r) => r.id).join(', ')})`;
+  const newer = doc.schemaVersion > SCHEMA_VERSION || problems.every((p) => p.unknown);
+  const details = { field: report.details[0].path, runIds: runs.map((r) => r.id), issues: report.details };
+  if (newer) {
+    const by =
+      doc.schemaVersion > SCHEMA_VERSION
+        ? `written by a newer Neural ODE Lab (store schema version ${doc.schemaVersion}; this version understands up to ${SCHEMA_VERSION})`
+        : 'probably written by a newer Neural ODE Lab';
+    throw invalid(`the config of ${which} has settings this version of the lab does not know: the export was ${by}; update the lab to import it. Nothing was imported:\n${report.text}`, {
+      ...details,
+      newer: true,
+    });
+  }
+  throw invalid(`the config of ${which} is not a valid run configuration; nothing was imported:\n${report.text}`, details);
+}
+
+/**
+ * The document validated, or INVALID_ARGUMENT naming the fields (`runs.0.batchMetrics.loss.3: …`); each run's
+ * config included (assertUsableConfigs).
+ */
 export function parseExportDocument(input: unknown): ExportDocument {
   assertReadableVersion(input);
   const result = ExportDocument.safeParse(input);
-  if (result.success) return result.data;
-  const { issues } = result.error;
-  const shown = new z.ZodError(issues.slice(0, MAX_ISSUES_SHOWN));
-  const more = issues.length > MAX_ISSUES_SHOWN ? `\n(and ${issues.length - MAX_ISSUES_SHOWN} more)` : '';
-  throw invalid(`not a valid run export; nothing was imported:\n${describeIssues(shown)}${more}`, {
-    issues: issues.slice(0, 100).map((i) => ({ path: i.path.join('.'), message: i.message })),
-  });
+  if (!result.success) {
+    const report = issueReport(result.error.issues);
+    throw invalid(`not a valid run export; nothing was imported:\n${report.text}`, { issues: report.details });
+  }
+  assertUsableConfigs(result.data);
+  return result.data;
 }
 
 /** A dataset's id in this store: the existing row with the same spec and content, or a new one. */
@@ -626,7 +684,11 @@ function asImportError(e: unknown): unknown {
  * gains the runs. Runs exported while queued or running arrive 'interrupted' (see asImported).
  */
 export function importDocument(db: Db, input: unknown): ImportResult {
-  const doc = parseExportDocument(input);
+  return importExportDocument(db, parseExportDocument(input));
+}
+
+/** importDocument of a document parseExportDocument has already validated (to check a file before opening a store). */
+export function importExportDocument(db: Db, doc: ExportDocument): ImportResult {
   try {
     return db.transaction(() => importParsed(db, doc))();
   } catch (e) {

@@ -1,7 +1,7 @@
 /**
  * The run store through `odelab` as a user meets it: a CLI killed with SIGKILL mid-epoch leaves a consistent
  * database whose run shows as interrupted and resumes to completion; runs list, show, diff, export, import and
- * delete; db check.
+ * delete; db check. Every --json output here is one indented JSON document (`json`).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -19,10 +19,13 @@ function odelab(...args: string[]) {
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
+/** The command's --json output: one JSON document, indented as every runs/db/eval command prints it. */
 const json = (...args: string[]) => {
   const r = odelab(...args, '--json');
   expect(r.stderr).toBe('');
-  return JSON.parse(r.stdout);
+  const value = JSON.parse(r.stdout);
+  expect(r.stdout).toBe(JSON.stringify(value, null, 2) + '\n');
+  return value;
 };
 
 const trainFlags = ['--model', 'shapes-odenet', '--dataset', 'shapes', '--shapes-mode', 'compound', '--method', 'euler',
@@ -110,7 +113,7 @@ describe('odelab runs', () => {
     const evaluation = json('eval', '--run', String(imported.runIds[runId]), '--db', copy, '--data-dir', dataDir);
     expect(evaluation.accuracy).toBeCloseTo(original.final.testAccuracy, 10);
 
-    expect(odelab('runs', 'delete', String(imported.runIds[runId]), '--db', copy).code).toBe(0);
+    expect(json('runs', 'delete', String(imported.runIds[runId]), '--db', copy)).toEqual({ deleted: [imported.runIds[runId]] });
     expect(json('runs', 'list', '--db', copy).map((r: { id: number }) => r.id)).toEqual([imported.runIds[otherId]]);
     const missing = odelab('runs', 'show', '999', '--db', copy);
     expect(missing.code).toBe(1);

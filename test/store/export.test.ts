@@ -395,6 +395,46 @@ describe('import validation and atomicity', () => {
     expect(snapshot(b)).toEqual(before);
   });
 
+  it('refuses a run whose config this version cannot use, naming the run and the field, and imports nothing', () => {
+    const { b, doc, before } = populatedTarget();
+    const bogus = structuredClone(doc);
+    (bogus.runs[1].config.model as { name: string }).name = 'bogus';
+    expectLabError(
+      () => importDocument(b, bogus),
+      'INVALID_ARGUMENT',
+      new RegExp(`the config of run ${doc.runs[1].id} \\("child, resumed"\\) is not a valid run configuration; nothing was imported:\nruns\\.1\\.config\\.model\\.name: Invalid option`),
+    );
+    const twoRuns = structuredClone(bogus);
+    (twoRuns.runs[0].config as { batchSize: unknown }).batchSize = -1;
+    expectLabError(() => importDocument(b, twoRuns), 'INVALID_ARGUMENT', /config of 2 runs \(\d+, \d+\) is not a valid.*\nruns\.0\.config\.batchSize: .*\nruns\.1\.config\.model\.name:/s);
+    expect(snapshot(b)).toEqual(before);
+  });
+
+  it("says a config with settings this version does not know comes from a newer lab, as does an invalid one from a newer store's export", () => {
+    const { b, doc, before } = populatedTarget();
+    const unknown = structuredClone(doc) as unknown as { runs: { config: { model: { solver: Record<string, unknown> } } & Record<string, unknown> }[] };
+    unknown.runs[0].config.model.solver.fancyTolerance = 1e-3;
+    expectLabError(
+      () => importDocument(b, unknown),
+      'INVALID_ARGUMENT',
+      /settings this version of the lab does not know: the export was probably written by a newer Neural ODE Lab; update the lab to import it\. Nothing was imported:\nruns\.0\.config\.model\.solver\.fancyTolerance: /,
+    );
+    const newer = structuredClone(doc);
+    newer.schemaVersion = 99;
+    (newer.runs[0].config.model as { name: string }).name = 'model-of-the-future';
+    expectLabError(() => importDocument(b, newer), 'INVALID_ARGUMENT', /written by a newer Neural ODE Lab \(store schema version 99; this version understands up to \d+\).*\nruns\.0\.config\.model\.name: /s);
+    expect(snapshot(b)).toEqual(before);
+  });
+
+  it('imports a config stored before a setting existed (it reads as its default), keeping the config as stored', () => {
+    const { b, doc } = populatedTarget();
+    const older = structuredClone(doc);
+    delete (older.runs[0].config as Partial<typeof older.runs[0]['config']>).emaDecay;
+    const { runIds } = importDocument(b, older);
+    const stored = b.prepare('SELECT config_json FROM runs WHERE id = ?').pluck().get(runIds.get(doc.runs[0].id)) as string;
+    expect(JSON.parse(stored)).toEqual(older.runs[0].config);
+  });
+
   it('rolls everything back when the database refuses a row halfway (a step twice in the second run)', () => {
     const { b, doc, before } = populatedTarget();
     const steps = doc.runs[1].batchMetrics.step;
