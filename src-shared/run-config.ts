@@ -75,11 +75,18 @@ export type RunConfigInput = z.input<typeof RunConfig>;
 export const RUN_STATUSES = ['completed', 'cancelled', 'diverged', 'failed'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
-/** Whether every key of `stored`, at every depth, survived into `parsed` (zod drops keys it does not know). */
-function keepsEveryKey(stored: unknown, parsed: unknown): boolean {
-  if (!isPlainObject(stored)) return true;
-  if (!isPlainObject(parsed)) return false;
-  return Object.entries(stored).every(([k, v]) => k in parsed && keepsEveryKey(v, parsed[k]));
+/**
+ * The keys of `input` (dotted paths, at every depth) that did not survive into `parsed`: zod drops keys it does not
+ * know, so these are settings this version does not have (a typo, or a newer lab's).
+ */
+export function droppedKeys(input: unknown, parsed: unknown, path = ''): string[] {
+  if (!isPlainObject(input)) return [];
+  return Object.entries(input).flatMap(([k, v]) => {
+    if (v === undefined) return [];
+    const at = path ? `${path}.${k}` : k;
+    if (!isPlainObject(parsed) || !(k in parsed)) return [at];
+    return droppedKeys(v, parsed[k], at);
+  });
 }
 
 /**
@@ -90,5 +97,5 @@ function keepsEveryKey(stored: unknown, parsed: unknown): boolean {
  */
 export function readStoredConfig(stored: unknown): RunConfig | undefined {
   const parsed = RunConfig.safeParse(stored);
-  return parsed.success && keepsEveryKey(stored, parsed.data) ? parsed.data : undefined;
+  return parsed.success && droppedKeys(stored, parsed.data).length === 0 ? parsed.data : undefined;
 }

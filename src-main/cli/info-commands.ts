@@ -1,12 +1,12 @@
 /** `odelab models | solvers | presets | eval`: what the lab offers, and how a checkpoint scores. */
 import { Command, Option } from 'commander';
-import { readFile } from 'node:fs/promises';
 import { PRESETS } from '../../src-shared/presets';
 import { ModelSpec } from '../../src-shared/run-config';
 import { SOLVERS } from '../../src-shared/solvers';
 import { initEngine } from '../engine';
 import { MODELS, parameterCount } from '../engine/models';
-import { decodeCheckpoint } from '../engine/train/checkpoint';
+import { decodeCheckpoint, type Checkpoint } from '../engine/train/checkpoint';
+import { readCheckpointFile } from './checkpoint-file';
 import { checkEvaluationRequest, evaluateCheckpoint, type SplitName, type WeightsName } from '../engine/train/evaluate-checkpoint';
 import type { BackendName } from '../engine/backend';
 import { tf } from '../engine/tf';
@@ -14,7 +14,7 @@ import { loadDataset } from '../data';
 import { LabError } from '../../src-shared/errors';
 import { loadCheckpoint } from '../store';
 import { withStore } from './store-options';
-import { int, positiveInt } from './option-parsers';
+import { positiveInt } from './option-parsers';
 
 function print(json: boolean, value: unknown, text: () => string): void {
   process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : text() + '\n');
@@ -65,11 +65,17 @@ export function presetsCommand(): Command {
 }
 
 /** The checkpoint to evaluate: a file, or a run's checkpoint in the run store (its latest, or `--epoch`). */
-async function checkpointBytes(opts: { checkpoint?: string; run?: number; epoch?: number; db?: string }): Promise<{ bytes: Uint8Array; label: string }> {
-  if (opts.checkpoint && opts.run === undefined) return { bytes: await readFile(opts.checkpoint), label: opts.checkpoint };
+async function checkpointToEvaluate(opts: EvalOptions): Promise<{ bytes: Uint8Array; checkpoint: Checkpoint; label: string }> {
+  if (opts.checkpoint && opts.run === undefined) {
+    if (opts.epoch !== undefined) {
+      throw new LabError('INVALID_ARGUMENT', '--epoch picks a checkpoint of --run <id>; a --checkpoint file is one epoch already', { field: 'epoch' });
+    }
+    return { ...(await readCheckpointFile(opts.checkpoint, '--checkpoint')), label: opts.checkpoint };
+  }
   if (opts.run !== undefined && !opts.checkpoint) {
     const c = await withStore(opts.db, (store) => loadCheckpoint(store.db, opts.run!, opts.epoch), true);
-    return { bytes: c.data, label: `run ${opts.run}, epoch ${c.epoch}` };
+    const label = `run ${opts.run}, epoch ${c.epoch}`;
+    return { bytes: c.data, checkpoint: decodeCheckpoint(c.data, label), label };
   }
   throw new LabError('INVALID_ARGUMENT', 'give either --checkpoint <file> or --run <id>', { field: 'checkpoint' });
 }
@@ -118,8 +124,7 @@ export function evalCommand(): Command {
     )
     .option('--json', 'JSON output')
     .action(async (opts: EvalOptions) => {
-      const { bytes, label } = await checkpointBytes(opts);
-      const checkpoint = decodeCheckpoint(bytes, label);
+      const { bytes, checkpoint, label } = await checkpointToEvaluate(opts);
       // Refuse what the checkpoint alone rules out before loading its dataset (seconds for the IDX datasets).
       checkEvaluationRequest(checkpoint, { name: label, split: opts.split, weights: opts.weights });
       const { config } = checkpoint;
@@ -136,7 +141,8 @@ export function evalCommand(): Command {
       });
       const { confusion, misclassified, ...summary } = result;
       print(!!opts.json, { checkpoint: label, ...summary, confusion, misclassified }, () =>
-        `${label}: epoch ${result.epoch} (${result.weights} weights): ${opts.split} loss ${result.loss.toFixed(4)}, ` +
+        // A run's label names its epoch already.
+        `${opts.checkpoint ? `${label}: epoch ${result.epoch}` : label} (${result.weights} weights): ${opts.split} loss ${result.loss.toFixed(4)}, ` +
         `accuracy ${(100 * result.accuracy).toFixed(2)}% ` +
         `on ${result.count} images, NFE ${result.nfeForwardMean.toFixed(1)} per batch`,
       );

@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { LabError } from '../../src-shared/errors';
 import { describeIssues, isPlainObject } from '../../src-shared/config';
 import { PRESETS } from '../../src-shared/presets';
-import { RunConfig } from '../../src-shared/run-config';
-import { METHOD_NAMES, type MethodName } from '../../src-shared/solvers';
+import { droppedKeys, RunConfig } from '../../src-shared/run-config';
+import { METHOD_NAMES, solverInfo, type MethodName } from '../../src-shared/solvers';
 
 export interface TrainFlags {
   preset?: string;
@@ -74,11 +74,33 @@ function solverFromFlags(f: TrainFlags): Json {
   return { method: f.method, rtol: f.rtol, atol: f.atol, stepSize: f.stepSize, gradient: f.gradient, maxSteps: f.maxSteps };
 }
 
-export function runConfigFromFlags(f: TrainFlags): RunConfig {
+/** Flags that mean nothing with the rest of the config: refused rather than silently ignored. */
+function checkFlagsApply(f: TrainFlags, config: RunConfig): void {
+  const refuse = (flag: string, why: string) => {
+    throw new LabError('INVALID_ARGUMENT', `${flag}: ${why}`, { field: flag.replace(/^--/, '') });
+  };
+  const { method } = config.model.solver;
+  if (!solverInfo(method).adaptive && (f.rtol !== undefined || f.atol !== undefined)) {
+    refuse(f.rtol !== undefined ? '--rtol' : '--atol', `'${method}' takes a fixed step (--step-size), not tolerances`);
+  }
+  if (f.momentum !== undefined && config.optimizer.kind !== 'sgd') {
+    refuse('--momentum', `only SGD uses momentum; this run's optimizer is ${config.optimizer.kind}`);
+  }
+  if (f.shapesMode !== undefined && config.dataset.kind !== 'shapes') {
+    refuse('--shapes-mode', `only the shapes dataset has modes; this run's dataset is ${config.dataset.kind}`);
+  }
+}
+
+/**
+ * `base`: a config to start from (the checkpoint's, for `train --resume`); the preset, the --config file and the
+ * flags go over it in that order.
+ */
+export function runConfigFromFlags(f: TrainFlags, base?: RunConfig): RunConfig {
   if (f.preset !== undefined && !(f.preset in PRESETS)) {
     throw new LabError('INVALID_ARGUMENT', `--preset: unknown preset '${f.preset}'; expected one of ${Object.keys(PRESETS).join(', ')}`);
   }
-  let config: Json = f.preset ? (structuredClone(PRESETS[f.preset].config) as Json) : {};
+  let config: Json = base ? (structuredClone(base) as Json) : {};
+  if (f.preset) config = deepMerge(config, structuredClone(PRESETS[f.preset].config) as Json);
   if (f.config) config = deepMerge(config, readConfigFile(f.config));
   const model = (config.model ?? {}) as Json;
   // A new method starts a fresh solver spec: an inherited stepSize means nothing to an adaptive method and
@@ -107,6 +129,14 @@ export function runConfigFromFlags(f: TrainFlags): RunConfig {
   const parsed = RunConfig.safeParse(merged);
   if (!parsed.success) {
     throw new LabError('INVALID_ARGUMENT', `invalid run configuration:\n${describeIssues(parsed.error)}`);
+  }
+  checkFlagsApply(f, parsed.data);
+  // Zod drops keys it does not know; a misspelt setting in --config would otherwise be silently ignored.
+  const unknown = droppedKeys(merged, parsed.data);
+  if (unknown.length > 0) {
+    throw new LabError('INVALID_ARGUMENT', `invalid run configuration:\n${unknown.map((k) => `${k}: not a setting of this lab`).join('\n')}`, {
+      field: unknown[0],
+    });
   }
   return parsed.data;
 }

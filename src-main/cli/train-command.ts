@@ -1,7 +1,5 @@
 /** `odelab train`: validate the config, run it in a training process recorded in the run store, report its events. */
 import { Command, Option } from 'commander';
-import { readFile } from 'node:fs/promises';
-import { LabError } from '../../src-shared/errors';
 import { PRESETS } from '../../src-shared/presets';
 import { MODEL_NAMES } from '../../src-shared/run-config';
 import { METHOD_NAMES } from '../../src-shared/solvers';
@@ -11,6 +9,7 @@ import { runConfigFromFlags, type TrainFlags } from './run-config-from-flags';
 import { EXIT } from './exit-codes';
 import { int, num, positiveInt } from './option-parsers';
 import { withService } from './store-options';
+import { readCheckpointFile } from './checkpoint-file';
 import { addRunsToStudy, ensureStudy } from '../store';
 
 const collect = (v: string, all: string[] = []) => [...all, v];
@@ -43,20 +42,12 @@ export async function followRun(run: RecordedRun, flags: LaunchFlags, dbPath: st
   const onSigint = () => {
     // First Ctrl-C: stop after the current batch. Second: kill the process.
     if (++interrupts === 1) run.handle.cancel();
-    else run.handle.process?.kill('SIGKILL');
+    else run.handle.kill();
   };
   process.on('SIGINT', onSigint);
   const ended = await run.handle.done;
   process.off('SIGINT', onSigint);
   process.exitCode = ended.status === 'completed' ? EXIT.OK : ended.status === 'cancelled' ? EXIT.CANCELLED : EXIT.FAILED;
-}
-
-async function readCheckpointFile(path: string): Promise<Uint8Array> {
-  try {
-    return await readFile(path);
-  } catch (e) {
-    throw new LabError('INVALID_ARGUMENT', `--resume: cannot read ${path}: ${(e as Error).message}`, { field: 'resume', path });
-  }
 }
 
 export function trainCommand(): Command {
@@ -90,19 +81,21 @@ export function trainCommand(): Command {
     .option('--tag <tag>', 'tag the run (repeatable)', collect)
     .option('--notes <text>', 'notes kept with the run')
     .option('--study <name>', 'add the run to this study (created if new)')
-    .option('--resume <checkpoint>', 'start from a checkpoint file (a new run; `odelab runs resume <id>` continues a stored run)')
+    .option('--resume <checkpoint>', "start a new run from a checkpoint file, with its run's config unless flags change it (raise --epochs to train on; `odelab runs resume <id>` continues a stored run)")
     .option('--db <file>', 'run store (SQLite; default: lab.db in the lab data folder, or $ODELAB_DB)');
   return launchOptions(cmd).action(
     async (opts: TrainFlags & LaunchFlags & { resume?: string; tag?: string[]; notes?: string; study?: string; db?: string }) => {
-      const config = runConfigFromFlags(opts);
-      const resumeFrom = opts.resume ? await readCheckpointFile(opts.resume) : undefined;
+      // From a checkpoint, its run's config is the starting point: flags change it (--epochs to train on).
+      const resume = opts.resume ? await readCheckpointFile(opts.resume, '--resume') : undefined;
+      const config = runConfigFromFlags(opts, resume?.checkpoint.config);
       await withService(opts.db, async (service: LabService) => {
         const run = service.startRun(config, {
           dataDir: opts.dataDir,
           backend: opts.backend,
           workers: opts.workers,
           outDir: opts.out,
-          resumeFrom,
+          resumeFrom: resume?.bytes,
+          resumeName: opts.resume,
           tags: opts.tag,
           notes: opts.notes,
         });

@@ -17,7 +17,8 @@ import {
   RunWriter,
   type RunStore,
 } from '../store';
-import { Runner, type RunHandle, type RunRequest } from './runner';
+import { checkRunFolder, Runner, type RunHandle, type RunRequest } from './runner';
+import { checkResumable, decodeCheckpoint } from '../engine/train/checkpoint';
 import type { CheckpointData } from './protocol';
 import type { RunEvent } from '../../src-shared/run-events';
 
@@ -35,11 +36,16 @@ export class LabService {
     readonly runner: Runner = new Runner(),
   ) {}
 
-  /** Queues a new run, recorded in the store from its first event. */
+  /**
+   * Queues a new run, recorded in the store from its first event. What would fail at once (a checkpoint to start
+   * from that cannot be, an --out folder that cannot be used) is refused here, before the run is created.
+   */
   startRun(
     config: RunConfig,
-    opts: LaunchOptions & { resumeFrom?: Uint8Array; tags?: string[]; notes?: string; parentId?: number } = {},
+    opts: LaunchOptions & { resumeFrom?: Uint8Array; resumeName?: string; tags?: string[]; notes?: string; parentId?: number } = {},
   ): RecordedRun {
+    if (opts.resumeFrom) checkResumable(decodeCheckpoint(opts.resumeFrom, opts.resumeName), config, opts.resumeName);
+    if (opts.outDir) checkRunFolder(opts.outDir, { fresh: true });
     const runId = createRun(this.store.db, { config, tags: opts.tags, notes: opts.notes, parentId: opts.parentId });
     return this.launch(runId, { config, ...opts });
   }
@@ -58,6 +64,7 @@ export class LabService {
         { runId, status: run.status },
       );
     }
+    if (opts.outDir) checkRunFolder(opts.outDir, { fresh: false });
     const config = readStoredConfig(run.config);
     if (!config) {
       throw new LabError(

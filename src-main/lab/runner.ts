@@ -6,7 +6,8 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { createWriteStream, mkdirSync, renameSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
+import { LabError } from '../../src-shared/errors';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RunConfig } from '../../src-shared/run-config';
@@ -31,12 +32,31 @@ export interface RunHandle {
   events: EventEmitter;
   /** Resolves with the run's 'ended' event, whatever happened. */
   done: Promise<EndedEvent>;
+  /** Stop after the current batch; the run ends 'cancelled'. */
   cancel(): void;
+  /** Stop now (a user who will not wait for the batch): kills the process; the run still ends 'cancelled'. */
+  kill(): void;
   /** The process, once started (tests use it to kill one). */
   process?: ChildProcess;
 }
 
 const ENTRY = fileURLToPath(new URL('./train-process.ts', import.meta.url));
+
+/**
+ * Refuses an `outDir` the runner could not use, before a run is created for it: a path that is a file, or (for a
+ * new run, `fresh`) a folder that already holds a run's files, whose events and checkpoints the new run would mix
+ * with its own. A resumed run continues its own folder.
+ */
+export function checkRunFolder(dir: string, { fresh }: { fresh: boolean }): void {
+  const refuse = (why: string) => {
+    throw new LabError('INVALID_ARGUMENT', `--out ${dir}: ${why}`, { field: 'outDir', path: dir });
+  };
+  if (!existsSync(dir)) return;
+  if (!statSync(dir).isDirectory()) refuse('is a file, not a folder');
+  const checkpoints = join(dir, 'checkpoints');
+  const held = existsSync(join(dir, 'events.jsonl')) || (existsSync(checkpoints) && readdirSync(checkpoints).length > 0);
+  if (fresh && held) refuse('already holds a run (events.jsonl, checkpoints/); choose an empty or new folder');
+}
 
 /** A run's files: the event log, and checkpoints written to a temp name then renamed (never half a file). */
 class RunFolder {
@@ -76,6 +96,8 @@ export class Runner {
     let resolveDone!: (e: EndedEvent) => void;
     const done = new Promise<EndedEvent>((r) => (resolveDone = r));
     let cancelled = false;
+    // Killed by the user (kill()): the process's exit is a cancel, not a crash.
+    let killed = false;
     const handle: RunHandle = {
       id: this.nextId++,
       request,
@@ -84,6 +106,10 @@ export class Runner {
       cancel: () => {
         cancelled = true;
         if (handle.process?.connected) handle.process.send({ type: 'cancel' } satisfies ToTrainer);
+      },
+      kill: () => {
+        cancelled = killed = true;
+        handle.process?.kill('SIGKILL');
       },
     };
     const start = () => {
@@ -94,7 +120,7 @@ export class Runner {
         this.finished();
         return;
       }
-      this.launch(handle, (ended) => {
+      this.launch(handle, () => killed, (ended) => {
         resolveDone(ended);
         this.finished();
       });
@@ -116,9 +142,19 @@ export class Runner {
     this.pump();
   }
 
-  private launch(handle: RunHandle, onEnded: (e: EndedEvent) => void): void {
+  private launch(handle: RunHandle, killedByUser: () => boolean, onEnded: (e: EndedEvent) => void): void {
     const { request, events } = handle;
-    const folder = request.outDir ? new RunFolder(request.outDir) : undefined;
+    let folder: RunFolder | undefined;
+    try {
+      folder = request.outDir ? new RunFolder(request.outDir) : undefined;
+    } catch (e) {
+      // Checked before the run was created (checkRunFolder), but the disk can change: end the run, never hang it.
+      const message = `--out ${request.outDir}: cannot write the run's files: ${(e as Error).message}`;
+      const ended: EndedEvent = { event: 'ended', status: 'failed', epochsCompleted: 0, step: 0, seconds: 0, error: { code: 'INVALID_ARGUMENT', message, details: { field: 'outDir' } } };
+      events.emit('event', ended);
+      onEnded(ended);
+      return;
+    }
     const child = fork(ENTRY, [], {
       execArgv: ['--import', 'tsx'],
       serialization: 'advanced',
@@ -153,7 +189,10 @@ export class Runner {
       publish(e.event === 'checkpoint' && folder?.lastCheckpointPath ? { ...e, path: folder.lastCheckpointPath } : e);
     });
     child.on('exit', (code, signal) => {
-      if (!ended) {
+      if (!ended && killedByUser()) {
+        ended = { event: 'ended', status: 'cancelled', epochsCompleted: lastEpoch, step: lastStep, seconds: (Date.now() - started) / 1000 };
+        publish(ended);
+      } else if (!ended) {
         ended = {
           event: 'ended',
           status: 'failed',

@@ -72,6 +72,33 @@ describe('odelab', () => {
     expect(fractionalEpochs.stderr).toMatch(/--epochs <n>.*expected an integer, got '1.9'/);
     expect(odelab('train', '--preset', 'shapes-euler', '--seed', '2abc').stderr).toMatch(/--seed <n>.*expected an integer, got '2abc'/);
     expect(odelab('eval', '--run', 'abc').stderr).toMatch(/--run <id>.*expected a positive integer, got 'abc'/);
+  });
+
+  it('refuses flags that mean nothing with the rest of the config, unknown settings and unusable paths', () => {
+    // Flags that mean nothing with the rest of the config, and settings this lab does not have, are refused.
+    expect(odelab('train', '--preset', 'shapes-euler', '--rtol', '1e-3').stderr).toMatch(/--rtol: 'euler' takes a fixed step \(--step-size\), not tolerances/);
+    expect(odelab('train', '--preset', 'shapes-euler', '--momentum', '0.9').stderr).toMatch(/--momentum: only SGD uses momentum; this run's optimizer is adam/);
+    expect(odelab('train', '--preset', 'mnist-odenet', '--shapes-mode', 'single').stderr).toMatch(/--shapes-mode: only the shapes dataset has modes/);
+    const misspelt = join(tempDir(), 'misspelt.json');
+    writeFileSync(misspelt, '{"epochz": 3, "optimizer": {"lr": 0.01, "sheduler": "cosine"}}');
+    const unknownKeys = odelab('train', '--preset', 'shapes-euler', '--config', misspelt);
+    expect(unknownKeys.code).toBe(2);
+    expect(unknownKeys.stderr).toMatch(/^epochz: not a setting of this lab$/m);
+    expect(unknownKeys.stderr).toMatch(/^optimizer\.sheduler: not a setting of this lab$/m);
+    // --out: a file, or a folder holding another run's files.
+    const outFile = join(tempDir(), 'file');
+    writeFileSync(outFile, '');
+    expect(odelab('train', '--preset', 'shapes-euler', '--out', outFile).stderr).toMatch(/--out .*file: is a file, not a folder/);
+    const usedFolder = tempDir();
+    writeFileSync(join(usedFolder, 'events.jsonl'), '');
+    const used = odelab('train', '--preset', 'shapes-euler', '--out', usedFolder);
+    expect(used.code).toBe(2);
+    expect(used.stderr).toMatch(/already holds a run \(events\.jsonl, checkpoints\/\); choose an empty or new folder/);
+    // eval: a missing file, and --epoch with a file.
+    const missing = odelab('eval', '--checkpoint', join(tempDir(), 'none.ckpt'));
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^INVALID_ARGUMENT: --checkpoint: cannot read .*none\.ckpt: no such file\n$/);
+    expect(odelab('eval', '--checkpoint', 'x.ckpt', '--epoch', '2').stderr).toMatch(/--epoch picks a checkpoint of --run <id>/);
     for (const command of ['train', 'eval']) {
       const badWorkers = odelab(command, '--workers', '0');
       expect(badWorkers.code).toBe(2);
@@ -130,6 +157,28 @@ describe('odelab', () => {
       const all = odelab('eval', '--checkpoint', checkpoint, '--split', 'train', '--json');
       expect(JSON.parse(all.stdout)).toMatchObject({ split: 'train', count: train.labels.length });
       expect(train.labels.length).toBe(2700);
+    });
+
+    it('starts a new run from the checkpoint file with its config (train --resume), refusing what could not run', () => {
+      const resumed = odelab('train', '--resume', checkpoint, '--epochs', '2', '--json');
+      expect(resumed.code).toBe(0);
+      const resumedEvents = resumed.stdout.trim().split('\n').map((l) => JSON.parse(l));
+      expect(resumedEvents[0].config).toMatchObject({ model: { name: 'shapes-odenet' }, trainSize: 200, seed: 4, epochs: 2 });
+      expect(resumedEvents.filter((e) => e.event === 'epoch').map((e) => e.epoch)).toEqual([2]);
+      expect(resumedEvents.at(-1)).toMatchObject({ status: 'completed', epochsCompleted: 2 });
+      // Refused before a run is created (nothing on stdout), exit code 2, naming the reason.
+      const refused = (args: string[], message: RegExp) => {
+        const r = odelab('train', ...args);
+        expect(r.code).toBe(2);
+        expect(r.stdout).toBe('');
+        expect(r.stderr).toMatch(message);
+      };
+      refused(['--resume', checkpoint], new RegExp(`cannot start from ${checkpoint}: it is at epoch 1 and this run has epochs 1, so nothing is left to train; raise --epochs`));
+      refused(['--resume', checkpoint, '--model', 'mlp', '--epochs', '2'], /it holds 'shapes-odenet' weights, this run's model is 'mlp'/);
+      const truncated = join(tempDir(), 'truncated.ckpt');
+      writeFileSync(truncated, readFileSync(checkpoint).subarray(0, 1000));
+      refused(['--resume', truncated, '--epochs', '2'], new RegExp(`${truncated} is not a valid checkpoint`));
+      refused(['--resume', join(tempDir(), 'missing.ckpt')], /--resume: cannot read .*missing\.ckpt: no such file/);
     });
 
     it('scores the training images the run held out, numbered in the training split', () => {

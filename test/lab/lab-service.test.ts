@@ -2,6 +2,8 @@
  * LabService with real training processes and a real run store: everything a run reports lands in SQLite, and
  * a run cut off after an epoch resumes in place with exactly the losses of an uninterrupted run.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeCheckpoint } from '../../src-main/engine/train/checkpoint';
 import { LabService } from '../../src-main/lab/lab-service';
@@ -98,6 +100,23 @@ describe('LabService', () => {
     expect(batchLosses(store, cut.runId)).toEqual(recorded);
     expect(getRun(store.db, cut.runId).status).toBe('cancelled');
     store.db.prepare('UPDATE runs SET config_json = ? WHERE id = ?').run(stored, cut.runId);
+    // So is an --out path that is a file.
+    const file = join(tempDir(), 'file');
+    writeFileSync(file, '');
+    expect(() => service.resumeRun(cut.runId, { dataDir, outDir: file })).toThrow(/--out .*file: is a file, not a folder/);
+    expect(getRun(store.db, cut.runId).status).toBe('cancelled');
+
+    // A new run from its checkpoint that could not start is refused before it is created.
+    const runs = () => store.db.prepare('SELECT count(*) FROM runs').pluck().get();
+    const before = runs();
+    const bytes = store.db.prepare('SELECT data FROM checkpoints WHERE run_id = ? AND epoch = 1').pluck().get(cut.runId) as Uint8Array;
+    expect(() => service.startRun(tinyConfig({ epochs: 1 }), { dataDir, resumeFrom: bytes, resumeName: 'epoch 1' })).toThrow(
+      /cannot start from epoch 1: it is at epoch 1 and this run has epochs 1, so nothing is left to train/,
+    );
+    expect(() => service.startRun(tinyConfig({ model: { name: 'mlp' } }), { dataDir, resumeFrom: bytes.subarray(0, 50) })).toThrow(
+      /checkpoint is not a valid checkpoint/,
+    );
+    expect(runs()).toBe(before);
 
     const resumed = service.resumeRun(cut.runId, { dataDir });
     expect(resumed.runId).toBe(cut.runId);

@@ -2,7 +2,7 @@
  * The runner, with real training processes (forked, tsx): events stream back, cancel stops a run, a killed
  * process is reported as crashed rather than hanging, and runs queue one at a time.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Runner, type RunHandle } from '../../src-main/lab/runner';
@@ -55,6 +55,28 @@ describe('Runner', () => {
     expect(ended.error?.code).toBe('CRASHED');
     expect(ended.error?.message).toMatch(/killed by SIGKILL/);
     expect(ended.step).toBe(2);
+  });
+
+  it('ends a run the user kills (kill(), a second Ctrl-C) cancelled, at the step it reached', async () => {
+    const runner = new Runner();
+    const handle = runner.enqueue({ config: tinyConfig({ epochs: 5 }), dataDir });
+    handle.events.on('event', (e: RunEvent) => {
+      if (e.event === 'batch' && e.step === 2) handle.kill();
+    });
+    const ended = await handle.done;
+    expect(ended).toMatchObject({ status: 'cancelled', step: 2 });
+    expect(ended.error).toBeUndefined();
+    expect(handle.process?.signalCode).toBe('SIGKILL');
+  });
+
+  it('ends a run failed, naming the folder, when its --out folder cannot be created', async () => {
+    const file = join(tempDir(), 'a-file');
+    writeFileSync(file, 'not a folder');
+    const handle = new Runner().enqueue({ config: tinyConfig({ epochs: 1 }), outDir: file, dataDir });
+    const ended = await handle.done;
+    expect(ended).toMatchObject({ status: 'failed', error: { code: 'INVALID_ARGUMENT', details: { field: 'outDir' } } });
+    expect(ended.error?.message).toContain(`--out ${file}: cannot write the run's files`);
+    expect(handle.process).toBeUndefined(); // no training process was started
   });
 
   it('queues runs: one at a time by default, a cancelled queued run never starts', async () => {

@@ -151,3 +151,22 @@ export function decodeCheckpoint(bytes: Uint8Array, name = 'checkpoint'): Checkp
     ...(header.datasetHash ? { datasetHash: header.datasetHash } : {}),
   };
 }
+
+/**
+ * Whether a run with `config` can start from checkpoint `c`, checked before the run is created: the same model
+ * on the same dataset (other weights cannot load; the trainer still checks every shape), and epochs left to train.
+ */
+export function checkResumable(c: Checkpoint, config: RunConfig, name = 'the checkpoint'): void {
+  const refuse = (field: string, why: string) => {
+    throw new LabError('INVALID_ARGUMENT', `cannot start from ${name}: ${why}`, { field });
+  };
+  if (c.config.model.name !== config.model.name) {
+    refuse('model.name', `it holds '${c.config.model.name}' weights, this run's model is '${config.model.name}'`);
+  }
+  if (c.config.dataset.kind !== config.dataset.kind) {
+    refuse('dataset.kind', `it was trained on ${c.config.dataset.kind}, this run's dataset is ${config.dataset.kind}`);
+  }
+  if (c.epoch >= config.epochs) {
+    refuse('epochs', `it is at epoch ${c.epoch} and this run has epochs ${config.epochs}, so nothing is left to train; raise --epochs`);
+  }
+}
