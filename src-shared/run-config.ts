@@ -76,16 +76,15 @@ export const RUN_STATUSES = ['completed', 'cancelled', 'diverged', 'failed'] as 
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 /**
- * The keys of `input` (dotted paths, at every depth) that did not survive into `parsed`: zod drops keys it does not
+ * The keys of `input` (as paths, at every depth) that did not survive into `parsed`: zod drops keys it does not
  * know, so these are settings this version does not have (a typo, or a newer lab's).
  */
-export function droppedKeys(input: unknown, parsed: unknown, path = ''): string[] {
+export function droppedKeys(input: unknown, parsed: unknown, path: string[] = []): string[][] {
   if (!isPlainObject(input)) return [];
   return Object.entries(input).flatMap(([k, v]) => {
     if (v === undefined) return [];
-    const at = path ? `${path}.${k}` : k;
-    if (!isPlainObject(parsed) || !(k in parsed)) return [at];
-    return droppedKeys(v, parsed[k], at);
+    if (!isPlainObject(parsed) || !(k in parsed)) return [[...path, k]];
+    return droppedKeys(v, parsed[k], [...path, k]);
   });
 }
 

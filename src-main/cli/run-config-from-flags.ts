@@ -132,7 +132,7 @@ export function runConfigFromFlags(f: TrainFlags, base?: RunConfig): RunConfig {
   }
   checkFlagsApply(f, parsed.data);
   // Zod drops keys it does not know; a misspelt setting in --config would otherwise be silently ignored.
-  const unknown = droppedKeys(merged, parsed.data);
+  const unknown = droppedKeys(merged, parsed.data).map((path) => path.join('.'));
   if (unknown.length > 0) {
     throw new LabError('INVALID_ARGUMENT', `invalid run configuration:\n${unknown.map((k) => `${k}: not a setting of this lab`).join('\n')}`, {
       field: unknown[0],

@@ -14,9 +14,9 @@
  * size — and are the shape a chart or a dataframe takes.
  */
 import { z } from 'zod';
-import { describeIssues, isPlainObject } from '../../src-shared/config';
+import { describeIssues } from '../../src-shared/config';
 import { LabError } from '../../src-shared/errors';
-import { readStoredConfig, RunConfig } from '../../src-shared/run-config';
+import { droppedKeys, readStoredConfig, RunConfig } from '../../src-shared/run-config';
 import { STORED_RUN_STATUSES } from '../../src-shared/run-record';
 import type { Db } from './database';
 import { rebuildBuckets } from './metrics';
@@ -496,12 +496,6 @@ function issueReport(issues: z.core.$ZodIssue[]): { text: string; details: { pat
   return { text: describeIssues(shown) + more, details: issues.slice(0, 100).map((i) => ({ path: i.path.join('.'), message: i.message })) };
 }
 
-/** Paths of the keys of `stored`, at any depth, that `parsed` lacks: settings the schema does not know (zod drops them). */
-function unknownKeys(stored: unknown, parsed: unknown, path: PropertyKey[] = []): PropertyKey[][] {
-  if (!isPlainObject(stored) || !isPlainObject(parsed)) return [];
-  return Object.entries(stored).flatMap(([k, v]) => (k in parsed ? unknownKeys(v, parsed[k], [...path, k]) : [[...path, k]]));
-}
-
 const runLabel = (run: RunExport) => `run ${run.id} (${JSON.stringify(run.name)})`;
 
 /**
@@ -520,7 +514,7 @@ function assertUsableConfigs(doc: ExportDocument): void {
       problems.push({ run, unknown: false, issues: parsed.error.issues.map((issue) => ({ ...issue, path: [...prefix, ...issue.path] })) });
       return;
     }
-    const issues = unknownKeys(run.config, parsed.data).map(
+    const issues = droppedKeys(run.config, parsed.data).map(
       (path): z.core.$ZodIssue => ({ code: 'custom', path: [...prefix, ...path], message: 'a setting this version of the lab does not know', input: undefined }),
     );
     problems.push({ run, unknown: true, issues });
