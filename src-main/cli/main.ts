@@ -10,6 +10,12 @@ import { evalCommand, modelsCommand, presetsCommand, solversCommand } from './in
 import { trainCommand } from './train-command';
 import { dbCommand, runsCommand } from './runs-command';
 
+// A reader that closed the pipe (`odelab models | head -1`) has what it wanted: stop quietly, not with a stack trace.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+  process.exit(process.exitCode ?? EXIT.OK);
+});
+
 const program = new Command('odelab')
   .description('Neural ODE Lab: train neural-ODE image classifiers, swap ODE solvers, compare runs.')
   .addHelpText('after', EXIT_CODES_HELP)

@@ -15,6 +15,7 @@ import {
   markEnded,
   recordProgress,
   RunWriter,
+  saveCheckpoint,
   type RunStore,
 } from '../store';
 import { checkRunFolder, Runner, type RunHandle, type RunRequest } from './runner';
@@ -44,9 +45,20 @@ export class LabService {
     config: RunConfig,
     opts: LaunchOptions & { resumeFrom?: Uint8Array; resumeName?: string; tags?: string[]; notes?: string; parentId?: number } = {},
   ): RecordedRun {
-    if (opts.resumeFrom) checkResumable(decodeCheckpoint(opts.resumeFrom, opts.resumeName), config, opts.resumeName);
+    const start = opts.resumeFrom && decodeCheckpoint(opts.resumeFrom, opts.resumeName);
+    if (start) checkResumable(start, config, opts.resumeName);
     if (opts.outDir) checkRunFolder(opts.outDir, { fresh: true });
-    const runId = createRun(this.store.db, { config, tags: opts.tags, notes: opts.notes, parentId: opts.parentId });
+    const { db } = this.store;
+    const runId = db.transaction(() => {
+      const id = createRun(db, { config, tags: opts.tags, notes: opts.notes, parentId: opts.parentId });
+      // The state the run starts from is its checkpoint at that epoch: resumeRun continues from it if the run
+      // stops before its own first one, rather than starting over from scratch.
+      if (start) {
+        saveCheckpoint(db, id, { epoch: start.epoch, step: start.step, data: opts.resumeFrom! });
+        recordProgress(db, id, { epochsCompleted: start.epoch, stepsCompleted: start.step, wallSeconds: 0 });
+      }
+      return id;
+    })();
     return this.launch(runId, { config, ...opts });
   }
 

@@ -26,6 +26,11 @@ describe('odelab', () => {
     const models = JSON.parse(stdout) as { name: string; parameters: number }[];
     expect(models.find((m) => m.name === 'odenet-mnist')?.parameters).toBe(10_564);
     expect(models.find((m) => m.name === 'convnode-fashion')?.parameters).toBe(87_532);
+    // A reader that is gone before the output comes (`| true`; `| head` when it has read enough) ends it
+    // quietly: exit code 0, no EPIPE stack trace.
+    const piped = spawnSync('bash', ['-c', 'node bin/odelab.js models | true; exit ${PIPESTATUS[0]}'], { encoding: 'utf8' });
+    expect(piped.stderr).toBe('');
+    expect(piped.status).toBe(0);
   });
 
   it('lists solvers and presets', () => {

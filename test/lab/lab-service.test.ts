@@ -118,6 +118,18 @@ describe('LabService', () => {
     );
     expect(runs()).toBe(before);
 
+    // A run started from that checkpoint and stopped before its own first one resumes from it, not from scratch:
+    // epochs 2 and 3 with exactly the reference run's losses.
+    const fromFile = service.startRun(config, { dataDir, resumeFrom: bytes });
+    fromFile.handle.events.on('event', (e: RunEvent) => {
+      if (e.event === 'batch' && e.batch === 2) fromFile.handle.cancel();
+    });
+    expect((await fromFile.handle.done).status).toBe('cancelled');
+    expect(getRun(store.db, fromFile.runId)).toMatchObject({ status: 'cancelled', epochsCompleted: 1 });
+    const continued = service.resumeRun(fromFile.runId, { dataDir });
+    expect((await continued.handle.done).status).toBe('completed');
+    expect(batchLosses(store, fromFile.runId)).toEqual(batchLosses(store, reference.runId).slice(4));
+
     const resumed = service.resumeRun(cut.runId, { dataDir });
     expect(resumed.runId).toBe(cut.runId);
     expect((await resumed.handle.done).status).toBe('completed');
