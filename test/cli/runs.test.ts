@@ -6,7 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../train/fixtures';
 
 const dataDir = tempDir();
@@ -67,57 +67,67 @@ describe('odelab runs', () => {
     expect(json('db', 'check', '--db', db).ok).toBe(true);
   });
 
-  it('diffs, exports (JSON and CSV), imports into another database and deletes', () => {
-    const second = odelab('train', ...trainFlags, '--epochs', '1', '--seed', '7', '--method', 'midpoint', '--study', 'solvers', '--db', db, '--json');
-    expect(second.code).toBe(0);
-    const otherId = JSON.parse(second.stdout.split('\n')[0]).runId as number;
-
-    expect(json('runs', 'diff', String(runId), String(otherId), '--db', db)).toEqual([
-      { path: 'epochs', values: [3, 1] },
-      { path: 'model.solver.method', values: ['euler', 'midpoint'] },
-      { path: 'seed', values: [2, 7] },
-    ]);
-
-    expect(json('runs', 'list', '--study', 'solvers', '--db', db).map((r: { id: number }) => r.id)).toEqual([otherId]);
-    expect(json('runs', 'tag', String(runId), '--add', 'baseline', 'euler', '--notes', 'the reference', '--db', db)).toEqual({
-      id: runId,
-      tags: ['baseline', 'euler'],
-      notes: 'the reference',
+  // A second run beside the first; each group of commands below is its own test, with its own time limit.
+  describe('with a second run', () => {
+    let otherId = 0;
+    beforeAll(() => {
+      const second = odelab('train', ...trainFlags, '--epochs', '1', '--seed', '7', '--method', 'midpoint', '--study', 'solvers', '--db', db, '--json');
+      if (second.code !== 0) throw new Error(`odelab train exited ${second.code}: ${second.stderr}`);
+      otherId = JSON.parse(second.stdout.split('\n')[0]).runId as number;
     });
-    expect(json('runs', 'tag', String(runId), '--remove', 'euler', '--db', db).tags).toEqual(['baseline']);
-    expect(json('runs', 'list', '--tag', 'baseline', '--db', db).map((r: { id: number }) => r.id)).toEqual([runId]);
 
-    const [series] = json('runs', 'series', String(runId), '--metric', 'loss', '--axis', 'epoch', '--points', '4', '--db', db);
-    expect(series).toMatchObject({ runId, totalPoints: 12 });
-    expect(series.points.length).toBeLessThanOrEqual(4);
-    expect(series.points[0]).toMatchObject({ step: 1, x: 0.25 }); // 4 batches per epoch
-    expect(odelab('runs', 'series', String(runId), '--metric', 'nfe', '--db', db).stderr).toMatch(/metric: expected one of loss, accuracy/);
+    it('diffs, lists by study and by tag, tags', () => {
+      expect(json('runs', 'diff', String(runId), String(otherId), '--db', db)).toEqual([
+        { path: 'epochs', values: [3, 1] },
+        { path: 'model.solver.method', values: ['euler', 'midpoint'] },
+        { path: 'seed', values: [2, 7] },
+      ]);
 
-    const file = join(folder, 'export.json');
-    expect(odelab('runs', 'export', String(runId), String(otherId), '--checkpoints', '--out', file, '--db', db).code).toBe(0);
-    const study = join(folder, 'study.json');
-    expect(odelab('runs', 'export', '--study', 'solvers', '--out', study, '--db', db).code).toBe(0);
-    expect(json('runs', 'import', study, '--db', join(folder, 'study.db')).studies).toEqual(['solvers']);
-    const csv = odelab('runs', 'export', String(runId), '--format', 'csv', '--table', 'epoch', '--db', db);
-    expect(csv.stdout.trim().split('\n')).toHaveLength(4); // header + 3 epochs
+      expect(json('runs', 'list', '--study', 'solvers', '--db', db).map((r: { id: number }) => r.id)).toEqual([otherId]);
+      expect(json('runs', 'tag', String(runId), '--add', 'baseline', 'euler', '--notes', 'the reference', '--db', db)).toEqual({
+        id: runId,
+        tags: ['baseline', 'euler'],
+        notes: 'the reference',
+      });
+      expect(json('runs', 'tag', String(runId), '--remove', 'euler', '--db', db).tags).toEqual(['baseline']);
+      expect(json('runs', 'list', '--tag', 'baseline', '--db', db).map((r: { id: number }) => r.id)).toEqual([runId]);
+    });
 
-    const copy = join(folder, 'copy.db');
-    const imported = json('runs', 'import', file, '--db', copy);
-    expect(Object.keys(imported.runIds)).toEqual([String(runId), String(otherId)]);
-    const original = json('runs', 'show', String(runId), '--db', db);
-    const restored = json('runs', 'show', String(imported.runIds[runId]), '--db', copy);
-    for (const key of ['config', 'status', 'epochs', 'final', 'best', 'checkpoints', 'stepsCompleted'] as const) {
-      expect(restored[key]).toEqual(original[key]);
-    }
-    // The imported checkpoint still evaluates.
-    const evaluation = json('eval', '--run', String(imported.runIds[runId]), '--db', copy, '--data-dir', dataDir);
-    expect(evaluation.accuracy).toBeCloseTo(original.final.testAccuracy, 10);
+    it('gives a metric series, downsampled', () => {
+      const [series] = json('runs', 'series', String(runId), '--metric', 'loss', '--axis', 'epoch', '--points', '4', '--db', db);
+      expect(series).toMatchObject({ runId, totalPoints: 12 });
+      expect(series.points.length).toBeLessThanOrEqual(4);
+      expect(series.points[0]).toMatchObject({ step: 1, x: 0.25 }); // 4 batches per epoch
+      expect(odelab('runs', 'series', String(runId), '--metric', 'nfe', '--db', db).stderr).toMatch(/metric: expected one of loss, accuracy/);
+    });
 
-    expect(json('runs', 'delete', String(imported.runIds[runId]), '--db', copy)).toEqual({ deleted: [imported.runIds[runId]] });
-    expect(json('runs', 'list', '--db', copy).map((r: { id: number }) => r.id)).toEqual([imported.runIds[otherId]]);
-    const missing = odelab('runs', 'show', '999', '--db', copy);
-    expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/NOT_FOUND: run 999 does not exist/);
-    expect(odelab('runs', 'show', 'abc', '--db', copy).code).toBe(2);
+    it('exports (JSON and CSV), imports into another database where the checkpoint still evaluates, and deletes', () => {
+      const file = join(folder, 'export.json');
+      expect(odelab('runs', 'export', String(runId), String(otherId), '--checkpoints', '--out', file, '--db', db).code).toBe(0);
+      const study = join(folder, 'study.json');
+      expect(odelab('runs', 'export', '--study', 'solvers', '--out', study, '--db', db).code).toBe(0);
+      expect(json('runs', 'import', study, '--db', join(folder, 'study.db')).studies).toEqual(['solvers']);
+      const csv = odelab('runs', 'export', String(runId), '--format', 'csv', '--table', 'epoch', '--db', db);
+      expect(csv.stdout.trim().split('\n')).toHaveLength(4); // header + 3 epochs
+
+      const copy = join(folder, 'copy.db');
+      const imported = json('runs', 'import', file, '--db', copy);
+      expect(Object.keys(imported.runIds)).toEqual([String(runId), String(otherId)]);
+      const original = json('runs', 'show', String(runId), '--db', db);
+      const restored = json('runs', 'show', String(imported.runIds[runId]), '--db', copy);
+      for (const key of ['config', 'status', 'epochs', 'final', 'best', 'checkpoints', 'stepsCompleted'] as const) {
+        expect(restored[key]).toEqual(original[key]);
+      }
+      // The imported checkpoint still evaluates.
+      const evaluation = json('eval', '--run', String(imported.runIds[runId]), '--db', copy, '--data-dir', dataDir);
+      expect(evaluation.accuracy).toBeCloseTo(original.final.testAccuracy, 10);
+
+      expect(json('runs', 'delete', String(imported.runIds[runId]), '--db', copy)).toEqual({ deleted: [imported.runIds[runId]] });
+      expect(json('runs', 'list', '--db', copy).map((r: { id: number }) => r.id)).toEqual([imported.runIds[otherId]]);
+      const missing = odelab('runs', 'show', '999', '--db', copy);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toMatch(/NOT_FOUND: run 999 does not exist/);
+      expect(odelab('runs', 'show', 'abc', '--db', copy).code).toBe(2);
+    });
   });
 });
