@@ -1,6 +1,7 @@
 /**
  * `odelab datasets list | fetch | import | generate`. `fetch`, `import` and `generate` print one readable line
- * (what was loaded, how many images, where from), or with --json one JSON object on one line; progress and
+ * (what was loaded, how many images, where from), or with --json one indented JSON document as every command that
+ * is not a run's event stream prints it; progress and
  * warnings go to stderr (JSON lines with --json).
  */
 import { Command, Option } from 'commander';
@@ -61,7 +62,7 @@ export function datasetsCommand(): Command {
     .description('make MNIST or Fashion-MNIST available (data dir, system copy, else download with checksums)')
     .addArgument(new Command().createArgument('<kind>', 'dataset').choices([...IdxDatasetKinds]))
     .option('--data-dir <dir>', 'dataset directory')
-    .option('--json', 'JSON output: one object on one line (progress as JSON lines on stderr)')
+    .option('--json', 'JSON output: one JSON document (progress as JSON lines on stderr)')
     .action(async (kind: IdxKind, opts: { dataDir?: string; json?: boolean }) => {
       // The ternary narrows the union for the discriminated DatasetSpec input.
       const d = await loadDataset(kind === 'mnist' ? { kind } : { kind }, { dataDir: opts.dataDir, onProgress: progressPrinter(!!opts.json) });
@@ -74,7 +75,7 @@ export function datasetsCommand(): Command {
     .argument('<folder>', 'folder with train/t10k images and labels')
     .option('--data-dir <dir>', 'dataset directory')
     .option('--force', 'import files that are not the published ones (a dataset of your own in IDX format) under this name')
-    .option('--json', 'JSON output: one object on one line')
+    .option('--json', 'JSON output: one JSON document')
     .addHelpText(
       'after',
       `
@@ -107,7 +108,7 @@ Each file is recognised by the SHA-256 of its decompressed content (gzip or raw)
     .option('--image-size <n>', 'image size in pixels', int)
     .option('--noise <x>', 'pixel noise level (0–1)', num)
     .option('--data-dir <dir>', 'dataset directory')
-    .option('--json', 'JSON output: one object on one line (progress as JSON lines on stderr)')
+    .option('--json', 'JSON output: one JSON document (progress as JSON lines on stderr)')
     .action(
       async (opts: {
         mode: 'single' | 'compound';
@@ -127,13 +128,13 @@ Each file is recognised by the SHA-256 of its decompressed content (gzip or raw)
   return cmd;
 }
 
-/** One line on stdout: a JSON object with --json, else a sentence. */
+/** What was loaded, on stdout: a JSON document with --json, else one sentence. */
 function report(d: Dataset, json: boolean, extra: Record<string, unknown> = {}): void {
   const train = d.train.labels.length;
   const test = d.test.labels.length;
   if (json) {
     const summary = { kind: d.spec.kind, name: d.name, classes: d.classes, source: d.source, train, test, ...extra };
-    process.stdout.write(JSON.stringify(summary) + '\n');
+    process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
   } else {
     const counts = `${d.classes.length} classes, ${fmtInt(train)} training / ${fmtInt(test)} test images`;
     process.stdout.write(`${d.name}: ${counts}, ${describeSource(d.source)}\n`);

@@ -59,7 +59,7 @@ describe('odelab datasets import, fetch, list', () => {
   it('fetch --json prints one JSON line; without it, one sentence', () => {
     const json = odelab('fetch', 'fashion-mnist', '--json');
     expect(json.code).toBe(0);
-    expect(json.stdout.endsWith('\n') && json.stdout.trim().split('\n')).toHaveLength(1);
+    expect(json.stdout).toBe(JSON.stringify(JSON.parse(json.stdout), null, 2) + '\n'); // one indented document, as every non-streaming command
     expect(JSON.parse(json.stdout)).toEqual({
       kind: 'fashion-mnist',
       name: 'Fashion-MNIST',
@@ -150,7 +150,7 @@ describe('odelab datasets import checks what the files are', () => {
 describe('odelab datasets generate', () => {
   const params = ['--train-count', '20', '--test-count', '10', '--seed', '3'];
 
-  it('prints one line, or one JSON line with --json', () => {
+  it('prints one line, or one JSON document with --json', () => {
     const text = odelab('generate', ...params);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(
@@ -159,7 +159,7 @@ describe('odelab datasets generate', () => {
     expect(text.stderr).toBe('generating 20 training images\ngenerating 10 test images\n');
     const json = odelab('generate', ...params, '--json');
     expect(json.code).toBe(0);
-    expect(json.stdout.trim().split('\n')).toHaveLength(1);
+    expect(json.stdout).toBe(JSON.stringify(JSON.parse(json.stdout), null, 2) + '\n');
     expect(JSON.parse(json.stdout)).toMatchObject({ kind: 'shapes', name: 'Shapes (compound)', source: { kind: 'cache' }, train: 20, test: 10 });
     expect(JSON.parse(json.stdout).classes).toHaveLength(7);
   });
