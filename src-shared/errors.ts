@@ -21,7 +21,9 @@ export type LabErrorCode =
   | 'STORE_UNREADABLE'
   | 'STORE_NEWER_SCHEMA'
   /** A run, checkpoint or study asked of the store does not exist. */
-  | 'NOT_FOUND';
+  | 'NOT_FOUND'
+  /** A file could not be read or written for a reason that is not the user's input (disk full, I/O error). */
+  | 'IO_ERROR';
 
 export class LabError extends Error {
   override readonly name = 'LabError';
@@ -36,8 +38,9 @@ export class LabError extends Error {
     this.reason = message;
   }
 
+  /** As errors cross processes: the code beside the bare reason, as a run's `error` has them. */
   toJSON(): { code: LabErrorCode; message: string; details: Record<string, unknown> } {
-    return { code: this.code, message: this.message, details: this.details };
+    return { code: this.code, message: this.reason, details: this.details };
   }
 }
 
@@ -46,6 +49,15 @@ export function requirePositiveInteger(field: string, value: number): void {
   if (!Number.isInteger(value) || value < 1) {
     throw new LabError('INVALID_ARGUMENT', `${field} must be a positive integer, found ${value}`, { field, [field]: value });
   }
+}
+
+/**
+ * `CODE: reason` for a structured error (a run's). Runs stored before errors carried the bare reason have the code
+ * in their message already: it is not repeated.
+ */
+export function describeError(error: { code: string; message: string }): string {
+  const prefix = `${error.code}: `;
+  return error.message.startsWith(prefix) ? error.message : prefix + error.message;
 }
 
 export function isLabError(e: unknown, code?: LabErrorCode): e is LabError {

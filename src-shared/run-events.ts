@@ -29,8 +29,9 @@ export interface StartedEvent {
   trainSize: number;
   testSize: number;
   batchesPerEpoch: number;
-  /** Epochs already done when resuming from a checkpoint (0 for a fresh run). */
+  /** Epochs and steps already done when resuming from a checkpoint (0 for a fresh run). */
   startEpoch: number;
+  startStep: number;
   datasetSource: string;
   dataset: DatasetFacts;
 }

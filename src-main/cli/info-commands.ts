@@ -6,7 +6,7 @@ import { SOLVERS } from '../../src-shared/solvers';
 import { initEngine } from '../engine';
 import { MODELS, parameterCount } from '../engine/models';
 import { decodeCheckpoint, type Checkpoint } from '../engine/train/checkpoint';
-import { readCheckpointFile } from './checkpoint-file';
+import { readCheckpointFile } from './file-arguments';
 import { checkEvaluationRequest, evaluateCheckpoint, type SplitName, type WeightsName } from '../engine/train/evaluate-checkpoint';
 import type { BackendName } from '../engine/backend';
 import { tf } from '../engine/tf';

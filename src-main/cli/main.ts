@@ -4,17 +4,14 @@
  */
 import { Command, CommanderError } from 'commander';
 import { isLabError } from '../../src-shared/errors';
+import { handleBrokenPipe } from './broken-pipe';
 import { datasetsCommand } from './datasets-command';
 import { EXIT, EXIT_CODES_HELP } from './exit-codes';
 import { evalCommand, modelsCommand, presetsCommand, solversCommand } from './info-commands';
 import { trainCommand } from './train-command';
 import { dbCommand, runsCommand } from './runs-command';
 
-// A reader that closed the pipe (`odelab models | head -1`) has what it wanted: stop quietly, not with a stack trace.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code !== 'EPIPE') throw e;
-  process.exit(process.exitCode ?? EXIT.OK);
-});
+handleBrokenPipe();
 
 const program = new Command('odelab')
   .description('Neural ODE Lab: train neural-ODE image classifiers, swap ODE solvers, compare runs.')

@@ -5,20 +5,23 @@
  */
 import { InvalidArgumentError } from 'commander';
 
+/** Decimal numerals only (Number() would also read '0x10', '0b11' and ' 7 '). */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+const INTEGER = /^[+-]?\d+(e\+?\d+)?$/i;
+
 export function num(v: string): number {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got '${v}'`);
-  return n;
+  if (!DECIMAL.test(v) || !Number.isFinite(Number(v))) throw new InvalidArgumentError(`expected a number, got '${v}'`);
+  return Number(v);
 }
 
 export function int(v: string): number {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isInteger(n)) throw new InvalidArgumentError(`expected an integer, got '${v}'`);
-  return n;
+  if (!INTEGER.test(v) || !Number.isSafeInteger(Number(v))) throw new InvalidArgumentError(`expected an integer, got '${v}'`);
+  return Number(v);
 }
 
 export function positiveInt(v: string): number {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got '${v}'`);
-  return n;
+  if (!INTEGER.test(v) || !Number.isSafeInteger(Number(v)) || Number(v) < 1) {
+    throw new InvalidArgumentError(`expected a positive integer, got '${v}'`);
+  }
+  return Number(v);
 }

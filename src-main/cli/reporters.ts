@@ -4,6 +4,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { RunEvent } from '../../src-shared/run-events';
+import { describeError } from '../../src-shared/errors';
 
 export type Reporter = (e: RunEvent) => void;
 
@@ -64,7 +65,7 @@ export function progressReporter(): Reporter {
         bar?.stop();
         process.stdout.write(
           `run ${e.status} after ${e.epochsCompleted} epoch(s), ${e.seconds.toFixed(1)} s` +
-            (e.error ? `\n${e.error.code}: ${e.error.message}` : '') +
+            (e.error ? `\n${describeError(e.error)}` : '') +
             '\n',
         );
         break;

@@ -3,6 +3,7 @@
  * it with the shared zod schema so every error names its field.
  */
 import { readFileSync } from 'node:fs';
+import { fileProblem } from './file-arguments';
 import { LabError } from '../../src-shared/errors';
 import { describeIssues, isPlainObject } from '../../src-shared/config';
 import { PRESETS } from '../../src-shared/presets';
@@ -54,7 +55,7 @@ function readConfigFile(path: string): Json {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new LabError('INVALID_ARGUMENT', `--config: cannot read ${path}: ${(e as Error).message}`);
+    throw new LabError('INVALID_ARGUMENT', `--config: cannot read ${path}: ${fileProblem(e)}`, { field: 'config', path });
   }
   try {
     const parsed: unknown = JSON.parse(text);
@@ -112,6 +113,8 @@ export function runConfigFromFlags(f: TrainFlags, base?: RunConfig): RunConfig {
     const inherited = (model.solver ?? {}) as Json;
     model.solver = { gradient: inherited.gradient };
   }
+  // Likewise another dataset: the shapes generator's settings mean nothing to MNIST.
+  if (f.dataset !== undefined && isPlainObject(config.dataset) && config.dataset.kind !== f.dataset) delete config.dataset;
   const flags: Json = {
     name: f.name,
     model: { name: f.model, init: f.init, solver: solverFromFlags(f) },

@@ -3,8 +3,8 @@
  * the command line. `--json` prints one JSON document, indented, as `models`, `presets` and `eval` do.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { readFile, writeFile } from 'node:fs/promises';
-import { LabError } from '../../src-shared/errors';
+import { writeFile } from 'node:fs/promises';
+import { describeError, LabError } from '../../src-shared/errors';
 import { STORED_RUN_STATUSES, type RunSummary, type StoredRunStatus } from '../../src-shared/run-record';
 import {
   configDiff,
@@ -34,6 +34,7 @@ import { followRun, launchOptions, type LaunchFlags } from './train-command';
 import { withService, withStore } from './store-options';
 import { EXIT } from './exit-codes';
 import { int, positiveInt } from './option-parsers';
+import { fileProblem, readFileArgument } from './file-arguments';
 
 /** Every command but import works on a store that exists: see STORE_HELP. */
 const dbOption = (creates = false) =>
@@ -47,25 +48,6 @@ the lab's default store does not exist until the first run is recorded, and unti
 
 /** One JSON document per command, indented. */
 const printJson = (value: unknown) => process.stdout.write(JSON.stringify(value, null, 2) + '\n');
-
-/** Why a file could not be read or written, as a user can act on it. */
-function fileProblem(e: unknown): string {
-  switch ((e as NodeJS.ErrnoException).code) {
-    case 'ENOENT':
-      return 'no such file or folder';
-    case 'ENOTDIR':
-      return 'a part of the path is not a folder';
-    case 'EISDIR':
-      return 'it is a folder; give a file name';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'EROFS':
-      return 'read-only file system';
-    default:
-      return (e as Error).message;
-  }
-}
 
 /** M4 keeps up to four points (first, last, min, max) per group, so fewer than four cannot be asked for. */
 const MIN_POINTS = 4;
@@ -160,7 +142,7 @@ function showCommand(): Command {
         const lines = [
           listLine(run),
           `created ${run.createdAt}${run.endedAt ? `, ended ${run.endedAt}` : ''}; backend ${run.backend ?? '—'}; ${run.parameterCount ?? '—'} parameters`,
-          ...(run.error ? [`${run.error.code}: ${run.error.message}`] : []),
+          ...(run.error ? [describeError(run.error)] : []),
           ...epochs.map(
             (e) =>
               `  epoch ${e.epoch}: loss ${fixed(e.loss)} acc ${pct(e.accuracy)} | test loss ${fixed(e.testLoss)} acc ${pct(e.testAccuracy)} | NFE ${e.nfeForwardMean.toFixed(1)}/${e.nfeBackwardMean.toFixed(1)} | ${e.seconds.toFixed(1)} s`,
@@ -288,12 +270,7 @@ function exportCommand(): Command {
 
 /** An export file read, parsed and validated (runs' configs included), each failure naming the file. */
 async function readExport(file: string): Promise<ExportDocument> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    throw new LabError('INVALID_ARGUMENT', `cannot read ${file}: ${fileProblem(e)}`, { field: 'file', path: file });
-  }
+  const text = (await readFileArgument(file, 'runs import')).toString('utf8');
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -303,7 +280,7 @@ async function readExport(file: string): Promise<ExportDocument> {
   try {
     return parseExportDocument(json);
   } catch (e) {
-    if (e instanceof LabError) throw new LabError(e.code, `${file}: ${e.message.slice(e.code.length + 2)}`, { ...e.details, path: file });
+    if (e instanceof LabError) throw new LabError(e.code, `${file}: ${e.reason}`, { ...e.details, path: file });
     throw e;
   }
 }

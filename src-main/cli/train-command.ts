@@ -9,7 +9,8 @@ import { runConfigFromFlags, type TrainFlags } from './run-config-from-flags';
 import { EXIT } from './exit-codes';
 import { int, num, positiveInt } from './option-parsers';
 import { withService } from './store-options';
-import { readCheckpointFile } from './checkpoint-file';
+import { readCheckpointFile } from './file-arguments';
+import { onBrokenPipe } from './broken-pipe';
 import { addRunsToStudy, ensureStudy } from '../store';
 
 const collect = (v: string, all: string[] = []) => [...all, v];
@@ -45,8 +46,14 @@ export async function followRun(run: RecordedRun, flags: LaunchFlags, dbPath: st
     else run.handle.kill();
   };
   process.on('SIGINT', onSigint);
+  // Nobody reads the events any more (`| head`): stop reporting and cancel the run, which the store records.
+  const offBrokenPipe = onBrokenPipe(() => {
+    run.handle.events.off('event', report);
+    run.handle.cancel();
+  });
   const ended = await run.handle.done;
   process.off('SIGINT', onSigint);
+  offBrokenPipe();
   process.exitCode = ended.status === 'completed' ? EXIT.OK : ended.status === 'cancelled' ? EXIT.CANCELLED : EXIT.FAILED;
 }
 

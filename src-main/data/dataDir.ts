@@ -29,7 +29,8 @@ export function defaultDataDir(
 /**
  * Runs `work` (reads and writes under `dataDir`), turning a filesystem error into INVALID_ARGUMENT that names the
  * data directory and what is wrong with it (a file where a folder should be, no write permission, …), so the
- * user can pass another one. LabErrors and other errors pass through unchanged.
+ * user can pass another one; when nothing is wrong with the directory itself (disk full, I/O error), IO_ERROR.
+ * LabErrors and other errors pass through unchanged.
  */
 export async function withDataDir<T>(dataDir: string, work: () => Promise<T>): Promise<T> {
   try {
@@ -37,12 +38,10 @@ export async function withDataDir<T>(dataDir: string, work: () => Promise<T>): P
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (isLabError(e) || !(e instanceof Error) || typeof code !== 'string') throw e;
-    const problem = (await diagnoseDataDir(dataDir)) ?? e.message;
-    throw new LabError('INVALID_ARGUMENT', `cannot use the data directory ${dataDir}: ${problem}`, {
-      dataDir,
-      errno: code,
-      cause: e.message,
-    });
+    const problem = await diagnoseDataDir(dataDir);
+    const details = { dataDir, errno: code, cause: e.message };
+    if (!problem) throw new LabError('IO_ERROR', `cannot read or write the data directory ${dataDir}: ${e.message}`, details);
+    throw new LabError('INVALID_ARGUMENT', `cannot use the data directory ${dataDir}: ${problem}`, details);
   }
 }
 

@@ -75,7 +75,7 @@ export async function loadIdxDataset(kind: IdxDatasetKind, opts: IdxSourceOption
     return await downloadDataset(info, opts);
   } catch (e) {
     if (!isLabError(e) || e.code === 'CANCELLED' || skips.length === 0) throw e;
-    throw new LabError(e.code, `${e.message}; also tried: ${skips.join('; ')}`, { ...e.details, skips });
+    throw new LabError(e.code, `${e.reason}; also tried: ${skips.join('; ')}`, { ...e.details, skips });
   }
 }
 

@@ -51,11 +51,16 @@ export function checkRunFolder(dir: string, { fresh }: { fresh: boolean }): void
   const refuse = (why: string) => {
     throw new LabError('INVALID_ARGUMENT', `--out ${dir}: ${why}`, { field: 'outDir', path: dir });
   };
-  if (!existsSync(dir)) return;
-  if (!statSync(dir).isDirectory()) refuse('is a file, not a folder');
+  if (existsSync(dir) && !statSync(dir).isDirectory()) refuse('is a file, not a folder');
   const checkpoints = join(dir, 'checkpoints');
-  const held = existsSync(join(dir, 'events.jsonl')) || (existsSync(checkpoints) && readdirSync(checkpoints).length > 0);
+  const held = existsSync(join(dir, 'events.jsonl')) || (existsSync(checkpoints) && statSync(checkpoints).isDirectory() && readdirSync(checkpoints).length > 0);
   if (fresh && held) refuse('already holds a run (events.jsonl, checkpoints/); choose an empty or new folder');
+  // Created now, so a path that cannot be (under a file, no permission) is refused before the run exists.
+  try {
+    mkdirSync(checkpoints, { recursive: true });
+  } catch (e) {
+    refuse(`cannot create ${checkpoints}: ${(e as Error).message}`);
+  }
 }
 
 /** A run's files: the event log, and checkpoints written to a temp name then renamed (never half a file). */
@@ -151,8 +156,11 @@ export class Runner {
       // Checked before the run was created (checkRunFolder), but the disk can change: end the run, never hang it.
       const message = `--out ${request.outDir}: cannot write the run's files: ${(e as Error).message}`;
       const ended: EndedEvent = { event: 'ended', status: 'failed', epochsCompleted: 0, step: 0, seconds: 0, error: { code: 'INVALID_ARGUMENT', message, details: { field: 'outDir' } } };
-      events.emit('event', ended);
-      onEnded(ended);
+      // On the next turn: enqueue() has not returned yet, so nobody listens to the handle's events.
+      setImmediate(() => {
+        events.emit('event', ended);
+        onEnded(ended);
+      });
       return;
     }
     const child = fork(ENTRY, [], {
@@ -183,6 +191,7 @@ export class Runner {
         return;
       }
       const e = msg.event;
+      if (e.event === 'started') [lastEpoch, lastStep] = [e.startEpoch, e.startStep];
       if (e.event === 'epoch') lastEpoch = e.epoch;
       if (e.event === 'batch') lastStep = e.step;
       if (e.event === 'ended') ended = e;

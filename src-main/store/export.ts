@@ -500,9 +500,10 @@ const runLabel = (run: RunExport) => `run ${run.id} (${JSON.stringify(run.name)}
 
 /**
  * Every run's config must be one this version can train, resume and evaluate (readStoredConfig), or the import
- * is refused naming the run and the field. Settings this version does not know mean a newer lab exported the run,
- * and so may invalid values when the exporting store's schema is newer than ours: both say so, rather than
- * "invalid". (Settings added since an older lab exported a run read as their defaults, which is what it did.)
+ * is refused naming the run and the field. Settings this version does not know mean a newer lab exported the run;
+ * so do invalid values when the exporting store's schema is newer than ours. Both cases are reported as a newer
+ * lab's export rather than as "invalid". (Settings added since an older lab exported a run read as their defaults,
+ * which is what it did.)
  */
 function assertUsableConfigs(doc: ExportDocument): void {
   const problems: { run: RunExport; issues: z.core.$ZodIssue[]; unknown: boolean }[] = [];

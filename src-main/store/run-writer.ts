@@ -111,7 +111,9 @@ export class RunWriter {
         this.flush();
         return this.timed(() =>
           this.db.transaction(() => {
-            recordProgress(this.db, this.runId, { stepsCompleted: Math.max(event.step, this.lastStep), wallSeconds: this.wallSeconds() });
+            // Never below what is stored: a run started from a checkpoint stands at its step before any batch.
+            const stored = this.db.prepare('SELECT steps_completed FROM runs WHERE id = ?').pluck().get(this.runId) as number;
+            recordProgress(this.db, this.runId, { stepsCompleted: Math.max(event.step, this.lastStep, stored), wallSeconds: this.wallSeconds() });
             markEnded(this.db, this.runId, event.status, event.error);
           })(),
         );

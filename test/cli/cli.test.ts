@@ -1,5 +1,6 @@
 /** The `odelab` command line as a user runs it: real processes, real exit codes, real output. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -10,10 +11,12 @@ import { tempDir } from '../train/fixtures';
 const dataDir = tempDir();
 const dbFolder = tempDir();
 
+const odelabEnv = { ...process.env, ODELAB_DATA_DIR: dataDir, ODELAB_DB: join(dbFolder, 'lab.db') };
+
 function odelab(...args: string[]) {
   const result = spawnSync(process.execPath, ['bin/odelab.js', ...args], {
     encoding: 'utf8',
-    env: { ...process.env, ODELAB_DATA_DIR: dataDir, ODELAB_DB: join(dbFolder, 'lab.db') },
+    env: odelabEnv,
     timeout: 120_000,
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
@@ -94,6 +97,7 @@ describe('odelab', () => {
     const outFile = join(tempDir(), 'file');
     writeFileSync(outFile, '');
     expect(odelab('train', '--preset', 'shapes-euler', '--out', outFile).stderr).toMatch(/--out .*file: is a file, not a folder/);
+    expect(odelab('train', '--preset', 'shapes-euler', '--out', join(outFile, 'sub')).stderr).toMatch(/--out .*file\/sub: cannot create .*file\/sub\/checkpoints/);
     const usedFolder = tempDir();
     writeFileSync(join(usedFolder, 'events.jsonl'), '');
     const used = odelab('train', '--preset', 'shapes-euler', '--out', usedFolder);
@@ -102,7 +106,7 @@ describe('odelab', () => {
     // eval: a missing file, and --epoch with a file.
     const missing = odelab('eval', '--checkpoint', join(tempDir(), 'none.ckpt'));
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toMatch(/^INVALID_ARGUMENT: --checkpoint: cannot read .*none\.ckpt: no such file\n$/);
+    expect(missing.stderr).toMatch(/^INVALID_ARGUMENT: --checkpoint: cannot read .*none\.ckpt: no such file or folder\n$/);
     expect(odelab('eval', '--checkpoint', 'x.ckpt', '--epoch', '2').stderr).toMatch(/--epoch picks a checkpoint of --run <id>/);
     for (const command of ['train', 'eval']) {
       const badWorkers = odelab(command, '--workers', '0');
@@ -171,7 +175,9 @@ describe('odelab', () => {
       expect(resumedEvents[0].config).toMatchObject({ model: { name: 'shapes-odenet' }, trainSize: 200, seed: 4, epochs: 2 });
       expect(resumedEvents.filter((e) => e.event === 'epoch').map((e) => e.epoch)).toEqual([2]);
       expect(resumedEvents.at(-1)).toMatchObject({ status: 'completed', epochsCompleted: 2 });
-      // Refused before a run is created (nothing on stdout), exit code 2, naming the reason.
+      // Refused before a run is created (nothing on stdout, no run in the store), exit code 2, naming the reason.
+      const storedRuns = () => (JSON.parse(odelab('runs', 'list', '--json').stdout) as unknown[]).length;
+      const before = storedRuns();
       const refused = (args: string[], message: RegExp) => {
         const r = odelab('train', ...args);
         expect(r.code).toBe(2);
@@ -184,6 +190,7 @@ describe('odelab', () => {
       writeFileSync(truncated, readFileSync(checkpoint).subarray(0, 1000));
       refused(['--resume', truncated, '--epochs', '2'], new RegExp(`${truncated} is not a valid checkpoint`));
       refused(['--resume', join(tempDir(), 'missing.ckpt')], /--resume: cannot read .*missing\.ckpt: no such file/);
+      expect(storedRuns()).toBe(before);
     });
 
     it('scores the training images the run held out, numbered in the training split', () => {
@@ -200,6 +207,32 @@ describe('odelab', () => {
       expect(heldOut.misclassified.length).toBeGreaterThan(0);
       expect(heldOut.misclassified.every((i: number) => firstHeldOut.includes(i))).toBe(true);
     });
+  });
+
+  it('stops a run as a terminal user does: Ctrl-C (SIGINT to the process group), or a reader that goes away', async () => {
+    const tiny = ['train', '--model', 'shapes-odenet', '--dataset', 'shapes', '--method', 'euler', '--step-size', '0.5',
+      '--batch-size', '50', '--train-size', '300', '--epochs', '3', '--json'];
+    // Its own process group, as a terminal's foreground job: Ctrl-C reaches the CLI and its training process.
+    const cli = spawn(process.execPath, ['bin/odelab.js', ...tiny], { env: odelabEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const exited = new Promise<number | null>((resolve) => cli.on('exit', (code) => resolve(code)));
+    const lines: Record<string, unknown>[] = [];
+    for await (const line of createInterface({ input: cli.stdout })) {
+      lines.push(JSON.parse(line));
+      if (lines.at(-1)!.event === 'batch' && lines.at(-1)!.step === 2) process.kill(-cli.pid!, 'SIGINT');
+    }
+    expect(await exited).toBe(130);
+    expect(lines.at(-1)).toMatchObject({ event: 'ended', status: 'cancelled' });
+    expect(lines.at(-1)!.step as number).toBeLessThanOrEqual(3); // after the batch in progress, not the epoch
+
+    // `| head -1`: the run is cancelled and recorded so, the CLI exits 130 without an EPIPE stack trace.
+    const piped = spawnSync('bash', ['-c', `node bin/odelab.js ${tiny.join(' ')} | head -1 > /dev/null; exit \${PIPESTATUS[0]}`], {
+      encoding: 'utf8',
+      env: odelabEnv,
+    });
+    expect(piped.stderr).toBe('');
+    expect(piped.status).toBe(130);
+    const runs = JSON.parse(odelab('runs', 'list', '--json').stdout) as { status: string }[];
+    expect(runs[0].status).toBe('cancelled'); // the newest first
   });
 
   it('exits 1 and says why when a run diverges', () => {

@@ -83,7 +83,7 @@ describe('odelab runs: errors a user can act on', () => {
     const [absent, text, invalid, fromNewer] = await Promise.all(
       [join(folder, 'absent.json'), notJson, bogus, newer].map((file) => odelab(['runs', 'import', file, '--db', target])),
     );
-    expectFailure(absent, 2, /^INVALID_ARGUMENT: cannot read .*absent\.json: no such file or folder$/m);
+    expectFailure(absent, 2, /^INVALID_ARGUMENT: runs import: cannot read .*absent\.json: no such file or folder$/m);
     expectFailure(text, 2, /not\.json is not JSON, so not a file written by odelab runs export/);
     expectFailure(
       invalid,

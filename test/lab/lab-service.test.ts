@@ -9,7 +9,7 @@ import { decodeCheckpoint } from '../../src-main/engine/train/checkpoint';
 import { LabService } from '../../src-main/lab/lab-service';
 import { getRun, openStore, type RunStore } from '../../src-main/store';
 import type { RunEvent } from '../../src-shared/run-events';
-import { tempDir, tinyConfig } from '../train/fixtures';
+import { tempDir, tinyConfig, tinyShapes } from '../train/fixtures';
 import { tempDbPath } from '../store/fixtures';
 
 const dataDir = tempDir();
@@ -116,7 +116,15 @@ describe('LabService', () => {
     expect(() => service.startRun(tinyConfig({ model: { name: 'mlp' } }), { dataDir, resumeFrom: bytes.subarray(0, 50) })).toThrow(
       /checkpoint is not a valid checkpoint/,
     );
+    const otherImages = tinyConfig({ epochs: 3, dataset: { ...tinyShapes, imageSize: 32 } });
+    expect(() => service.startRun(otherImages, { dataDir, resumeFrom: bytes })).toThrow(
+      /it was trained on shapes \(\w+, 28 px\), this run's dataset is shapes \(\w+, 32 px\)/,
+    );
     expect(runs()).toBe(before);
+    // One that fails before its first batch (trainSize above the dataset's) still stands where it started.
+    const failedEarly = service.startRun(tinyConfig({ epochs: 3, trainSize: 9999 }), { dataDir, resumeFrom: bytes });
+    expect(await failedEarly.handle.done).toMatchObject({ status: 'failed', epochsCompleted: 1, step: 4, error: { details: { field: 'trainSize' } } });
+    expect(getRun(store.db, failedEarly.runId)).toMatchObject({ status: 'failed', epochsCompleted: 1, stepsCompleted: 4 });
 
     // A run started from that checkpoint and stopped before its own first one resumes from it, not from scratch:
     // epochs 2 and 3 with exactly the reference run's losses.

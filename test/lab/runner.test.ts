@@ -73,7 +73,10 @@ describe('Runner', () => {
     const file = join(tempDir(), 'a-file');
     writeFileSync(file, 'not a folder');
     const handle = new Runner().enqueue({ config: tinyConfig({ epochs: 1 }), outDir: file, dataDir });
+    const seen: RunEvent[] = [];
+    handle.events.on('event', (e: RunEvent) => seen.push(e)); // attached after enqueue(), as every caller does
     const ended = await handle.done;
+    expect(seen).toEqual([ended]);
     expect(ended).toMatchObject({ status: 'failed', error: { code: 'INVALID_ARGUMENT', details: { field: 'outDir' } } });
     expect(ended.error?.message).toContain(`--out ${file}: cannot write the run's files`);
     expect(handle.process).toBeUndefined(); // no training process was started

@@ -152,6 +152,11 @@ export function decodeCheckpoint(bytes: Uint8Array, name = 'checkpoint'): Checkp
   };
 }
 
+/** What of a dataset fixes a model's weight shapes: its images and classes (for shapes: mode and image size). */
+function describeImages(spec: DatasetSpec): string {
+  return spec.kind === 'shapes' ? `shapes (${spec.mode}, ${spec.imageSize} px)` : spec.kind;
+}
+
 /**
  * Whether a run with `config` can start from checkpoint `c`, checked before the run is created: the same model
  * on the same dataset (other weights cannot load; the trainer still checks every shape), and epochs left to train.
@@ -163,8 +168,8 @@ export function checkResumable(c: Checkpoint, config: RunConfig, name = 'the che
   if (c.config.model.name !== config.model.name) {
     refuse('model.name', `it holds '${c.config.model.name}' weights, this run's model is '${config.model.name}'`);
   }
-  if (c.config.dataset.kind !== config.dataset.kind) {
-    refuse('dataset.kind', `it was trained on ${c.config.dataset.kind}, this run's dataset is ${config.dataset.kind}`);
+  if (describeImages(c.config.dataset) !== describeImages(config.dataset)) {
+    refuse('dataset', `it was trained on ${describeImages(c.config.dataset)}, this run's dataset is ${describeImages(config.dataset)}`);
   }
   if (c.epoch >= config.epochs) {
     refuse('epochs', `it is at epoch ${c.epoch} and this run has epochs ${config.epochs}, so nothing is left to train; raise --epochs`);

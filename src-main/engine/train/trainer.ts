@@ -171,10 +171,6 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
     return ended;
   };
 
-  if (config.trainSize !== undefined && config.trainSize > dataset.train.labels.length) {
-    const message = `trainSize ${config.trainSize} is more than the ${dataset.train.labels.length} training images of ${dataset.name}`;
-    return finish('failed', { code: 'INVALID_ARGUMENT', message, details: { field: 'trainSize', trainSize: config.trainSize } });
-  }
   if (opts.resumeFrom) {
     try {
       const c = decodeCheckpoint(opts.resumeFrom);
@@ -188,6 +184,11 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
     }
   }
 
+  // After the restore, so the ended event says where a resumed run stood.
+  if (config.trainSize !== undefined && config.trainSize > dataset.train.labels.length) {
+    const message = `trainSize ${config.trainSize} is more than the ${dataset.train.labels.length} training images of ${dataset.name}`;
+    return finish('failed', { code: 'INVALID_ARGUMENT', message, details: { field: 'trainSize', trainSize: config.trainSize } });
+  }
   if ((opts.workers ?? 1) > 1) {
     try {
       const backend = opts.backend as BackendName;
@@ -215,6 +216,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
     testSize: dataset.test.labels.length,
     batchesPerEpoch: perEpoch,
     startEpoch: epoch,
+    startStep: step,
     datasetSource: dataset.source.kind,
     dataset: {
       name: dataset.name,

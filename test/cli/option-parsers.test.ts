@@ -1,0 +1,21 @@
+/** The CLI's numeric flag parsers read whole decimal numerals, nothing more (parseInt and Number read more). */
+import { describe, expect, it } from 'vitest';
+import { int, num, positiveInt } from '../../src-main/cli/option-parsers';
+
+describe('option parsers', () => {
+  it('read decimal numerals whole', () => {
+    expect(['7', '-3', '+4', '1e3', '0'].map(int)).toEqual([7, -3, 4, 1000, 0]);
+    expect(['7', '1e3'].map(positiveInt)).toEqual([7, 1000]);
+    expect(['1.9', '-0.25', '.5', '5.', '1e-3', '1.4e2'].map(num)).toEqual([1.9, -0.25, 0.5, 5, 0.001, 140]);
+  });
+
+  it('refuse fractions for integers, trailing text, other bases, padding and non-finite values, naming the value', () => {
+    for (const v of ['1.9', '1.4e2', '2abc', '0x10', '0b11', ' 7 ', '', '1e400', 'NaN']) {
+      expect(() => int(v), v).toThrow(`expected an integer, got '${v}'`);
+    }
+    for (const v of ['0', '-3']) expect(() => positiveInt(v), v).toThrow(`expected a positive integer, got '${v}'`);
+    for (const v of ['2abc', '0x10', ' 7 ', '', 'Infinity', '1e400', 'NaN']) {
+      expect(() => num(v), v).toThrow(`expected a number, got '${v}'`);
+    }
+  });
+});
