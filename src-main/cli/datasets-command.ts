@@ -144,9 +144,9 @@ function report(d: Dataset, json: boolean, extra: Record<string, unknown> = {}):
 function describeSource(s: DatasetSource): string {
   switch (s.kind) {
     case 'data-dir':
-      return `from the data directory copy in ${s.path} (${describeOrigin(s.origin, s.from)})`;
+      return `from the data directory copy in ${s.path} (${describeOrigin(s.origin, s.from)})${customNote(s)}`;
     case 'imported':
-      return `imported from ${s.from} into ${s.path}`;
+      return `imported from ${s.from} into ${s.path}${customNote(s)}`;
     case 'system':
       return `from the system copy in ${s.path}`;
     case 'download':
@@ -161,12 +161,17 @@ function describeSource(s: DatasetSource): string {
 function describePlan(p: IdxSourcePlan): string {
   switch (p.kind) {
     case 'data-dir':
-      return `data directory copy in ${p.path} (${describeOrigin(p.origin, p.from)})`;
+      return `data directory copy in ${p.path} (${describeOrigin(p.origin, p.from)})${customNote(p)}`;
     case 'system':
       return `system copy in ${p.path}`;
     case 'download':
       return `not present: downloaded on first use from ${host(p.urls[0] ?? '')} into ${p.path}`;
   }
+}
+
+/** A copy imported with --force is not the published dataset: every listing says so. */
+function customNote(s: { custom?: true }): string {
+  return s.custom ? '; a custom dataset, not the published files (imported with --force)' : '';
 }
 
 function describeOrigin(origin: 'imported' | 'download', from: string): string {

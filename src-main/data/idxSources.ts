@@ -14,7 +14,7 @@ import { withDataDir } from './dataDir';
 import { downloadVerified } from './download';
 import { makeStaging, sweepStale } from './fsAtomic';
 import { locateFiles, readIdxFolder } from './idxFolder';
-import { datasetDir, loadStored, publishStaged, readManifest } from './store';
+import { datasetDir, loadStored, publishStaged, readManifest, type Manifest } from './store';
 import type { DataProgress, DatasetSource, ProgressOptions, Split } from './types';
 
 export interface IdxSourceOptions extends ProgressOptions {
@@ -50,8 +50,7 @@ export async function loadIdxDataset(kind: IdxDatasetKind, opts: IdxSourceOption
   try {
     const stored = await loadStored(opts.dataDir, kind, (file) => opts.onProgress?.({ phase: 'verify', file }));
     if (stored) {
-      const { origin, from } = stored.manifest;
-      return { train: stored.train, test: stored.test, source: { kind: 'data-dir', path: dir, origin, from } };
+      return { train: stored.train, test: stored.test, source: dataDirSource(dir, stored.manifest) };
     }
   } catch (e) {
     skip('data-dir', dir, e);
@@ -77,6 +76,11 @@ export async function loadIdxDataset(kind: IdxDatasetKind, opts: IdxSourceOption
     if (!isLabError(e) || e.code === 'CANCELLED' || skips.length === 0) throw e;
     throw new LabError(e.code, `${e.reason}; also tried: ${skips.join('; ')}`, { ...e.details, skips });
   }
+}
+
+/** The data directory copy as a source: where it is, where it came from, whether it is a custom dataset. */
+function dataDirSource(dir: string, m: Manifest): Extract<DatasetSource, { kind: 'data-dir' }> {
+  return { kind: 'data-dir', path: dir, origin: m.origin, from: m.from, ...(m.custom ? { custom: true as const } : {}) };
 }
 
 function notFoundMessage(info: IdxDatasetInfo, dataDir: string, skips: string[], why: string): string {
@@ -131,7 +135,7 @@ export async function planIdxSource(
   const info = IDX_DATASETS[kind];
   const dir = datasetDir(opts.dataDir, kind);
   const manifest = await readManifest(opts.dataDir, kind).catch(() => undefined);
-  if (manifest) return { kind: 'data-dir', path: dir, origin: manifest.origin, from: manifest.from };
+  if (manifest) return dataDirSource(dir, manifest);
   for (const sys of opts.systemDirs ?? defaultSystemDirs(kind)) {
     if (!(await isDir(sys))) continue;
     const complete = await locateFiles(info, sys).then(

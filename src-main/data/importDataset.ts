@@ -37,14 +37,14 @@ export async function importDataset(kind: IdxDatasetKind, folder: string, opts: 
   const from = path.resolve(folder);
   const validated = await readIdxFolder(info, from);
   const custom = checkIdentity(info, from, validated.files, opts.allowCustom ?? false);
-  const dir = await storeValidated(opts.dataDir ?? defaultDataDir(), kind, validated.files, 'imported', from);
+  const dir = await storeValidated(opts.dataDir ?? defaultDataDir(), kind, validated.files, 'imported', from, custom.length > 0);
   return {
     name: info.name,
     classes: [...info.classes],
     imageShape: [...info.imageShape],
     train: validated.train,
     test: validated.test,
-    source: { kind: 'imported', path: dir, from },
+    source: { kind: 'imported', path: dir, from, ...(custom.length ? { custom: true as const } : {}) },
     spec: DatasetSpec.parse({ kind }),
     custom: custom.map((f) => f.path),
   };

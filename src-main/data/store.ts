@@ -26,6 +26,8 @@ export interface Manifest {
   from: string;
   savedAt: string;
   files: { base: string; name: string; bytes: number; sha256: string }[];
+  /** Set when the files are not the published ones (a dataset of the user's own, imported with force). */
+  custom?: true;
 }
 
 export function datasetDir(dataDir: string, kind: IdxDatasetKind): string {
@@ -47,6 +49,7 @@ export async function storeValidated(
   files: ValidatedFile[],
   origin: Manifest['origin'],
   from: string,
+  custom = false,
 ): Promise<string> {
   const target = datasetDir(dataDir, kind);
   return withDataDir(dataDir, async () => {
@@ -54,7 +57,7 @@ export async function storeValidated(
     const staging = await makeStaging(target);
     try {
       for (const f of files) await writeFile(path.join(staging, storedName(f)), f.bytes);
-      await publishStaged(staging, target, kind, files, origin, from);
+      await publishStaged(staging, target, kind, files, origin, from, storedName, custom);
       return target;
     } finally {
       await rm(staging, { recursive: true, force: true }); // a no-op once published
@@ -74,6 +77,7 @@ export async function publishStaged(
   origin: Manifest['origin'],
   from: string,
   nameOf: (f: ValidatedFile) => string = storedName,
+  custom = false,
 ): Promise<void> {
   const manifest: Manifest = {
     version: MANIFEST_VERSION,
@@ -82,6 +86,7 @@ export async function publishStaged(
     from,
     savedAt: new Date().toISOString(),
     files: files.map((f) => ({ base: f.entry.base, name: nameOf(f), bytes: f.bytes.length, sha256: f.sha256 })),
+    ...(custom ? { custom: true as const } : {}),
   };
   await writeFile(path.join(staging, MANIFEST), JSON.stringify(manifest, null, 2));
   await publishDir(staging, target);

@@ -10,9 +10,9 @@ export interface Split {
 /** Where a dataset's bytes came from, so the UI and the run record can say so. */
 export type DatasetSource =
   /** The lab's data directory: a copy verified when it was imported or downloaded. */
-  | { kind: 'data-dir'; path: string; origin: 'imported' | 'download'; from: string }
-  /** importDataset: validated in `from`, copied to `path`. */
-  | { kind: 'imported'; path: string; from: string }
+  | { kind: 'data-dir'; path: string; origin: 'imported' | 'download'; from: string; custom?: true }
+  /** importDataset: validated in `from`, copied to `path`. `custom`: not the published files (imported with force). */
+  | { kind: 'imported'; path: string; from: string; custom?: true }
   /** A read-only system copy (e.g. Debian's dataset-fashion-mnist), read in place. */
   | { kind: 'system'; path: string }
   /** Fetched from the mirrors just now and stored in `path`. */

@@ -30,7 +30,8 @@ describe('importDataset', () => {
     const files = tinyDatasetFiles();
     await writeDataset(folder, files, ['train-images-idx3-ubyte', 't10k-labels-idx1-ubyte']);
     const imported = await importDataset('mnist', folder, { dataDir, allowCustom: true });
-    expect(imported.source).toEqual({ kind: 'imported', path: path.join(dataDir, 'mnist'), from: folder });
+    // Tiny files are not the published ones: a custom dataset, and the copy says so wherever it is loaded.
+    expect(imported.source).toEqual({ kind: 'imported', path: path.join(dataDir, 'mnist'), from: folder, custom: true });
     expect(imported.train.labels.length).toBe(30);
     expect(imported.test.images.length).toBe(20 * 784);
 
@@ -39,7 +40,7 @@ describe('importDataset', () => {
     expect((await readdir(dataDir)).filter((n) => n.startsWith('.'))).toEqual([]); // no staging leftovers
 
     const loaded = await loadDataset({ kind: 'mnist' }, offline());
-    expect(loaded.source).toEqual({ kind: 'data-dir', path: path.join(dataDir, 'mnist'), origin: 'imported', from: folder });
+    expect(loaded.source).toEqual({ kind: 'data-dir', path: path.join(dataDir, 'mnist'), origin: 'imported', from: folder, custom: true });
     expect(Buffer.from(loaded.train.images).equals(Buffer.from(files['train-images-idx3-ubyte'].subarray(16)))).toBe(true);
     expect(Array.from(loaded.test.labels.slice(0, 12))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]);
     expect(loaded.classes).toHaveLength(10);
@@ -248,7 +249,7 @@ describe('planIdxSource', () => {
     expect(await plan()).toEqual({ kind: 'system', path: system });
     await writeDataset(folder, tinyDatasetFiles());
     await importDataset('mnist', folder, { dataDir, allowCustom: true });
-    expect(await plan()).toEqual({ kind: 'data-dir', path: path.join(dataDir, 'mnist'), origin: 'imported', from: folder });
+    expect(await plan()).toEqual({ kind: 'data-dir', path: path.join(dataDir, 'mnist'), origin: 'imported', from: folder, custom: true });
     expect((await loadDataset({ kind: 'mnist' }, { dataDir, systemDirs: [system], download: false })).source).toMatchObject({ kind: 'data-dir' });
   });
 });
