@@ -41,6 +41,7 @@ export interface RunHandle {
 }
 
 const ENTRY = fileURLToPath(new URL('./train-process.ts', import.meta.url));
+const TSX_LOADER = import.meta.resolve('tsx');
 
 /**
  * Refuses an `outDir` the runner could not use, before a run is created for it: a path that is a file, or (for a
@@ -164,7 +165,8 @@ export class Runner {
       return;
     }
     const child = fork(ENTRY, [], {
-      execArgv: ['--import', 'tsx'],
+      // tsx resolved from here, not from the working directory: `odelab` runs from any folder.
+      execArgv: ['--import', TSX_LOADER],
       serialization: 'advanced',
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });

@@ -224,10 +224,13 @@ describe('odelab', () => {
     expect(lines.at(-1)).toMatchObject({ event: 'ended', status: 'cancelled' });
     expect(lines.at(-1)!.step as number).toBeLessThanOrEqual(3); // after the batch in progress, not the epoch
 
-    // `| head -1`: the run is cancelled and recorded so, the CLI exits 130 without an EPIPE stack trace.
-    const piped = spawnSync('bash', ['-c', `node bin/odelab.js ${tiny.join(' ')} | head -1 > /dev/null; exit \${PIPESTATUS[0]}`], {
+    // `| head -1`: the run is cancelled and recorded so, the CLI exits 130 without an EPIPE stack trace. Run from
+    // another folder, as an installed `odelab` is: the training process must find its loader from there too.
+    const bin = join(process.cwd(), 'bin/odelab.js');
+    const piped = spawnSync('bash', ['-c', `node ${bin} ${tiny.join(' ')} | head -1 > /dev/null; exit \${PIPESTATUS[0]}`], {
       encoding: 'utf8',
       env: odelabEnv,
+      cwd: tempDir(),
     });
     expect(piped.stderr).toBe('');
     expect(piped.status).toBe(130);
