@@ -104,14 +104,14 @@ export function runConfigFromFlags(f: TrainFlags, base?: RunConfig): RunConfig {
   if (f.preset) config = deepMerge(config, structuredClone(PRESETS[f.preset].config) as Json);
   if (f.config) config = deepMerge(config, readConfigFile(f.config));
   const model = (config.model ?? {}) as Json;
-  // A new method starts a fresh solver spec: an inherited stepSize means nothing to an adaptive method and
-  // inherited tolerances nothing to a fixed-step one.
+  // A method keeps the inherited solver settings that apply to it: a stepSize means nothing to an adaptive method,
+  // tolerances nothing to a fixed-step one (so --method euler on the shapes-euler preset keeps its step 0.05).
   if (f.method !== undefined) {
     if (!METHOD_NAMES.includes(f.method as MethodName)) {
       throw new LabError('INVALID_ARGUMENT', `--method: unknown method '${f.method}'; expected one of ${METHOD_NAMES.join(', ')}`);
     }
-    const inherited = (model.solver ?? {}) as Json;
-    model.solver = { gradient: inherited.gradient };
+    const { stepSize, rtol, atol, ...kept } = (model.solver ?? {}) as Json;
+    model.solver = solverInfo(f.method as MethodName).adaptive ? { ...kept, rtol, atol } : { ...kept, stepSize };
   }
   // Likewise another dataset: the shapes generator's settings mean nothing to MNIST.
   if (f.dataset !== undefined && isPlainObject(config.dataset) && config.dataset.kind !== f.dataset) delete config.dataset;
