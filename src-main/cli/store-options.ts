@@ -1,5 +1,6 @@
 /** Opening the run store for a command (`--db`, else the default), and closing it however the command ends. */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { LabError } from '../../src-shared/errors';
 import { LabService } from '../lab/lab-service';
 import { openStore, type RunStore } from '../store';
@@ -23,7 +24,17 @@ export interface StoreAccess {
 
 /** The store file a command uses: `--db`, else `$ODELAB_DB`, else lab.db in the lab's data folder. */
 export function storePath(dbPath: string | undefined): { path: string; named: boolean } {
-  return { path: dbPath ?? defaultDbPath(), named: dbPath !== undefined || process.env.ODELAB_DB !== undefined };
+  // An empty value is a mistake (an unset shell variable), not "somewhere": SQLite would open a throwaway store.
+  if (dbPath === '') throw new LabError('INVALID_ARGUMENT', '--db: expected a file path, got an empty string', { field: 'db' });
+  if (dbPath === undefined && process.env.ODELAB_DB === '') {
+    throw new LabError('INVALID_ARGUMENT', '$ODELAB_DB is set but empty: unset it (the default store) or give a file path', { field: 'db' });
+  }
+  const path = dbPath ?? defaultDbPath();
+  if (existsSync(path) && statSync(path).isDirectory()) {
+    const given = dbPath !== undefined ? '--db' : process.env.ODELAB_DB !== undefined ? '$ODELAB_DB' : 'the default store';
+    throw new LabError('INVALID_ARGUMENT', `${given} ${path} is a folder; expected the store's file (e.g. ${join(path, 'lab.db')})`, { field: 'db', path });
+  }
+  return { path, named: dbPath !== undefined || process.env.ODELAB_DB !== undefined };
 }
 
 /** `readonly` as a boolean is StoreAccess's `readonly`. */

@@ -112,6 +112,17 @@ describe('odelab runs: errors a user can act on', () => {
     expect(existsSync(fresh)).toBe(false);
   });
 
+  it('a store path that is a folder or empty: INVALID_ARGUMENT naming --db or $ODELAB_DB', async () => {
+    const [aFolder, empty, emptyEnv] = await Promise.all([
+      odelab(['runs', 'list', '--db', folder]),
+      odelab(['runs', 'list', '--db', '']),
+      odelab(['runs', 'list'], { ODELAB_DB: '' }),
+    ]);
+    expectFailure(aFolder, 2, new RegExp(`^INVALID_ARGUMENT: --db ${folder} is a folder; expected the store's file \\(e\\.g\\. ${folder}/lab\\.db\\)\\n$`));
+    expectFailure(empty, 2, /^INVALID_ARGUMENT: --db: expected a file path, got an empty string\n$/);
+    expectFailure(emptyEnv, 2, /^INVALID_ARGUMENT: \$ODELAB_DB is set but empty/);
+  });
+
   it('diff of one run and series of fewer than 4 points are usage errors naming what is needed', async () => {
     const [diff, points] = await Promise.all([odelab(['runs', 'diff', String(runA)]), odelab(['runs', 'series', String(runA), '--points', '2'])]);
     expectFailure(diff, 2, /^INVALID_ARGUMENT: runs diff compares two or more runs; give at least two run ids \(got 1\)$/m);
