@@ -2,6 +2,7 @@
  * LabService: the one facade the CLI (and later the Electron and serve bridges) call. It starts runs in the
  * Runner and records each one in the run store as its events arrive; it resumes interrupted runs in place.
  */
+import { existsSync, statSync } from 'node:fs';
 import { LabError } from '../../src-shared/errors';
 import { readStoredConfig, type RunConfig } from '../../src-shared/run-config';
 import { RESUMABLE_STATUSES } from '../../src-shared/run-record';
@@ -31,6 +32,17 @@ export interface RecordedRun {
   writer: RunWriter;
 }
 
+/**
+ * A data directory that is a file fails the run in its training process, after the run is created (a resumed run
+ * would lose its real error to it): refused here first. Other problems (permissions, a full disk) still surface
+ * from the process, naming the directory.
+ */
+function checkDataDirArgument(dir: string): void {
+  if (existsSync(dir) && !statSync(dir).isDirectory()) {
+    throw new LabError('INVALID_ARGUMENT', `--data-dir ${dir} is a file, not a folder`, { field: 'dataDir', path: dir });
+  }
+}
+
 export class LabService {
   constructor(
     readonly store: RunStore,
@@ -47,7 +59,8 @@ export class LabService {
   ): RecordedRun {
     const start = opts.resumeFrom && decodeCheckpoint(opts.resumeFrom, opts.resumeName);
     if (start) checkResumable(start, config, opts.resumeName);
-    if (opts.outDir) checkRunFolder(opts.outDir, { fresh: true });
+    if (opts.outDir) checkRunFolder(opts.outDir);
+    if (opts.dataDir) checkDataDirArgument(opts.dataDir);
     const { db } = this.store;
     const runId = db.transaction(() => {
       const id = createRun(db, { config, tags: opts.tags, notes: opts.notes, parentId: opts.parentId });
@@ -76,7 +89,6 @@ export class LabService {
         { runId, status: run.status },
       );
     }
-    if (opts.outDir) checkRunFolder(opts.outDir, { fresh: false });
     const config = readStoredConfig(run.config);
     if (!config) {
       throw new LabError(
@@ -85,6 +97,8 @@ export class LabService {
         { runId, field: 'config' },
       );
     }
+    if (opts.outDir) checkRunFolder(opts.outDir, { resuming: config });
+    if (opts.dataDir) checkDataDirArgument(opts.dataDir);
     const resume = db.transaction(() => {
       const epoch = latestCheckpointEpoch(db, runId);
       const checkpoint = epoch === null ? null : loadCheckpoint(db, runId, epoch);

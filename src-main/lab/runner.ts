@@ -6,7 +6,20 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
+import {
+  closeSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+  type WriteStream,
+} from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
 import { LabError } from '../../src-shared/errors';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,23 +57,47 @@ const ENTRY = fileURLToPath(new URL('./train-process.ts', import.meta.url));
 const TSX_LOADER = import.meta.resolve('tsx');
 
 /**
- * Refuses an `outDir` the runner could not use, before a run is created for it: a path that is a file, or (for a
- * new run, `fresh`) a folder that already holds a run's files, whose events and checkpoints the new run would mix
- * with its own. A resumed run continues its own folder.
+ * Refuses an `outDir` the runner could not use, before a run is created for it: a path that is a file, or a folder
+ * that already holds another run's files, whose events and checkpoints this run would mix with its own. A new run
+ * (`resuming` unset) needs a folder without a run; a resumed run may continue its own folder: the same config in
+ * its event log's first ('started') line.
  */
-export function checkRunFolder(dir: string, { fresh }: { fresh: boolean }): void {
+export function checkRunFolder(dir: string, { resuming }: { resuming?: RunConfig } = {}): void {
   const refuse = (why: string) => {
     throw new LabError('INVALID_ARGUMENT', `--out ${dir}: ${why}`, { field: 'outDir', path: dir });
   };
   if (existsSync(dir) && !statSync(dir).isDirectory()) refuse('is a file, not a folder');
+  const log = join(dir, 'events.jsonl');
   const checkpoints = join(dir, 'checkpoints');
-  const held = existsSync(join(dir, 'events.jsonl')) || (existsSync(checkpoints) && statSync(checkpoints).isDirectory() && readdirSync(checkpoints).length > 0);
-  if (fresh && held) refuse('already holds a run (events.jsonl, checkpoints/); choose an empty or new folder');
+  const held = existsSync(log) || (existsSync(checkpoints) && statSync(checkpoints).isDirectory() && readdirSync(checkpoints).length > 0);
+  if (held && !(resuming && loggedConfig(log) !== undefined && isDeepStrictEqual(loggedConfig(log), resuming))) {
+    refuse(`already holds ${resuming ? 'another' : 'a'} run (events.jsonl, checkpoints/); choose an empty or new folder`);
+  }
   // Created now, so a path that cannot be (under a file, no permission) is refused before the run exists.
   try {
     mkdirSync(checkpoints, { recursive: true });
   } catch (e) {
     refuse(`cannot create ${checkpoints}: ${(e as Error).message}`);
+  }
+}
+
+/** The config of the run whose event log `log` is (its first line, 'started'), if it can be read. */
+function loggedConfig(log: string): unknown {
+  try {
+    // The first line only (a long run's log is megabytes): 'started' is a few kilobytes.
+    const head = Buffer.alloc(1 << 20);
+    const fd = openSync(log, 'r');
+    let n: number;
+    try {
+      n = readSync(fd, head, 0, head.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+    const first = head.subarray(0, n).toString('utf8').split('\n', 1)[0];
+    const e = JSON.parse(first) as { event?: string; config?: unknown };
+    return e.event === 'started' ? e.config : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -82,7 +82,8 @@ describe('LabService', () => {
     const reference = service.startRun(config, { dataDir });
     expect((await reference.handle.done).status).toBe('completed');
 
-    const cut = service.startRun(config, { dataDir });
+    const cutDir = join(tempDir(), 'cut');
+    const cut = service.startRun(config, { dataDir, outDir: cutDir });
     cut.handle.events.on('event', (e: RunEvent) => {
       if (e.event === 'batch' && e.epoch === 2 && e.batch === 2) cut.handle.cancel();
     });
@@ -104,6 +105,13 @@ describe('LabService', () => {
     const file = join(tempDir(), 'file');
     writeFileSync(file, '');
     expect(() => service.resumeRun(cut.runId, { dataDir, outDir: file })).toThrow(/--out .*file: is a file, not a folder/);
+    // Or a folder holding another run's files (its log's 'started' line has another config), or a --data-dir that
+    // is a file: refused before the run is touched, so its own status and error stay.
+    const otherDir = tempDir();
+    writeFileSync(join(otherDir, 'events.jsonl'), JSON.stringify({ event: 'started', config: tinyConfig({ epochs: 5 }) }) + '\n');
+    expect(() => service.resumeRun(cut.runId, { dataDir, outDir: otherDir })).toThrow(/already holds another run/);
+    expect(() => service.resumeRun(cut.runId, { dataDir: file })).toThrow(/--data-dir .*file is a file, not a folder/);
+    expect(() => service.startRun(config, { dataDir: file })).toThrow(/--data-dir .*file is a file, not a folder/);
     expect(getRun(store.db, cut.runId).status).toBe('cancelled');
 
     // A new run from its checkpoint that could not start is refused before it is created.
@@ -138,7 +146,7 @@ describe('LabService', () => {
     expect((await continued.handle.done).status).toBe('completed');
     expect(batchLosses(store, fromFile.runId)).toEqual(batchLosses(store, reference.runId).slice(4));
 
-    const resumed = service.resumeRun(cut.runId, { dataDir });
+    const resumed = service.resumeRun(cut.runId, { dataDir, outDir: cutDir }); // its own folder: continued
     expect(resumed.runId).toBe(cut.runId);
     expect((await resumed.handle.done).status).toBe('completed');
     expect(getRun(store.db, cut.runId)).toMatchObject({ status: 'completed', epochsCompleted: 3, stepsCompleted: 12, error: null });

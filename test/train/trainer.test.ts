@@ -130,6 +130,7 @@ describe('trainer', () => {
     await expect(evaluateCheckpoint(without.checkpoints[1], dataset, { weights: 'averaged' })).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
       details: { field: 'weights' },
+      message: expect.stringMatching(/has no averaged weights \(the run that wrote it did not average them, emaDecay 0\)/),
     });
     // Resume restores the average too: epoch 2's evaluation and averaged weights come out the same.
     const firstHalf = await run(config, { stopAfterEpoch: 1 });

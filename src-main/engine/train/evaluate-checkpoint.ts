@@ -53,7 +53,9 @@ export function checkEvaluationRequest(
   if (weights === 'averaged' && !checkpoint.average) {
     throw new LabError(
       'INVALID_ARGUMENT',
-      `${name ?? 'the checkpoint'} has no averaged weights (its run did not average them, emaDecay 0): score its trained weights`,
+      // The run that wrote it: a run started from another run's checkpoint keeps that one as its first.
+      `${name ?? 'the checkpoint'} has no averaged weights (the run that wrote it did not average them, emaDecay ` +
+        `${checkpoint.config.emaDecay}): score its trained weights`,
       { field: 'weights' },
     );
   }
