@@ -15,9 +15,20 @@ export function jsonLinesReporter(extra: Record<string, unknown> = {}, write: (l
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
+type BarPayload = { loss: string; acc: string; nfe: string };
+
 export function progressReporter(): Reporter {
   let bar: cliProgress.SingleBar | undefined;
   let perEpoch = 0;
+  /** Where the bar stands, so a line printed mid-epoch (an evaluation) can put it back as it was. */
+  let at = { epoch: 0, batch: 0, payload: { loss: '-', acc: '-', nfe: '-' } as BarPayload };
+  const startBar = () => {
+    bar = new cliProgress.SingleBar(
+      { format: `epoch ${at.epoch} {bar} {value}/{total} | loss {loss} | acc {acc} | NFE {nfe} | ETA {eta_formatted}`, hideCursor: true },
+      cliProgress.Presets.shades_classic,
+    );
+    bar.start(perEpoch, at.batch, at.payload);
+  };
   const log = (line: string) => (bar ? bar.stop() : undefined, process.stdout.write(line + '\n'));
   return (e) => {
     switch (e.event) {
@@ -31,24 +42,16 @@ export function progressReporter(): Reporter {
         break;
       case 'batch':
         if (!bar || e.batch === 1) {
-          bar = new cliProgress.SingleBar(
-            {
-              format: `epoch ${e.epoch} {bar} {value}/{total} | loss {loss} | acc {acc} | NFE {nfe} | ETA {eta_formatted}`,
-              hideCursor: true,
-            },
-            cliProgress.Presets.shades_classic,
-          );
-          bar.start(perEpoch, 0, { loss: '-', acc: '-', nfe: '-' });
+          at = { epoch: e.epoch, batch: e.batch - 1, payload: { loss: '-', acc: '-', nfe: '-' } };
+          startBar();
         }
-        bar.update(e.batch, {
-          loss: e.loss.toFixed(4),
-          acc: pct(e.accuracy),
-          nfe: `${e.nfeForward}/${e.nfeBackward}`,
-        });
+        at = { epoch: e.epoch, batch: e.batch, payload: { loss: e.loss.toFixed(4), acc: pct(e.accuracy), nfe: `${e.nfeForward}/${e.nfeBackward}` } };
+        bar!.update(e.batch, at.payload);
         break;
       case 'evaluation':
+        // Printed above the bar, which carries on where it was (its ETA restarts from here).
         log(`  eval at step ${e.step}: test loss ${e.testLoss.toFixed(4)}, accuracy ${pct(e.testAccuracy)}`);
-        bar = undefined;
+        if (bar) startBar();
         break;
       case 'epoch':
         log(
