@@ -10,6 +10,7 @@ import {
   configDiff,
   deleteRun,
   exportCsv,
+  type CsvTable,
   exportRuns,
   exportStudy,
   getRun,
@@ -135,8 +136,12 @@ function showCommand(): Command {
         const epochs = store.db
           .prepare('SELECT epoch, loss, accuracy, test_loss AS testLoss, test_accuracy AS testAccuracy, nfe_forward_mean AS nfeForwardMean, nfe_backward_mean AS nfeBackwardMean, seconds FROM epoch_metrics WHERE run_id = ? ORDER BY epoch')
           .all(runId) as { epoch: number; loss: number | null; accuracy: number; testLoss: number | null; testAccuracy: number; nfeForwardMean: number; nfeBackwardMean: number; seconds: number }[];
+        // In-epoch evaluations (--eval-every), between the epochs' own.
+        const evaluations = store.db
+          .prepare('SELECT step, epoch, test_loss AS testLoss, test_accuracy AS testAccuracy, evaluated FROM evaluations WHERE run_id = ? ORDER BY step')
+          .all(runId) as { step: number; epoch: number; testLoss: number; testAccuracy: number; evaluated: number }[];
         if (opts.json) {
-          printJson({ ...run, epochs });
+          printJson({ ...run, epochs, evaluations });
           return;
         }
         const lines = [
@@ -147,6 +152,8 @@ function showCommand(): Command {
             (e) =>
               `  epoch ${e.epoch}: loss ${fixed(e.loss)} acc ${pct(e.accuracy)} | test loss ${fixed(e.testLoss)} acc ${pct(e.testAccuracy)} | NFE ${e.nfeForwardMean.toFixed(1)}/${e.nfeBackwardMean.toFixed(1)} | ${e.seconds.toFixed(1)} s`,
           ),
+          ...(evaluations.length ? [`evaluations (--eval-every, ${evaluations[0].evaluated} test images each):`] : []),
+          ...evaluations.map((v) => `  step ${v.step} (epoch ${v.epoch}): test loss ${fixed(v.testLoss)} acc ${pct(v.testAccuracy)}`),
           `checkpoints: ${run.checkpoints.map((c) => `epoch ${c.epoch}`).join(', ') || 'none'}`,
           `config: ${JSON.stringify(run.config)}`,
         ];
@@ -247,11 +254,11 @@ function exportCommand(): Command {
     .argument('[ids...]', 'run ids')
     .option('--study <name>', 'export this study and its runs')
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'csv']).default('json'))
-    .addOption(new Option('--table <table>', 'CSV: which metrics').choices(['batch', 'epoch']).default('epoch'))
+    .addOption(new Option('--table <table>', 'CSV: which metrics (evaluation: the --eval-every scores)').choices(['batch', 'epoch', 'evaluation']).default('epoch'))
     .option('--checkpoints', 'JSON: include checkpoint blobs (base64)')
     .option('--out <file>', 'write here instead of stdout')
     .addOption(dbOption())
-    .action((ids: string[], opts: { study?: string; format: 'json' | 'csv'; table: 'batch' | 'epoch'; checkpoints?: boolean; out?: string; db?: string }) => {
+    .action((ids: string[], opts: { study?: string; format: 'json' | 'csv'; table: CsvTable; checkpoints?: boolean; out?: string; db?: string }) => {
       if (!opts.study && ids.length === 0) throw new LabError('INVALID_ARGUMENT', 'give run ids or --study <name>', { field: 'ids' });
       if (opts.study && ids.length > 0) throw new LabError('INVALID_ARGUMENT', 'give run ids or --study <name>, not both', { field: 'ids' });
       const list = runIds(ids);

@@ -432,7 +432,8 @@ export function exportStudy(db: Db, name: string, opts: ExportOptions = {}): Exp
 
 // ── CSV ──────────────────────────────────────────────────────────────────────────────────────────────────────
 
-const CSV_TABLES = { batch: METRIC_TABLES.batchMetrics, epoch: METRIC_TABLES.epochMetrics } as const;
+const CSV_TABLES = { batch: METRIC_TABLES.batchMetrics, epoch: METRIC_TABLES.epochMetrics, evaluation: METRIC_TABLES.evaluations } as const;
+export type CsvTable = keyof typeof CSV_TABLES;
 
 /** An RFC 4180 field: quoted when it holds a quote, comma or line break. Numbers print as the shortest text that reads back to the same double. */
 function csvField(value: string | number): string {
@@ -445,10 +446,10 @@ function csvRecord(values: (string | number)[]): string {
 }
 
 /**
- * The runs' batch or epoch metrics as RFC 4180 CSV (CRLF line ends, a header row), runs in the order given:
+ * The runs' batch or epoch metrics, or in-epoch evaluations (--eval-every), as RFC 4180 CSV (CRLF line ends, a header row), runs in the order given:
  * run_id and run_name first, then the table's columns by their SQL names.
  */
-export function exportCsv(db: Db, runIds: number[], table: 'batch' | 'epoch'): string {
+export function exportCsv(db: Db, runIds: number[], table: CsvTable): string {
   const t = CSV_TABLES[table];
   return db.transaction(() => {
     const runs = runRows(db, uniqueIds(runIds));

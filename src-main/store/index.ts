@@ -47,5 +47,5 @@ export {
 } from './metrics';
 export { downsampleM4 } from './downsample';
 export { finalAndBest, type RunOutcome } from './outcomes';
-export { exportRuns, exportStudy, exportCsv, importDocument, importExportDocument, parseExportDocument, type ExportDocument } from './export';
+export { exportRuns, exportStudy, exportCsv, importDocument, importExportDocument, parseExportDocument, type CsvTable, type ExportDocument } from './export';
 export { configDiff } from './config-diff';

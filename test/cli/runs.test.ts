@@ -71,7 +71,7 @@ describe('odelab runs', () => {
   describe('with a second run', () => {
     let otherId = 0;
     beforeAll(() => {
-      const second = odelab('train', ...trainFlags, '--epochs', '1', '--seed', '7', '--method', 'midpoint', '--study', 'solvers', '--db', db, '--json');
+      const second = odelab('train', ...trainFlags, '--epochs', '1', '--seed', '7', '--method', 'midpoint', '--eval-every', '2', '--study', 'solvers', '--db', db, '--json');
       if (second.code !== 0) throw new Error(`odelab train exited ${second.code}: ${second.stderr}`);
       otherId = JSON.parse(second.stdout.split('\n')[0]).runId as number;
     });
@@ -79,6 +79,7 @@ describe('odelab runs', () => {
     it('diffs, lists by study and by tag, tags', () => {
       expect(json('runs', 'diff', String(runId), String(otherId), '--db', db)).toEqual([
         { path: 'epochs', values: [3, 1] },
+        { path: 'evalEvery', values: [0, 2] },
         { path: 'model.solver.method', values: ['euler', 'midpoint'] },
         { path: 'seed', values: [2, 7] },
       ]);
@@ -91,6 +92,15 @@ describe('odelab runs', () => {
       });
       expect(json('runs', 'tag', String(runId), '--remove', 'euler', '--db', db).tags).toEqual(['baseline']);
       expect(json('runs', 'list', '--tag', 'baseline', '--db', db).map((r: { id: number }) => r.id)).toEqual([runId]);
+    });
+
+    it('shows the in-epoch evaluations (--eval-every) and exports them as CSV', () => {
+      // 4 batches: evaluations after steps 2 (step 4 is the epoch's end, scored by the epoch itself).
+      const shown = json('runs', 'show', String(otherId), '--db', db);
+      expect(shown.evaluations.map((v: { step: number; epoch: number }) => [v.step, v.epoch])).toEqual([[2, 1]]);
+      const csv = odelab('runs', 'export', String(otherId), '--format', 'csv', '--table', 'evaluation', '--db', db).stdout.trim().split('\r\n');
+      expect(csv[0]).toBe('run_id,run_name,step,epoch,test_loss,test_accuracy,evaluated,nfe_forward');
+      expect(csv.slice(1).map((l) => Number(l.split(',').at(-3)))).toEqual([shown.evaluations[0].testAccuracy]);
     });
 
     it('gives a metric series, downsampled', () => {

@@ -484,11 +484,11 @@ function parseCsv(text: string): string[][] {
 }
 
 describe('exportCsv', () => {
-  it.each(['batch', 'epoch'] as const)('writes %s metrics as RFC 4180 CSV that parses back to the same numbers', (table) => {
+  it.each(['batch', 'epoch', 'evaluation'] as const)('writes %s metrics as RFC 4180 CSV that parses back to the same numbers', (table) => {
     const a = db();
     const { parent, child } = populate(a);
     const [header, ...rows] = parseCsv(exportCsv(a, [child, parent], table));
-    const sqlTable = table === 'batch' ? 'batch_metrics' : 'epoch_metrics';
+    const sqlTable = { batch: 'batch_metrics', epoch: 'epoch_metrics', evaluation: 'evaluations' }[table];
     const columns = (a.pragma(`table_info(${sqlTable})`) as { name: string }[]).map((c) => c.name).slice(1);
     expect(header).toEqual(['run_id', 'run_name', ...columns]);
 
