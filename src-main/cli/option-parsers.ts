@@ -19,6 +19,15 @@ export function int(v: string): number {
   return Number(v);
 }
 
+/** A name (a tag, a study): an empty one is a mistake (an unset shell variable), not a name. */
+export function nonEmpty(v: string): string {
+  if (v.trim() === '') throw new InvalidArgumentError('expected a name, got an empty string');
+  return v;
+}
+
+/** A repeatable (or variadic) name option: the names so far plus this one. */
+export const names = (v: string, all: string[] = []): string[] => [...all, nonEmpty(v)];
+
 export function positiveInt(v: string): number {
   if (!INTEGER.test(v) || !Number.isSafeInteger(Number(v)) || Number(v) < 1) {
     throw new InvalidArgumentError(`expected a positive integer, got '${v}'`);

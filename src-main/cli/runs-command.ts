@@ -34,7 +34,7 @@ import {
 import { followRun, launchOptions, type LaunchFlags } from './train-command';
 import { withService, withStore } from './store-options';
 import { EXIT } from './exit-codes';
-import { int, positiveInt } from './option-parsers';
+import { int, names, positiveInt } from './option-parsers';
 import { fileProblem, readFileArgument } from './file-arguments';
 
 /** Every command but import works on a store that exists: see STORE_HELP. */
@@ -210,7 +210,7 @@ function tagCommand(): Command {
   return new Command('tag')
     .description("change a run's tags and notes")
     .argument('<id>', 'run id')
-    .option('--add <tag...>', 'tags to add')
+    .option('--add <tag...>', 'tags to add', names)
     .option('--remove <tag...>', 'tags to remove')
     .option('--notes <text>', 'replace the notes')
     .addOption(dbOption())

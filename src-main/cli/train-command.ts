@@ -7,13 +7,12 @@ import type { LabService, RecordedRun } from '../lab/lab-service';
 import { jsonLinesReporter, progressReporter } from './reporters';
 import { runConfigFromFlags, type TrainFlags } from './run-config-from-flags';
 import { EXIT } from './exit-codes';
-import { int, num, positiveInt } from './option-parsers';
+import { int, names, nonEmpty, num, positiveInt } from './option-parsers';
 import { withService } from './store-options';
 import { readCheckpointFile } from './file-arguments';
 import { onBrokenPipe } from './broken-pipe';
 import { addRunsToStudy, ensureStudy } from '../store';
 
-const collect = (v: string, all: string[] = []) => [...all, v];
 
 export interface LaunchFlags {
   dataDir?: string;
@@ -85,9 +84,9 @@ export function trainCommand(): Command {
     .option('--eval-every <n>', 'also evaluate on test images every n batches', int)
     .addOption(new Option('--normalisation <mode>', 'pixel scaling').choices(['unit', 'symmetric']))
     .option('--name <text>', 'run name')
-    .option('--tag <tag>', 'tag the run (repeatable)', collect)
+    .option('--tag <tag>', 'tag the run (repeatable)', names)
     .option('--notes <text>', 'notes kept with the run')
-    .option('--study <name>', 'add the run to this study (created if new)')
+    .option('--study <name>', 'add the run to this study (created if new)', nonEmpty)
     .option('--resume <checkpoint>', "start a new run from a checkpoint file, with its run's config unless flags change it (raise --epochs to train on; `odelab runs resume <id>` continues a stored run)")
     .option('--db <file>', 'run store (SQLite; default: lab.db in the lab data folder, or $ODELAB_DB)');
   return launchOptions(cmd).action(

@@ -17,9 +17,13 @@ export function loadCheckpoint(db: Db, runId: number, epoch?: number): Checkpoin
       : db.prepare('SELECT epoch, step, bytes, created_at, data FROM checkpoints WHERE run_id = ? AND epoch = ?').get(runId, epoch)
   ) as { epoch: number; step: number; bytes: number; created_at: string; data: Buffer } | undefined;
   if (!row) {
-    throw new LabError('NOT_FOUND', `run ${runId} has no checkpoint${epoch === undefined ? '' : ` for epoch ${epoch}`}`, {
+    // Which epochs it does have, so the user can pick one.
+    const epochs = db.prepare('SELECT epoch FROM checkpoints WHERE run_id = ? ORDER BY epoch').pluck().all(runId) as number[];
+    const has = epoch === undefined || epochs.length === 0 ? '' : `; it has epoch${epochs.length > 1 ? 's' : ''} ${epochs.join(', ')}`;
+    throw new LabError('NOT_FOUND', `run ${runId} has no checkpoint${epoch === undefined ? '' : ` for epoch ${epoch}`}${has}`, {
       runId,
       epoch,
+      epochs,
     });
   }
   return { epoch: row.epoch, step: row.step, bytes: row.bytes, createdAt: row.created_at, data: new Uint8Array(row.data) };

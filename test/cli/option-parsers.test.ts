@@ -1,6 +1,6 @@
 /** The CLI's numeric flag parsers read whole decimal numerals, nothing more (parseInt and Number read more). */
 import { describe, expect, it } from 'vitest';
-import { int, num, positiveInt } from '../../src-main/cli/option-parsers';
+import { int, names, nonEmpty, num, positiveInt } from '../../src-main/cli/option-parsers';
 
 describe('option parsers', () => {
   it('read decimal numerals whole', () => {
@@ -17,5 +17,11 @@ describe('option parsers', () => {
     for (const v of ['2abc', '0x10', ' 7 ', '', 'Infinity', '1e400', 'NaN']) {
       expect(() => num(v), v).toThrow(`expected a number, got '${v}'`);
     }
+  });
+
+  it('take names whole and refuse empty ones (an unset shell variable)', () => {
+    expect(nonEmpty('study-1')).toBe('study-1');
+    expect(names('b', names('a'))).toEqual(['a', 'b']);
+    for (const v of ['', '  ']) expect(() => names(v, ['a'])).toThrow('expected a name, got an empty string');
   });
 });

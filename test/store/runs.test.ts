@@ -8,9 +8,11 @@ import {
   deleteRun,
   getRun,
   listRuns,
+  loadCheckpoint,
   markEnded,
   markRunning,
   recoverInterrupted,
+  saveCheckpoint,
   setTags,
 } from '../../src-main/store';
 import { RunConfig } from '../../src-shared/run-config';
@@ -47,6 +49,16 @@ describe('runs', () => {
       best: { epoch: 2, testAccuracy: 0.9, testLoss: 0.4, testLossEpoch: 2 },
     });
     expect(getRun(db, id)).toMatchObject({ parameterCount: 14762, batchesPerEpoch: 23, backend: 'wasm' });
+  });
+
+  it("loads a run's checkpoint (latest, or an epoch's), and names the epochs it has when asked for another", () => {
+    const db = freshDb();
+    const id = insertRunRow(db);
+    expect(() => loadCheckpoint(db, id)).toThrow(/^NOT_FOUND: run \d+ has no checkpoint$/);
+    for (const epoch of [1, 3]) saveCheckpoint(db, id, { epoch, step: 10 * epoch, data: new Uint8Array([epoch]) });
+    expect(loadCheckpoint(db, id)).toMatchObject({ epoch: 3, step: 30, data: new Uint8Array([3]) });
+    expect(loadCheckpoint(db, id, 1)).toMatchObject({ epoch: 1, step: 10 });
+    expect(() => loadCheckpoint(db, id, 2)).toThrow(/^NOT_FOUND: run \d+ has no checkpoint for epoch 2; it has epochs 1, 3$/);
   });
 
   it('filters by status, tag and model; newest first; limit', () => {
