@@ -19,7 +19,7 @@ import {
   saveCheckpoint,
   type RunStore,
 } from '../store';
-import { checkRunFolder, Runner, type RunHandle, type RunRequest } from './runner';
+import { prepareRunFolder, Runner, type RunHandle, type RunRequest } from './runner';
 import { checkResumable, decodeCheckpoint } from '../engine/train/checkpoint';
 import type { CheckpointData } from './protocol';
 import type { RunEvent } from '../../src-shared/run-events';
@@ -59,7 +59,7 @@ export class LabService {
   ): RecordedRun {
     const start = opts.resumeFrom && decodeCheckpoint(opts.resumeFrom, opts.resumeName);
     if (start) checkResumable(start, config, opts.resumeName);
-    if (opts.outDir) checkRunFolder(opts.outDir);
+    if (opts.outDir) prepareRunFolder(opts.outDir);
     if (opts.dataDir) checkDataDirArgument(opts.dataDir);
     const { db } = this.store;
     const runId = db.transaction(() => {
@@ -97,7 +97,7 @@ export class LabService {
         { runId, field: 'config' },
       );
     }
-    if (opts.outDir) checkRunFolder(opts.outDir, { resuming: config });
+    if (opts.outDir) prepareRunFolder(opts.outDir, { resuming: config });
     if (opts.dataDir) checkDataDirArgument(opts.dataDir);
     const resume = db.transaction(() => {
       const epoch = latestCheckpointEpoch(db, runId);

@@ -15,6 +15,7 @@ import {
   readdirSync,
   readSync,
   renameSync,
+  rmSync,
   statSync,
   writeFileSync,
   type WriteStream,
@@ -57,22 +58,25 @@ const ENTRY = fileURLToPath(new URL('./train-process.ts', import.meta.url));
 const TSX_LOADER = import.meta.resolve('tsx');
 
 /**
- * Refuses an `outDir` the runner could not use, before a run is created for it: a path that is a file, or a folder
- * that already holds another run's files, whose events and checkpoints this run would mix with its own. A new run
- * (`resuming` unset) needs a folder without a run; a resumed run may continue its own folder: the same config in
- * its event log's first ('started') line.
+ * Prepares an `outDir` before a run is created for it, or refuses it: a path that is a file or cannot be created,
+ * or a folder that holds another run's files, whose events and checkpoints this run would mix with its own. A new
+ * run (`resuming` unset) needs a folder without a trained run; a resumed run may continue its own folder (the same
+ * config in its event log's first, 'started', line). The log of an attempt that never trained a batch (it failed
+ * at once: a wrong flag) is removed, so the corrected command can use the folder; the store keeps its record.
  */
-export function checkRunFolder(dir: string, { resuming }: { resuming?: RunConfig } = {}): void {
+export function prepareRunFolder(dir: string, { resuming }: { resuming?: RunConfig } = {}): void {
   const refuse = (why: string) => {
     throw new LabError('INVALID_ARGUMENT', `--out ${dir}: ${why}`, { field: 'outDir', path: dir });
   };
   if (existsSync(dir) && !statSync(dir).isDirectory()) refuse('is a file, not a folder');
   const log = join(dir, 'events.jsonl');
   const checkpoints = join(dir, 'checkpoints');
-  const held = existsSync(log) || (existsSync(checkpoints) && statSync(checkpoints).isDirectory() && readdirSync(checkpoints).length > 0);
-  if (held && !(resuming && loggedConfig(log) !== undefined && isDeepStrictEqual(loggedConfig(log), resuming))) {
-    refuse(`already holds ${resuming ? 'another' : 'a'} run (events.jsonl, checkpoints/); choose an empty or new folder`);
-  }
+  const head = readLogHead(log);
+  const hasCheckpoints = existsSync(checkpoints) && statSync(checkpoints).isDirectory() && readdirSync(checkpoints).length > 0;
+  const trained = hasCheckpoints || (head?.includes('"event":"batch"') ?? false);
+  const own = resuming !== undefined && head !== undefined && isDeepStrictEqual(loggedConfig(head), resuming);
+  if (trained && !own) refuse(`already holds ${resuming ? 'another' : 'a'} run (events.jsonl, checkpoints/); choose an empty or new folder`);
+  if (head !== undefined && !own) rmSync(log);
   // Created now, so a path that cannot be (under a file, no permission) is refused before the run exists.
   try {
     mkdirSync(checkpoints, { recursive: true });
@@ -81,20 +85,22 @@ export function checkRunFolder(dir: string, { resuming }: { resuming?: RunConfig
   }
 }
 
-/** The config of the run whose event log `log` is (its first line, 'started'), if it can be read. */
-function loggedConfig(log: string): unknown {
+/** The first megabyte of an event log (its 'started' line is a few kilobytes), or undefined when there is none. */
+function readLogHead(log: string): string | undefined {
+  if (!existsSync(log)) return undefined;
+  const head = Buffer.alloc(1 << 20);
+  const fd = openSync(log, 'r');
   try {
-    // The first line only (a long run's log is megabytes): 'started' is a few kilobytes.
-    const head = Buffer.alloc(1 << 20);
-    const fd = openSync(log, 'r');
-    let n: number;
-    try {
-      n = readSync(fd, head, 0, head.length, 0);
-    } finally {
-      closeSync(fd);
-    }
-    const first = head.subarray(0, n).toString('utf8').split('\n', 1)[0];
-    const e = JSON.parse(first) as { event?: string; config?: unknown };
+    return head.subarray(0, readSync(fd, head, 0, head.length, 0)).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The config in a log's first line, if it is a readable 'started' event. */
+function loggedConfig(head: string): unknown {
+  try {
+    const e = JSON.parse(head.split('\n', 1)[0]) as { event?: string; config?: unknown };
     return e.event === 'started' ? e.config : undefined;
   } catch {
     return undefined;
@@ -191,7 +197,7 @@ export class Runner {
     try {
       folder = request.outDir ? new RunFolder(request.outDir) : undefined;
     } catch (e) {
-      // Checked before the run was created (checkRunFolder), but the disk can change: end the run, never hang it.
+      // Checked before the run was created (prepareRunFolder), but the disk can change: end the run, never hang it.
       const message = `--out ${request.outDir}: cannot write the run's files: ${(e as Error).message}`;
       const ended: EndedEvent = { event: 'ended', status: 'failed', epochsCompleted: 0, step: 0, seconds: 0, error: { code: 'INVALID_ARGUMENT', message, details: { field: 'outDir' } } };
       // On the next turn: enqueue() has not returned yet, so nobody listens to the handle's events.

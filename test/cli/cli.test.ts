@@ -99,7 +99,7 @@ describe('odelab', () => {
     expect(odelab('train', '--preset', 'shapes-euler', '--out', outFile).stderr).toMatch(/--out .*file: is a file, not a folder/);
     expect(odelab('train', '--preset', 'shapes-euler', '--out', join(outFile, 'sub')).stderr).toMatch(/--out .*file\/sub: cannot create .*file\/sub\/checkpoints/);
     const usedFolder = tempDir();
-    writeFileSync(join(usedFolder, 'events.jsonl'), '');
+    writeFileSync(join(usedFolder, 'events.jsonl'), '{"event":"started"}\n{"event":"batch","step":1}\n');
     const used = odelab('train', '--preset', 'shapes-euler', '--out', usedFolder);
     expect(used.code).toBe(2);
     expect(used.stderr).toMatch(/already holds a run \(events\.jsonl, checkpoints\/\); choose an empty or new folder/);

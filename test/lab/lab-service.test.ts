@@ -108,7 +108,8 @@ describe('LabService', () => {
     // Or a folder holding another run's files (its log's 'started' line has another config), or a --data-dir that
     // is a file: refused before the run is touched, so its own status and error stay.
     const otherDir = tempDir();
-    writeFileSync(join(otherDir, 'events.jsonl'), JSON.stringify({ event: 'started', config: tinyConfig({ epochs: 5 }) }) + '\n');
+    const otherLog = [{ event: 'started', config: tinyConfig({ epochs: 5 }) }, { event: 'batch', step: 1 }];
+    writeFileSync(join(otherDir, 'events.jsonl'), otherLog.map((e) => JSON.stringify(e) + '\n').join(''));
     expect(() => service.resumeRun(cut.runId, { dataDir, outDir: otherDir })).toThrow(/already holds another run/);
     expect(() => service.resumeRun(cut.runId, { dataDir: file })).toThrow(/--data-dir .*file is a file, not a folder/);
     expect(() => service.startRun(config, { dataDir: file })).toThrow(/--data-dir .*file is a file, not a folder/);

@@ -2,10 +2,10 @@
  * The runner, with real training processes (forked, tsx): events stream back, cancel stops a run, a killed
  * process is reported as crashed rather than hanging, and runs queue one at a time.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Runner, type RunHandle } from '../../src-main/lab/runner';
+import { prepareRunFolder, Runner, type RunHandle } from '../../src-main/lab/runner';
 import type { RunEvent } from '../../src-shared/run-events';
 import { tempDir, tinyConfig } from '../train/fixtures';
 
@@ -80,6 +80,36 @@ describe('Runner', () => {
     expect(ended).toMatchObject({ status: 'failed', error: { code: 'INVALID_ARGUMENT', details: { field: 'outDir' } } });
     expect(ended.error?.message).toContain(`--out ${file}: cannot write the run's files`);
     expect(handle.process).toBeUndefined(); // no training process was started
+  });
+
+  it('prepares an --out folder: refuses one holding another trained run, clears the log of an attempt that never trained', () => {
+    const config = tinyConfig({ epochs: 2 });
+    const line = (e: object) => JSON.stringify(e) + '\n';
+    const started = line({ event: 'started', config });
+    const folder = (files: Record<string, string>) => {
+      const dir = tempDir();
+      for (const [name, text] of Object.entries(files)) {
+        mkdirSync(dirname(join(dir, name)), { recursive: true });
+        writeFileSync(join(dir, name), text);
+      }
+      return dir;
+    };
+    // New, empty or absent: created with its checkpoints folder.
+    const absent = join(tempDir(), 'new', 'run');
+    prepareRunFolder(absent);
+    expect(existsSync(join(absent, 'checkpoints'))).toBe(true);
+    // A trained run (a batch in its log, or checkpoints): refused to a new run and to another run's resume.
+    const trained = folder({ 'events.jsonl': started + line({ event: 'batch', step: 1 }) });
+    expect(() => prepareRunFolder(trained)).toThrow(/already holds a run/);
+    expect(() => prepareRunFolder(folder({ 'checkpoints/epoch-001.ckpt': 'x' }))).toThrow(/already holds a run/);
+    expect(() => prepareRunFolder(trained, { resuming: tinyConfig({ epochs: 3 }) })).toThrow(/already holds another run/);
+    // Its own run resuming: kept, to be appended to.
+    prepareRunFolder(trained, { resuming: JSON.parse(JSON.stringify(config)) });
+    expect(readFileSync(join(trained, 'events.jsonl'), 'utf8')).toContain('"batch"');
+    // An attempt that failed before its first batch: its log is cleared for the new run.
+    const failed = folder({ 'events.jsonl': started + line({ event: 'ended', status: 'failed' }) });
+    prepareRunFolder(failed);
+    expect(existsSync(join(failed, 'events.jsonl'))).toBe(false);
   });
 
   it('queues runs: one at a time by default, a cancelled queued run never starts', async () => {
