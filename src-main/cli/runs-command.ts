@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { describeError, LabError } from '../../src-shared/errors';
 import { STORED_RUN_STATUSES, type RunSummary, type StoredRunStatus } from '../../src-shared/run-record';
+import { MODEL_NAMES } from '../../src-shared/run-config';
 import {
   configDiff,
   deleteRun,
@@ -107,7 +108,7 @@ function listCommand(): Command {
     .addOption(new Option('--status <status...>', 'only runs with these statuses').choices([...STORED_RUN_STATUSES]))
     .option('--tag <tag>', 'only runs with this tag')
     .option('--study <name>', 'only the runs of this study')
-    .option('--model <name>', 'only runs of this model')
+    .addOption(new Option('--model <name>', 'only runs of this model').choices([...MODEL_NAMES]))
     .option('--limit <n>', 'at most n runs', positiveInt)
     .addOption(dbOption())
     .addOption(jsonOption())
@@ -254,17 +255,20 @@ function exportCommand(): Command {
     .argument('[ids...]', 'run ids')
     .option('--study <name>', 'export this study and its runs')
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'csv']).default('json'))
-    .addOption(new Option('--table <table>', 'CSV: which metrics (evaluation: the --eval-every scores)').choices(['batch', 'epoch', 'evaluation']).default('epoch'))
+    .addOption(new Option('--table <table>', 'CSV: which metrics (default epoch; evaluation: the --eval-every scores)').choices(['batch', 'epoch', 'evaluation']))
     .option('--checkpoints', 'JSON: include checkpoint blobs (base64)')
     .option('--out <file>', 'write here instead of stdout')
     .addOption(dbOption())
-    .action((ids: string[], opts: { study?: string; format: 'json' | 'csv'; table: CsvTable; checkpoints?: boolean; out?: string; db?: string }) => {
+    .action((ids: string[], opts: { study?: string; format: 'json' | 'csv'; table?: CsvTable; checkpoints?: boolean; out?: string; db?: string }) => {
       if (!opts.study && ids.length === 0) throw new LabError('INVALID_ARGUMENT', 'give run ids or --study <name>', { field: 'ids' });
+      // Each option belongs to one format: refused with the other rather than ignored.
+      if (opts.format === 'csv' && opts.checkpoints) throw new LabError('INVALID_ARGUMENT', '--checkpoints: CSV holds metrics only; use --format json', { field: 'checkpoints' });
+      if (opts.format === 'json' && opts.table) throw new LabError('INVALID_ARGUMENT', '--table picks the CSV table; a JSON export holds every table', { field: 'table' });
       if (opts.study && ids.length > 0) throw new LabError('INVALID_ARGUMENT', 'give run ids or --study <name>, not both', { field: 'ids' });
       const list = runIds(ids);
       return withStore(opts.db, async (store) => {
         if (opts.format === 'csv') {
-          await output(exportCsv(store.db, opts.study ? exportStudy(store.db, opts.study).runs.map((r) => r.id) : list, opts.table), opts.out);
+          await output(exportCsv(store.db, opts.study ? exportStudy(store.db, opts.study).runs.map((r) => r.id) : list, opts.table ?? 'epoch'), opts.out);
           return;
         }
         const doc = opts.study

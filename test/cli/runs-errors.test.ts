@@ -130,4 +130,15 @@ describe('odelab runs: errors a user can act on', () => {
     const series = runsCommand().commands.find((c) => c.name() === 'series')!;
     expect(series.helpInformation()).toMatch(/--points <n> +at most this many points per run \(at least 4\)/);
   });
+
+  it("options of the other export format, and an unknown model filter, are refused rather than ignored", async () => {
+    const [csvCheckpoints, jsonTable, model] = await Promise.all([
+      odelab(['runs', 'export', String(runA), '--format', 'csv', '--checkpoints']),
+      odelab(['runs', 'export', String(runA), '--table', 'batch']),
+      odelab(['runs', 'list', '--model', 'mlpp']),
+    ]);
+    expectFailure(csvCheckpoints, 2, /^INVALID_ARGUMENT: --checkpoints: CSV holds metrics only; use --format json$/m);
+    expectFailure(jsonTable, 2, /^INVALID_ARGUMENT: --table picks the CSV table; a JSON export holds every table$/m);
+    expectFailure(model, 2, /option '--model <name>' argument 'mlpp' is invalid\. Allowed choices are odenet-mnist/);
+  });
 });
