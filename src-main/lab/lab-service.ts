@@ -17,6 +17,7 @@ import {
   recordProgress,
   RunWriter,
   saveCheckpoint,
+  runWithCheckpoint,
   type RunStore,
 } from '../store';
 import { prepareRunFolder, Runner, type RunHandle, type RunRequest } from './runner';
@@ -63,7 +64,9 @@ export class LabService {
     if (opts.dataDir) checkDataDirArgument(opts.dataDir);
     const { db } = this.store;
     const runId = db.transaction(() => {
-      const id = createRun(db, { config, tags: opts.tags, notes: opts.notes, parentId: opts.parentId });
+      // A checkpoint file that one of this store's runs wrote (its --out copy) makes that run the parent.
+      const parentId = opts.parentId ?? (start ? runWithCheckpoint(db, opts.resumeFrom!) : undefined);
+      const id = createRun(db, { config, tags: opts.tags, notes: opts.notes, parentId });
       // The state the run starts from is its checkpoint at that epoch: resumeRun continues from it if the run
       // stops before its own first one, rather than starting over from scratch.
       if (start) {

@@ -29,6 +29,13 @@ export function loadCheckpoint(db: Db, runId: number, epoch?: number): Checkpoin
   return { epoch: row.epoch, step: row.step, bytes: row.bytes, createdAt: row.created_at, data: new Uint8Array(row.data) };
 }
 
+/** The run that stored exactly these checkpoint bytes (the oldest, if several), if any: where a checkpoint file came from. */
+export function runWithCheckpoint(db: Db, data: Uint8Array): number | undefined {
+  const blob = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const runId = db.prepare('SELECT min(run_id) FROM checkpoints WHERE bytes = ? AND data = ?').pluck().get(data.byteLength, blob) as number | null;
+  return runId ?? undefined;
+}
+
 export function latestCheckpointEpoch(db: Db, runId: number): number | null {
   const row = db.prepare('SELECT max(epoch) AS epoch FROM checkpoints WHERE run_id = ?').get(runId) as { epoch: number | null };
   return row.epoch;

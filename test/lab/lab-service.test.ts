@@ -142,7 +142,9 @@ describe('LabService', () => {
       if (e.event === 'batch' && e.batch === 2) fromFile.handle.cancel();
     });
     expect((await fromFile.handle.done).status).toBe('cancelled');
-    expect(getRun(store.db, fromFile.runId)).toMatchObject({ status: 'cancelled', epochsCompleted: 1 });
+    // Its parent is the run that stored those bytes: the oldest, the reference run, which training made the same
+    // epoch-1 checkpoint as the cut run (deterministic).
+    expect(getRun(store.db, fromFile.runId)).toMatchObject({ status: 'cancelled', epochsCompleted: 1, parentId: reference.runId });
     const continued = service.resumeRun(fromFile.runId, { dataDir });
     expect((await continued.handle.done).status).toBe('completed');
     expect(batchLosses(store, fromFile.runId)).toEqual(batchLosses(store, reference.runId).slice(4));

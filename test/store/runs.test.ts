@@ -12,6 +12,7 @@ import {
   markEnded,
   markRunning,
   recoverInterrupted,
+  runWithCheckpoint,
   saveCheckpoint,
   setTags,
 } from '../../src-main/store';
@@ -59,6 +60,13 @@ describe('runs', () => {
     expect(loadCheckpoint(db, id)).toMatchObject({ epoch: 3, step: 30, data: new Uint8Array([3]) });
     expect(loadCheckpoint(db, id, 1)).toMatchObject({ epoch: 1, step: 10 });
     expect(() => loadCheckpoint(db, id, 2)).toThrow(/^NOT_FOUND: run \d+ has no checkpoint for epoch 2; it has epochs 1, 3$/);
+    // Which run stored given bytes (a checkpoint file's provenance): by content, the oldest run if several.
+    const other = insertRunRow(db);
+    saveCheckpoint(db, other, { epoch: 1, step: 10, data: new Uint8Array([7, 7]) });
+    saveCheckpoint(db, other, { epoch: 2, step: 20, data: new Uint8Array([3]) });
+    expect(runWithCheckpoint(db, new Uint8Array([7, 7]))).toBe(other);
+    expect(runWithCheckpoint(db, new Uint8Array([3]))).toBe(id);
+    expect(runWithCheckpoint(db, new Uint8Array([7]))).toBeUndefined();
   });
 
   it('filters by status, tag and model; newest first; limit', () => {
