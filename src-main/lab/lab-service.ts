@@ -60,8 +60,8 @@ export class LabService {
   ): RecordedRun {
     const start = opts.resumeFrom && decodeCheckpoint(opts.resumeFrom, opts.resumeName);
     if (start) checkResumable(start, config, opts.resumeName);
-    if (opts.outDir) prepareRunFolder(opts.outDir);
     if (opts.dataDir) checkDataDirArgument(opts.dataDir);
+    if (opts.outDir) prepareRunFolder(opts.outDir); // last: it creates the folder
     const { db } = this.store;
     const runId = db.transaction(() => {
       // A checkpoint file that one of this store's runs wrote (its --out copy) makes that run the parent.
@@ -100,8 +100,8 @@ export class LabService {
         { runId, field: 'config' },
       );
     }
-    if (opts.outDir) prepareRunFolder(opts.outDir, { resuming: config });
     if (opts.dataDir) checkDataDirArgument(opts.dataDir);
+    if (opts.outDir) prepareRunFolder(opts.outDir, { resuming: config });
     const resume = db.transaction(() => {
       const epoch = latestCheckpointEpoch(db, runId);
       const checkpoint = epoch === null ? null : loadCheckpoint(db, runId, epoch);
