@@ -20,10 +20,10 @@ import {
   writeFileSync,
   type WriteStream,
 } from 'node:fs';
-import { isDeepStrictEqual } from 'node:util';
-import { LabError } from '../../src-shared/errors';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
+import { LabError } from '../../src-shared/errors';
 import type { RunConfig } from '../../src-shared/run-config';
 import type { EndedEvent, RunEvent } from '../../src-shared/run-events';
 import type { CheckpointData, FromTrainer, StartMessage, ToTrainer } from './protocol';
@@ -243,22 +243,20 @@ export class Runner {
       publish(e.event === 'checkpoint' && folder?.lastCheckpointPath ? { ...e, path: folder.lastCheckpointPath } : e);
     });
     child.on('exit', (code, signal) => {
-      if (!ended && killedByUser()) {
-        ended = { event: 'ended', status: 'cancelled', epochsCompleted: lastEpoch, step: lastStep, seconds: (Date.now() - started) / 1000 };
-        publish(ended);
-      } else if (!ended) {
-        ended = {
-          event: 'ended',
-          status: 'failed',
-          epochsCompleted: lastEpoch,
-          step: lastStep,
-          seconds: (Date.now() - started) / 1000,
-          error: {
-            code: 'CRASHED',
-            message: `the training process ${signal ? `was killed by ${signal}` : `exited with code ${code}`} before the run ended`,
-            details: { exitCode: code, signal, stderr: stderr.trim().split('\n').slice(-5).join('\n') },
-          },
-        };
+      if (!ended) {
+        // The process died before it could say 'ended': where the run stood, and why.
+        const stood = { event: 'ended', epochsCompleted: lastEpoch, step: lastStep, seconds: (Date.now() - started) / 1000 } as const;
+        ended = killedByUser()
+          ? { ...stood, status: 'cancelled' }
+          : {
+              ...stood,
+              status: 'failed',
+              error: {
+                code: 'CRASHED',
+                message: `the training process ${signal ? `was killed by ${signal}` : `exited with code ${code}`} before the run ended`,
+                details: { exitCode: code, signal, stderr: stderr.trim().split('\n').slice(-5).join('\n') },
+              },
+            };
         publish(ended);
       }
       folder?.close();
