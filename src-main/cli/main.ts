@@ -10,6 +10,7 @@ import { EXIT, EXIT_CODES_HELP } from './exit-codes';
 import { evalCommand, modelsCommand, presetsCommand, solversCommand } from './info-commands';
 import { trainCommand } from './train-command';
 import { dbCommand, runsCommand } from './runs-command';
+import { studiesCommand } from './studies-command';
 
 handleBrokenPipe();
 
@@ -25,7 +26,7 @@ function configure(cmd: Command): Command {
   return cmd.exitOverride().showHelpAfterError().addHelpText('after', EXIT_CODES_HELP);
 }
 
-for (const cmd of [trainCommand(), evalCommand(), modelsCommand(), solversCommand(), presetsCommand(), datasetsCommand(), runsCommand(), dbCommand()]) {
+for (const cmd of [trainCommand(), evalCommand(), modelsCommand(), solversCommand(), presetsCommand(), datasetsCommand(), runsCommand(), studiesCommand(), dbCommand()]) {
   program.addCommand(configure(cmd));
 }
 

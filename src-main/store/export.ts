@@ -4,6 +4,8 @@
  * the metric tables for spreadsheets and pandas.
  *
  * Lossless: export → import into another store → export gives the same document but for ids and exportedAt.
+ * Import is idempotent per run: a run keeps its created_at, config hash and name wherever it travels, and a run
+ * of the document this store has already (same three) is not imported again (see matchExisting).
  * Every double survives bit for bit: JSON numbers round-trip doubles, and the few a JSON number cannot carry
  * (±Infinity, NaN, −0) travel as their names ('Infinity', …). Blobs travel as base64 (checkpoints) or as the
  * numbers they encode (step sizes, misclassified indices). metric_buckets are derived: never exported, rebuilt
@@ -17,7 +19,7 @@ import { z } from 'zod';
 import { describeIssues } from '../../src-shared/config';
 import { LabError } from '../../src-shared/errors';
 import { droppedKeys, readStoredConfig, RunConfig } from '../../src-shared/run-config';
-import { STORED_RUN_STATUSES } from '../../src-shared/run-record';
+import { STORED_RUN_STATUSES, type StoredRunStatus } from '../../src-shared/run-record';
 import type { Db } from './database';
 import { rebuildBuckets } from './metrics';
 import { SCHEMA_VERSION } from './migrations';
@@ -184,7 +186,11 @@ const CheckpointExport = z.strictObject({
   data: z.base64(),
 });
 
-/** The runs columns that travel as they are (camelCase of the column); config, tags and error details are parsed. */
+/**
+ * The runs columns that travel as they are (camelCase of the column); config, tags and error details are parsed.
+ * Not exported: final_json and best_json (derived from epoch_metrics by triggers), out_dir (a folder on the
+ * machine that ran it) and cancel_requested (a request to the process writing it).
+ */
 const RUN_COLUMNS = {
   id: Id,
   name: Text,
@@ -463,10 +469,31 @@ export function exportCsv(db: Db, runIds: number[], table: CsvTable): string {
 
 // ── Import ───────────────────────────────────────────────────────────────────────────────────────────────────
 
+/** How far a run got: what tells two copies of one run apart (one exported mid-run, one after it ended). */
+export interface RunProgress {
+  status: StoredRunStatus;
+  epochsCompleted: number;
+  stepsCompleted: number;
+}
+
+/** A run of the document this store has already. */
+export interface ExistingRun {
+  /** Its id in this store. */
+  id: number;
+  /**
+   * null when the copy here is as far along as the document's; else both (the document's status as exported:
+   * 'running' for a run exported mid-run). The copy here is not updated from the document: only a parent link
+   * it lacks is filled in (linkParents).
+   */
+  differs: { here: RunProgress; export: RunProgress } | null;
+}
+
 export interface ImportResult {
-  /** Each imported run's id in the document → its new id in this store. */
+  /** Each run imported: its id in the document → its new id in this store. */
   runIds: Map<number, number>;
-  /** Names of the studies created or added to. */
+  /** Each run of the document that was here already (not imported again): its id in the document → the one here. */
+  existing: Map<number, ExistingRun>;
+  /** Names of the studies created or added to (a study that had all its runs of the document already is not). */
   studies: string[];
 }
 
@@ -566,6 +593,44 @@ function importDataset(db: Db, d: DatasetExport): number {
   return row.id;
 }
 
+const UNFINISHED: readonly StoredRunStatus[] = ['queued', 'running'];
+
+/**
+ * The same progress: equal epochs and steps, and equal statuses — except that a run exported while unfinished
+ * (queued or running) is as far along as an unfinished run here (queued, running, or interrupted: what its import
+ * made of it).
+ */
+function sameProgress(here: RunProgress, exported: RunProgress): boolean {
+  if (here.epochsCompleted !== exported.epochsCompleted || here.stepsCompleted !== exported.stepsCompleted) return false;
+  if (UNFINISHED.includes(exported.status)) return UNFINISHED.includes(here.status) || here.status === 'interrupted';
+  return here.status === exported.status;
+}
+
+/**
+ * The document's runs this store has already, each matched to one run here. A run's identity is what no store
+ * changes and every import keeps: its created_at (to the millisecond), its config hash and its name. (There is no
+ * run UUID: a schema change would be needed for one.) Runs with the same identity — two runs of one config and
+ * name created in the same millisecond — are matched one to one, in id order on both sides.
+ */
+function matchExisting(db: Db, runs: RunExport[]): Map<number, ExistingRun> {
+  const candidates = db.prepare(
+    `SELECT id, status, epochs_completed AS epochsCompleted, steps_completed AS stepsCompleted FROM runs
+     WHERE created_at = ? AND config_hash = ? AND name = ? ORDER BY id`,
+  );
+  const claimed = new Set<number>();
+  const existing = new Map<number, ExistingRun>();
+  for (const run of [...runs].sort((a, b) => a.id - b.id)) {
+    const rows = candidates.all(run.createdAt, run.configHash, run.name) as (RunProgress & { id: number })[];
+    const here = rows.find((r) => !claimed.has(r.id));
+    if (!here) continue;
+    claimed.add(here.id);
+    const exported: RunProgress = { status: run.status, epochsCompleted: run.epochsCompleted, stepsCompleted: run.stepsCompleted };
+    const { id, ...progress } = here;
+    existing.set(run.id, { id, differs: sameProgress(progress, exported) ? null : { here: progress, export: exported } });
+  }
+  return existing;
+}
+
 /**
  * A run exported while queued or training has no process behind it here: it arrives 'interrupted', as
  * recoverInterrupted marks an orphan (no owner, an INTERRUPTED error, ended when the export was taken).
@@ -630,38 +695,49 @@ function importRun(db: Db, exported: RunExport, datasetIds: Map<number, number>,
   return id;
 }
 
-/** Parent links within the document, by new ids; a parent outside it stays null. */
-function linkParents(db: Db, runs: RunExport[], runIds: Map<number, number>): void {
-  const link = db.prepare('UPDATE runs SET parent_id = ? WHERE id = ?');
+/**
+ * Parent links within the document, by ids here: every imported run gets its parent (imported or here already;
+ * a parent outside the document stays null), and a run that was here without a parent gains the document's — say
+ * it came in an earlier export that lacked its parent. A parent link a run here has is never changed.
+ */
+function linkParents(db: Db, runs: RunExport[], idsHere: Map<number, number>): void {
+  const link = db.prepare('UPDATE runs SET parent_id = ? WHERE id = ? AND parent_id IS NULL');
   for (const run of runs) {
-    const parent = run.parentId === null ? undefined : runIds.get(run.parentId);
-    if (parent !== undefined) link.run(parent, runIds.get(run.id));
+    const parent = run.parentId === null ? undefined : idsHere.get(run.parentId);
+    const child = idsHere.get(run.id)!;
+    if (parent !== undefined && parent !== child) link.run(parent, child);
   }
 }
 
-/** The study by name (created if this store has none of that name) gains the document's runs of it. */
-function importStudy(db: Db, s: StudyExport, runIds: Map<number, number>): string {
-  db.prepare('INSERT INTO studies (name, created_at, grid_json, notes) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING').run(
-    s.name,
-    s.createdAt,
-    JSON.stringify(s.grid),
-    s.notes,
-  );
+/**
+ * The study by name (created if this store has none of that name) gains the document's runs of it, by their ids
+ * here. Whether that changed anything: a study re-imported with runs it has already did not.
+ */
+function importStudy(db: Db, s: StudyExport, idsHere: Map<number, number>): boolean {
+  const { changes: created } = db
+    .prepare('INSERT INTO studies (name, created_at, grid_json, notes) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING')
+    .run(s.name, s.createdAt, JSON.stringify(s.grid), s.notes);
   const studyId = db.prepare('SELECT id FROM studies WHERE name = ?').pluck().get(s.name) as number;
   const add = db.prepare('INSERT OR IGNORE INTO study_runs (study_id, run_id) VALUES (?, ?)');
+  let added = 0;
   for (const old of s.runIds) {
-    const id = runIds.get(old);
-    if (id !== undefined) add.run(studyId, id);
+    const id = idsHere.get(old);
+    if (id !== undefined) added += add.run(studyId, id).changes;
   }
-  return s.name;
+  return created + added > 0;
 }
 
 function importParsed(db: Db, doc: ExportDocument): ImportResult {
-  const datasetIds = new Map(doc.datasets.map((d) => [d.id, importDataset(db, d)]));
-  const runIds = new Map(doc.runs.map((r) => [r.id, importRun(db, r, datasetIds, doc.exportedAt)]));
-  linkParents(db, doc.runs, runIds);
-  const studies = doc.studies.map((s) => importStudy(db, s, runIds));
-  return { runIds, studies };
+  const existing = matchExisting(db, doc.runs);
+  const toImport = doc.runs.filter((r) => !existing.has(r.id));
+  // Only the datasets the imported runs trained on: a run here already has its own link.
+  const used = new Set(toImport.map((r) => r.datasetId));
+  const datasetIds = new Map(doc.datasets.filter((d) => used.has(d.id)).map((d) => [d.id, importDataset(db, d)]));
+  const runIds = new Map(toImport.map((r) => [r.id, importRun(db, r, datasetIds, doc.exportedAt)]));
+  const idsHere = new Map(doc.runs.map((r) => [r.id, runIds.get(r.id) ?? existing.get(r.id)!.id]));
+  linkParents(db, doc.runs, idsHere);
+  const studies = doc.studies.filter((s) => importStudy(db, s, idsHere)).map((s) => s.name);
+  return { runIds, existing, studies };
 }
 
 /** A constraint the document breaks (say a step twice in one run) is the document's fault: INVALID_ARGUMENT. */
@@ -675,9 +751,11 @@ function asImportError(e: unknown): unknown {
 
 /**
  * Imports an export document: validated first (INVALID_ARGUMENT naming the field), then everything in one
- * transaction — all of it or nothing. Runs get new ids (parent links inside the document follow them, others
- * become null); datasets already here (same spec and content hash) are reused; a study whose name exists
- * gains the runs. Runs exported while queued or running arrive 'interrupted' (see asImported).
+ * transaction — all of it or nothing. A run this store has already (same created_at, config hash and name: see
+ * matchExisting) is not imported again and is left as it is, even when the document has more of it (reported in
+ * `existing`); the others get new ids (parent links inside the document follow them, others become null).
+ * Datasets already here (same spec and content hash) are reused; a study whose name exists gains the runs, those
+ * already here by their ids here. Runs exported while queued or running arrive 'interrupted' (see asImported).
  */
 export function importDocument(db: Db, input: unknown): ImportResult {
   return importExportDocument(db, parseExportDocument(input));

@@ -11,9 +11,23 @@ export interface StudyRecord {
   runIds: number[];
 }
 
+export interface StudySummary {
+  id: number;
+  name: string;
+  createdAt: string;
+  notes: string;
+  /** How many runs it holds. */
+  runs: number;
+}
+
+const studyNotFound = (name: string) => new LabError('NOT_FOUND', `no study named '${name}' in this database`, { study: name });
+
+function studyId(db: Db, name: string): number | undefined {
+  return db.prepare('SELECT id FROM studies WHERE name = ?').pluck().get(name) as number | undefined;
+}
+
 export function createStudy(db: Db, s: { name: string; grid?: Record<string, unknown>; notes?: string }): number {
-  const existing = db.prepare('SELECT id FROM studies WHERE name = ?').get(s.name);
-  if (existing) throw new LabError('INVALID_ARGUMENT', `name: a study named '${s.name}' already exists`, { field: 'name' });
+  if (studyId(db, s.name) !== undefined) throw new LabError('INVALID_ARGUMENT', `name: a study named '${s.name}' already exists`, { field: 'name' });
   const info = db
     .prepare('INSERT INTO studies (name, created_at, grid_json, notes) VALUES (?, ?, ?, ?)')
     .run(s.name, new Date().toISOString(), JSON.stringify(s.grid ?? {}), s.notes ?? '');
@@ -22,29 +36,108 @@ export function createStudy(db: Db, s: { name: string; grid?: Record<string, unk
 
 /** The study's id, creating it (with no grid) the first time the name is used. */
 export function ensureStudy(db: Db, name: string): number {
-  const row = db.prepare('SELECT id FROM studies WHERE name = ?').get(name) as { id: number } | undefined;
-  return row?.id ?? createStudy(db, { name });
+  return studyId(db, name) ?? createStudy(db, { name });
 }
 
-export function addRunsToStudy(db: Db, studyId: number, runIds: number[]): void {
-  const add = db.prepare('INSERT OR IGNORE INTO study_runs (study_id, run_id) VALUES (?, ?)');
-  db.transaction(() => runIds.forEach((id) => add.run(studyId, id)))();
+/** The ids among `runIds` the store has no run of, in the order given. */
+function missingRuns(db: Db, runIds: number[]): number[] {
+  const exists = db.prepare('SELECT 1 FROM runs WHERE id = ?').pluck();
+  return runIds.filter((id) => exists.get(id) === undefined);
+}
+
+/**
+ * Adds runs to the study (by id; a run already in it stays, once). All or nothing: NOT_FOUND naming every id the
+ * store has no run of, and nothing added. Returns which runs were added and which were in the study already.
+ */
+export function addRunsToStudy(db: Db, studyId: number, runIds: number[]): { added: number[]; already: number[] } {
+  const ids = [...new Set(runIds)];
+  return db.transaction(() => {
+    const missing = missingRuns(db, ids);
+    if (missing.length > 0) {
+      const name = db.prepare('SELECT name FROM studies WHERE id = ?').pluck().get(studyId) as string;
+      throw new LabError('NOT_FOUND', `no run with id ${missing.join(', ')} in this database; nothing was added to study '${name}'`, {
+        field: 'ids',
+        runIds: missing,
+      });
+    }
+    const add = db.prepare('INSERT OR IGNORE INTO study_runs (study_id, run_id) VALUES (?, ?)');
+    const added = ids.filter((id) => add.run(studyId, id).changes > 0);
+    return { added, already: ids.filter((id) => !added.includes(id)) };
+  })();
+}
+
+/**
+ * `odelab studies add`: the study `name` (created if new) gains the runs, and with `notes` its notes are replaced.
+ * One transaction: an unknown run id (NOT_FOUND naming each) leaves everything as it was, no study created.
+ */
+export function addToStudy(
+  db: Db,
+  name: string,
+  runIds: number[],
+  opts: { notes?: string } = {},
+): { id: number; created: boolean; added: number[]; already: number[] } {
+  return db.transaction(() => {
+    const existing = studyId(db, name);
+    const id = existing ?? createStudy(db, { name });
+    const { added, already } = addRunsToStudy(db, id, runIds);
+    if (opts.notes !== undefined) setStudyNotes(db, name, opts.notes);
+    return { id, created: existing === undefined, added, already };
+  })();
+}
+
+/**
+ * Takes runs out of the study (the runs stay in the store). All or nothing: NOT_FOUND naming every id that is not
+ * in the study, and nothing removed.
+ */
+export function removeRunsFromStudy(db: Db, name: string, runIds: number[]): { removed: number[] } {
+  const ids = [...new Set(runIds)];
+  return db.transaction(() => {
+    const study = getStudy(db, name);
+    const members = new Set(study.runIds);
+    const outside = ids.filter((id) => !members.has(id));
+    if (outside.length > 0) {
+      throw new LabError(
+        'NOT_FOUND',
+        `run ${outside.join(', ')} ${outside.length === 1 ? 'is' : 'are'} not in study '${name}'; nothing was removed`,
+        { field: 'ids', study: name, runIds: outside },
+      );
+    }
+    const remove = db.prepare('DELETE FROM study_runs WHERE study_id = ? AND run_id = ?');
+    ids.forEach((id) => remove.run(study.id, id));
+    return { removed: ids };
+  })();
+}
+
+/** Replaces the study's notes; NOT_FOUND when there is no such study. */
+export function setStudyNotes(db: Db, name: string, notes: string): void {
+  const { changes } = db.prepare('UPDATE studies SET notes = ? WHERE name = ?').run(notes, name);
+  if (changes === 0) throw studyNotFound(name);
+}
+
+/** Deletes the study (its grid, notes and membership list), not its runs. Returns the runs it held. */
+export function deleteStudy(db: Db, name: string): { runIds: number[] } {
+  return db.transaction(() => {
+    const study = getStudy(db, name);
+    db.prepare('DELETE FROM studies WHERE id = ?').run(study.id);
+    return { runIds: study.runIds };
+  })();
 }
 
 export function getStudy(db: Db, name: string): StudyRecord {
   const r = db.prepare('SELECT * FROM studies WHERE name = ?').get(name) as
     | { id: number; name: string; created_at: string; grid_json: string; notes: string }
     | undefined;
-  if (!r) throw new LabError('NOT_FOUND', `no study named '${name}' in this database`, { study: name });
+  if (!r) throw studyNotFound(name);
   const runIds = (db.prepare('SELECT run_id FROM study_runs WHERE study_id = ? ORDER BY run_id').pluck().all(r.id) as number[]);
   return { id: r.id, name: r.name, createdAt: r.created_at, grid: JSON.parse(r.grid_json) as Record<string, unknown>, notes: r.notes, runIds };
 }
 
-export function listStudies(db: Db): { id: number; name: string; createdAt: string; runs: number }[] {
+/** Every study, oldest first, with how many runs it holds. */
+export function listStudies(db: Db): StudySummary[] {
   return db
     .prepare(
-      `SELECT s.id, s.name, s.created_at AS createdAt, count(sr.run_id) AS runs FROM studies s
+      `SELECT s.id, s.name, s.created_at AS createdAt, s.notes, count(sr.run_id) AS runs FROM studies s
        LEFT JOIN study_runs sr ON sr.study_id = s.id GROUP BY s.id ORDER BY s.id`,
     )
-    .all() as { id: number; name: string; createdAt: string; runs: number }[];
+    .all() as StudySummary[];
 }

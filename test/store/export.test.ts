@@ -3,6 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../src-main/store/database';
 import { exportCsv, exportRuns, exportStudy, importDocument, type ExportDocument } from '../../src-main/store/export';
 import { rebuildBuckets } from '../../src-main/store/metrics';
+import { markEnded, recordProgress } from '../../src-main/store/runs';
+import { SCHEMA_VERSION } from '../../src-main/store/migrations';
 import { LabError } from '../../src-shared/errors';
 import { freshDb, insertRunRow, sampleConfig } from './fixtures';
 
@@ -223,7 +225,7 @@ describe('export and import', () => {
     const a = db();
     const { parent, child } = populate(a);
     const doc = exportRuns(a, [child, parent]);
-    expect(doc).toMatchObject({ format: 'neural-ode-lab.runs', version: 1, schemaVersion: 2 });
+    expect(doc).toMatchObject({ format: 'neural-ode-lab.runs', version: 1, schemaVersion: SCHEMA_VERSION });
     expect(doc.runs.map((r) => r.id)).toEqual([child, parent]);
     const run = doc.runs[0];
     expect(run).toMatchObject({
@@ -253,8 +255,10 @@ describe('export and import', () => {
     const snake = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
     const keysAsColumns = (o: object) => Object.keys(o).map(snake);
     const jsonColumn = (c: string) => c.replace(/_json$/, '');
-    // final_json / best_json are derived (triggers on epoch_metrics), so not exported.
-    expect(columns('runs').filter((c) => c !== 'final_json' && c !== 'best_json').map(jsonColumn).sort()).toEqual(
+    // final_json / best_json are derived (triggers on epoch_metrics), out_dir is a path on the machine that ran the
+    // run, cancel_requested a request to a live process: none is exported.
+    const notExported = ['final_json', 'best_json', 'out_dir', 'cancel_requested'];
+    expect(columns('runs').filter((c) => !notExported.includes(c)).map(jsonColumn).sort()).toEqual(
       keysAsColumns(run)
         .filter((k) => !['batch_metrics', 'epoch_metrics', 'evaluations', 'confusion_matrices', 'step_sizes', 'checkpoints'].includes(k))
         .sort(),
@@ -293,22 +297,19 @@ describe('export and import', () => {
     expectLabError(() => exportCsv(a, [997], 'batch'), 'NOT_FOUND', /997/);
   });
 
-  it('reuses a dataset with the same spec and content, merges a study of the same name, and gives fresh run ids', () => {
+  it('reuses a dataset with the same spec and content and merges a study of the same name', () => {
     const a = db();
     const { parent, child } = populate(a);
-    const doc = viaJson(exportRuns(a, [parent, child]));
     const b = db();
-    const first = importDocument(b, doc);
-    const second = importDocument(b, doc);
-    expect(new Set([...first.runIds.values(), ...second.runIds.values()]).size).toBe(4);
+    // The same dataset and study already in B, from a run of B's own.
+    const own = insertRunRow(b, { name: 'own', status: 'completed' });
+    fillRunColumns(b, own, insertDataset(b), {});
+    insertStudy(b, 'solver grid, "v1"', [own]);
+    const { runIds } = importDocument(b, viaJson(exportRuns(a, [parent, child])));
     expect(b.prepare('SELECT count(*) FROM datasets').pluck().get()).toBe(1);
-    expect(b.prepare('SELECT count(*) FROM studies').pluck().get()).toBe(1);
-    expect(b.prepare('SELECT count(*) FROM study_runs').pluck().get()).toBe(4);
     expect(b.prepare('SELECT DISTINCT dataset_id FROM runs').pluck().all()).toHaveLength(1);
-    // Each import's child points at that import's parent.
-    for (const r of [first, second]) {
-      expect(b.prepare('SELECT parent_id FROM runs WHERE id = ?').pluck().get(r.runIds.get(child))).toBe(r.runIds.get(parent));
-    }
+    expect(b.prepare('SELECT name FROM studies').pluck().all()).toEqual(['solver grid, "v1"']);
+    expect(b.prepare('SELECT run_id FROM study_runs ORDER BY run_id').pluck().all()).toEqual([own, runIds.get(parent), runIds.get(child)]);
   });
 
   it('drops a parent link that points outside the document', () => {
@@ -343,6 +344,188 @@ describe('export and import', () => {
       { status: 'completed', owner_pid: 4242, owner_host: 'elsewhere', ended_at: null, error_code: null, error_message: null },
       { status: 'diverged', owner_pid: 4242, owner_host: 'elsewhere', ended_at: null, error_code: null, error_message: null },
     ]);
+  });
+});
+
+describe('importing runs that are already here', () => {
+  const STUDY = 'solver grid, "v1"';
+  const runCount = (d: Db) => d.prepare('SELECT count(*) FROM runs').pluck().get();
+  const parentOf = (d: Db, id: number) => d.prepare('SELECT parent_id FROM runs WHERE id = ?').pluck().get(id);
+  const members = (d: Db, study = STUDY) =>
+    d.prepare('SELECT run_id FROM study_runs JOIN studies s ON s.id = study_id WHERE s.name = ? ORDER BY run_id').pluck().all(study);
+
+  it('imports the same export twice: the second adds nothing, names each run already here by its id here, and changes nothing', () => {
+    const a = db();
+    const { parent, child } = populate(a);
+    const doc = viaJson(exportRuns(a, [parent, child], { checkpoints: true }));
+    const b = db();
+    const first = importDocument(b, doc);
+    const before = snapshot(b);
+    const second = importDocument(b, doc);
+    expect(second.runIds.size).toBe(0);
+    expect(second.existing).toEqual(
+      new Map([
+        [parent, { id: first.runIds.get(parent), differs: null }],
+        [child, { id: first.runIds.get(child), differs: null }],
+      ]),
+    );
+    expect(second.studies).toEqual([]);
+    expect(snapshot(b)).toEqual(before);
+    expect(runCount(b)).toBe(2);
+  });
+
+  it('knows its own runs coming back: an export imported into its own store, or into B and exported back, adds nothing', () => {
+    const a = db();
+    const { parent, child } = populate(a);
+    const docA = viaJson(exportRuns(a, [parent, child]));
+    const before = snapshot(a);
+    const home = importDocument(a, docA);
+    expect(home.runIds.size).toBe(0);
+    expect([...home.existing].map(([from, here]) => [from, here.id])).toEqual([
+      [parent, parent],
+      [child, child],
+    ]);
+
+    const b = db();
+    const { runIds } = importDocument(b, docA);
+    const back = importDocument(a, viaJson(exportRuns(b, [runIds.get(child)!, runIds.get(parent)!])));
+    expect(back.runIds.size).toBe(0);
+    expect(back.existing).toEqual(
+      new Map([
+        [runIds.get(child), { id: child, differs: null }],
+        [runIds.get(parent), { id: parent, differs: null }],
+      ]),
+    );
+    expect(snapshot(a)).toEqual(before);
+  });
+
+  it('takes a run exported mid-run and again after it completed for the same run: already here, both progresses reported, the copy here left as it is', () => {
+    const a = db();
+    const id = insertRunRow(a, { name: 'long run', status: 'running' });
+    recordProgress(a, id, { epochsCompleted: 1, stepsCompleted: 23, wallSeconds: 4 });
+    const midRun = viaJson(exportRuns(a, [id]));
+    // Back into the store it came from while still running: the same run, as far along.
+    expect(importDocument(a, midRun)).toEqual({ runIds: new Map(), existing: new Map([[id, { id, differs: null }]]), studies: [] });
+    recordProgress(a, id, { epochsCompleted: 3, stepsCompleted: 69, wallSeconds: 12 });
+    markEnded(a, id, 'completed');
+    const done = viaJson(exportRuns(a, [id]));
+
+    const b = db();
+    const here = importDocument(b, midRun).runIds.get(id)!;
+    expect(b.prepare('SELECT status FROM runs WHERE id = ?').pluck().get(here)).toBe('interrupted');
+    // The snapshot again: what its first import made of it ('interrupted') is as far along as the export ('running').
+    expect(importDocument(b, midRun).existing.get(id)).toEqual({ id: here, differs: null });
+    const before = snapshot(b);
+    const later = importDocument(b, done);
+    expect(later.runIds.size).toBe(0);
+    expect(later.existing.get(id)).toEqual({
+      id: here,
+      differs: { here: { status: 'interrupted', epochsCompleted: 1, stepsCompleted: 23 }, export: { status: 'completed', epochsCompleted: 3, stepsCompleted: 69 } },
+    });
+    expect(snapshot(b)).toEqual(before);
+
+    // The other way round: the completed run here, the older snapshot arrives.
+    const c = db();
+    const completed = importDocument(c, done).runIds.get(id)!;
+    expect(importDocument(c, midRun).existing.get(id)).toEqual({
+      id: completed,
+      differs: { here: { status: 'completed', epochsCompleted: 3, stepsCompleted: 69 }, export: { status: 'running', epochsCompleted: 1, stepsCompleted: 23 } },
+    });
+    expect(runCount(c)).toBe(1);
+  });
+
+  it('adds only the runs it lacks, linking them to a parent already here, and puts the runs already here in the study', () => {
+    const a = db();
+    const { parent, child } = populate(a);
+    const b = db();
+    const parentHere = importDocument(b, viaJson(exportRuns(a, [parent]))).runIds.get(parent)!;
+    const result = importDocument(b, viaJson(exportRuns(a, [parent, child])));
+    expect(result.existing).toEqual(new Map([[parent, { id: parentHere, differs: null }]]));
+    const childHere = result.runIds.get(child)!;
+    expect([...result.runIds.keys()]).toEqual([child]);
+    expect(parentOf(b, childHere)).toBe(parentHere);
+    expect(members(b)).toEqual([parentHere, childHere]);
+    expect(result.studies).toEqual([STUDY]);
+    expect(runCount(b)).toBe(2);
+  });
+
+  it("maps a study's membership to the runs already here: a study deleted here comes back with them, no run imported again", () => {
+    const a = db();
+    const { parent, child } = populate(a);
+    const doc = viaJson(exportRuns(a, [parent, child]));
+    const b = db();
+    const { runIds } = importDocument(b, doc);
+    b.prepare('DELETE FROM studies').run();
+    const again = importDocument(b, doc);
+    expect(again.runIds.size).toBe(0);
+    expect(again.studies).toEqual([STUDY]);
+    expect(members(b)).toEqual([runIds.get(parent), runIds.get(child)]);
+    // A run taken out of the study here is put back; the study is reported as added to.
+    b.prepare('DELETE FROM study_runs WHERE run_id = ?').run(runIds.get(child));
+    expect(importDocument(b, doc).studies).toEqual([STUDY]);
+    expect(members(b)).toEqual([runIds.get(parent), runIds.get(child)]);
+    expect(runCount(b)).toBe(2);
+  });
+
+  it('gives a run here that lacked its parent the parent when it arrives, and never changes a parent link it has', () => {
+    const a = db();
+    const { parent, child } = populate(a);
+    const b = db();
+    const childHere = importDocument(b, viaJson(exportRuns(a, [child]))).runIds.get(child)!;
+    expect(parentOf(b, childHere)).toBeNull();
+    const { runIds } = importDocument(b, viaJson(exportRuns(a, [parent, child])));
+    expect(parentOf(b, childHere)).toBe(runIds.get(parent));
+
+    const c = db();
+    const other = insertRunRow(c, { name: 'another parent', status: 'completed' });
+    const childInC = importDocument(c, viaJson(exportRuns(a, [child]))).runIds.get(child)!;
+    c.prepare('UPDATE runs SET parent_id = ? WHERE id = ?').run(other, childInC);
+    importDocument(c, viaJson(exportRuns(a, [parent, child])));
+    expect(parentOf(c, childInC)).toBe(other);
+  });
+
+  it('tells runs apart by created_at, config hash and name; runs alike in all three are matched one to one', () => {
+    const a = db();
+    const at = '2025-03-04T05:06:07.089Z';
+    const twinA = insertRunRow(a, { name: 'same', status: 'completed' });
+    const twinB = insertRunRow(a, { name: 'same', status: 'completed' });
+    const aMsLater = insertRunRow(a, { name: 'same', status: 'completed' });
+    const otherName = insertRunRow(a, { name: 'other', status: 'completed' });
+    const otherConfig = insertRunRow(a, { name: 'same', status: 'completed' });
+    a.prepare('UPDATE runs SET created_at = ?').run(at);
+    a.prepare('UPDATE runs SET created_at = ? WHERE id = ?').run('2025-03-04T05:06:07.090Z', aMsLater);
+    a.prepare("UPDATE runs SET config_hash = 'another' WHERE id = ?").run(otherConfig);
+    const all = [twinA, twinB, aMsLater, otherName, otherConfig];
+    const doc = viaJson(exportRuns(a, all));
+
+    const b = db();
+    const first = importDocument(b, doc);
+    expect(first.runIds.size).toBe(5);
+    const second = importDocument(b, doc);
+    expect(second.runIds.size).toBe(0);
+    expect([...second.existing].map(([from, here]) => [from, here.id])).toEqual(all.map((id) => [id, first.runIds.get(id)]));
+
+    // One twin here already: the other is imported beside it, as are the runs that only look alike.
+    const c = db();
+    const one = importDocument(c, viaJson(exportRuns(a, [twinB]))).runIds.get(twinB)!;
+    const rest = importDocument(c, doc);
+    expect([...rest.existing.values()].map((e) => e.id)).toEqual([one]);
+    expect(rest.runIds.size).toBe(4);
+    expect(runCount(c)).toBe(5);
+  });
+
+  it('is all or nothing with runs already here: a broken run beside them imports nothing', () => {
+    const a = db();
+    const { parent, child } = populate(a);
+    const b = db();
+    importDocument(b, viaJson(exportRuns(a, [parent])));
+    b.prepare('DELETE FROM studies').run();
+    const before = snapshot(b);
+    const doc = viaJson(exportRuns(a, [parent, child])) as ExportDocument;
+    const steps = doc.runs[1].batchMetrics.step;
+    steps[steps.length - 1] = steps[0];
+    expectLabError(() => importDocument(b, doc), 'INVALID_ARGUMENT', /could not be imported, nothing was imported: UNIQUE constraint failed: batch_metrics/);
+    expect(snapshot(b)).toEqual(before);
   });
 });
 
