@@ -137,6 +137,14 @@ export const ShapesSpec = z
 export const DatasetSpec = z.discriminatedUnion('kind', [MnistSpec, FashionMnistSpec, ShapesSpec]);
 
 export type DatasetSpec = z.infer<typeof DatasetSpec>;
+
+/**
+ * How many training images a spec yields, when the spec alone says (shapes, or a subset of any dataset);
+ * undefined for MNIST's or Fashion-MNIST's whole training split, whose size is that of the copy loaded.
+ */
+export function trainImagesOf(spec: DatasetSpec): number | undefined {
+  return spec.trainSubset ?? (spec.kind === 'shapes' ? spec.trainCount : undefined);
+}
 export type DatasetSpecInput = z.input<typeof DatasetSpec>;
 export type ShapesSpec = z.infer<typeof ShapesSpec>;
 export type ShapesSpecInput = z.input<typeof ShapesSpec>;

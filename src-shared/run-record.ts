@@ -67,5 +67,13 @@ export interface RunDetail extends RunSummary {
   testSize: number | null;
   batchesPerEpoch: number | null;
   datasetId: number | null;
+  /** The folder the run also keeps its files in (--out), on the machine that ran it. */
+  outDir: string | null;
+  /** A stop asked of the run's owner that it has not acted on yet (`odelab runs cancel`). */
+  cancelRequested: CancelRequest | null;
   checkpoints: CheckpointInfo[];
 }
+
+/** How a run is asked to stop: after its current batch, or now (its training process killed). */
+export const CANCEL_REQUESTS = ['after-batch', 'now'] as const;
+export type CancelRequest = (typeof CANCEL_REQUESTS)[number];

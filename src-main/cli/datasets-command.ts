@@ -20,6 +20,7 @@ import {
 import { fmtInt } from '../data/format';
 import { IdxDatasetKinds } from '../../src-shared/config';
 import { int, num } from './option-parsers';
+import { printJson } from './json-output';
 
 type IdxKind = (typeof IdxDatasetKinds)[number];
 
@@ -47,7 +48,7 @@ export function datasetsCommand(): Command {
         source: { kind: 'generated', path: shapesCacheRoot(dir) } as const,
       };
       if (opts.json) {
-        process.stdout.write(JSON.stringify({ dataDir: dir, datasets: [...idx, shapes] }, null, 2) + '\n');
+        printJson({ dataDir: dir, datasets: [...idx, shapes] });
         return;
       }
       const indent = ' '.repeat(15);
@@ -149,7 +150,7 @@ function report(d: Dataset, json: boolean, extra: Record<string, unknown> = {}):
   const test = d.test.labels.length;
   if (json) {
     const summary = { kind: d.spec.kind, name: d.name, classes: d.classes, source: d.source, train, test, ...extra };
-    process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+    printJson(summary);
   } else {
     const counts = `${d.classes.length} classes, ${fmtInt(train)} training / ${fmtInt(test)} test images`;
     process.stdout.write(`${d.name}: ${counts}, ${describeSource(d.source)}\n`);

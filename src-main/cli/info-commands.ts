@@ -15,9 +15,11 @@ import { LabError } from '../../src-shared/errors';
 import { loadCheckpoint } from '../store';
 import { withStore } from './store-options';
 import { positiveInt } from './option-parsers';
+import { printJson } from './json-output';
 
 function print(json: boolean, value: unknown, text: () => string): void {
-  process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : text() + '\n');
+  if (json) printJson(value);
+  else process.stdout.write(text() + '\n');
 }
 
 export function modelsCommand(): Command {

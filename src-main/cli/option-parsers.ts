@@ -4,6 +4,7 @@
  * Ranges beyond these are the run config schema's to check, which names the field.
  */
 import { InvalidArgumentError } from 'commander';
+import { LabError } from '../../src-shared/errors';
 
 /** Decimal numerals only (Number() would also read '0x10', '0b11' and ' 7 '). */
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
@@ -33,4 +34,14 @@ export function positiveInt(v: string): number {
     throw new InvalidArgumentError(`expected a positive integer, got '${v}'`);
   }
   return Number(v);
+}
+
+/** Run ids given as arguments: positive integers, the one that is not named (a usage error, exit code 2). */
+export function runIds(values: string[]): number[] {
+  return values.map((v) => {
+    if (!INTEGER.test(v) || !Number.isSafeInteger(Number(v)) || Number(v) < 1) {
+      throw new LabError('INVALID_ARGUMENT', `run id: expected a positive integer, got '${v}'`, { field: 'id' });
+    }
+    return Number(v);
+  });
 }

@@ -1,5 +1,5 @@
 /**
- * `odelab runs (list|show|diff|series|tag|delete|export|import|resume)` and `odelab db check`: the run store from
+ * `odelab runs (list|show|diff|series|tag|delete|export|import|resume|cancel)` and `odelab db check`: the run store from
  * the command line. `--json` prints one JSON document, indented, as `models`, `presets` and `eval` do.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -33,23 +33,20 @@ import {
   type SeriesAxis,
 } from '../store';
 import { followRun, launchOptions, type LaunchFlags } from './train-command';
-import { withService, withStore } from './store-options';
+import { dbOption, withService, withStore } from './store-options';
+import { jsonOption, printJson } from './json-output';
 import { EXIT } from './exit-codes';
-import { int, names, positiveInt } from './option-parsers';
+import { int, names, positiveInt, runIds } from './option-parsers';
+import { cancelCommand } from './cancel-command';
 import { fileProblem, readFileArgument } from './file-arguments';
 
 /** Every command but import works on a store that exists: see STORE_HELP. */
-const dbOption = (creates = false) =>
-  new Option('--db <file>', `run store${creates ? ', created if absent' : ', which must exist'} (default: $ODELAB_DB, else lab.db in the lab data folder)`);
-const jsonOption = () => new Option('--json', 'output one JSON document');
 
 const STORE_HELP = `
 Run store: --db <file>, else $ODELAB_DB, else lab.db in the lab's data folder. Every command here except
 import refuses a store file that does not exist (NOT_FOUND naming the path) rather than create an empty one;
 the lab's default store does not exist until the first run is recorded, and until then runs list shows no runs.`;
 
-/** One JSON document per command, indented. */
-const printJson = (value: unknown) => process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 
 /** M4 keeps up to four points (first, last, min, max) per group, so fewer than four cannot be asked for. */
 const MIN_POINTS = 4;
@@ -57,14 +54,6 @@ function points(v: string): number {
   const n = int(v);
   if (n < MIN_POINTS) throw new InvalidArgumentError(`expected an integer of at least ${MIN_POINTS}, got '${v}'`);
   return n;
-}
-
-function runIds(values: string[]): number[] {
-  return values.map((v) => {
-    const id = Number(v);
-    if (!Number.isInteger(id) || id <= 0) throw new LabError('INVALID_ARGUMENT', `run id: expected a positive integer, got '${v}'`, { field: 'id' });
-    return id;
-  });
 }
 
 const pct = (x: number | undefined | null) => (x === undefined || x === null ? '—' : `${(100 * x).toFixed(2)}%`);
@@ -97,7 +86,7 @@ async function output(text: string, out: string | undefined): Promise<void> {
   }
 }
 
-function printRuns(runs: RunSummary[], json: boolean | undefined): void {
+export function printRuns(runs: RunSummary[], json: boolean | undefined): void {
   if (json) printJson(runs);
   else process.stdout.write(runs.map(listLine).join('\n') + (runs.length ? '\n' : 'no runs\n'));
 }
@@ -156,6 +145,8 @@ function showCommand(): Command {
           ...(evaluations.length ? [`evaluations (--eval-every, ${evaluations[0].evaluated} test images each):`] : []),
           ...evaluations.map((v) => `  step ${v.step} (epoch ${v.epoch}): test loss ${fixed(v.testLoss)} acc ${pct(v.testAccuracy)}`),
           `checkpoints: ${run.checkpoints.map((c) => `epoch ${c.epoch}`).join(', ') || 'none'}`,
+          ...(run.outDir ? [`files: ${run.outDir} (events.jsonl, checkpoints/)`] : []),
+          ...(run.cancelRequested ? [`cancel requested (${run.cancelRequested}), not yet acted on by the process that owns the run`] : []),
           `config: ${JSON.stringify(run.config)}`,
         ];
         process.stdout.write(lines.join('\n') + '\n');
@@ -298,7 +289,7 @@ async function readExport(file: string): Promise<ExportDocument> {
 
 function importCommand(): Command {
   return new Command('import')
-    .description('import a JSON export into this run store (new run ids; all or nothing)')
+    .description('import a JSON export into this run store (new run ids; a run already here is not imported again; all or nothing)')
     .argument('<file>', 'a file written by `odelab runs export` (JSON)')
     .addOption(dbOption(true))
     .addOption(jsonOption())
@@ -307,13 +298,25 @@ function importCommand(): Command {
       const doc = await readExport(file);
       return withStore(opts.db, (store) => {
         const result = importExportDocument(store.db, doc);
-        if (opts.json) printJson({ runIds: Object.fromEntries(result.runIds), studies: result.studies });
-        else {
-          process.stdout.write(
-            `imported ${result.runIds.size} run(s)${result.studies.length ? ` and ${result.studies.length} stud${result.studies.length === 1 ? 'y' : 'ies'}` : ''}: ` +
-              [...result.runIds].map(([from, to]) => `${from} → ${to}`).join(', ') + '\n',
-          );
+        if (opts.json) {
+          printJson({ runIds: Object.fromEntries(result.runIds), existing: Object.fromEntries(result.existing), studies: result.studies });
+          return;
         }
+        const studies = result.studies.length ? ` and ${result.studies.length} stud${result.studies.length === 1 ? 'y' : 'ies'}` : '';
+        const lines = [
+          `imported ${result.runIds.size} run(s)${studies}${result.runIds.size ? ': ' : ''}` + [...result.runIds].map(([from, to]) => `${from} → ${to}`).join(', '),
+          ...(result.existing.size
+            ? [`already here, not imported again: ${[...result.existing].map(([from, here]) => `${from} as ${here.id}`).join(', ')}`]
+            : []),
+          // Never overwritten: say so when the export's copy of a run got further (or less far) than the one here.
+          ...[...result.existing]
+            .filter(([, here]) => here.differs)
+            .map(([from, { id, differs }]) => {
+              const state = (p: { status: string; epochsCompleted: number; stepsCompleted: number }) => `${p.status} after ${p.epochsCompleted} epoch(s), ${p.stepsCompleted} step(s)`;
+              return `  run ${from} differs from run ${id} here (here: ${state(differs!.here)}; in the export: ${state(differs!.export)}); run ${id} was left as it is (to take the export's: odelab runs delete ${id}, then import again)`;
+            }),
+        ];
+        process.stdout.write(lines.join('\n') + '\n');
       });
     });
 }
@@ -338,9 +341,9 @@ function resumeCommand(): Command {
 
 export function runsCommand(): Command {
   const runs = new Command('runs')
-    .description('the runs in the run store: list, show, diff, series, tag, delete, export, import, resume')
+    .description('the runs in the run store: list, show, diff, series, tag, delete, export, import, resume, cancel')
     .addHelpText('after', STORE_HELP);
-  for (const sub of [listCommand(), showCommand(), diffCommand(), seriesCommand(), tagCommand(), deleteCommand(), exportCommand(), importCommand(), resumeCommand()]) {
+  for (const sub of [listCommand(), showCommand(), diffCommand(), seriesCommand(), tagCommand(), deleteCommand(), exportCommand(), importCommand(), resumeCommand(), cancelCommand()]) {
     runs.addCommand(sub);
   }
   return runs;

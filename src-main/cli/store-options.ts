@@ -1,4 +1,5 @@
 /** Opening the run store for a command (`--db`, else the default), and closing it however the command ends. */
+import { Option } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LabError } from '../../src-shared/errors';
@@ -21,6 +22,10 @@ export interface StoreAccess {
    */
   emptyIfDefaultAbsent?: boolean;
 }
+
+/** `--db`: the run store a command works on; only `train` and `runs import` create one that is absent. */
+export const dbOption = (creates = false) =>
+  new Option('--db <file>', `run store${creates ? ', created if absent' : ', which must exist'} (default: $ODELAB_DB, else lab.db in the lab data folder)`);
 
 /** The store file a command uses: `--db`, else `$ODELAB_DB`, else lab.db in the lab's data folder. */
 export function storePath(dbPath: string | undefined): { path: string; named: boolean } {

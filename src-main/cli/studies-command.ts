@@ -3,22 +3,15 @@
  * line. `odelab train --study <name>` adds a run as it starts; these list the studies, show one's runs (as
  * `runs list` prints them), and add or remove runs already stored. `--json` prints one JSON document, indented.
  */
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { LabError } from '../../src-shared/errors';
 import type { RunSummary } from '../../src-shared/run-record';
 import { addToStudy, deleteStudy, getStudy, listRuns, listStudies, removeRunsFromStudy, type StudySummary } from '../store';
-import { nonEmpty, positiveInt } from './option-parsers';
+import { nonEmpty, runIds } from './option-parsers';
 import { printRuns } from './runs-command';
-import { withStore } from './store-options';
+import { dbOption, withStore } from './store-options';
+import { jsonOption, printJson } from './json-output';
 
-const dbOption = () => new Option('--db <file>', 'run store, which must exist (default: $ODELAB_DB, else lab.db in the lab data folder)');
-const jsonOption = () => new Option('--json', 'output one JSON document');
-
-/** One JSON document per command, indented. */
-const printJson = (value: unknown) => process.stdout.write(JSON.stringify(value, null, 2) + '\n');
-
-/** Run ids as arguments: each a positive integer (else a usage error naming the value). */
-const runId = (v: string, ids: number[] = []): number[] => [...ids, positiveInt(v)];
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 /** Notes on one line of a listing. */
@@ -86,12 +79,12 @@ function addCommand(): Command {
   return new Command('add')
     .description('add stored runs to a study, created if new (all or nothing: an unknown run id adds none)')
     .argument('<name>', 'study name', nonEmpty)
-    .argument('[ids...]', 'run ids', runId)
+    .argument('[ids...]', 'run ids')
     .option('--notes <text>', "replace the study's notes")
     .addOption(dbOption())
     .addOption(jsonOption())
-    .action((name: string, ids: number[] | undefined, opts: { notes?: string; db?: string; json?: boolean }) => {
-      const list = ids ?? [];
+    .action((name: string, ids: string[] | undefined, opts: { notes?: string; db?: string; json?: boolean }) => {
+      const list = runIds(ids ?? []);
       if (list.length === 0 && opts.notes === undefined) {
         throw new LabError('INVALID_ARGUMENT', 'ids: give the run ids to add (or --notes to annotate the study)', { field: 'ids' });
       }
@@ -119,20 +112,21 @@ function removeCommand(): Command {
   return new Command('remove')
     .description('take runs out of a study; the runs stay in the store (all or nothing: an id not in the study removes none)')
     .argument('<name>', 'study name', nonEmpty)
-    .argument('<ids...>', 'run ids', runId)
+    .argument('<ids...>', 'run ids')
     .addOption(dbOption())
     .addOption(jsonOption())
-    .action((name: string, ids: number[], opts: { db?: string; json?: boolean }) =>
-      withStore(
+    .action((name: string, ids: string[], opts: { db?: string; json?: boolean }) => {
+      const list = runIds(ids);
+      return withStore(
         opts.db,
         (store) => {
-          const { removed } = removeRunsFromStudy(store.db, name, ids);
+          const { removed } = removeRunsFromStudy(store.db, name, list);
           if (opts.json) printJson({ name, removed });
           else process.stdout.write(`study ${name}: removed ${plural(removed.length, 'run')} (${removed.join(', ')}); the runs are kept\n`);
         },
         { existing: true },
-      ),
-    );
+      );
+    });
 }
 
 function deleteCommand(): Command {

@@ -38,6 +38,9 @@ export async function followRun(run: RecordedRun, flags: LaunchFlags, dbPath: st
   if (!flags.json && process.stdout.isTTY) process.stdout.write(`run ${run.runId} in ${dbPath}\n`);
   run.handle.events.on('event', report);
   run.handle.events.on('store-error', (e: Error) => process.stderr.write(`the run store could not be written: ${e.message}; cancelling\n`));
+  run.handle.events.on('cancel-requested', (mode: string) =>
+    process.stderr.write(`run ${run.runId}: cancelled from another process (odelab runs cancel); ${mode === 'now' ? 'killing its training process' : 'stopping after the current batch'}\n`),
+  );
   let interrupts = 0;
   const onSigint = () => {
     // First Ctrl-C: stop after the current batch. Second: kill the process.

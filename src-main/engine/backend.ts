@@ -5,12 +5,12 @@
  * cannot be had is an error, never a silent fallback, so a benchmark never runs on the wrong one unnoticed.
  */
 import { LabError } from '../../src-shared/errors.js';
+import { BACKENDS, requestedBackend, TENSORFLOW_PACKAGES, type BackendName } from './backend-request.js';
 import { registerWasmKernels } from './kernels/index.js';
 import { simdKernels } from './kernels/simd/simd-module.js';
 import { tf } from './tf.js';
 
-export const BACKENDS = ['tensorflow', 'wasm', 'cpu'] as const;
-export type BackendName = (typeof BACKENDS)[number];
+export { BACKENDS, type BackendName } from './backend-request.js';
 
 export interface BackendSelection {
   backend: string;
@@ -34,9 +34,6 @@ export function slowBackendNote(selection: BackendSelection): string | undefined
 }
 
 type Attempt = { ok: true; simd?: boolean; threads?: boolean } | { ok: false; reason: string };
-
-// Optional dependencies that fail to install on machines without libtensorflow; absent is the normal case.
-const TENSORFLOW_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'];
 
 function errorMessage(e: unknown): string {
   const message = e instanceof Error ? e.message : String(e);
@@ -101,22 +98,6 @@ async function tryCpu(): Promise<Attempt> {
 }
 
 const attempts: Record<BackendName, () => Promise<Attempt>> = { tensorflow: tryTensorflow, wasm: tryWasm, cpu: tryCpu };
-
-function parseBackend(value: unknown, source: string): BackendName {
-  if (typeof value === 'string' && (BACKENDS as readonly string[]).includes(value)) return value as BackendName;
-  throw new LabError(
-    'INVALID_ARGUMENT',
-    `${source} is ${JSON.stringify(value)}; expected one of ${BACKENDS.join(', ')}`,
-    { value: String(value), allowed: [...BACKENDS] },
-  );
-}
-
-/** The explicitly requested backend, from the option or else ODELAB_BACKEND; undefined means automatic. */
-function requestedBackend(opts: { backend?: BackendName }): BackendName | undefined {
-  if (opts.backend !== undefined) return parseBackend(opts.backend, 'backend option');
-  const env = process.env.ODELAB_BACKEND?.trim();
-  return env ? parseBackend(env, 'ODELAB_BACKEND') : undefined;
-}
 
 async function select(requested: BackendName | undefined): Promise<BackendSelection> {
   const skipped: BackendSelection['skipped'] = [];

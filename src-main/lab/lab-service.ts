@@ -3,6 +3,8 @@
  * Runner and records each one in the run store as its events arrive; it resumes interrupted runs in place.
  */
 import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { trainImagesOf } from '../../src-shared/config';
 import { LabError } from '../../src-shared/errors';
 import { readStoredConfig, type RunConfig } from '../../src-shared/run-config';
 import { RESUMABLE_STATUSES } from '../../src-shared/run-record';
@@ -14,6 +16,7 @@ import {
   latestCheckpointEpoch,
   loadCheckpoint,
   markEnded,
+  pendingCancel,
   recordProgress,
   RunWriter,
   saveCheckpoint,
@@ -22,6 +25,7 @@ import {
 } from '../store';
 import { prepareRunFolder, Runner, type RunHandle, type RunRequest } from './runner';
 import { checkResumable, decodeCheckpoint } from '../engine/train/checkpoint';
+import { checkBackendRequest } from '../engine/backend-request';
 import type { CheckpointData } from './protocol';
 import type { RunEvent } from '../../src-shared/run-events';
 
@@ -33,13 +37,28 @@ export interface RecordedRun {
   writer: RunWriter;
 }
 
+/** How often a running run's owner looks in the store for a cancel request from another process. */
+const CANCEL_POLL_MS = 500;
+
 /**
- * A data directory that is a file fails the run in its training process, after the run is created (a resumed run
- * would lose its real error to it): refused here first. Other problems (permissions, a full disk) still surface
- * from the process, naming the directory.
+ * What would fail the run in its training process, after the run is created (a resumed run would lose its real
+ * error to it), yet can be seen from here: refused first. A backend that is not one, or `tensorflow` uninstalled;
+ * a trainSize above the training images the dataset spec yields (for MNIST's whole split only the loaded copy
+ * knows); a data directory that is a file. Other problems (permissions, a full disk) still surface from the
+ * process, naming what failed.
  */
-function checkDataDirArgument(dir: string): void {
-  if (existsSync(dir) && !statSync(dir).isDirectory()) {
+function checkLaunch(config: RunConfig, opts: LaunchOptions): void {
+  checkBackendRequest({ backend: opts.backend });
+  const images = trainImagesOf(config.dataset);
+  if (config.trainSize !== undefined && images !== undefined && config.trainSize > images) {
+    throw new LabError('INVALID_ARGUMENT', `trainSize ${config.trainSize} is more than the ${images} training images of this ${config.dataset.kind} dataset`, {
+      field: 'trainSize',
+      trainSize: config.trainSize,
+      trainImages: images,
+    });
+  }
+  const dir = opts.dataDir;
+  if (dir && existsSync(dir) && !statSync(dir).isDirectory()) {
     throw new LabError('INVALID_ARGUMENT', `--data-dir ${dir} is a file, not a folder`, { field: 'dataDir', path: dir });
   }
 }
@@ -60,13 +79,14 @@ export class LabService {
   ): RecordedRun {
     const start = opts.resumeFrom && decodeCheckpoint(opts.resumeFrom, opts.resumeName);
     if (start) checkResumable(start, config, opts.resumeName);
-    if (opts.dataDir) checkDataDirArgument(opts.dataDir);
-    if (opts.outDir) prepareRunFolder(opts.outDir); // last: it creates the folder
+    checkLaunch(config, opts);
+    const outDir = opts.outDir === undefined ? undefined : resolve(opts.outDir);
+    if (outDir) prepareRunFolder(outDir); // last: it creates the folder
     const { db } = this.store;
     const runId = db.transaction(() => {
       // A checkpoint file that one of this store's runs wrote (its --out copy) makes that run the parent.
       const parentId = opts.parentId ?? (start ? runWithCheckpoint(db, opts.resumeFrom!) : undefined);
-      const id = createRun(db, { config, tags: opts.tags, notes: opts.notes, parentId });
+      const id = createRun(db, { config, tags: opts.tags, notes: opts.notes, parentId, outDir });
       // The state the run starts from is its checkpoint at that epoch: resumeRun continues from it if the run
       // stops before its own first one, rather than starting over from scratch.
       if (start) {
@@ -75,12 +95,13 @@ export class LabService {
       }
       return id;
     })();
-    return this.launch(runId, { config, ...opts });
+    return this.launch(runId, { config, ...opts, outDir });
   }
 
   /**
    * Continues an interrupted, failed or cancelled run from its last checkpoint, in place: what it recorded after
-   * that checkpoint (the partial epoch) is dropped, so its series continue as if it had never stopped.
+   * that checkpoint (the partial epoch) is dropped, so its series continue as if it had never stopped. Its files
+   * go on in the folder it kept them in (--out), unless `outDir` names another.
    */
   resumeRun(runId: number, opts: LaunchOptions = {}): RecordedRun {
     const { db } = this.store;
@@ -100,8 +121,9 @@ export class LabService {
         { runId, field: 'config' },
       );
     }
-    if (opts.dataDir) checkDataDirArgument(opts.dataDir);
-    if (opts.outDir) prepareRunFolder(opts.outDir, { resuming: config });
+    checkLaunch(config, opts);
+    const outDir = opts.outDir === undefined ? (run.outDir ?? undefined) : resolve(opts.outDir);
+    if (outDir) prepareRunFolder(outDir, { resuming: config, label: opts.outDir === undefined ? `run ${runId}'s folder` : '--out' });
     const resume = db.transaction(() => {
       const epoch = latestCheckpointEpoch(db, runId);
       const checkpoint = epoch === null ? null : loadCheckpoint(db, runId, epoch);
@@ -116,10 +138,10 @@ export class LabService {
         | number
         | undefined;
       recordProgress(db, runId, { epochsCompleted: keepEpoch, stepsCompleted: keepStep, wallSeconds: wall ?? 0 });
-      claimRun(db, runId);
+      claimRun(db, runId, { outDir });
       return { bytes: checkpoint?.data, wallSecondsBefore: wall ?? 0 };
     })();
-    return this.launch(runId, { config, resumeFrom: resume.bytes, ...opts }, resume.wallSecondsBefore);
+    return this.launch(runId, { config, resumeFrom: resume.bytes, ...opts, outDir }, resume.wallSecondsBefore);
   }
 
   private launch(runId: number, request: RunRequest, wallSecondsBefore = 0): RecordedRun {
@@ -147,7 +169,29 @@ export class LabService {
         : guarded(() => writer.write(e)),
     );
     handle.events.on('checkpoint-data', (c: CheckpointData) => guarded(() => writer.writeCheckpoint({ epoch: c.epoch, step: c.step, data: c.bytes })));
+    this.watchCancelRequests(runId, handle, guarded);
     return { runId, handle, writer };
+  }
+
+  /**
+   * Another process may ask this run to stop (`odelab runs cancel`, another window): the request waits in the
+   * store, and the run's owner, this process, acts on it. Emits 'cancel-requested' (the request) on the handle.
+   */
+  private watchCancelRequests(runId: number, handle: RunHandle, guarded: (work: () => void) => void): void {
+    let acted: string | null = null;
+    const poll = setInterval(
+      () =>
+        guarded(() => {
+          const request = pendingCancel(this.store.db, runId);
+          if (request === null || request === acted) return;
+          acted = request;
+          handle.events.emit('cancel-requested', request);
+          if (request === 'now') handle.kill();
+          else handle.cancel();
+        }),
+      CANCEL_POLL_MS,
+    ).unref();
+    void handle.done.finally(() => clearInterval(poll));
   }
 
   private markEndedAfterStoreError(runId: number, e: unknown): void {

@@ -64,9 +64,9 @@ const TSX_LOADER = import.meta.resolve('tsx');
  * config in its event log's first, 'started', line). The log of an attempt that never trained a batch (it failed
  * at once: a wrong flag) is removed, so the corrected command can use the folder; the store keeps its record.
  */
-export function prepareRunFolder(dir: string, { resuming }: { resuming?: RunConfig } = {}): void {
+export function prepareRunFolder(dir: string, { resuming, label = '--out' }: { resuming?: RunConfig; label?: string } = {}): void {
   const refuse = (why: string) => {
-    throw new LabError('INVALID_ARGUMENT', `--out ${dir}: ${why}`, { field: 'outDir', path: dir });
+    throw new LabError('INVALID_ARGUMENT', `${label} ${dir}: ${why}`, { field: 'outDir', path: dir });
   };
   if (existsSync(dir) && !statSync(dir).isDirectory()) refuse('is a file, not a folder');
   const log = join(dir, 'events.jsonl');
@@ -147,6 +147,11 @@ export class Runner {
     let cancelled = false;
     // Killed by the user (kill()): the process's exit is a cancel, not a crash.
     let killed = false;
+    const endUnstarted = () => {
+      const ended: EndedEvent = { event: 'ended', status: 'cancelled', epochsCompleted: 0, step: 0, seconds: 0 };
+      events.emit('event', ended);
+      resolveDone(ended);
+    };
     const handle: RunHandle = {
       id: this.nextId++,
       request,
@@ -155,17 +160,18 @@ export class Runner {
       cancel: () => {
         cancelled = true;
         if (handle.process?.connected) handle.process.send({ type: 'cancel' } satisfies ToTrainer);
+        // Still waiting for its turn: it ends now rather than when the runs ahead of it have.
+        else if (this.unqueue(handle)) endUnstarted();
       },
       kill: () => {
         cancelled = killed = true;
-        handle.process?.kill('SIGKILL');
+        if (handle.process) handle.process.kill('SIGKILL');
+        else if (this.unqueue(handle)) endUnstarted();
       },
     };
     const start = () => {
       if (cancelled) {
-        const ended: EndedEvent = { event: 'ended', status: 'cancelled', epochsCompleted: 0, step: 0, seconds: 0 };
-        events.emit('event', ended);
-        resolveDone(ended);
+        endUnstarted();
         this.finished();
         return;
       }
@@ -177,6 +183,13 @@ export class Runner {
     this.queue.push({ handle, start });
     this.pump();
     return handle;
+  }
+
+  /** Takes a run that has not started off the queue; false if it is not there (started, or already gone). */
+  private unqueue(handle: RunHandle): boolean {
+    const i = this.queue.findIndex((q) => q.handle === handle);
+    if (i >= 0) this.queue.splice(i, 1);
+    return i >= 0;
   }
 
   private pump(): void {

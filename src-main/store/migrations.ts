@@ -224,6 +224,19 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 3,
+    description: 'cancel requests from other processes; the folder a run also writes its files to',
+    sql: `
+      -- A request to stop the run, written by whichever process asks (\`odelab runs cancel\`, another window);
+      -- the process that owns the run polls it: 'after-batch' stops at the end of the current batch, 'now'
+      -- kills the training process. Cleared when the run ends or is resumed.
+      ALTER TABLE runs ADD COLUMN cancel_requested TEXT CHECK (cancel_requested IN ('after-batch', 'now'));
+      -- The folder the run also keeps its files in (--out: events.jsonl, checkpoints/), as an absolute path, so
+      -- a resumed run continues there. Machine-local: never exported.
+      ALTER TABLE runs ADD COLUMN out_dir TEXT;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -10,6 +10,7 @@ import type { RunErrorInfo } from '../../src-shared/run-events';
 import {
   STORED_RUN_STATUSES,
   type CheckpointInfo,
+  type CancelRequest,
   type RunDetail,
   type RunSummary,
   type StoredRunStatus,
@@ -30,6 +31,8 @@ export interface NewRun {
   tags?: string[];
   notes?: string;
   parentId?: number;
+  /** The folder the run also writes its files to (--out), absolute. */
+  outDir?: string;
 }
 
 /** Keys sorted at every level, so equal configs hash equally whatever order their keys were written in. */
@@ -57,8 +60,8 @@ export function createRun(db: Db, run: NewRun, owner: Owner = THIS_PROCESS): num
   const info = db
     .prepare(
       `INSERT INTO runs (name, created_at, status, config_json, config_hash, model, dataset, method, seed, tags_json,
-         notes, parent_id, owner_pid, owner_host)
-       VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         notes, parent_id, owner_pid, owner_host, out_dir)
+       VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     .run(
       run.name ?? config.name ?? `${config.model.name} · ${config.model.solver.method} · ${config.dataset.kind}`,
@@ -74,6 +77,7 @@ export function createRun(db: Db, run: NewRun, owner: Owner = THIS_PROCESS): num
       run.parentId ?? null,
       owner.pid,
       owner.host,
+      run.outDir ?? null,
     );
   return Number(info.lastInsertRowid);
 }
@@ -104,7 +108,7 @@ export function recordProgress(db: Db, id: number, p: { epochsCompleted?: number
 export function markEnded(db: Db, id: number, status: StoredRunStatus, error?: RunErrorInfo): void {
   db.prepare(
     `UPDATE runs SET status = ?, ended_at = ?, error_code = ?, error_message = ?, error_details_json = ?,
-       owner_pid = NULL, owner_host = NULL WHERE id = ?`,
+       owner_pid = NULL, owner_host = NULL, cancel_requested = NULL WHERE id = ?`,
   ).run(status, now(), error?.code ?? null, error?.message ?? null, error?.details ? JSON.stringify(error.details) : null, id);
 }
 
@@ -128,7 +132,7 @@ function ownerAlive(pid: number | null, host: string | null): boolean {
 export function recoverInterrupted(db: Db): number[] {
   const mark = db.prepare(
     `UPDATE runs SET status = 'interrupted', ended_at = ?, error_code = 'INTERRUPTED', error_message = ?, owner_pid = NULL,
-       owner_host = NULL WHERE id = ?`,
+       owner_host = NULL, cancel_requested = NULL WHERE id = ?`,
   );
   return db.transaction(() => {
     const orphans = (
@@ -156,6 +160,8 @@ interface RunDetailRow {
   test_size: number | null;
   batches_per_epoch: number | null;
   dataset_id: number | null;
+  out_dir: string | null;
+  cancel_requested: CancelRequest | null;
 }
 
 /**
@@ -278,7 +284,7 @@ function runNotFound(id: number): LabError {
 export function getRun(db: Db, id: number): RunDetail {
   const r = db
     .prepare(`SELECT ${SUMMARY_JSON_SQL} AS summary, config_json, config_hash, parameter_count, train_size, test_size,
-      batches_per_epoch, dataset_id FROM runs r WHERE r.id = ?`)
+      batches_per_epoch, dataset_id, out_dir, cancel_requested FROM runs r WHERE r.id = ?`)
     .get(id) as RunDetailRow | undefined;
   if (!r) throw runNotFound(id);
   const checkpoints = db
@@ -296,6 +302,8 @@ export function getRun(db: Db, id: number): RunDetail {
     testSize: r.test_size,
     batchesPerEpoch: r.batches_per_epoch,
     datasetId: r.dataset_id,
+    outDir: r.out_dir,
+    cancelRequested: r.cancel_requested,
     checkpoints,
   };
 }
@@ -306,7 +314,11 @@ export function deleteRun(db: Db, id: number): void {
     | undefined;
   if (!run) throw runNotFound(id);
   if ((run.status === 'running' || run.status === 'queued') && ownerAlive(run.owner_pid, run.owner_host)) {
-    throw new LabError('INVALID_ARGUMENT', `run ${id} is ${run.status} (process ${run.owner_pid}); cancel it before deleting it`, { runId: id });
+    throw new LabError(
+      'INVALID_ARGUMENT',
+      `run ${id} is ${run.status} (process ${run.owner_pid}); cancel it before deleting it (odelab runs cancel ${id})`,
+      { runId: id },
+    );
   }
   db.prepare('DELETE FROM runs WHERE id = ?').run(id);
 }
@@ -321,10 +333,36 @@ export function setNotes(db: Db, id: number, notes: string): void {
   if (changes === 0) throw runNotFound(id);
 }
 
-/** Hands a run to this process (resume): it is ours to write and to mark ended. */
-export function claimRun(db: Db, id: number, owner: Owner = THIS_PROCESS): void {
+/** Hands a run to this process (resume): it is ours to write and to mark ended; its files go to `outDir`. */
+export function claimRun(db: Db, id: number, opts: { owner?: Owner; outDir?: string | null } = {}): void {
+  const owner = opts.owner ?? THIS_PROCESS;
   db.prepare(
     `UPDATE runs SET status = 'queued', ended_at = NULL, error_code = NULL, error_message = NULL, error_details_json = NULL,
-       owner_pid = ?, owner_host = ? WHERE id = ?`,
-  ).run(owner.pid, owner.host, id);
+       owner_pid = ?, owner_host = ?, cancel_requested = NULL, out_dir = ? WHERE id = ?`,
+  ).run(owner.pid, owner.host, opts.outDir ?? null, id);
+}
+
+/**
+ * Asks the process that owns a queued or running run to stop it: any process that opens the store may ask (the
+ * owner polls, see pendingCancel). 'now' overrides an earlier 'after-batch', never the reverse.
+ */
+export function requestCancel(db: Db, id: number, mode: CancelRequest): void {
+  db.transaction(() => {
+    const run = db.prepare('SELECT status, cancel_requested FROM runs WHERE id = ?').get(id) as
+      | { status: StoredRunStatus; cancel_requested: CancelRequest | null }
+      | undefined;
+    if (!run) throw runNotFound(id);
+    if (run.status !== 'queued' && run.status !== 'running') {
+      throw new LabError('INVALID_ARGUMENT', `run ${id} is ${run.status}; only queued or running runs can be cancelled`, {
+        runId: id,
+        status: run.status,
+      });
+    }
+    if (run.cancel_requested !== 'now') db.prepare('UPDATE runs SET cancel_requested = ? WHERE id = ?').run(mode, id);
+  })();
+}
+
+/** The cancel request waiting for this run's owner, if any. */
+export function pendingCancel(db: Db, id: number): CancelRequest | null {
+  return (db.prepare('SELECT cancel_requested FROM runs WHERE id = ?').pluck().get(id) as CancelRequest | null | undefined) ?? null;
 }

@@ -2,12 +2,12 @@
  * LabService with real training processes and a real run store: everything a run reports lands in SQLite, and
  * a run cut off after an epoch resumes in place with exactly the losses of an uninterrupted run.
  */
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeCheckpoint } from '../../src-main/engine/train/checkpoint';
 import { LabService } from '../../src-main/lab/lab-service';
-import { getRun, openStore, type RunStore } from '../../src-main/store';
+import { getRun, openStore, requestCancel, type RunStore } from '../../src-main/store';
 import type { RunEvent } from '../../src-shared/run-events';
 import { tempDir, tinyConfig, tinyShapes } from '../train/fixtures';
 import { tempDbPath } from '../store/fixtures';
@@ -129,10 +129,15 @@ describe('LabService', () => {
     expect(() => service.startRun(otherImages, { dataDir, resumeFrom: bytes })).toThrow(
       /it was trained on shapes \(\w+, 28 px\), this run's dataset is shapes \(\w+, 32 px\)/,
     );
+    // So is what the config alone rules out: more training images than the shapes spec makes (240).
+    expect(() => service.startRun(tinyConfig({ epochs: 3, trainSize: 241 }), { dataDir, resumeFrom: bytes })).toThrow(
+      /trainSize 241 is more than the 240 training images of this shapes dataset/,
+    );
     expect(runs()).toBe(before);
-    // One that fails before its first batch (trainSize above the dataset's) still stands where it started.
-    const failedEarly = service.startRun(tinyConfig({ epochs: 3, trainSize: 9999 }), { dataDir, resumeFrom: bytes });
-    expect(await failedEarly.handle.done).toMatchObject({ status: 'failed', epochsCompleted: 1, step: 4, error: { details: { field: 'trainSize' } } });
+    // One that fails in its process before its first batch (its data folder cannot be created, under a file)
+    // still stands where it started.
+    const failedEarly = service.startRun(config, { dataDir: join(file, 'data'), resumeFrom: bytes });
+    expect(await failedEarly.handle.done).toMatchObject({ status: 'failed' });
     expect(getRun(store.db, failedEarly.runId)).toMatchObject({ status: 'failed', epochsCompleted: 1, stepsCompleted: 4 });
 
     // A run started from that checkpoint and stopped before its own first one resumes from it, not from scratch:
@@ -149,9 +154,15 @@ describe('LabService', () => {
     expect((await continued.handle.done).status).toBe('completed');
     expect(batchLosses(store, fromFile.runId)).toEqual(batchLosses(store, reference.runId).slice(4));
 
-    const resumed = service.resumeRun(cut.runId, { dataDir, outDir: cutDir }); // its own folder: continued
+    // Its folder is remembered: the resumed run continues its files there without being told.
+    expect(getRun(store.db, cut.runId).outDir).toBe(cutDir);
+    const resumed = service.resumeRun(cut.runId, { dataDir });
     expect(resumed.runId).toBe(cut.runId);
     expect((await resumed.handle.done).status).toBe('completed');
+    const log = readFileSync(join(cutDir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as RunEvent);
+    expect(log.filter((e) => e.event === 'started')).toHaveLength(2);
+    expect(log.at(-1)).toMatchObject({ event: 'ended', status: 'completed', epochsCompleted: 3 });
+    expect(readdirSync(join(cutDir, 'checkpoints'))).toEqual(['epoch-001.ckpt', 'epoch-002.ckpt', 'epoch-003.ckpt']);
     expect(getRun(store.db, cut.runId)).toMatchObject({ status: 'completed', epochsCompleted: 3, stepsCompleted: 12, error: null });
     expect(batchLosses(store, cut.runId)).toEqual(batchLosses(store, reference.runId));
     const testLosses = (id: number) => store.db.prepare('SELECT test_loss FROM epoch_metrics WHERE run_id = ? ORDER BY epoch').pluck().all(id);
@@ -182,5 +193,74 @@ describe('LabService', () => {
     const reopened = openStore(path);
     expect(getRun(reopened.db, run.runId).status).toBe('running');
     reopened.close();
+  });
+
+  it('stops a run when another process asks through the store: after the batch, now, or before a queued run starts', async () => {
+    const path = tempDbPath();
+    const store = openStore(path);
+    const service = new LabService(store);
+    const other = openStore(path); // the process running `odelab runs cancel`
+    const first = service.startRun(tinyConfig({ epochs: 5 }), { dataDir });
+    const queued = service.startRun(tinyConfig({ epochs: 5, seed: 3 }), { dataDir });
+    const requests: string[] = [];
+    first.handle.events.on('cancel-requested', (r: string) => requests.push(r));
+    let askedAt = 0;
+    first.handle.events.on('event', (e: RunEvent) => {
+      if (e.event !== 'batch' || askedAt) return;
+      // Waiting behind the first run, the second ends as soon as its owner sees the request.
+      requestCancel(other.db, queued.runId, 'after-batch');
+      requestCancel(other.db, first.runId, 'after-batch');
+      askedAt = e.step;
+    });
+    const [a, b] = await Promise.all([first.handle.done, queued.handle.done]);
+    expect(a.status).toBe('cancelled');
+    // Polled every 0.5 s; a tiny batch takes ~0.1 s: stopped within a few batches of 4 per epoch, far from 20.
+    expect(a.step - askedAt).toBeLessThanOrEqual(8);
+    expect(requests).toEqual(['after-batch']);
+    expect(b).toMatchObject({ status: 'cancelled', step: 0 });
+    expect(queued.handle.process).toBeUndefined();
+    for (const id of [first.runId, queued.runId]) expect(getRun(other.db, id)).toMatchObject({ status: 'cancelled', cancelRequested: null });
+    expect(() => requestCancel(other.db, first.runId, 'now')).toThrow(/run \d+ is cancelled; only queued or running runs can be cancelled/);
+    expect(() => requestCancel(other.db, 999, 'now')).toThrow(/run 999 does not exist/);
+
+    // 'now' kills the training process mid-batch; the run still ends cancelled, where it stood.
+    const killed = service.startRun(tinyConfig({ epochs: 5 }), { dataDir });
+    killed.handle.events.on('event', (e: RunEvent) => {
+      if (e.event === 'batch' && e.step === 1) requestCancel(other.db, killed.runId, 'now');
+    });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => killed.handle.events.once('event', () => killed.handle.process!.once('exit', (_c, signal) => resolve(signal))));
+    expect((await killed.handle.done).status).toBe('cancelled');
+    expect(await exited).toBe('SIGKILL');
+    expect(getRun(other.db, killed.runId)).toMatchObject({ status: 'cancelled', cancelRequested: null, error: null });
+    other.close();
+    store.close();
+  });
+
+  it('refuses before creating a run what the config alone rules out: a backend that is not one, or not installed', () => {
+    const store = openStore(tempDbPath());
+    const service = new LabService(store);
+    const saved = process.env.ODELAB_BACKEND;
+    try {
+      process.env.ODELAB_BACKEND = 'webgpu';
+      expect(() => service.startRun(tinyConfig(), { dataDir })).toThrow(/ODELAB_BACKEND is "webgpu"; expected one of tensorflow, wasm, cpu/);
+      delete process.env.ODELAB_BACKEND;
+      const tensorflowInstalled = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'].some((p) => {
+        try {
+          return Boolean(import.meta.resolve(p));
+        } catch {
+          return false;
+        }
+      });
+      if (!tensorflowInstalled) {
+        expect(() => service.startRun(tinyConfig(), { dataDir, backend: 'tensorflow' })).toThrow(
+          /backend 'tensorflow' was requested but neither @tensorflow\/tfjs-node-gpu nor @tensorflow\/tfjs-node is installed/,
+        );
+      }
+    } finally {
+      if (saved === undefined) delete process.env.ODELAB_BACKEND;
+      else process.env.ODELAB_BACKEND = saved;
+    }
+    expect(store.db.prepare('SELECT count(*) FROM runs').pluck().get()).toBe(0);
+    store.close();
   });
 });

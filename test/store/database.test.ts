@@ -59,7 +59,7 @@ describe('run store database', () => {
     future.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
     future.close();
     const before = fingerprint(path);
-    expect(() => openDatabase(path)).toThrow(/STORE_NEWER_SCHEMA: .*newer Neural ODE Lab \(schema version 3; this version understands up to 2\)/);
+    expect(() => openDatabase(path)).toThrow(new RegExp(`STORE_NEWER_SCHEMA: .*newer Neural ODE Lab \\(schema version ${SCHEMA_VERSION + 1}; this version understands up to ${SCHEMA_VERSION}\\)`));
     expect(() => openStore(path, { readonly: true })).toThrow(/STORE_NEWER_SCHEMA/);
     expect(fingerprint(path)).toEqual(before);
     expect(existsSync(`${path}-wal`)).toBe(false);

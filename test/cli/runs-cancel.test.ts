@@ -1,0 +1,121 @@
+/**
+ * `odelab runs cancel` from one process stops a run that another `odelab train` trains: the request goes through
+ * the run store, the training CLI stops after the batch (or kills its training process with --now) and exits 130,
+ * and the store records the run cancelled. Also what it refuses, and a run whose owner never acts.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createRun, getRun, openStore } from '../../src-main/store';
+import { tempDir, tinyConfig } from '../train/fixtures';
+
+const dataDir = tempDir();
+const folder = tempDir();
+const db = join(folder, 'lab.db');
+const env = { ...process.env, ODELAB_DATA_DIR: dataDir, ODELAB_DB: join(folder, 'default.db') };
+
+const trainFlags = ['--model', 'shapes-odenet', '--dataset', 'shapes', '--shapes-mode', 'compound', '--method', 'euler',
+  '--step-size', '0.25', '--batch-size', '60', '--train-size', '240', '--lr', '0.003', '--epochs', '30'];
+
+function odelab(...args: string[]) {
+  const result = spawnSync(process.execPath, ['bin/odelab.js', ...args], { encoding: 'utf8', env, timeout: 120_000 });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** The same, without blocking this process (the training CLI's output must keep being read meanwhile). */
+function odelabAsync(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['bin/odelab.js', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+interface Event {
+  event: string;
+  runId: number;
+  status?: string;
+  step?: number;
+}
+
+/** `odelab train --json` in its own process, every event line kept, and its first batch awaited. */
+async function startTraining(seed: number) {
+  const cli = spawn(process.execPath, ['bin/odelab.js', 'train', ...trainFlags, '--seed', String(seed), '--db', db, '--json'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const events: Event[] = [];
+  let stderr = '';
+  cli.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => cli.on('close', (code) => resolve(code)));
+  const firstBatch = new Promise<Event>((resolve) =>
+    createInterface({ input: cli.stdout }).on('line', (line) => {
+      const e = JSON.parse(line) as Event;
+      events.push(e);
+      if (e.event === 'batch') resolve(e);
+    }),
+  );
+  const { runId } = await firstBatch;
+  return { runId, events, exited, stderr: () => stderr };
+}
+
+describe('odelab runs cancel', () => {
+  it('stops a run another odelab trains, after its current batch; that CLI exits 130 and the store says cancelled', async () => {
+    const training = await startTraining(1);
+    const cancel = await odelabAsync('runs', 'cancel', String(training.runId), '--db', db);
+    expect(cancel.stderr).toBe('');
+    expect(cancel.code).toBe(0);
+    expect(cancel.stdout).toMatch(new RegExp(`^run ${training.runId}: cancelled after \\d+ epoch\\(s\\), step \\d+\\n$`));
+
+    expect(await training.exited).toBe(130);
+    expect(training.stderr()).toMatch(/cancelled from another process \(odelab runs cancel\); stopping after the current batch/);
+    const ended = training.events.at(-1)!;
+    expect(ended).toMatchObject({ event: 'ended', status: 'cancelled' });
+    expect(ended.step).toBeLessThan(30 * 4);
+    const store = openStore(db, { readonly: true });
+    expect(getRun(store.db, training.runId)).toMatchObject({ status: 'cancelled', cancelRequested: null, stepsCompleted: ended.step });
+    store.close();
+
+    // A run that has ended cannot be cancelled; an id that is none, or not there, is named.
+    const again = odelab('runs', 'cancel', String(training.runId), '--db', db);
+    expect(again).toMatchObject({ code: 2, stdout: '' });
+    expect(again.stderr).toMatch(new RegExp(`run ${training.runId} is cancelled; only queued or running runs can be cancelled`));
+    expect(odelab('runs', 'cancel', '0', '--db', db)).toMatchObject({ code: 2, stderr: expect.stringMatching(/run id: expected a positive integer, got '0'/) });
+    expect(odelab('runs', 'cancel', '99', '--db', db)).toMatchObject({ code: 1, stderr: expect.stringMatching(/run 99 does not exist/) });
+    expect(odelab('runs', 'cancel', String(training.runId), '--timeout', '0', '--db', db)).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/--timeout.*expected a positive number of seconds, got '0'/),
+    });
+  }, 120_000);
+
+  it('--now --no-wait: asks for the training process to be killed and returns; the run still ends cancelled', async () => {
+    const training = await startTraining(2);
+    const cancel = await odelabAsync('runs', 'cancel', String(training.runId), '--now', '--no-wait', '--json', '--db', db);
+    expect(cancel.code).toBe(0);
+    expect(JSON.parse(cancel.stdout)).toEqual({ requested: [training.runId], mode: 'now' });
+    expect(await training.exited).toBe(130);
+    expect(training.stderr()).toMatch(/killing its training process/);
+    expect(training.events.at(-1)).toMatchObject({ event: 'ended', status: 'cancelled' });
+    const store = openStore(db, { readonly: true });
+    expect(getRun(store.db, training.runId)).toMatchObject({ status: 'cancelled', cancelRequested: null });
+    store.close();
+  }, 120_000);
+
+  it('gives up waiting after --timeout when the owner does not act, saying so (exit 1), and leaves the request', () => {
+    // A run owned by this test process, which trains nothing and never polls: alive, but deaf to the request.
+    const store = openStore(db);
+    const runId = createRun(store.db, { config: tinyConfig() });
+    const r = odelab('runs', 'cancel', String(runId), '--timeout', '0.5', '--db', db);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(new RegExp(`run\\(s\\) ${runId} still trains after 0.5 s: it stops when its current batch or evaluation ends; \`odelab runs cancel ${runId} --now\``));
+    expect(getRun(store.db, runId)).toMatchObject({ status: 'queued', cancelRequested: 'after-batch' });
+    // --now upgrades the waiting request; nothing downgrades it.
+    expect(odelab('runs', 'cancel', String(runId), '--now', '--no-wait', '--db', db).code).toBe(0);
+    expect(odelab('runs', 'cancel', String(runId), '--no-wait', '--db', db).code).toBe(0);
+    expect(getRun(store.db, runId).cancelRequested).toBe('now');
+    store.close();
+  });
+});
