@@ -5,18 +5,14 @@
  * warnings go to stderr (JSON lines with --json).
  */
 import { Command, Option } from 'commander';
-import {
-  IDX_DATASETS,
-  importDataset,
-  loadDataset,
-  defaultDataDir,
-  planIdxSource,
-  shapesCacheRoot,
-  type DataProgress,
-  type Dataset,
-  type DatasetSource,
-  type IdxSourcePlan,
-} from '../data';
+// The data modules themselves, not the '../data' barrel, which would load tfjs (batches) for every command.
+import { IDX_DATASETS } from '../data/catalog';
+import { defaultDataDir } from '../data/dataDir';
+import { importDataset } from '../data/importDataset';
+import { planIdxSource, type IdxSourcePlan } from '../data/idxSources';
+import { loadDataset } from '../data/load';
+import { shapesCacheRoot } from '../data/shapes/cache';
+import type { DataProgress, Dataset, DatasetSource } from '../data/types';
 import { fmtInt } from '../data/format';
 import { IdxDatasetKinds } from '../../src-shared/config';
 import { int, num } from './option-parsers';

@@ -1,16 +1,16 @@
-/** `odelab models | solvers | presets | eval`: what the lab offers, and how a checkpoint scores. */
+/**
+ * `odelab models | solvers | presets | eval`: what the lab offers, and how a checkpoint scores. The engine (tfjs,
+ * about half a second to load) is imported by the commands that compute, not by every `odelab` invocation.
+ */
 import { Command, Option } from 'commander';
 import { PRESETS } from '../../src-shared/presets';
 import { ModelSpec } from '../../src-shared/run-config';
 import { SOLVERS } from '../../src-shared/solvers';
-import { initEngine } from '../engine';
-import { MODELS, parameterCount } from '../engine/models';
 import { decodeCheckpoint, type Checkpoint } from '../engine/train/checkpoint';
 import { readCheckpointFile } from './file-arguments';
-import { checkEvaluationRequest, evaluateCheckpoint, type SplitName, type WeightsName } from '../engine/train/evaluate-checkpoint';
+import type { SplitName, WeightsName } from '../engine/train/evaluate-checkpoint';
 import type { BackendName } from '../engine/backend';
-import { tf } from '../engine/tf';
-import { loadDataset } from '../data';
+import { loadDataset } from '../data/load';
 import { LabError } from '../../src-shared/errors';
 import { loadCheckpoint } from '../store';
 import { withStore } from './store-options';
@@ -27,6 +27,7 @@ export function modelsCommand(): Command {
     .description('list the models with their parameter counts (MNIST-shaped input, 10 classes)')
     .option('--json', 'JSON output')
     .action(async (opts: { json?: boolean }) => {
+      const [{ initEngine, tf }, { MODELS, parameterCount }] = await Promise.all([import('../engine'), import('../engine/models')]);
       await initEngine();
       const rows = MODELS.map((m) => {
         const model = m.build(ModelSpec.parse({ name: m.name }), { classes: 10, imageShape: [28, 28, 1], seed: 0 });
@@ -126,6 +127,10 @@ export function evalCommand(): Command {
     )
     .option('--json', 'JSON output')
     .action(async (opts: EvalOptions) => {
+      const [{ initEngine }, { checkEvaluationRequest, evaluateCheckpoint }] = await Promise.all([
+        import('../engine'),
+        import('../engine/train/evaluate-checkpoint'),
+      ]);
       const { bytes, checkpoint, label } = await checkpointToEvaluate(opts);
       // Refuse what the checkpoint alone rules out before loading its dataset (seconds for the IDX datasets).
       checkEvaluationRequest(checkpoint, { name: label, split: opts.split, weights: opts.weights });

@@ -36,6 +36,19 @@ describe('odelab', () => {
     expect(piped.status).toBe(0);
   });
 
+  it('loads the engine (tfjs) only for the commands that compute: models, eval, and the training process', () => {
+    // tfjs-core keeps its engine in a global as it loads: the command modules alone must not create it.
+    const script = `
+      for (const m of ['runs-command', 'studies-command', 'datasets-command', 'info-commands', 'train-command'])
+        await import('./src-main/cli/' + m + '.ts');
+      console.log('_tfengine' in globalThis);
+      await import('./src-main/engine/tf.ts');
+      console.log('_tfengine' in globalThis);`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('false\ntrue\n');
+  });
+
   it('lists solvers and presets', () => {
     const solvers = JSON.parse(odelab('solvers', '--json').stdout) as { name: string }[];
     expect(solvers.map((s) => s.name)).toContain('implicit-midpoint');
