@@ -12,11 +12,12 @@ import { importDataset } from '../data/importDataset';
 import { planIdxSource, type IdxSourcePlan } from '../data/idxSources';
 import { loadDataset } from '../data/load';
 import { shapesCacheRoot } from '../data/shapes/cache';
-import type { DataProgress, Dataset, DatasetSource } from '../data/types';
+import type { Dataset, DatasetSource } from '../data/types';
 import { fmtInt } from '../data/format';
 import { IdxDatasetKinds } from '../../src-shared/config';
 import { int, num } from './option-parsers';
 import { printJson } from './json-output';
+import { progressPrinter } from './data-progress';
 
 type IdxKind = (typeof IdxDatasetKinds)[number];
 
@@ -198,18 +199,3 @@ function host(url: string): string {
   }
 }
 
-/** Progress on stderr: every event as a JSON line with --json, else a line when something starts or is skipped. */
-function progressPrinter(json: boolean): (p: DataProgress) => void {
-  if (json) return (p) => process.stderr.write(JSON.stringify(p) + '\n');
-  const started = new Set<string>();
-  const once = (key: string, line: string) => {
-    if (started.has(key)) return;
-    started.add(key);
-    process.stderr.write(line + '\n');
-  };
-  return (p) => {
-    if (p.phase === 'skip') process.stderr.write(`skipped the ${p.source} copy in ${p.path}: ${p.reason}\n`);
-    else if (p.phase === 'download') once(p.file, `downloading ${p.file} from ${p.url}`);
-    else if (p.phase === 'generate') once(p.split, `generating ${fmtInt(p.total)} ${p.split === 'train' ? 'training' : 'test'} images`);
-  };
-}

@@ -11,19 +11,27 @@ import { LabError, isLabError } from '../../src-shared/errors';
 
 const APP = 'neural-ode-lab';
 
+/** The lab's own folder in the user's app-data directory (the datasets and the run store live in it by default). */
+export function appDataDir(
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+  home: string = homedir(),
+): string {
+  // Path flavour follows the target platform, not the host, so a Windows path is built with `\` even in tests.
+  const p = platform === 'win32' ? path.win32 : path.posix;
+  if (platform === 'win32') return p.join(env.APPDATA ?? p.join(home, 'AppData', 'Roaming'), APP);
+  if (platform === 'darwin') return p.join(home, 'Library', 'Application Support', APP);
+  return p.join(env.XDG_DATA_HOME || p.join(home, '.local', 'share'), APP);
+}
+
 export function defaultDataDir(
   env: NodeJS.ProcessEnv = process.env,
   platform: NodeJS.Platform = process.platform,
   home: string = homedir(),
 ): string {
   if (env.ODELAB_DATA_DIR) return path.resolve(env.ODELAB_DATA_DIR);
-  // Path flavour follows the target platform, not the host, so a Windows path is built with `\` even in tests.
   const p = platform === 'win32' ? path.win32 : path.posix;
-  let appData: string;
-  if (platform === 'win32') appData = p.join(env.APPDATA ?? p.join(home, 'AppData', 'Roaming'), APP);
-  else if (platform === 'darwin') appData = p.join(home, 'Library', 'Application Support', APP);
-  else appData = p.join(env.XDG_DATA_HOME || p.join(home, '.local', 'share'), APP);
-  return p.join(appData, 'datasets');
+  return p.join(appDataDir(env, platform, home), 'datasets');
 }
 
 /**

@@ -1,6 +1,7 @@
 /** Messages between the runner and a training process (child_process IPC, 'advanced' serialisation). */
 import type { RunConfig } from '../../src-shared/run-config';
 import type { RunEvent } from '../../src-shared/run-events';
+import type { DataProgress } from '../data/types';
 
 export interface StartMessage {
   type: 'start';
@@ -28,5 +29,6 @@ export interface CheckpointData {
 
 export type FromTrainer =
   | { type: 'event'; event: RunEvent }
-  | { type: 'progress'; message: string }
+  /** Loading the dataset: a source skipped, a download or a generation under way. */
+  | { type: 'progress'; progress: DataProgress }
   | ({ type: 'checkpoint-data' } & CheckpointData);

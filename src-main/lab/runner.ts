@@ -42,7 +42,7 @@ export interface RunRequest {
 export interface RunHandle {
   id: number;
   request: RunRequest;
-  /** 'event' (RunEvent), 'checkpoint-data' (CheckpointData), 'progress' (string) */
+  /** 'event' (RunEvent), 'checkpoint-data' (CheckpointData), 'progress' (DataProgress: loading the dataset) */
   events: EventEmitter;
   /** Resolves with the run's 'ended' event, whatever happened. */
   done: Promise<EndedEvent>;
@@ -239,7 +239,7 @@ export class Runner {
     };
     child.on('message', (msg: FromTrainer) => {
       if (msg.type === 'progress') {
-        events.emit('progress', msg.message);
+        events.emit('progress', msg.progress);
         return;
       }
       if (msg.type === 'checkpoint-data') {

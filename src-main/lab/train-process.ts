@@ -34,7 +34,7 @@ async function run(msg: StartMessage): Promise<void> {
     const dataset = await loadDataset(msg.config.dataset, {
       dataDir: msg.dataDir,
       signal: controller.signal,
-      onProgress: (p) => send({ type: 'progress', message: JSON.stringify(p) }),
+      onProgress: (progress) => send({ type: 'progress', progress }),
     });
     await train(msg.config, {
       dataset,

@@ -5,7 +5,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,6 +85,26 @@ describe('odelab datasets import, fetch, list', () => {
     expect(json.code).toBe(0);
     expect(JSON.parse(json.stdout)).toMatchObject({ kind: 'mnist', source: { kind: 'system', path: MNIST_DIR }, train: 60_000, test: 10_000 });
     expect(json.stderr.trim().split('\n').map((l) => JSON.parse(l))).toEqual(BASES.map((b) => ({ phase: 'verify', file: path.join(MNIST_DIR, b) })));
+  });
+
+  it('train says on stderr when it skips a damaged copy in the data directory, and trains on the next source', async () => {
+    // The imported copy with one byte of a label file changed (still valid gzip: its content no longer matches).
+    const damaged = path.join(root, 'damaged');
+    await cp(path.join(dataDir, 'fashion-mnist'), path.join(damaged, 'fashion-mnist'), { recursive: true });
+    const labels = path.join(damaged, 'fashion-mnist', 't10k-labels-idx1-ubyte.gz');
+    const raw = gunzipSync(await readFile(labels));
+    raw[8] = (raw[8] + 1) % 10;
+    await writeFile(labels, gzipSync(raw));
+    const args = ['train', '--model', 'mlp', '--dataset', 'fashion-mnist', '--train-size', '100', '--batch-size', '50', '--epochs', '1'];
+    const r = spawnSync(process.execPath, ['bin/odelab.js', ...args, '--data-dir', damaged, '--db', path.join(root, 'train.db'), '--json'], {
+      encoding: 'utf8',
+      env: process.env,
+      timeout: 120_000,
+    });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`^skipped the data-dir copy in ${damaged}/fashion-mnist: DATASET_CORRUPT: .*t10k-labels-idx1-ubyte`));
+    const started = JSON.parse(r.stdout.split('\n')[0]) as { event: string; dataset: { source: { kind: string; path: string } } };
+    expect(started).toMatchObject({ event: 'started', dataset: { source: { kind: 'system', path: FASHION_DIR } } });
   });
 
   it('list says where each dataset would come from', () => {

@@ -103,7 +103,8 @@ describe('odelab runs: errors a user can act on', () => {
       odelab(['runs', 'series', '1', '--db', missing]),
       odelab(['runs', 'resume', '1', '--db', missing]),
       odelab(['db', 'check'], { ODELAB_DB: missing }),
-      odelab(['runs', 'list', '--json'], { ODELAB_DB: undefined, ODELAB_DATA_DIR: join(fresh, 'data') }),
+      // The default store is lab.db in the app-data folder (XDG_DATA_HOME on Linux), wherever the datasets are.
+      odelab(['runs', 'list', '--json'], { ODELAB_DB: undefined, XDG_DATA_HOME: join(fresh, 'xdg'), ODELAB_DATA_DIR: join(fresh, 'data') }),
     ]);
     for (const r of [list, series, resume, viaEnv]) expectFailure(r, 1, new RegExp(`^NOT_FOUND: no database at ${missing}; nothing was created\\n$`));
     expect(existsSync(missing)).toBe(false);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultDataDir } from '../../src-main/data/index';
+import { appDataDir } from '../../src-main/data/dataDir';
 import { DatasetSpec, describeIssues } from '../../src-shared/config';
 
 function issues(input: unknown): string {
@@ -33,8 +34,9 @@ describe('DatasetSpec', () => {
 });
 
 describe('defaultDataDir', () => {
-  it('prefers ODELAB_DATA_DIR', () => {
+  it('prefers ODELAB_DATA_DIR, which moves the datasets and not the lab\'s app-data folder (where the run store is)', () => {
     expect(defaultDataDir({ ODELAB_DATA_DIR: '/srv/odelab' }, 'linux', '/home/u')).toBe('/srv/odelab');
+    expect(appDataDir({ ODELAB_DATA_DIR: '/srv/odelab' }, 'linux', '/home/u')).toBe('/home/u/.local/share/neural-ode-lab');
   });
 
   it('follows each platform’s app-data convention', () => {
