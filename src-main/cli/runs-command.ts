@@ -323,7 +323,10 @@ function importCommand(): Command {
 
 function resumeCommand(): Command {
   const cmd = new Command('resume')
-    .description('continue an interrupted, failed or cancelled run from its last checkpoint, in place')
+    .description(
+      "continue an interrupted, failed or cancelled run from its last checkpoint, in place; its files go on in the run's " +
+        'own folder (the --out it was started with), or in --out',
+    )
     .argument('<id>', 'run id')
     .addOption(dbOption());
   return launchOptions(cmd).action((id: string, opts: LaunchFlags & { db?: string }) =>

@@ -37,6 +37,7 @@ export function launchOptions(cmd: Command): Command {
 export async function followRun(run: RecordedRun, flags: LaunchFlags, dbPath: string): Promise<void> {
   const report = flags.json || !process.stdout.isTTY ? jsonLinesReporter({ runId: run.runId }) : progressReporter();
   if (!flags.json && process.stdout.isTTY) process.stdout.write(`run ${run.runId} in ${dbPath}\n`);
+  for (const warning of run.warnings) process.stderr.write(`${warning}\n`);
   run.handle.events.on('event', report);
   run.handle.events.on('store-error', (e: Error) => process.stderr.write(`the run store could not be written: ${e.message}; cancelling\n`));
   // The dataset's loading: a copy skipped (and why) or a download is worth a line; generation is quick.

@@ -23,7 +23,8 @@ import {
   runWithCheckpoint,
   type RunStore,
 } from '../store';
-import { prepareRunFolder, Runner, type RunHandle, type RunRequest } from './runner';
+import { Runner, type RunHandle, type RunRequest } from './runner';
+import { claimRunFolder, prepareRunFolder, type FolderOwner } from './run-folder';
 import { checkResumable, decodeCheckpoint } from '../engine/train/checkpoint';
 import { checkBackendRequest } from '../engine/backend-request';
 import type { CheckpointData } from './protocol';
@@ -35,6 +36,8 @@ export interface RecordedRun {
   runId: number;
   handle: RunHandle;
   writer: RunWriter;
+  /** What the user should know that did not stop the run (a resumed run's folder that had gone, say). */
+  warnings: string[];
 }
 
 /** How often a running run's owner looks in the store for a cancel request from another process. */
@@ -95,7 +98,14 @@ export class LabService {
       }
       return id;
     })();
+    if (outDir) claimRunFolder(outDir, this.folderOwner(runId));
     return this.launch(runId, { config, ...opts, outDir });
+  }
+
+  /** The run as its folder's run.json names it. */
+  private folderOwner(runId: number): FolderOwner {
+    const createdAt = this.store.db.prepare('SELECT created_at FROM runs WHERE id = ?').pluck().get(runId) as string;
+    return { runId, createdAt, store: this.store.path };
   }
 
   /**
@@ -122,8 +132,17 @@ export class LabService {
       );
     }
     checkLaunch(config, opts);
-    const outDir = opts.outDir === undefined ? (run.outDir ?? undefined) : resolve(opts.outDir);
-    if (outDir) prepareRunFolder(outDir, { resuming: config, label: opts.outDir === undefined ? `run ${runId}'s folder` : '--out' });
+    const remembered = opts.outDir === undefined ? (run.outDir ?? undefined) : undefined;
+    const outDir = remembered ?? (opts.outDir === undefined ? undefined : resolve(opts.outDir));
+    const warnings =
+      remembered && !existsSync(remembered) ? [`run ${runId}'s folder ${remembered} is gone; it is made again, holding this session's files only`] : [];
+    const owner = this.folderOwner(runId);
+    if (outDir) {
+      prepareRunFolder(outDir, {
+        resuming: { config, owner },
+        ...(remembered ? { label: `run ${runId}'s folder`, hint: `to keep this run's files elsewhere: odelab runs resume ${runId} --out <dir>` } : {}),
+      });
+    }
     const resume = db.transaction(() => {
       const epoch = latestCheckpointEpoch(db, runId);
       const checkpoint = epoch === null ? null : loadCheckpoint(db, runId, epoch);
@@ -141,7 +160,8 @@ export class LabService {
       claimRun(db, runId, { outDir });
       return { bytes: checkpoint?.data, wallSecondsBefore: wall ?? 0 };
     })();
-    return this.launch(runId, { config, resumeFrom: resume.bytes, ...opts, outDir }, resume.wallSecondsBefore);
+    if (outDir) claimRunFolder(outDir, owner);
+    return { ...this.launch(runId, { config, resumeFrom: resume.bytes, ...opts, outDir }, resume.wallSecondsBefore), warnings };
   }
 
   private launch(runId: number, request: RunRequest, wallSecondsBefore = 0): RecordedRun {
@@ -169,28 +189,31 @@ export class LabService {
         : guarded(() => writer.write(e)),
     );
     handle.events.on('checkpoint-data', (c: CheckpointData) => guarded(() => writer.writeCheckpoint({ epoch: c.epoch, step: c.step, data: c.bytes })));
-    this.watchCancelRequests(runId, handle, guarded);
-    return { runId, handle, writer };
+    this.watchCancelRequests(runId, handle);
+    return { runId, handle, writer, warnings: [] };
   }
 
   /**
    * Another process may ask this run to stop (`odelab runs cancel`, another window): the request waits in the
    * store, and the run's owner, this process, acts on it. Emits 'cancel-requested' (the request) on the handle.
+   * A read that fails (the store busy or gone) is only a missed look: the next one tries again, and a store that
+   * cannot be written stops the run through the writer.
    */
-  private watchCancelRequests(runId: number, handle: RunHandle, guarded: (work: () => void) => void): void {
+  private watchCancelRequests(runId: number, handle: RunHandle): void {
     let acted: string | null = null;
-    const poll = setInterval(
-      () =>
-        guarded(() => {
-          const request = pendingCancel(this.store.db, runId);
-          if (request === null || request === acted) return;
-          acted = request;
-          handle.events.emit('cancel-requested', request);
-          if (request === 'now') handle.kill();
-          else handle.cancel();
-        }),
-      CANCEL_POLL_MS,
-    ).unref();
+    const poll = setInterval(() => {
+      let request: string | null;
+      try {
+        request = pendingCancel(this.store.db, runId);
+      } catch {
+        return;
+      }
+      if (request === null || request === acted) return;
+      acted = request;
+      handle.events.emit('cancel-requested', request);
+      if (request === 'now') handle.kill();
+      else handle.cancel();
+    }, CANCEL_POLL_MS).unref();
     void handle.done.finally(() => clearInterval(poll));
   }
 

@@ -6,27 +6,11 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import {
-  closeSync,
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-  type WriteStream,
-} from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isDeepStrictEqual } from 'node:util';
-import { LabError } from '../../src-shared/errors';
 import type { RunConfig } from '../../src-shared/run-config';
 import type { EndedEvent, RunEvent } from '../../src-shared/run-events';
-import type { CheckpointData, FromTrainer, StartMessage, ToTrainer } from './protocol';
+import type { FromTrainer, StartMessage, ToTrainer } from './protocol';
+import { RunFolder } from './run-folder';
 
 export interface RunRequest {
   config: RunConfig;
@@ -56,82 +40,6 @@ export interface RunHandle {
 
 const ENTRY = fileURLToPath(new URL('./train-process.ts', import.meta.url));
 const TSX_LOADER = import.meta.resolve('tsx');
-
-/**
- * Prepares an `outDir` before a run is created for it, or refuses it: a path that is a file or cannot be created,
- * or a folder that holds another run's files, whose events and checkpoints this run would mix with its own. A new
- * run (`resuming` unset) needs a folder without a trained run; a resumed run may continue its own folder (the same
- * config in its event log's first, 'started', line). The log of an attempt that never trained a batch (it failed
- * at once: a wrong flag) is removed, so the corrected command can use the folder; the store keeps its record.
- */
-export function prepareRunFolder(dir: string, { resuming, label = '--out' }: { resuming?: RunConfig; label?: string } = {}): void {
-  const refuse = (why: string) => {
-    throw new LabError('INVALID_ARGUMENT', `${label} ${dir}: ${why}`, { field: 'outDir', path: dir });
-  };
-  if (existsSync(dir) && !statSync(dir).isDirectory()) refuse('is a file, not a folder');
-  const log = join(dir, 'events.jsonl');
-  const checkpoints = join(dir, 'checkpoints');
-  const head = readLogHead(log);
-  const hasCheckpoints = existsSync(checkpoints) && statSync(checkpoints).isDirectory() && readdirSync(checkpoints).length > 0;
-  const trained = hasCheckpoints || (head?.includes('"event":"batch"') ?? false);
-  const own = resuming !== undefined && head !== undefined && isDeepStrictEqual(loggedConfig(head), resuming);
-  if (trained && !own) refuse(`already holds ${resuming ? 'another' : 'a'} run (events.jsonl, checkpoints/); choose an empty or new folder`);
-  if (head !== undefined && !own) rmSync(log);
-  // Created now, so a path that cannot be (under a file, no permission) is refused before the run exists.
-  try {
-    mkdirSync(checkpoints, { recursive: true });
-  } catch (e) {
-    refuse(`cannot create ${checkpoints}: ${(e as Error).message}`);
-  }
-}
-
-/** The first megabyte of an event log (its 'started' line is a few kilobytes), or undefined when there is none. */
-function readLogHead(log: string): string | undefined {
-  if (!existsSync(log)) return undefined;
-  const head = Buffer.alloc(1 << 20);
-  const fd = openSync(log, 'r');
-  try {
-    return head.subarray(0, readSync(fd, head, 0, head.length, 0)).toString('utf8');
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** The config in a log's first line, if it is a readable 'started' event. */
-function loggedConfig(head: string): unknown {
-  try {
-    const e = JSON.parse(head.split('\n', 1)[0]) as { event?: string; config?: unknown };
-    return e.event === 'started' ? e.config : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** A run's files: the event log, and checkpoints written to a temp name then renamed (never half a file). */
-class RunFolder {
-  private readonly log: WriteStream;
-  lastCheckpointPath: string | undefined;
-
-  constructor(private readonly dir: string) {
-    mkdirSync(join(dir, 'checkpoints'), { recursive: true });
-    this.log = createWriteStream(join(dir, 'events.jsonl'), { flags: 'a' });
-  }
-
-  writeEvent(e: RunEvent): void {
-    this.log.write(JSON.stringify(e) + '\n');
-  }
-
-  writeCheckpoint(c: CheckpointData): void {
-    const path = join(this.dir, 'checkpoints', `epoch-${String(c.epoch).padStart(3, '0')}.ckpt`);
-    writeFileSync(`${path}.tmp`, c.bytes);
-    renameSync(`${path}.tmp`, path);
-    this.lastCheckpointPath = path;
-  }
-
-  close(): void {
-    this.log.end();
-  }
-}
 
 export class Runner {
   private readonly queue: { handle: RunHandle; start: () => void }[] = [];

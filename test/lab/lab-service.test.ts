@@ -2,7 +2,7 @@
  * LabService with real training processes and a real run store: everything a run reports lands in SQLite, and
  * a run cut off after an epoch resumes in place with exactly the losses of an uninterrupted run.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeCheckpoint } from '../../src-main/engine/train/checkpoint';
@@ -142,7 +142,8 @@ describe('LabService', () => {
 
     // A run started from that checkpoint and stopped before its own first one resumes from it, not from scratch:
     // epochs 2 and 3 with exactly the reference run's losses.
-    const fromFile = service.startRun(config, { dataDir, resumeFrom: bytes });
+    const goneDir = join(tempDir(), 'gone');
+    const fromFile = service.startRun(config, { dataDir, resumeFrom: bytes, outDir: goneDir });
     fromFile.handle.events.on('event', (e: RunEvent) => {
       if (e.event === 'batch' && e.batch === 2) fromFile.handle.cancel();
     });
@@ -150,12 +151,26 @@ describe('LabService', () => {
     // Its parent is the run that stored those bytes: the oldest, the reference run, which training made the same
     // epoch-1 checkpoint as the cut run (deterministic).
     expect(getRun(store.db, fromFile.runId)).toMatchObject({ status: 'cancelled', epochsCompleted: 1, parentId: reference.runId });
+    // Its folder deleted meanwhile: made again, and the user told that it holds this session's files only.
+    rmSync(goneDir, { recursive: true });
     const continued = service.resumeRun(fromFile.runId, { dataDir });
+    expect(continued.warnings).toEqual([`run ${fromFile.runId}'s folder ${goneDir} is gone; it is made again, holding this session's files only`]);
     expect((await continued.handle.done).status).toBe('completed');
+    expect(readdirSync(join(goneDir, 'checkpoints'))).toEqual(['epoch-002.ckpt', 'epoch-003.ckpt']);
     expect(batchLosses(store, fromFile.runId)).toEqual(batchLosses(store, reference.runId).slice(4));
 
     // Its folder is remembered: the resumed run continues its files there without being told.
     expect(getRun(store.db, cut.runId).outDir).toBe(cutDir);
+    // Unless another run has taken it since (its run.json): refused, saying how to keep the files elsewhere.
+    const runJson = join(cutDir, 'run.json');
+    const mine = readFileSync(runJson, 'utf8');
+    expect(JSON.parse(mine)).toMatchObject({ runId: cut.runId, store: store.path });
+    writeFileSync(runJson, JSON.stringify({ ...JSON.parse(mine), runId: 999 }));
+    expect(() => service.resumeRun(cut.runId, { dataDir })).toThrow(
+      `run ${cut.runId}'s folder ${cutDir}: already holds run 999 of ${store.path} (events.jsonl, checkpoints/); ` +
+        `to keep this run's files elsewhere: odelab runs resume ${cut.runId} --out <dir>`,
+    );
+    writeFileSync(runJson, mine);
     const resumed = service.resumeRun(cut.runId, { dataDir });
     expect(resumed.runId).toBe(cut.runId);
     expect((await resumed.handle.done).status).toBe('completed');

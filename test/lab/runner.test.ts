@@ -5,7 +5,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { prepareRunFolder, Runner, type RunHandle } from '../../src-main/lab/runner';
+import { Runner, type RunHandle } from '../../src-main/lab/runner';
+import { claimRunFolder, prepareRunFolder } from '../../src-main/lab/run-folder';
 import type { RunEvent } from '../../src-shared/run-events';
 import { tempDir, tinyConfig } from '../train/fixtures';
 
@@ -102,9 +103,19 @@ describe('Runner', () => {
     const trained = folder({ 'events.jsonl': started + line({ event: 'batch', step: 1 }) });
     expect(() => prepareRunFolder(trained)).toThrow(/already holds a run/);
     expect(() => prepareRunFolder(folder({ 'checkpoints/epoch-001.ckpt': 'x' }))).toThrow(/already holds a run/);
-    expect(() => prepareRunFolder(trained, { resuming: tinyConfig({ epochs: 3 }) })).toThrow(/already holds another run/);
-    // Its own run resuming: kept, to be appended to.
-    prepareRunFolder(trained, { resuming: JSON.parse(JSON.stringify(config)) });
+    const run7 = { runId: 7, createdAt: '2026-11-24T10:00:00.000Z', store: '/lab.db' };
+    expect(() => prepareRunFolder(trained, { resuming: { config: tinyConfig({ epochs: 3 }), owner: run7 } })).toThrow(/already holds another run/);
+    // Its own run resuming (the config its log starts with): kept, to be appended to.
+    prepareRunFolder(trained, { resuming: { config: JSON.parse(JSON.stringify(config)), owner: run7 } });
+    expect(readFileSync(join(trained, 'events.jsonl'), 'utf8')).toContain('"batch"');
+    // A folder whose run.json names its run: that, not the config, decides — another run of the same config that
+    // took the folder since is not this run's, and the refusal names it.
+    claimRunFolder(trained, { ...run7, runId: 8 });
+    expect(() => prepareRunFolder(trained, { resuming: { config, owner: run7 }, hint: 'use --out' })).toThrow(
+      new RegExp(`--out ${trained}: already holds run 8 of /lab\\.db \\(events\\.jsonl, checkpoints/\\); use --out$`),
+    );
+    claimRunFolder(trained, run7);
+    prepareRunFolder(trained, { resuming: { config: tinyConfig({ epochs: 3 }), owner: run7 } });
     expect(readFileSync(join(trained, 'events.jsonl'), 'utf8')).toContain('"batch"');
     // An attempt that failed before its first batch: its log is cleared for the new run.
     const failed = folder({ 'events.jsonl': started + line({ event: 'ended', status: 'failed' }) });
