@@ -69,7 +69,7 @@ export interface RunDetail extends RunSummary {
   datasetId: number | null;
   /** The folder the run also keeps its files in (--out), on the machine that ran it. */
   outDir: string | null;
-  /** A stop asked of the run's owner that it has not acted on yet (`odelab runs cancel`). */
+  /** A stop asked of the process that owns the run (`odelab runs cancel`), until the run ends. */
   cancelRequested: CancelRequest | null;
   checkpoints: CheckpointInfo[];
 }

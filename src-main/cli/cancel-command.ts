@@ -7,7 +7,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeError } from '../../src-shared/errors';
 import type { RunSummary } from '../../src-shared/run-record';
-import { getRun, recoverInterrupted, requestCancel, type Db } from '../store';
+import { getRun, isLive, recoverInterrupted, requestCancel, type Db } from '../store';
 import { EXIT } from './exit-codes';
 import { num, runIds } from './option-parsers';
 import { dbOption, withStore } from './store-options';
@@ -21,7 +21,7 @@ function seconds(v: string): number {
   return s;
 }
 
-const live = (r: RunSummary) => r.status === 'queued' || r.status === 'running';
+const live = (r: RunSummary) => isLive(r.status);
 
 function outcomeLine(r: RunSummary): string {
   const where = `after ${r.epochsCompleted} epoch(s), step ${r.stepsCompleted}`;
@@ -60,27 +60,35 @@ export function cancelCommand(): Command {
       return withStore(
         opts.db,
         async (store) => {
-          // One transaction: an unknown or finished run among them asks nothing of the others.
-          store.db.transaction(() => list.forEach((id) => requestCancel(store.db, id, mode)))();
-          if (!opts.wait) {
-            if (opts.json) printJson({ requested: list, mode });
-            else process.stdout.write(`asked run(s) ${list.join(', ')} to stop ${opts.now ? 'now' : 'after the current batch'}\n`);
+          // One transaction: an unknown id asks nothing of the others. A run that has stopped already is reported
+          // as it stands, so a script racing a run's end still stops the others.
+          const asked = store.db.transaction(() => list.map((id) => ({ id, ...requestCancel(store.db, id, mode) })))();
+          const requested = asked.filter((a) => a.requested).map((a) => a.id);
+          const ended = asked.filter((a) => !a.requested).map(({ id, status }) => ({ id, status }));
+          const endedLines = ended.map((r) => `run ${r.id}: already ${r.status}, nothing to cancel`);
+          if (!opts.wait || requested.length === 0) {
+            if (opts.json) printJson({ mode, requested, alreadyEnded: ended });
+            else {
+              const asking = requested.length ? [`asked run(s) ${requested.join(', ')} to stop ${opts.now ? 'now' : 'after the current batch'}`] : [];
+              process.stdout.write([...endedLines, ...asking].join('\n') + '\n');
+            }
             return;
           }
-          const runs = await waitUntilStopped(store.db, list, opts.timeout * 1000);
+          const runs = await waitUntilStopped(store.db, requested, opts.timeout * 1000);
           const running = runs.filter(live);
           if (opts.json) {
             const stopped = runs.filter((r) => !live(r)).map(({ id, status, epochsCompleted, stepsCompleted, error }) => ({ id, status, epochsCompleted, stepsCompleted, error }));
-            printJson({ mode, stopped, stillRunning: running.map((r) => r.id) });
+            printJson({ mode, stopped, alreadyEnded: ended, stillRunning: running.map((r) => r.id) });
           } else {
-            for (const r of runs.filter((r) => !live(r))) process.stdout.write(`${outcomeLine(r)}\n`);
+            const lines = [...endedLines, ...runs.filter((r) => !live(r)).map(outcomeLine)];
+            if (lines.length) process.stdout.write(lines.join('\n') + '\n');
           }
           if (running.length > 0) {
             const ids = running.map((r) => r.id).join(' ');
             process.stderr.write(
-              `run(s) ${ids} still ${running.length > 1 ? 'train' : 'trains'} after ${opts.timeout} s: ` +
+              `run(s) ${ids} still ${running.length > 1 ? 'train' : 'trains'} after ${opts.timeout} s (the process that owns a run looks for requests twice a second): ` +
                 (opts.now
-                  ? 'its owner has not acted on the request (is the process that started it responding?)'
+                  ? 'the request stays, and that process has not acted on it yet (is it responding?)'
                   : `it stops when its current batch or evaluation ends; \`odelab runs cancel ${ids} --now\` kills its training process`) +
                 '\n',
             );

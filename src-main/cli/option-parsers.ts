@@ -20,10 +20,14 @@ export function int(v: string): number {
   return Number(v);
 }
 
-/** A name (a tag, a study): an empty one is a mistake (an unset shell variable), not a name. */
+/**
+ * A name (a tag, a study), without the spaces around it (" a " would be a second, indistinguishable "a"); an empty
+ * one is a mistake (an unset shell variable), not a name.
+ */
 export function nonEmpty(v: string): string {
-  if (v.trim() === '') throw new InvalidArgumentError('expected a name, got an empty string');
-  return v;
+  const name = v.trim();
+  if (name === '') throw new InvalidArgumentError('expected a name, got an empty string');
+  return name;
 }
 
 /** A repeatable (or variadic) name option: the names so far plus this one. */

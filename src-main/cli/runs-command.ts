@@ -40,13 +40,11 @@ import { int, names, positiveInt, runIds } from './option-parsers';
 import { cancelCommand } from './cancel-command';
 import { fileProblem, readFileArgument } from './file-arguments';
 
-/** Every command but import works on a store that exists: see STORE_HELP. */
-
+/** Every command but import works on a store that exists. */
 const STORE_HELP = `
 Run store: --db <file>, else $ODELAB_DB, else lab.db in the lab's data folder. Every command here except
 import refuses a store file that does not exist (NOT_FOUND naming the path) rather than create an empty one;
 the lab's default store does not exist until the first run is recorded, and until then runs list shows no runs.`;
-
 
 /** M4 keeps up to four points (first, last, min, max) per group, so fewer than four cannot be asked for. */
 const MIN_POINTS = 4;
@@ -146,7 +144,7 @@ function showCommand(): Command {
           ...evaluations.map((v) => `  step ${v.step} (epoch ${v.epoch}): test loss ${fixed(v.testLoss)} acc ${pct(v.testAccuracy)}`),
           `checkpoints: ${run.checkpoints.map((c) => `epoch ${c.epoch}`).join(', ') || 'none'}`,
           ...(run.outDir ? [`files: ${run.outDir} (events.jsonl, checkpoints/)`] : []),
-          ...(run.cancelRequested ? [`cancel requested (${run.cancelRequested}), not yet acted on by the process that owns the run`] : []),
+          ...(run.cancelRequested ? [`cancel requested (${run.cancelRequested === 'now' ? 'now' : 'after the current batch'})`] : []),
           `config: ${JSON.stringify(run.config)}`,
         ];
         process.stdout.write(lines.join('\n') + '\n');
@@ -313,7 +311,7 @@ function importCommand(): Command {
             .filter(([, here]) => here.differs)
             .map(([from, { id, differs }]) => {
               const state = (p: { status: string; epochsCompleted: number; stepsCompleted: number }) => `${p.status} after ${p.epochsCompleted} epoch(s), ${p.stepsCompleted} step(s)`;
-              return `  run ${from} differs from run ${id} here (here: ${state(differs!.here)}; in the export: ${state(differs!.export)}); run ${id} was left as it is (to take the export's: odelab runs delete ${id}, then import again)`;
+              return `  the export's run ${from} differs from run ${id} here (here: ${state(differs!.here)}; in the export: ${state(differs!.export)}); run ${id} was left as it is (to take the export's: odelab runs delete ${id}, then import again)`;
             }),
         ];
         process.stdout.write(lines.join('\n') + '\n');

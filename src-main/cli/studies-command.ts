@@ -12,7 +12,6 @@ import { printRuns } from './runs-command';
 import { dbOption, withStore } from './store-options';
 import { jsonOption, printJson } from './json-output';
 
-
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 /** Notes on one line of a listing. */
 const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim();
@@ -37,7 +36,7 @@ function listCommand(): Command {
         opts.db,
         (store) => {
           const studies = listStudies(store.db);
-          if (opts.json) printJson(studies.map(({ name, runs, createdAt, notes }) => ({ name, runs, createdAt, notes })));
+          if (opts.json) printJson(studies.map(({ name, runs, createdAt, notes }) => ({ name, runCount: runs, createdAt, notes })));
           else process.stdout.write(studyLines(studies));
         },
         { existing: true, emptyIfDefaultAbsent: true },

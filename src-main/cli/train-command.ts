@@ -3,17 +3,16 @@ import { Command, Option } from 'commander';
 import { PRESETS } from '../../src-shared/presets';
 import { MODEL_NAMES } from '../../src-shared/run-config';
 import { METHOD_NAMES } from '../../src-shared/solvers';
-import type { LabService, RecordedRun } from '../lab/lab-service';
+import { checkStartRequest, type LabService, type RecordedRun, type StartOptions } from '../lab/lab-service';
 import { jsonLinesReporter, progressReporter } from './reporters';
 import { runConfigFromFlags, type TrainFlags } from './run-config-from-flags';
 import { EXIT } from './exit-codes';
 import { int, names, nonEmpty, num, positiveInt } from './option-parsers';
-import { withService } from './store-options';
+import { dbOption, withService } from './store-options';
 import { readCheckpointFile } from './file-arguments';
 import { onBrokenPipe } from './broken-pipe';
 import { progressPrinter } from './data-progress';
 import { addRunsToStudy, ensureStudy } from '../store';
-
 
 export interface LaunchFlags {
   dataDir?: string;
@@ -95,23 +94,26 @@ export function trainCommand(): Command {
     .option('--notes <text>', 'notes kept with the run')
     .option('--study <name>', 'add the run to this study (created if new)', nonEmpty)
     .option('--resume <checkpoint>', "start a new run from a checkpoint file, with its run's config unless flags change it (raise --epochs to train on; `odelab runs resume <id>` continues a stored run)")
-    .option('--db <file>', 'run store (SQLite; default: lab.db in the lab data folder, or $ODELAB_DB)');
+    .addOption(dbOption(true));
   return launchOptions(cmd).action(
     async (opts: TrainFlags & LaunchFlags & { resume?: string; tag?: string[]; notes?: string; study?: string; db?: string }) => {
       // From a checkpoint, its run's config is the starting point: flags change it (--epochs to train on).
       const resume = opts.resume ? await readCheckpointFile(opts.resume, '--resume') : undefined;
       const config = runConfigFromFlags(opts, resume?.checkpoint.config);
+      const start: StartOptions = {
+        dataDir: opts.dataDir,
+        backend: opts.backend,
+        workers: opts.workers,
+        outDir: opts.out,
+        resumeFrom: resume?.bytes,
+        resumeName: opts.resume,
+        tags: opts.tag,
+        notes: opts.notes,
+      };
+      // Before the store is opened: a refused run must not leave a new, empty store behind.
+      checkStartRequest(config, start);
       await withService(opts.db, async (service: LabService) => {
-        const run = service.startRun(config, {
-          dataDir: opts.dataDir,
-          backend: opts.backend,
-          workers: opts.workers,
-          outDir: opts.out,
-          resumeFrom: resume?.bytes,
-          resumeName: opts.resume,
-          tags: opts.tag,
-          notes: opts.notes,
-        });
+        const run = service.startRun(config, start);
         if (opts.study) addRunsToStudy(service.store.db, ensureStudy(service.store.db, opts.study), [run.runId]);
         await followRun(run, opts, service.store.path);
       });

@@ -17,7 +17,7 @@ function parseBackend(value: unknown, source: string): BackendName {
   throw new LabError(
     'INVALID_ARGUMENT',
     `${source} is ${JSON.stringify(value)}; expected one of ${BACKENDS.join(', ')}`,
-    { field: source, value: String(value), allowed: [...BACKENDS] },
+    { field: 'backend', value: String(value), allowed: [...BACKENDS] },
   );
 }
 

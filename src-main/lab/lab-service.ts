@@ -66,6 +66,19 @@ function checkLaunch(config: RunConfig, opts: LaunchOptions): void {
   }
 }
 
+export type StartOptions = LaunchOptions & { resumeFrom?: Uint8Array; resumeName?: string; tags?: string[]; notes?: string; parentId?: number };
+
+/**
+ * What startRun refuses without the store or the run folder: a checkpoint to start from that cannot be, and what
+ * checkLaunch sees. Callers may run it before they open (and so create) the store; startRun runs it anyway.
+ */
+export function checkStartRequest(config: RunConfig, opts: StartOptions): ReturnType<typeof decodeCheckpoint> | undefined {
+  const start = opts.resumeFrom && decodeCheckpoint(opts.resumeFrom, opts.resumeName);
+  if (start) checkResumable(start, config, opts.resumeName);
+  checkLaunch(config, opts);
+  return start || undefined;
+}
+
 export class LabService {
   constructor(
     readonly store: RunStore,
@@ -76,13 +89,8 @@ export class LabService {
    * Queues a new run, recorded in the store from its first event. What would fail at once (a checkpoint to start
    * from that cannot be, an --out folder that cannot be used) is refused here, before the run is created.
    */
-  startRun(
-    config: RunConfig,
-    opts: LaunchOptions & { resumeFrom?: Uint8Array; resumeName?: string; tags?: string[]; notes?: string; parentId?: number } = {},
-  ): RecordedRun {
-    const start = opts.resumeFrom && decodeCheckpoint(opts.resumeFrom, opts.resumeName);
-    if (start) checkResumable(start, config, opts.resumeName);
-    checkLaunch(config, opts);
+  startRun(config: RunConfig, opts: StartOptions = {}): RecordedRun {
+    const start = checkStartRequest(config, opts);
     const outDir = opts.outDir === undefined ? undefined : resolve(opts.outDir);
     if (outDir) prepareRunFolder(outDir); // last: it creates the folder
     const { db } = this.store;

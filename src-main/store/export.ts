@@ -22,6 +22,7 @@ import { droppedKeys, readStoredConfig, RunConfig } from '../../src-shared/run-c
 import { STORED_RUN_STATUSES, type StoredRunStatus } from '../../src-shared/run-record';
 import type { Db } from './database';
 import { rebuildBuckets } from './metrics';
+import { isLive } from './runs';
 import { SCHEMA_VERSION } from './migrations';
 
 export const EXPORT_FORMAT = 'neural-ode-lab.runs';
@@ -593,8 +594,6 @@ function importDataset(db: Db, d: DatasetExport): number {
   return row.id;
 }
 
-const UNFINISHED: readonly StoredRunStatus[] = ['queued', 'running'];
-
 /**
  * The same progress: equal epochs and steps, and equal statuses — except that a run exported while unfinished
  * (queued or running) is as far along as an unfinished run here (queued, running, or interrupted: what its import
@@ -602,7 +601,7 @@ const UNFINISHED: readonly StoredRunStatus[] = ['queued', 'running'];
  */
 function sameProgress(here: RunProgress, exported: RunProgress): boolean {
   if (here.epochsCompleted !== exported.epochsCompleted || here.stepsCompleted !== exported.stepsCompleted) return false;
-  if (UNFINISHED.includes(exported.status)) return UNFINISHED.includes(here.status) || here.status === 'interrupted';
+  if (isLive(exported.status)) return isLive(here.status) || here.status === 'interrupted';
   return here.status === exported.status;
 }
 
@@ -636,7 +635,7 @@ function matchExisting(db: Db, runs: RunExport[]): Map<number, ExistingRun> {
  * recoverInterrupted marks an orphan (no owner, an INTERRUPTED error, ended when the export was taken).
  */
 function asImported(run: RunExport, exportedAt: string): RunExport {
-  if (run.status !== 'running' && run.status !== 'queued') return run;
+  if (!isLive(run.status)) return run;
   return {
     ...run,
     status: 'interrupted',

@@ -313,7 +313,7 @@ export function deleteRun(db: Db, id: number): void {
     | { status: StoredRunStatus; owner_pid: number | null; owner_host: string | null }
     | undefined;
   if (!run) throw runNotFound(id);
-  if ((run.status === 'running' || run.status === 'queued') && ownerAlive(run.owner_pid, run.owner_host)) {
+  if (isLive(run.status) && ownerAlive(run.owner_pid, run.owner_host)) {
     throw new LabError(
       'INVALID_ARGUMENT',
       `run ${id} is ${run.status} (process ${run.owner_pid}); cancel it before deleting it (odelab runs cancel ${id})`,
@@ -342,23 +342,24 @@ export function claimRun(db: Db, id: number, opts: { owner?: Owner; outDir?: str
   ).run(owner.pid, owner.host, opts.outDir ?? null, id);
 }
 
+export const isLive = (status: StoredRunStatus) => status === 'queued' || status === 'running';
+
 /**
  * Asks the process that owns a queued or running run to stop it: any process that opens the store may ask (the
- * owner polls, see pendingCancel). 'now' overrides an earlier 'after-batch', never the reverse.
+ * owner polls, see pendingCancel). 'now' overrides an earlier 'after-batch', never the reverse. A run that has
+ * stopped already is left alone, and one whose owner has died is marked interrupted first (nobody would act on
+ * the request): `requested` says whether there was a run to stop, `status` where it stands.
  */
-export function requestCancel(db: Db, id: number, mode: CancelRequest): void {
-  db.transaction(() => {
+export function requestCancel(db: Db, id: number, mode: CancelRequest): { requested: boolean; status: StoredRunStatus } {
+  return db.transaction(() => {
+    recoverInterrupted(db);
     const run = db.prepare('SELECT status, cancel_requested FROM runs WHERE id = ?').get(id) as
       | { status: StoredRunStatus; cancel_requested: CancelRequest | null }
       | undefined;
     if (!run) throw runNotFound(id);
-    if (run.status !== 'queued' && run.status !== 'running') {
-      throw new LabError('INVALID_ARGUMENT', `run ${id} is ${run.status}; only queued or running runs can be cancelled`, {
-        runId: id,
-        status: run.status,
-      });
-    }
+    if (!isLive(run.status)) return { requested: false, status: run.status };
     if (run.cancel_requested !== 'now') db.prepare('UPDATE runs SET cancel_requested = ? WHERE id = ?').run(mode, id);
+    return { requested: true, status: run.status };
   })();
 }
 

@@ -1,7 +1,7 @@
 /** The `odelab` command line as a user runs it: real processes, real exit codes, real output. */
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeCheckpoint } from '../../src-main/engine/train/checkpoint';
@@ -106,6 +106,16 @@ describe('odelab', () => {
     expect(unknownKeys.code).toBe(2);
     expect(unknownKeys.stderr).toMatch(/^epochz: not a setting of this lab$/m);
     expect(unknownKeys.stderr).toMatch(/^optimizer\.sheduler: not a setting of this lab$/m);
+    // What the config and the machine rule out is refused before the store is even opened: no store file is made.
+    const neverMade = join(tempDir(), 'never.db');
+    const tooMany = odelab('train', '--preset', 'shapes-euler', '--train-size', '99999', '--db', neverMade);
+    expect(tooMany).toMatchObject({ code: 2, stderr: expect.stringMatching(/trainSize 99999 is more than the 5400 training images of this shapes dataset/) });
+    const bogus = spawnSync(process.execPath, ['bin/odelab.js', 'train', '--preset', 'shapes-euler', '--db', neverMade], {
+      encoding: 'utf8',
+      env: { ...odelabEnv, ODELAB_BACKEND: 'webgpu' },
+    });
+    expect(bogus).toMatchObject({ status: 2, stderr: expect.stringMatching(/^INVALID_ARGUMENT: ODELAB_BACKEND is "webgpu"; expected one of tensorflow, wasm, cpu\n$/) });
+    expect(existsSync(neverMade)).toBe(false);
     // --out: a file, or a folder holding another run's files.
     const outFile = join(tempDir(), 'file');
     writeFileSync(outFile, '');

@@ -19,8 +19,9 @@ describe('option parsers', () => {
     }
   });
 
-  it('take names whole and refuse empty ones (an unset shell variable)', () => {
+  it('take names trimmed and refuse empty ones (an unset shell variable)', () => {
     expect(nonEmpty('study-1')).toBe('study-1');
+    expect(nonEmpty(' lr sweep ')).toBe('lr sweep'); // the name, not the spaces a shell left around it
     expect(names('b', names('a'))).toEqual(['a', 'b']);
     for (const v of ['', '  ']) expect(() => names(v, ['a'])).toThrow('expected a name, got an empty string');
   });

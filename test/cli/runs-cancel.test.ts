@@ -7,7 +7,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createRun, getRun, openStore } from '../../src-main/store';
+import { hostname } from 'node:os';
+import { createRun, getRun, markEnded, openStore } from '../../src-main/store';
 import { tempDir, tinyConfig } from '../train/fixtures';
 
 const dataDir = tempDir();
@@ -78,12 +79,11 @@ describe('odelab runs cancel', () => {
     expect(getRun(store.db, training.runId)).toMatchObject({ status: 'cancelled', cancelRequested: null, stepsCompleted: ended.step });
     store.close();
 
-    // A run that has ended cannot be cancelled; an id that is none, or not there, is named.
-    const again = odelab('runs', 'cancel', String(training.runId), '--db', db);
-    expect(again).toMatchObject({ code: 2, stdout: '' });
-    expect(again.stderr).toMatch(new RegExp(`run ${training.runId} is cancelled; only queued or running runs can be cancelled`));
+    // A run that has ended is reported as it stands (exit 0: it is not running); an id that is none, or not there,
+    // is named, and nothing is asked of the others.
+    expect(odelab('runs', 'cancel', String(training.runId), '--db', db)).toEqual({ code: 0, stdout: `run ${training.runId}: already cancelled, nothing to cancel\n`, stderr: '' });
     expect(odelab('runs', 'cancel', '0', '--db', db)).toMatchObject({ code: 2, stderr: expect.stringMatching(/run id: expected a positive integer, got '0'/) });
-    expect(odelab('runs', 'cancel', '99', '--db', db)).toMatchObject({ code: 1, stderr: expect.stringMatching(/run 99 does not exist/) });
+    expect(odelab('runs', 'cancel', String(training.runId), '99', '--db', db)).toMatchObject({ code: 1, stderr: expect.stringMatching(/run 99 does not exist/) });
     expect(odelab('runs', 'cancel', String(training.runId), '--timeout', '0', '--db', db)).toMatchObject({
       code: 2,
       stderr: expect.stringMatching(/--timeout.*expected a positive number of seconds, got '0'/),
@@ -94,7 +94,7 @@ describe('odelab runs cancel', () => {
     const training = await startTraining(2);
     const cancel = await odelabAsync('runs', 'cancel', String(training.runId), '--now', '--no-wait', '--json', '--db', db);
     expect(cancel.code).toBe(0);
-    expect(JSON.parse(cancel.stdout)).toEqual({ requested: [training.runId], mode: 'now' });
+    expect(JSON.parse(cancel.stdout)).toEqual({ mode: 'now', requested: [training.runId], alreadyEnded: [] });
     expect(await training.exited).toBe(130);
     expect(training.stderr()).toMatch(/killing its training process/);
     expect(training.events.at(-1)).toMatchObject({ event: 'ended', status: 'cancelled' });
@@ -110,12 +110,26 @@ describe('odelab runs cancel', () => {
     const r = odelab('runs', 'cancel', String(runId), '--timeout', '0.5', '--db', db);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(new RegExp(`run\\(s\\) ${runId} still trains after 0.5 s: it stops when its current batch or evaluation ends; \`odelab runs cancel ${runId} --now\``));
+    expect(r.stderr).toMatch(new RegExp(`run\\(s\\) ${runId} still trains after 0.5 s .*: it stops when its current batch or evaluation ends; \`odelab runs cancel ${runId} --now\``));
     expect(getRun(store.db, runId)).toMatchObject({ status: 'queued', cancelRequested: 'after-batch' });
     // --now upgrades the waiting request; nothing downgrades it.
     expect(odelab('runs', 'cancel', String(runId), '--now', '--no-wait', '--db', db).code).toBe(0);
     expect(odelab('runs', 'cancel', String(runId), '--no-wait', '--db', db).code).toBe(0);
     expect(getRun(store.db, runId).cancelRequested).toBe('now');
+    // A run whose owner has died is not waited for: it is marked interrupted, as any open of the store would.
+    const orphan = createRun(store.db, { config: tinyConfig() }, { pid: 2 ** 22 + 12345, host: hostname() });
+    const ended = createRun(store.db, { config: tinyConfig() });
+    markEnded(store.db, ended, 'completed');
+    const r2 = odelab('runs', 'cancel', String(orphan), String(ended), '--json', '--db', db);
+    expect(r2.code).toBe(0);
+    expect(JSON.parse(r2.stdout)).toEqual({
+      mode: 'after-batch',
+      requested: [],
+      alreadyEnded: [
+        { id: orphan, status: 'interrupted' },
+        { id: ended, status: 'completed' },
+      ],
+    });
     store.close();
   });
 });

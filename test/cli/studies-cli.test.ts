@@ -85,7 +85,7 @@ describe('odelab studies', () => {
       json('runs', 'list', '--study', 'grid', '--db', db),
       odelab('runs', 'list', '--study', 'grid', '--db', db),
     ]);
-    expect(listed).toEqual([{ name: 'grid', runs: 3, createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), notes: 'lr sweep' }]);
+    expect(listed).toEqual([{ name: 'grid', runCount: 3, createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), notes: 'lr sweep' }]);
     expect(listText.stdout).toMatch(/^grid +3 runs +created \S+ +lr sweep\n$/);
     expect(shown).toEqual({ name: 'grid', createdAt: listed[0].createdAt, notes: 'lr sweep', grid: {}, runs: runsOfStudy });
     expect(runIdsOf(shown.runs)).toEqual([c, b, a]);
@@ -130,7 +130,7 @@ describe('odelab studies', () => {
     expectFailure(noStore, 1, /^NOT_FOUND: no database at .*mistyped\.db; nothing was created\n$/);
     expect(existsSync(missing)).toBe(false);
     // Nothing changed: 'kept' still holds a alone, and no study 'fresh'.
-    expect(await json('studies', 'list', '--db', db)).toEqual([{ name: 'kept', runs: 1, createdAt: expect.any(String), notes: '' }]);
+    expect(await json('studies', 'list', '--db', db)).toEqual([{ name: 'kept', runCount: 1, createdAt: expect.any(String), notes: '' }]);
     expect(runIdsOf((await json('studies', 'show', 'kept', '--db', db)).runs)).toEqual([a]);
   });
 });
@@ -192,7 +192,7 @@ describe('odelab runs import, twice', () => {
     expect(later.stderr).toBe('');
     expect(later.stdout).toBe(
       `imported 0 run(s)\nalready here, not imported again: ${live} as ${here}\n` +
-        `  run ${live} differs from run ${here} here (here: interrupted after 1 epoch(s), 23 step(s); in the export: completed after 3 epoch(s), 69 step(s)); ` +
+        `  the export's run ${live} differs from run ${here} here (here: interrupted after 1 epoch(s), 23 step(s); in the export: completed after 3 epoch(s), 69 step(s)); ` +
         `run ${here} was left as it is (to take the export's: odelab runs delete ${here}, then import again)\n`,
     );
     const [runs, shown] = await Promise.all([json('runs', 'list', '--db', target), json('runs', 'show', String(here), '--db', target)]);

@@ -235,7 +235,8 @@ describe('LabService', () => {
     expect(b).toMatchObject({ status: 'cancelled', step: 0 });
     expect(queued.handle.process).toBeUndefined();
     for (const id of [first.runId, queued.runId]) expect(getRun(other.db, id)).toMatchObject({ status: 'cancelled', cancelRequested: null });
-    expect(() => requestCancel(other.db, first.runId, 'now')).toThrow(/run \d+ is cancelled; only queued or running runs can be cancelled/);
+    expect(requestCancel(other.db, first.runId, 'now')).toEqual({ requested: false, status: 'cancelled' });
+    expect(getRun(other.db, first.runId).cancelRequested).toBeNull();
     expect(() => requestCancel(other.db, 999, 'now')).toThrow(/run 999 does not exist/);
 
     // 'now' kills the training process mid-batch; the run still ends cancelled, where it stood.
