@@ -1,0 +1,23 @@
+/** A dataset's loading progress as the CLI shows it on stderr (`datasets fetch|generate`, and `train`). */
+import { fmtInt } from '../data/format';
+import type { DataProgress } from '../data/types';
+
+/**
+ * Every event as a JSON line with `json`; else a line when a source is skipped (and why), and when a download or
+ * a generation starts — `generate` only when `phases` includes it (train leaves it out: its progress bar follows).
+ */
+export function progressPrinter(json: boolean, phases: readonly DataProgress['phase'][] = ['skip', 'download', 'generate']): (p: DataProgress) => void {
+  if (json) return (p) => process.stderr.write(JSON.stringify(p) + '\n');
+  const started = new Set<string>();
+  const once = (key: string, line: string) => {
+    if (started.has(key)) return;
+    started.add(key);
+    process.stderr.write(line + '\n');
+  };
+  return (p) => {
+    if (!phases.includes(p.phase)) return;
+    if (p.phase === 'skip') process.stderr.write(`skipped the ${p.source} copy in ${p.path}: ${p.reason}\n`);
+    else if (p.phase === 'download') once(p.file, `downloading ${p.file} from ${p.url}`);
+    else if (p.phase === 'generate') once(p.split, `generating ${fmtInt(p.total)} ${p.split === 'train' ? 'training' : 'test'} images`);
+  };
+}
