@@ -14,4 +14,5 @@ Exit codes:
   0    success (a run that completed)
   1    the run failed or diverged, or the command could not do its work
   2    invalid flags, configuration or arguments (nothing was run)
-  130  cancelled (Ctrl-C)`;
+  130  cancelled (Ctrl-C, odelab runs cancel)
+  143  train stopped by SIGTERM (129: SIGHUP); the run is recorded cancelled`;

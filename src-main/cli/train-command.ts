@@ -1,5 +1,6 @@
 /** `odelab train`: validate the config, run it in a training process recorded in the run store, report its events. */
 import { Command, Option } from 'commander';
+import { constants } from 'node:os';
 import { PRESETS } from '../../src-shared/presets';
 import { MODEL_NAMES } from '../../src-shared/run-config';
 import { METHOD_NAMES } from '../../src-shared/solvers';
@@ -51,6 +52,15 @@ export async function followRun(run: RecordedRun, flags: LaunchFlags, dbPath: st
     else run.handle.kill();
   };
   process.on('SIGINT', onSigint);
+  // Stopped by the system (kill, a closed terminal, `timeout`, a service manager), which will not wait for a batch:
+  // kill the training process, so the run is recorded cancelled now, and exit as that signal would (128 + n).
+  let terminatedBy: NodeJS.Signals | undefined;
+  const onTerminate = (signal: NodeJS.Signals) => {
+    terminatedBy = signal;
+    run.handle.kill();
+  };
+  process.on('SIGTERM', onTerminate);
+  process.on('SIGHUP', onTerminate);
   // Nobody reads the events any more (`| head`): stop reporting and cancel the run, which the store records.
   const offBrokenPipe = onBrokenPipe(() => {
     run.handle.events.off('event', report);
@@ -58,8 +68,11 @@ export async function followRun(run: RecordedRun, flags: LaunchFlags, dbPath: st
   });
   const ended = await run.handle.done;
   process.off('SIGINT', onSigint);
+  process.off('SIGTERM', onTerminate);
+  process.off('SIGHUP', onTerminate);
   offBrokenPipe();
-  process.exitCode = ended.status === 'completed' ? EXIT.OK : ended.status === 'cancelled' ? EXIT.CANCELLED : EXIT.FAILED;
+  if (terminatedBy) process.exitCode = 128 + constants.signals[terminatedBy];
+  else process.exitCode = ended.status === 'completed' ? EXIT.OK : ended.status === 'cancelled' ? EXIT.CANCELLED : EXIT.FAILED;
 }
 
 export function trainCommand(): Command {

@@ -232,7 +232,7 @@ describe('odelab', () => {
     });
   });
 
-  it('stops a run as a terminal user does: Ctrl-C (SIGINT to the process group), or a reader that goes away', async () => {
+  it('stops a run as a terminal user or the system does: Ctrl-C (SIGINT to the group), a reader that goes away, SIGTERM, SIGHUP', async () => {
     const tiny = ['train', '--model', 'shapes-odenet', '--dataset', 'shapes', '--method', 'euler', '--step-size', '0.5',
       '--batch-size', '50', '--train-size', '300', '--epochs', '3', '--json'];
     // Its own process group, as a terminal's foreground job: Ctrl-C reaches the CLI and its training process.
@@ -246,6 +246,24 @@ describe('odelab', () => {
     expect(await exited).toBe(130);
     expect(lines.at(-1)).toMatchObject({ event: 'ended', status: 'cancelled' });
     expect(lines.at(-1)!.step as number).toBeLessThanOrEqual(3); // after the batch in progress, not the epoch
+
+    // Stopped by the system (kill, `timeout`, a closed terminal: SIGTERM or SIGHUP): the training process is killed
+    // at once and the run recorded cancelled now, not left 'running' for the next open to find; exit 128 + n.
+    for (const [signal, code] of [['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+      const stopped = spawn(process.execPath, ['bin/odelab.js', ...tiny], { env: odelabEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      const stoppedExit = new Promise<number | null>((resolve) => stopped.on('exit', (c) => resolve(c)));
+      let runId = 0;
+      for await (const line of createInterface({ input: stopped.stdout })) {
+        const e = JSON.parse(line) as { event: string; runId: number; step?: number };
+        runId = e.runId;
+        // SIGHUP as a closing terminal sends it, to the whole group; SIGTERM as `kill` does, to the CLI alone.
+        if (e.event === 'batch' && e.step === 1) process.kill(signal === 'SIGHUP' ? -stopped.pid! : stopped.pid!, signal);
+        if (e.event === 'ended') expect(e).toMatchObject({ status: 'cancelled' });
+      }
+      expect(await stoppedExit).toBe(code);
+      const shown = JSON.parse(odelab('runs', 'show', String(runId), '--json').stdout) as { status: string; error: unknown };
+      expect(shown).toMatchObject({ status: 'cancelled', error: null });
+    }
 
     // `| head -1`: the run is cancelled and recorded so, the CLI exits 130 without an EPIPE stack trace. Run from
     // another folder, as an installed `odelab` is: the training process must find its loader from there too.
