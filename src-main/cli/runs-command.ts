@@ -103,8 +103,9 @@ function listCommand(): Command {
       withStore(
         opts.db,
         (store) => {
-          const inStudy = opts.study ? new Set(getStudy(store.db, opts.study).runIds) : undefined;
-          printRuns(listRuns(store.db, opts).filter((r) => !inStudy || inStudy.has(r.id)), opts.json);
+          // The study's runs in the query, so --limit counts them, not the store's newest runs.
+          const studyId = opts.study === undefined ? undefined : getStudy(store.db, opts.study).id;
+          printRuns(listRuns(store.db, { ...opts, studyId }), opts.json);
         },
         { existing: true, emptyIfDefaultAbsent: true },
       ),

@@ -55,8 +55,7 @@ function showCommand(): Command {
         opts.db,
         (store) => {
           const study = getStudy(store.db, name);
-          const members = new Set(study.runIds);
-          const runs: RunSummary[] = listRuns(store.db).filter((r) => members.has(r.id));
+          const runs: RunSummary[] = listRuns(store.db, { studyId: study.id });
           if (opts.json) {
             printJson({ name: study.name, createdAt: study.createdAt, notes: study.notes, grid: study.grid, runs });
             return;

@@ -244,6 +244,8 @@ export interface RunFilter {
   model?: string;
   dataset?: string;
   method?: string;
+  /** Only the runs of this study (its id). */
+  studyId?: number;
   /** Newest first; at most this many. */
   limit?: number;
 }
@@ -264,6 +266,10 @@ export function listRuns(db: Db, filter: RunFilter = {}): RunSummary[] {
   if (filter.tag) {
     where.push(`EXISTS (SELECT 1 FROM json_each(r.tags_json) WHERE value = ?)`);
     args.push(filter.tag);
+  }
+  if (filter.studyId !== undefined) {
+    where.push('EXISTS (SELECT 1 FROM study_runs sr WHERE sr.study_id = ? AND sr.run_id = r.id)');
+    args.push(filter.studyId);
   }
   for (const key of ['model', 'dataset', 'method'] as const) {
     if (filter[key]) {

@@ -15,6 +15,8 @@ import {
   runWithCheckpoint,
   saveCheckpoint,
   setTags,
+  addRunsToStudy,
+  createStudy,
 } from '../../src-main/store';
 import { RunConfig } from '../../src-shared/run-config';
 import { freshDb, insertRunRow, sampleConfig } from './fixtures';
@@ -69,7 +71,7 @@ describe('runs', () => {
     expect(runWithCheckpoint(db, new Uint8Array([7]))).toBeUndefined();
   });
 
-  it('filters by status, tag and model; newest first; limit', () => {
+  it('filters by status, tag, model and study; newest first; limit', () => {
     const db = freshDb();
     const a = createRun(db, { config: sampleConfig(), tags: ['study-1'] });
     const b = createRun(db, { config: sampleConfig({ model: { name: 'mlp' } }) });
@@ -80,6 +82,12 @@ describe('runs', () => {
     expect(listRuns(db, { model: 'mlp' })[0]).toMatchObject({ id: b, error: { code: 'MAX_STEPS', details: { t: 0.5 } } });
     expect(listRuns(db, { status: ['failed'] }).map((r) => r.id)).toEqual([b]);
     expect(listRuns(db, { limit: 1 }).map((r) => r.id)).toEqual([c]);
+    // A study's runs, the limit counting them (not the store's newest runs, which may not be in it).
+    const study = createStudy(db, { name: 'grid' });
+    addRunsToStudy(db, study, [a, b]);
+    expect(listRuns(db, { studyId: study }).map((r) => r.id)).toEqual([b, a]);
+    expect(listRuns(db, { studyId: study, limit: 1 }).map((r) => r.id)).toEqual([b]);
+    expect(listRuns(db, { studyId: study, tag: 'study-1' }).map((r) => r.id)).toEqual([a]);
     expect(() => listRuns(db, { status: ['sleeping' as 'failed'] })).toThrow(/status: expected one of queued, running/);
     setTags(db, a, ['x', 'x', 'y']);
     expect(getRun(db, a).tags).toEqual(['x', 'y']);
