@@ -13,7 +13,7 @@ import type { BackendName } from '../engine/backend';
 import { loadDataset } from '../data/load';
 import { LabError } from '../../src-shared/errors';
 import { loadCheckpoint } from '../store';
-import { withStore } from './store-options';
+import { dbOption, withStore } from './store-options';
 import { positiveInt } from './option-parsers';
 import { printJson } from './json-output';
 
@@ -104,7 +104,7 @@ export function evalCommand(): Command {
     .option('--checkpoint <file>', 'checkpoint file (checkpoints/epoch-NNN.ckpt of a run folder)')
     .option('--run <id>', "a run in the run store (its latest checkpoint, or --epoch's)", positiveInt)
     .option('--epoch <n>', "with --run: that epoch's checkpoint", positiveInt)
-    .option('--db <file>', 'run store (default: lab.db in the lab data folder, or $ODELAB_DB)')
+    .addOption(dbOption())
     .option('--data-dir <dir>', 'dataset directory')
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(['tensorflow', 'wasm', 'cpu']))
     .option('--workers <n>', 'worker threads sharing each batch (data parallel; default 1)', positiveInt)

@@ -36,13 +36,13 @@ import { followRun, launchOptions, type LaunchFlags } from './train-command';
 import { dbOption, withService, withStore } from './store-options';
 import { jsonOption, printJson } from './json-output';
 import { EXIT } from './exit-codes';
-import { int, names, positiveInt, runIds } from './option-parsers';
+import { int, names, nonEmpty, positiveInt, runIds } from './option-parsers';
 import { cancelCommand } from './cancel-command';
 import { fileProblem, readFileArgument } from './file-arguments';
 
 /** Every command but import works on a store that exists. */
 const STORE_HELP = `
-Run store: --db <file>, else $ODELAB_DB, else lab.db in the lab's data folder. Every command here except
+Run store: --db <file>, else $ODELAB_DB, else lab.db in the lab's app-data folder. Every command here except
 import refuses a store file that does not exist (NOT_FOUND naming the path) rather than create an empty one;
 the lab's default store does not exist until the first run is recorded, and until then runs list shows no runs.`;
 
@@ -93,8 +93,8 @@ function listCommand(): Command {
   return new Command('list')
     .description('list runs, newest first, with final and best test accuracy')
     .addOption(new Option('--status <status...>', 'only runs with these statuses').choices([...STORED_RUN_STATUSES]))
-    .option('--tag <tag>', 'only runs with this tag')
-    .option('--study <name>', 'only the runs of this study')
+    .option('--tag <tag>', 'only runs with this tag', nonEmpty)
+    .option('--study <name>', 'only the runs of this study', nonEmpty)
     .addOption(new Option('--model <name>', 'only runs of this model').choices([...MODEL_NAMES]))
     .option('--limit <n>', 'at most n runs', positiveInt)
     .addOption(dbOption())
@@ -202,7 +202,7 @@ function tagCommand(): Command {
     .description("change a run's tags and notes")
     .argument('<id>', 'run id')
     .option('--add <tag...>', 'tags to add', names)
-    .option('--remove <tag...>', 'tags to remove')
+    .option('--remove <tag...>', 'tags to remove', names)
     .option('--notes <text>', 'replace the notes')
     .addOption(dbOption())
     .addOption(jsonOption())
@@ -243,7 +243,7 @@ function exportCommand(): Command {
   return new Command('export')
     .description('export runs (or a study) as JSON (config, metrics, confusion matrices; checkpoints optional) or CSV metrics')
     .argument('[ids...]', 'run ids')
-    .option('--study <name>', 'export this study and its runs')
+    .option('--study <name>', 'export this study and its runs', nonEmpty)
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'csv']).default('json'))
     .addOption(new Option('--table <table>', 'CSV: which metrics (default epoch; evaluation: the --eval-every scores)').choices(['batch', 'epoch', 'evaluation']))
     .option('--checkpoints', 'JSON: include checkpoint blobs (base64)')

@@ -25,9 +25,9 @@ export interface StoreAccess {
 
 /** `--db`: the run store a command works on; only `train` and `runs import` create one that is absent. */
 export const dbOption = (creates = false) =>
-  new Option('--db <file>', `run store${creates ? ', created if absent' : ', which must exist'} (default: $ODELAB_DB, else lab.db in the lab data folder)`);
+  new Option('--db <file>', `run store${creates ? ', created if absent' : ', which must exist'} (default: $ODELAB_DB, else lab.db in the lab's app-data folder)`);
 
-/** The store file a command uses: `--db`, else `$ODELAB_DB`, else lab.db in the lab's data folder. */
+/** The store file a command uses: `--db`, else `$ODELAB_DB`, else lab.db in the lab's app-data folder. */
 export function storePath(dbPath: string | undefined): { path: string; named: boolean } {
   // An empty value is a mistake (an unset shell variable), not "somewhere": SQLite would open a throwaway store.
   if (dbPath === '') throw new LabError('INVALID_ARGUMENT', '--db: expected a file path, got an empty string', { field: 'db' });

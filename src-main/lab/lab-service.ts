@@ -17,6 +17,7 @@ import {
   loadCheckpoint,
   markEnded,
   pendingCancel,
+  THIS_PROCESS,
   recordProgress,
   RunWriter,
   saveCheckpoint,
@@ -24,7 +25,7 @@ import {
   type RunStore,
 } from '../store';
 import { Runner, type RunHandle, type RunRequest } from './runner';
-import { claimRunFolder, prepareRunFolder, type FolderOwner } from './run-folder';
+import { checkRunFolder, claimRunFolder, prepareRunFolder, releaseRunFolder, type FolderOwner } from './run-folder';
 import { checkResumable, decodeCheckpoint } from '../engine/train/checkpoint';
 import { checkBackendRequest } from '../engine/backend-request';
 import type { CheckpointData } from './protocol';
@@ -69,13 +70,15 @@ function checkLaunch(config: RunConfig, opts: LaunchOptions): void {
 export type StartOptions = LaunchOptions & { resumeFrom?: Uint8Array; resumeName?: string; tags?: string[]; notes?: string; parentId?: number };
 
 /**
- * What startRun refuses without the store or the run folder: a checkpoint to start from that cannot be, and what
- * checkLaunch sees. Callers may run it before they open (and so create) the store; startRun runs it anyway.
+ * What startRun refuses without the store, touching nothing: a checkpoint to start from that cannot be, what
+ * checkLaunch sees, and an --out folder that cannot be used (checkRunFolder). Callers may run it before they open
+ * (and so create) the store; startRun runs it anyway.
  */
 export function checkStartRequest(config: RunConfig, opts: StartOptions): ReturnType<typeof decodeCheckpoint> | undefined {
   const start = opts.resumeFrom && decodeCheckpoint(opts.resumeFrom, opts.resumeName);
   if (start) checkResumable(start, config, opts.resumeName);
   checkLaunch(config, opts);
+  if (opts.outDir !== undefined) checkRunFolder(resolve(opts.outDir));
   return start || undefined;
 }
 
@@ -98,6 +101,8 @@ export class LabService {
       // A checkpoint file that one of this store's runs wrote (its --out copy) makes that run the parent.
       const parentId = opts.parentId ?? (start ? runWithCheckpoint(db, opts.resumeFrom!) : undefined);
       const id = createRun(db, { config, tags: opts.tags, notes: opts.notes, parentId, outDir });
+      // In the transaction: a folder that cannot be marked as this run's leaves no run behind.
+      if (outDir) claimRunFolder(outDir, this.folderOwner(id));
       // The state the run starts from is its checkpoint at that epoch: resumeRun continues from it if the run
       // stops before its own first one, rather than starting over from scratch.
       if (start) {
@@ -106,14 +111,13 @@ export class LabService {
       }
       return id;
     })();
-    if (outDir) claimRunFolder(outDir, this.folderOwner(runId));
-    return this.launch(runId, { config, ...opts, outDir });
+    return this.launch(runId, { config, ...opts, outDir, ...(start ? { startAt: { epoch: start.epoch, step: start.step } } : {}) });
   }
 
-  /** The run as its folder's run.json names it. */
+  /** The run as its folder's run.json names it, written by this process. */
   private folderOwner(runId: number): FolderOwner {
     const createdAt = this.store.db.prepare('SELECT created_at FROM runs WHERE id = ?').pluck().get(runId) as string;
-    return { runId, createdAt, store: this.store.path };
+    return { runId, createdAt, store: resolve(this.store.path), ...THIS_PROCESS };
   }
 
   /**
@@ -166,10 +170,11 @@ export class LabService {
         | undefined;
       recordProgress(db, runId, { epochsCompleted: keepEpoch, stepsCompleted: keepStep, wallSeconds: wall ?? 0 });
       claimRun(db, runId, { outDir });
-      return { bytes: checkpoint?.data, wallSecondsBefore: wall ?? 0 };
+      if (outDir) claimRunFolder(outDir, owner);
+      return { bytes: checkpoint?.data, wallSecondsBefore: wall ?? 0, startAt: { epoch: keepEpoch, step: keepStep } };
     })();
-    if (outDir) claimRunFolder(outDir, owner);
-    return { ...this.launch(runId, { config, resumeFrom: resume.bytes, ...opts, outDir }, resume.wallSecondsBefore), warnings };
+    const request = { config, resumeFrom: resume.bytes, startAt: resume.startAt, ...opts, outDir };
+    return { ...this.launch(runId, request, resume.wallSecondsBefore), warnings };
   }
 
   private launch(runId: number, request: RunRequest, wallSecondsBefore = 0): RecordedRun {
@@ -198,6 +203,9 @@ export class LabService {
     );
     handle.events.on('checkpoint-data', (c: CheckpointData) => guarded(() => writer.writeCheckpoint({ epoch: c.epoch, step: c.step, data: c.bytes })));
     this.watchCancelRequests(runId, handle);
+    // Ended: the folder is no longer in use (for a long-lived process, which stays alive after the run).
+    const { outDir } = request;
+    if (outDir) void handle.done.finally(() => releaseRunFolder(outDir));
     return { runId, handle, writer, warnings: [] };
   }
 

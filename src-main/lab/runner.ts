@@ -20,6 +20,8 @@ export interface RunRequest {
   backend?: StartMessage['backend'];
   /** Continue from these checkpoint bytes. */
   resumeFrom?: Uint8Array;
+  /** Where that checkpoint stands: what an 'ended' says for a run stopped before its process said where it was. */
+  startAt?: { epoch: number; step: number };
   workers?: number;
 }
 
@@ -56,7 +58,8 @@ export class Runner {
     // Killed by the user (kill()): the process's exit is a cancel, not a crash.
     let killed = false;
     const endUnstarted = () => {
-      const ended: EndedEvent = { event: 'ended', status: 'cancelled', epochsCompleted: 0, step: 0, seconds: 0 };
+      const { epoch = 0, step = 0 } = request.startAt ?? {};
+      const ended: EndedEvent = { event: 'ended', status: 'cancelled', epochsCompleted: epoch, step, seconds: 0 };
       events.emit('event', ended);
       resolveDone(ended);
     };
@@ -138,8 +141,8 @@ export class Runner {
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
     let ended: EndedEvent | undefined;
-    let lastEpoch = 0;
-    let lastStep = 0;
+    let lastEpoch = request.startAt?.epoch ?? 0;
+    let lastStep = request.startAt?.step ?? 0;
     const started = Date.now();
     const publish = (e: RunEvent) => {
       folder?.writeEvent(e);
@@ -183,7 +186,7 @@ export class Runner {
       folder?.close();
       onEnded(ended);
     });
-    const { outDir: _outDir, ...start } = request;
+    const { outDir: _outDir, startAt: _startAt, ...start } = request;
     child.send({ type: 'start', ...start } satisfies ToTrainer);
   }
 }

@@ -62,10 +62,12 @@ async function run(msg: StartMessage): Promise<void> {
 
 // The parent is gone (killed, crashed): stop at the next batch instead of training on as an orphan.
 process.on('disconnect', () => controller.abort());
-// A terminal's Ctrl-C, or its closing (SIGHUP), reaches the whole process group, this process too. The parent
-// decides what it means (stop after the batch; kill), so ignore them here rather than die mid-batch as a crash.
+// A terminal's Ctrl-C, its closing (SIGHUP), or a service manager's SIGTERM reaches the whole process group, this
+// process too. The parent decides what each means (stop after the batch; kill), so ignore them here rather than
+// die mid-batch as a crash; if the parent dies instead, the disconnect above stops this process.
 process.on('SIGINT', () => {});
 process.on('SIGHUP', () => {});
+process.on('SIGTERM', () => {});
 
 process.on('message', (msg: ToTrainer) => {
   if (msg.type === 'cancel') controller.abort();

@@ -113,7 +113,7 @@ export function markEnded(db: Db, id: number, status: StoredRunStatus, error?: R
 }
 
 /** Whether the process that owns a run is still alive (only knowable for processes on this host). */
-function ownerAlive(pid: number | null, host: string | null): boolean {
+export function processAlive(pid: number | null, host: string | null): boolean {
   if (pid === null) return false;
   if (host !== hostname()) return true; // another machine sharing the file: not ours to judge
   if (pid === process.pid) return true;
@@ -142,7 +142,7 @@ export function recoverInterrupted(db: Db): number[] {
         owner_host: string | null;
         epochs_completed: number;
       }[]
-    ).filter((r) => !ownerAlive(r.owner_pid, r.owner_host));
+    ).filter((r) => !processAlive(r.owner_pid, r.owner_host));
     for (const r of orphans) {
       mark.run(now(), `the process writing this run (pid ${r.owner_pid}) ended before the run did; ${r.epochs_completed} epoch(s) completed`, r.id);
     }
@@ -319,7 +319,7 @@ export function deleteRun(db: Db, id: number): void {
     | { status: StoredRunStatus; owner_pid: number | null; owner_host: string | null }
     | undefined;
   if (!run) throw runNotFound(id);
-  if (isLive(run.status) && ownerAlive(run.owner_pid, run.owner_host)) {
+  if (isLive(run.status) && processAlive(run.owner_pid, run.owner_host)) {
     throw new LabError(
       'INVALID_ARGUMENT',
       `run ${id} is ${run.status} (process ${run.owner_pid}); cancel it before deleting it (odelab runs cancel ${id})`,

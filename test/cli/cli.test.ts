@@ -115,6 +115,9 @@ describe('odelab', () => {
       env: { ...odelabEnv, ODELAB_BACKEND: 'webgpu' },
     });
     expect(bogus).toMatchObject({ status: 2, stderr: expect.stringMatching(/^INVALID_ARGUMENT: ODELAB_BACKEND is "webgpu"; expected one of tensorflow, wasm, cpu\n$/) });
+    const outIsFile = join(tempDir(), 'file');
+    writeFileSync(outIsFile, '');
+    expect(odelab('train', '--preset', 'shapes-euler', '--out', outIsFile, '--db', neverMade).code).toBe(2);
     expect(existsSync(neverMade)).toBe(false);
     // --out: a file, or a folder holding another run's files.
     const outFile = join(tempDir(), 'file');

@@ -139,6 +139,10 @@ describe('LabService', () => {
     const failedEarly = service.startRun(config, { dataDir: join(file, 'data'), resumeFrom: bytes });
     expect(await failedEarly.handle.done).toMatchObject({ status: 'failed' });
     expect(getRun(store.db, failedEarly.runId)).toMatchObject({ status: 'failed', epochsCompleted: 1, stepsCompleted: 4 });
+    // So does one killed before its process could say where it was: its 'ended' says the checkpoint's epoch and step.
+    const killedEarly = service.startRun(config, { dataDir, resumeFrom: bytes });
+    killedEarly.handle.kill();
+    expect(await killedEarly.handle.done).toMatchObject({ status: 'cancelled', epochsCompleted: 1, step: 4 });
 
     // A run started from that checkpoint and stopped before its own first one resumes from it, not from scratch:
     // epochs 2 and 3 with exactly the reference run's losses.
@@ -167,7 +171,7 @@ describe('LabService', () => {
     expect(JSON.parse(mine)).toMatchObject({ runId: cut.runId, store: store.path });
     writeFileSync(runJson, JSON.stringify({ ...JSON.parse(mine), runId: 999 }));
     expect(() => service.resumeRun(cut.runId, { dataDir })).toThrow(
-      `run ${cut.runId}'s folder ${cutDir}: already holds run 999 of ${store.path} (events.jsonl, checkpoints/); ` +
+      `run ${cut.runId}'s folder ${cutDir}: already holds run 999 of ${store.path} (created ${JSON.parse(mine).createdAt}) (events.jsonl, checkpoints/); ` +
         `to keep this run's files elsewhere: odelab runs resume ${cut.runId} --out <dir>`,
     );
     writeFileSync(runJson, mine);

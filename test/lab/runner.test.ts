@@ -6,7 +6,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Runner, type RunHandle } from '../../src-main/lab/runner';
-import { claimRunFolder, prepareRunFolder } from '../../src-main/lab/run-folder';
+import { claimRunFolder, prepareRunFolder, releaseRunFolder } from '../../src-main/lab/run-folder';
+import { hostname } from 'node:os';
 import type { RunEvent } from '../../src-shared/run-events';
 import { tempDir, tinyConfig } from '../train/fixtures';
 
@@ -112,11 +113,21 @@ describe('Runner', () => {
     // took the folder since is not this run's, and the refusal names it.
     claimRunFolder(trained, { ...run7, runId: 8 });
     expect(() => prepareRunFolder(trained, { resuming: { config, owner: run7 }, hint: 'use --out' })).toThrow(
-      new RegExp(`--out ${trained}: already holds run 8 of /lab\\.db \\(events\\.jsonl, checkpoints/\\); use --out$`),
+      new RegExp(`--out ${trained}: already holds run 8 of /lab\\.db \\(created 2026-11-24T10:00:00\\.000Z\\) \\(events\\.jsonl, checkpoints/\\); use --out$`),
     );
     claimRunFolder(trained, run7);
     prepareRunFolder(trained, { resuming: { config: tinyConfig({ epochs: 3 }), owner: run7 } });
     expect(readFileSync(join(trained, 'events.jsonl'), 'utf8')).toContain('"batch"');
+    // A folder a live process is writing a run into is refused to any other run, even before its first batch;
+    // released when that run ends, a folder that never trained is free again.
+    const live = folder({ 'events.jsonl': started });
+    claimRunFolder(live, { ...run7, pid: process.pid, host: hostname() });
+    expect(() => prepareRunFolder(live)).toThrow(new RegExp(`in use: process ${process.pid} is writing run 7 of /lab\\.db \\(created 2026-11-24T10:00:00\\.000Z\\) into it`));
+    expect(readFileSync(join(live, 'events.jsonl'), 'utf8')).toBe(started);
+    releaseRunFolder(live);
+    expect(JSON.parse(readFileSync(join(live, 'run.json'), 'utf8'))).toEqual(run7);
+    prepareRunFolder(live);
+    expect(existsSync(join(live, 'events.jsonl'))).toBe(false);
     // An attempt that failed before its first batch: its log is cleared for the new run.
     const failed = folder({ 'events.jsonl': started + line({ event: 'ended', status: 'failed' }) });
     prepareRunFolder(failed);
