@@ -78,7 +78,7 @@ export function cancelCommand(): Command {
           const running = runs.filter(live);
           if (opts.json) {
             const stopped = runs.filter((r) => !live(r)).map(({ id, status, epochsCompleted, stepsCompleted, error }) => ({ id, status, epochsCompleted, stepsCompleted, error }));
-            printJson({ mode, stopped, alreadyEnded: ended, stillRunning: running.map((r) => r.id) });
+            printJson({ mode, requested, alreadyEnded: ended, stopped, stillRunning: running.map((r) => r.id) });
           } else {
             const lines = [...endedLines, ...runs.filter((r) => !live(r)).map(outcomeLine)];
             if (lines.length) process.stdout.write(lines.join('\n') + '\n');

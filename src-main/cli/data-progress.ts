@@ -17,7 +17,8 @@ export function progressPrinter(json: boolean, phases: readonly DataProgress['ph
   return (p) => {
     if (!phases.includes(p.phase)) return;
     if (p.phase === 'skip') process.stderr.write(`skipped the ${p.source} copy in ${p.path}: ${p.reason}\n`);
-    else if (p.phase === 'download') once(p.file, `downloading ${p.file} from ${p.url}`);
+    // Per file and mirror: a mirror tried after another failed is named too.
+    else if (p.phase === 'download') once(p.url, `downloading ${p.file} from ${p.url}`);
     else if (p.phase === 'generate') once(p.split, `generating ${fmtInt(p.total)} ${p.split === 'train' ? 'training' : 'test'} images`);
   };
 }

@@ -71,7 +71,8 @@ export async function followRun(run: RecordedRun, flags: LaunchFlags, dbPath: st
   process.off('SIGTERM', onTerminate);
   process.off('SIGHUP', onTerminate);
   offBrokenPipe();
-  if (terminatedBy) process.exitCode = 128 + constants.signals[terminatedBy];
+  // A run that completed as the signal came is a completed run.
+  if (terminatedBy && ended.status !== 'completed') process.exitCode = 128 + constants.signals[terminatedBy];
   else process.exitCode = ended.status === 'completed' ? EXIT.OK : ended.status === 'cancelled' ? EXIT.CANCELLED : EXIT.FAILED;
 }
 

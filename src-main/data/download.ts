@@ -86,6 +86,8 @@ interface Fetched {
 }
 
 async function fetchToFile(url: string, tmp: string, opts: DownloadOptions): Promise<Fetched> {
+  // Said before the request, so a mirror that never answers is named while the user waits on it.
+  opts.onProgress?.({ url, loaded: 0, total: null });
   const res = await fetch(url, { signal: opts.signal, redirect: 'follow' });
   if (!res.ok || !res.body) {
     await res.body?.cancel();

@@ -128,13 +128,14 @@ export class LabService {
   resumeRun(runId: number, opts: LaunchOptions = {}): RecordedRun {
     const { db } = this.store;
     const run = getRun(db, runId);
-    if (!RESUMABLE_STATUSES.includes(run.status)) {
-      throw new LabError(
-        'INVALID_ARGUMENT',
-        `run ${runId} is ${run.status}; only ${RESUMABLE_STATUSES.join(', ')} runs can be resumed`,
-        { runId, status: run.status },
-      );
-    }
+    const checkResumableStatus = (status: string) => {
+      if (RESUMABLE_STATUSES.includes(status as (typeof RESUMABLE_STATUSES)[number])) return;
+      throw new LabError('INVALID_ARGUMENT', `run ${runId} is ${status}; only ${RESUMABLE_STATUSES.join(', ')} runs can be resumed`, {
+        runId,
+        status,
+      });
+    };
+    checkResumableStatus(run.status);
     const config = readStoredConfig(run.config);
     if (!config) {
       throw new LabError(
@@ -156,6 +157,9 @@ export class LabService {
       });
     }
     const resume = db.transaction(() => {
+      // Again where the run is claimed (a write transaction from its start, so two processes cannot both pass):
+      // another process may have resumed it since the check above.
+      checkResumableStatus(db.prepare('SELECT status FROM runs WHERE id = ?').pluck().get(runId) as string);
       const epoch = latestCheckpointEpoch(db, runId);
       const checkpoint = epoch === null ? null : loadCheckpoint(db, runId, epoch);
       const keepEpoch = checkpoint?.epoch ?? 0;
@@ -172,7 +176,7 @@ export class LabService {
       claimRun(db, runId, { outDir });
       if (outDir) claimRunFolder(outDir, owner);
       return { bytes: checkpoint?.data, wallSecondsBefore: wall ?? 0, startAt: { epoch: keepEpoch, step: keepStep } };
-    })();
+    }).immediate();
     const request = { config, resumeFrom: resume.bytes, startAt: resume.startAt, ...opts, outDir };
     return { ...this.launch(runId, request, resume.wallSecondsBefore), warnings };
   }

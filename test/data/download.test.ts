@@ -136,7 +136,7 @@ describe('downloadVerified', () => {
     const p = downloadVerified(urls, dest(), { md5: md5(payload) }, {
       signal: controller.signal,
       progressEvery: 1,
-      onProgress: () => controller.abort(),
+      onProgress: (ev) => ev.loaded > 0 && controller.abort(),
     });
     const e = await errorOf(p);
     expect(e.code).toBe('CANCELLED');
@@ -221,15 +221,16 @@ describe('loadDataset from the mirrors', () => {
         signal: controller.signal,
         onProgress: (ev) => {
           events.push(ev);
-          if (ev.phase === 'download') controller.abort();
+          if (ev.phase === 'download' && ev.loaded > 0) controller.abort();
         },
       }),
     );
     expect(e.code).toBe('CANCELLED');
-    // Cancelled inside the first file, after its first 256 KiB progress step.
-    expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ phase: 'download', file: 'train-images-idx3-ubyte.gz', total: served.get('train-images-idx3-ubyte.gz')?.length });
-    expect(events[0].phase === 'download' && events[0].loaded < (events[0].total ?? 0)).toBe(true);
+    // Told when the first file's request went out, then cancelled inside it, after its first 256 KiB step.
+    expect(events).toHaveLength(2);
+    expect(events[0]).toEqual({ phase: 'download', file: 'train-images-idx3-ubyte.gz', url: `${base}/slow/train-images-idx3-ubyte.gz`, loaded: 0, total: null });
+    expect(events[1]).toMatchObject({ phase: 'download', file: 'train-images-idx3-ubyte.gz', total: served.get('train-images-idx3-ubyte.gz')?.length });
+    expect(events[1].phase === 'download' && events[1].loaded < (events[1].total ?? 0)).toBe(true);
     expect(await snapshot(dir)).toEqual({});
     const after = await loadDataset({ kind: 'mnist' }, { dataDir: dir, systemDirs: [], download: false }).catch((err: unknown) => err);
     expect(isLabError(after, 'DATASET_NOT_FOUND')).toBe(true);
