@@ -1,6 +1,5 @@
 /** `odelab train`: validate the config, run it in a training process recorded in the run store, report its events. */
 import { Command, Option } from 'commander';
-import { constants } from 'node:os';
 import { PRESETS } from '../../src-shared/presets';
 import { MODEL_NAMES } from '../../src-shared/run-config';
 import { METHOD_NAMES } from '../../src-shared/solvers';
@@ -71,9 +70,17 @@ export async function followRun(run: RecordedRun, flags: LaunchFlags, dbPath: st
   process.off('SIGTERM', onTerminate);
   process.off('SIGHUP', onTerminate);
   offBrokenPipe();
-  // A run that completed as the signal came is a completed run.
-  if (terminatedBy && ended.status !== 'completed') process.exitCode = 128 + constants.signals[terminatedBy];
-  else process.exitCode = ended.status === 'completed' ? EXIT.OK : ended.status === 'cancelled' ? EXIT.CANCELLED : EXIT.FAILED;
+  process.exitCode = ended.status === 'completed' ? EXIT.OK : ended.status === 'cancelled' ? EXIT.CANCELLED : EXIT.FAILED;
+  // Stopped by a signal (a run that completed as it came is a completed run): once all is written and closed, die
+  // of it as an unhandled one would, so a caller sees the signal (a shell: 128 + n). Exiting normally instead would
+  // also have Node reset the terminal, which aborts on one that is gone.
+  if (terminatedBy && ended.status !== 'completed') {
+    const signal = terminatedBy;
+    process.once('beforeExit', () => {
+      process.removeAllListeners(signal);
+      process.kill(process.pid, signal);
+    });
+  }
 }
 
 export function trainCommand(): Command {
