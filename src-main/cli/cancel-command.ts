@@ -62,11 +62,11 @@ export function cancelCommand(): Command {
         async (store) => {
           // One transaction: an unknown id asks nothing of the others. A run that has stopped already is reported
           // as it stands, so a script racing a run's end still stops the others.
-          const asked = store.db.transaction(() => list.map((id) => ({ id, ...requestCancel(store.db, id, mode) })))();
+          const asked = store.db.transaction(() => list.map((id) => ({ id, ...requestCancel(store.db, id, mode) }))).immediate();
           const requested = asked.filter((a) => a.requested).map((a) => a.id);
           const ended = asked.filter((a) => !a.requested).map(({ id, status }) => ({ id, status }));
           const endedLines = ended.map((r) => `run ${r.id}: already ${r.status}, nothing to cancel`);
-          if (!opts.wait || requested.length === 0) {
+          if (!opts.wait) {
             if (opts.json) printJson({ mode, requested, alreadyEnded: ended });
             else {
               const asking = requested.length ? [`asked run(s) ${requested.join(', ')} to stop ${opts.now ? 'now' : 'after the current batch'}`] : [];

@@ -1,5 +1,6 @@
 /** `odelab train`: validate the config, run it in a training process recorded in the run store, report its events. */
 import { Command, Option } from 'commander';
+import { constants } from 'node:os';
 import { PRESETS } from '../../src-shared/presets';
 import { MODEL_NAMES } from '../../src-shared/run-config';
 import { METHOD_NAMES } from '../../src-shared/solvers';
@@ -71,15 +72,18 @@ export async function followRun(run: RecordedRun, flags: LaunchFlags, dbPath: st
   process.off('SIGHUP', onTerminate);
   offBrokenPipe();
   process.exitCode = ended.status === 'completed' ? EXIT.OK : ended.status === 'cancelled' ? EXIT.CANCELLED : EXIT.FAILED;
-  // Stopped by a signal (a run that completed as it came is a completed run): once all is written and closed, die
-  // of it as an unhandled one would, so a caller sees the signal (a shell: 128 + n). Exiting normally instead would
-  // also have Node reset the terminal, which aborts on one that is gone.
-  if (terminatedBy && ended.status !== 'completed') {
+  // Stopped by a signal: once all is written and closed, die of it as an unhandled one would, so a caller sees the
+  // signal (a shell: 128 + n). A run that completed as SIGTERM came is a completed run (exit 0); after SIGHUP the
+  // terminal is gone, and a normal exit would have Node reset it, which aborts. Windows cannot send itself these.
+  if (terminatedBy && (ended.status !== 'completed' || terminatedBy === 'SIGHUP')) {
     const signal = terminatedBy;
-    process.once('beforeExit', () => {
-      process.removeAllListeners(signal);
-      process.kill(process.pid, signal);
-    });
+    if (process.platform === 'win32') process.exitCode = 128 + constants.signals[signal];
+    else {
+      process.once('beforeExit', () => {
+        process.removeAllListeners(signal);
+        process.kill(process.pid, signal);
+      });
+    }
   }
 }
 

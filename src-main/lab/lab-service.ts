@@ -97,20 +97,30 @@ export class LabService {
     const outDir = opts.outDir === undefined ? undefined : resolve(opts.outDir);
     if (outDir) prepareRunFolder(outDir); // last: it creates the folder
     const { db } = this.store;
-    const runId = db.transaction(() => {
+    let undoClaim: (() => void) | undefined;
+    // Immediate: it reads before it writes, and a deferred one would fail at once (SQLITE_BUSY) on a store another
+    // process is writing, rather than wait its turn.
+    const create = db.transaction(() => {
       // A checkpoint file that one of this store's runs wrote (its --out copy) makes that run the parent.
       const parentId = opts.parentId ?? (start ? runWithCheckpoint(db, opts.resumeFrom!) : undefined);
       const id = createRun(db, { config, tags: opts.tags, notes: opts.notes, parentId, outDir });
-      // In the transaction: a folder that cannot be marked as this run's leaves no run behind.
-      if (outDir) claimRunFolder(outDir, this.folderOwner(id));
       // The state the run starts from is its checkpoint at that epoch: resumeRun continues from it if the run
       // stops before its own first one, rather than starting over from scratch.
       if (start) {
         saveCheckpoint(db, id, { epoch: start.epoch, step: start.step, data: opts.resumeFrom! });
         recordProgress(db, id, { epochsCompleted: start.epoch, stepsCompleted: start.step, wallSeconds: 0 });
       }
+      // Last, in the transaction: a folder that cannot be marked as this run's leaves no run behind.
+      if (outDir) undoClaim = claimRunFolder(outDir, this.folderOwner(id));
       return id;
-    })();
+    });
+    let runId: number;
+    try {
+      runId = create.immediate();
+    } catch (e) {
+      undoClaim?.(); // the run was not created: the folder is not its
+      throw e;
+    }
     return this.launch(runId, { config, ...opts, outDir, ...(start ? { startAt: { epoch: start.epoch, step: start.step } } : {}) });
   }
 
@@ -156,7 +166,8 @@ export class LabService {
         ...(remembered ? { label: `run ${runId}'s folder`, hint: `to keep this run's files elsewhere: odelab runs resume ${runId} --out <dir>` } : {}),
       });
     }
-    const resume = db.transaction(() => {
+    let undoClaim: (() => void) | undefined;
+    const claim = db.transaction(() => {
       // Again where the run is claimed (a write transaction from its start, so two processes cannot both pass):
       // another process may have resumed it since the check above.
       checkResumableStatus(db.prepare('SELECT status FROM runs WHERE id = ?').pluck().get(runId) as string);
@@ -174,9 +185,16 @@ export class LabService {
         | undefined;
       recordProgress(db, runId, { epochsCompleted: keepEpoch, stepsCompleted: keepStep, wallSeconds: wall ?? 0 });
       claimRun(db, runId, { outDir });
-      if (outDir) claimRunFolder(outDir, owner);
+      if (outDir) undoClaim = claimRunFolder(outDir, owner);
       return { bytes: checkpoint?.data, wallSecondsBefore: wall ?? 0, startAt: { epoch: keepEpoch, step: keepStep } };
-    }).immediate();
+    });
+    let resume: ReturnType<typeof claim>;
+    try {
+      resume = claim.immediate();
+    } catch (e) {
+      undoClaim?.();
+      throw e;
+    }
     const request = { config, resumeFrom: resume.bytes, startAt: resume.startAt, ...opts, outDir };
     return { ...this.launch(runId, request, resume.wallSecondsBefore), warnings };
   }

@@ -3,7 +3,9 @@
  * writer of its files (events.jsonl, checkpoints/epoch-NNN.ckpt).
  */
 import {
+  accessSync,
   closeSync,
+  constants,
   createWriteStream,
   existsSync,
   mkdirSync,
@@ -17,7 +19,7 @@ import {
   writeFileSync,
   type WriteStream,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { LabError } from '../../src-shared/errors';
 import type { RunConfig } from '../../src-shared/run-config';
@@ -47,16 +49,58 @@ function readOwner(dir: string): FolderOwner | undefined {
   }
 }
 
+/** Written to a temp name, then renamed: a reader never sees half a run.json. */
+function writeOwner(dir: string, owner: Omit<FolderOwner, 'pid' | 'host'> & Partial<FolderOwner>): void {
+  const tmp = join(dir, `${OWNER_FILE}.${process.pid}.tmp`);
+  writeFileSync(tmp, JSON.stringify(owner, null, 2) + '\n');
+  renameSync(tmp, join(dir, OWNER_FILE));
+}
+
+const sameRun = (a: Pick<FolderOwner, 'runId' | 'createdAt'>, b: Pick<FolderOwner, 'runId' | 'createdAt'>) =>
+  a.runId === b.runId && a.createdAt === b.createdAt;
+
+/** Another run's process, alive, writing into the folder (what keeps any other run out of it). */
+function liveOtherOwner(dir: string, run?: Pick<FolderOwner, 'runId' | 'createdAt'>): FolderOwner | undefined {
+  const owner = readOwner(dir);
+  if (!owner || owner.pid === undefined || (run && sameRun(owner, run))) return undefined;
+  return processAlive(owner.pid, owner.host ?? null) ? owner : undefined;
+}
+
+const describeOwner = (o: FolderOwner) => `run ${o.runId} of ${o.store} (created ${o.createdAt})`;
+
+function inUse(label: string, dir: string, o: FolderOwner, hint: string): LabError {
+  return new LabError(
+    'INVALID_ARGUMENT',
+    `${label} ${dir}: in use: process ${o.pid} is writing ${describeOwner(o)} into it; ${hint} ` +
+      `(if that process is gone, delete "pid" from ${join(dir, OWNER_FILE)})`,
+    { field: 'outDir', path: dir },
+  );
+}
+
 /**
  * Marks the folder as this run's, so a resume can tell its own folder from one another run has since taken, and
- * no other run uses it while this one is written. A folder where the file cannot be written is refused.
+ * no other run uses it while this one is written. Checked again here (another process may have claimed it since
+ * checkRunFolder); a folder where the file cannot be written is refused. Returns the undo, for a run that did not
+ * come to be (its transaction failed): run.json as it was.
  */
-export function claimRunFolder(dir: string, owner: FolderOwner): void {
+export function claimRunFolder(dir: string, owner: FolderOwner): () => void {
+  const other = liveOtherOwner(dir, owner);
+  if (other) throw inUse('--out', dir, other, 'choose an empty or new folder');
+  const path = join(dir, OWNER_FILE);
+  const before = existsSync(path) ? readFileSync(path) : undefined;
   try {
-    writeFileSync(join(dir, OWNER_FILE), JSON.stringify(owner, null, 2) + '\n');
+    writeOwner(dir, owner);
   } catch (e) {
     throw new LabError('INVALID_ARGUMENT', `--out ${dir}: cannot write ${OWNER_FILE}: ${(e as Error).message}`, { field: 'outDir', path: dir });
   }
+  return () => {
+    try {
+      if (before === undefined) rmSync(path, { force: true });
+      else writeFileSync(path, before);
+    } catch {
+      // The folder went away: nothing to put back.
+    }
+  };
 }
 
 /** The run written into `dir` has ended: its run.json keeps naming it, but no process holds the folder any more. */
@@ -65,7 +109,7 @@ export function releaseRunFolder(dir: string): void {
   if (owner?.pid !== process.pid) return;
   const { pid: _pid, host: _host, ...named } = owner;
   try {
-    writeFileSync(join(dir, OWNER_FILE), JSON.stringify(named, null, 2) + '\n');
+    writeOwner(dir, named);
   } catch {
     // The folder went away or became read-only: nothing left to release.
   }
@@ -92,7 +136,18 @@ export function checkRunFolder(dir: string, { resuming, label = '--out', hint = 
   const refuse = (why: string): never => {
     throw new LabError('INVALID_ARGUMENT', `${label} ${dir}: ${why}`, { field: 'outDir', path: dir });
   };
-  if (!existsSync(dir)) return false;
+  if (!existsSync(dir)) {
+    // To be created: under a file, or in a folder this user cannot write, it cannot be.
+    let parent = dirname(dir);
+    while (!existsSync(parent) && dirname(parent) !== parent) parent = dirname(parent);
+    if (!statSync(parent).isDirectory()) refuse(`cannot be created: ${parent} is a file`);
+    try {
+      accessSync(parent, constants.W_OK);
+    } catch {
+      refuse(`cannot be created: no permission to write in ${parent}`);
+    }
+    return false;
+  }
   if (!statSync(dir).isDirectory()) refuse('is a file, not a folder');
   const head = readLogHead(join(dir, 'events.jsonl'));
   const checkpoints = join(dir, 'checkpoints');
@@ -101,14 +156,10 @@ export function checkRunFolder(dir: string, { resuming, label = '--out', hint = 
   const owner = readOwner(dir);
   const own =
     resuming !== undefined &&
-    (owner
-      ? owner.runId === resuming.owner.runId && owner.createdAt === resuming.owner.createdAt
-      : head !== undefined && isDeepStrictEqual(loggedConfig(head), resuming.config));
-  const ownerName = owner && `run ${owner.runId} of ${owner.store} (created ${owner.createdAt})`;
-  if (owner && !own && owner.pid !== undefined && processAlive(owner.pid, owner.host ?? null)) {
-    refuse(`in use: process ${owner.pid} is writing ${ownerName} into it; ${hint}`);
-  }
-  if (trained && !own) refuse(`already holds ${ownerName ?? (resuming ? 'another run' : 'a run')} (events.jsonl, checkpoints/); ${hint}`);
+    (owner ? sameRun(owner, resuming.owner) : head !== undefined && isDeepStrictEqual(loggedConfig(head), resuming.config));
+  const live = liveOtherOwner(dir, resuming?.owner);
+  if (live) throw inUse(label, dir, live, hint);
+  if (trained && !own) refuse(`already holds ${owner ? describeOwner(owner) : resuming ? 'another run' : 'a run'} (events.jsonl, checkpoints/); ${hint}`);
   return own;
 }
 

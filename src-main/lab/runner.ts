@@ -123,7 +123,9 @@ export class Runner {
     } catch (e) {
       // Checked before the run was created (prepareRunFolder), but the disk can change: end the run, never hang it.
       const message = `--out ${request.outDir}: cannot write the run's files: ${(e as Error).message}`;
-      const ended: EndedEvent = { event: 'ended', status: 'failed', epochsCompleted: 0, step: 0, seconds: 0, error: { code: 'INVALID_ARGUMENT', message, details: { field: 'outDir' } } };
+      const { epoch = 0, step = 0 } = request.startAt ?? {};
+      const error = { code: 'INVALID_ARGUMENT', message, details: { field: 'outDir' } } as const;
+      const ended: EndedEvent = { event: 'ended', status: 'failed', epochsCompleted: epoch, step, seconds: 0, error };
       // On the next turn: enqueue() has not returned yet, so nobody listens to the handle's events.
       setImmediate(() => {
         events.emit('event', ended);

@@ -60,8 +60,12 @@ async function run(msg: StartMessage): Promise<void> {
   }
 }
 
-// The parent is gone (killed, crashed): stop at the next batch instead of training on as an orphan.
-process.on('disconnect', () => controller.abort());
+// The parent is gone (killed, crashed): stop at the next batch instead of training on as an orphan, and let the
+// signals ignored below stop this process again (nobody else will decide what they mean).
+process.on('disconnect', () => {
+  controller.abort();
+  for (const signal of ['SIGINT', 'SIGHUP', 'SIGTERM'] as const) process.removeAllListeners(signal);
+});
 // A terminal's Ctrl-C, its closing (SIGHUP), or a service manager's SIGTERM reaches the whole process group, this
 // process too. The parent decides what each means (stop after the batch; kill), so ignore them here rather than
 // die mid-batch as a crash; if the parent dies instead, the disconnect above stops this process.

@@ -90,7 +90,7 @@ export class RunWriter {
               batchesPerEpoch: event.batchesPerEpoch,
               datasetId,
             });
-          })(),
+          }).immediate(), // read, then write: wait for the lock rather than fail on it (SQLITE_BUSY)
         );
       case 'batch':
         return this.queueBatch(event);
@@ -115,7 +115,7 @@ export class RunWriter {
             const stored = this.db.prepare('SELECT steps_completed FROM runs WHERE id = ?').pluck().get(this.runId) as number;
             recordProgress(this.db, this.runId, { stepsCompleted: Math.max(event.step, this.lastStep, stored), wallSeconds: this.wallSeconds() });
             markEnded(this.db, this.runId, event.status, event.error);
-          })(),
+          }).immediate(),
         );
     }
   }

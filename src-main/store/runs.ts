@@ -134,8 +134,8 @@ export function recoverInterrupted(db: Db): number[] {
     `UPDATE runs SET status = 'interrupted', ended_at = ?, error_code = 'INTERRUPTED', error_message = ?, owner_pid = NULL,
        owner_host = NULL, cancel_requested = NULL WHERE id = ?`,
   );
-  return db.transaction(() => {
-    const orphans = (
+  const findOrphans = () =>
+    (
       db.prepare(`SELECT id, owner_pid, owner_host, epochs_completed FROM runs WHERE status IN ('queued', 'running')`).all() as {
         id: number;
         owner_pid: number | null;
@@ -143,11 +143,15 @@ export function recoverInterrupted(db: Db): number[] {
         epochs_completed: number;
       }[]
     ).filter((r) => !processAlive(r.owner_pid, r.owner_host));
+  // Most opens find none: no write lock for them (a training process writes beside every `odelab runs …`).
+  if (findOrphans().length === 0) return [];
+  return db.transaction(() => {
+    const orphans = findOrphans();
     for (const r of orphans) {
       mark.run(now(), `the process writing this run (pid ${r.owner_pid}) ended before the run did; ${r.epochs_completed} epoch(s) completed`, r.id);
     }
     return orphans.map((r) => r.id);
-  })();
+  }).immediate();
 }
 
 /** The run columns a detail view adds to the summary. */
@@ -366,7 +370,7 @@ export function requestCancel(db: Db, id: number, mode: CancelRequest): { reques
     if (!isLive(run.status)) return { requested: false, status: run.status };
     if (run.cancel_requested !== 'now') db.prepare('UPDATE runs SET cancel_requested = ? WHERE id = ?').run(mode, id);
     return { requested: true, status: run.status };
-  })();
+  }).immediate(); // it reads, then writes: deferred, it would fail at once beside a writing training process
 }
 
 /** The cancel request waiting for this run's owner, if any. */

@@ -118,12 +118,14 @@ describe('odelab', () => {
     const outIsFile = join(tempDir(), 'file');
     writeFileSync(outIsFile, '');
     expect(odelab('train', '--preset', 'shapes-euler', '--out', outIsFile, '--db', neverMade).code).toBe(2);
+    const underFile = odelab('train', '--preset', 'shapes-euler', '--out', join(outIsFile, 'sub', 'run'), '--db', neverMade);
+    expect(underFile).toMatchObject({ code: 2, stderr: expect.stringMatching(/--out .*sub\/run: cannot be created: .*file is a file/) });
     expect(existsSync(neverMade)).toBe(false);
     // --out: a file, or a folder holding another run's files.
     const outFile = join(tempDir(), 'file');
     writeFileSync(outFile, '');
     expect(odelab('train', '--preset', 'shapes-euler', '--out', outFile).stderr).toMatch(/--out .*file: is a file, not a folder/);
-    expect(odelab('train', '--preset', 'shapes-euler', '--out', join(outFile, 'sub')).stderr).toMatch(/--out .*file\/sub: cannot create .*file\/sub\/checkpoints/);
+    expect(odelab('train', '--preset', 'shapes-euler', '--out', join(outFile, 'sub')).stderr).toMatch(/--out .*file\/sub: cannot be created: .*file is a file/);
     const usedFolder = tempDir();
     writeFileSync(join(usedFolder, 'events.jsonl'), '{"event":"started"}\n{"event":"batch","step":1}\n');
     const used = odelab('train', '--preset', 'shapes-euler', '--out', usedFolder);
@@ -252,17 +254,21 @@ describe('odelab', () => {
 
     // Stopped by the system (kill, `timeout`, a closed terminal: SIGTERM or SIGHUP): the training process is killed
     // at once and the run recorded cancelled now, not left 'running' for the next open to find.
+    // Batches of ~2 s (20 Euler steps of 150 images): a kill lands inside the second one, where a cancel would finish it.
+    const slowBatches = tiny.map((a, i) => (tiny[i - 1] === '--step-size' ? '0.05' : tiny[i - 1] === '--batch-size' ? '150' : a));
     for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
-      const stopped = spawn(process.execPath, ['bin/odelab.js', ...tiny], { env: odelabEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      const stopped = spawn(process.execPath, ['bin/odelab.js', ...slowBatches], { env: odelabEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       const stoppedExit = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => stopped.on('exit', (c, s) => resolve([c, s])));
-      let runId = 0;
+      const events: { event: string; runId: number; step?: number }[] = [];
       for await (const line of createInterface({ input: stopped.stdout })) {
-        const e = JSON.parse(line) as { event: string; runId: number; step?: number };
-        runId = e.runId;
+        const e = JSON.parse(line) as (typeof events)[number];
+        events.push(e);
         // SIGHUP as a closing terminal sends it, to the whole group; SIGTERM as `kill` does, to the CLI alone.
         if (e.event === 'batch' && e.step === 1) process.kill(signal === 'SIGHUP' ? -stopped.pid! : stopped.pid!, signal);
-        if (e.event === 'ended') expect(e).toMatchObject({ status: 'cancelled' });
       }
+      const runId = events[0].runId;
+      // At once: the training process killed mid-batch, not after the batch (cancel's way), so no batch after the first.
+      expect(events.at(-1)).toMatchObject({ event: 'ended', status: 'cancelled', step: 1 });
       // It dies of the signal once the run is recorded (a shell sees 128 + n), as an unhandled one would.
       expect(await stoppedExit).toEqual([null, signal]);
       const shown = JSON.parse(odelab('runs', 'show', String(runId), '--json').stdout) as { status: string; error: unknown };

@@ -129,6 +129,8 @@ describe('odelab runs cancel', () => {
         { id: orphan, status: 'interrupted' },
         { id: ended, status: 'completed' },
       ],
+      stopped: [],
+      stillRunning: [],
     });
     store.close();
   });

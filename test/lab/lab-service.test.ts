@@ -169,6 +169,7 @@ describe('LabService', () => {
     const runJson = join(cutDir, 'run.json');
     const mine = readFileSync(runJson, 'utf8');
     expect(JSON.parse(mine)).toMatchObject({ runId: cut.runId, store: store.path });
+    expect(JSON.parse(mine)).not.toHaveProperty('pid'); // released when the run ended
     writeFileSync(runJson, JSON.stringify({ ...JSON.parse(mine), runId: 999 }));
     expect(() => service.resumeRun(cut.runId, { dataDir })).toThrow(
       `run ${cut.runId}'s folder ${cutDir}: already holds run 999 of ${store.path} (created ${JSON.parse(mine).createdAt}) (events.jsonl, checkpoints/); ` +

@@ -113,7 +113,7 @@ describe('Runner', () => {
     // took the folder since is not this run's, and the refusal names it.
     claimRunFolder(trained, { ...run7, runId: 8 });
     expect(() => prepareRunFolder(trained, { resuming: { config, owner: run7 }, hint: 'use --out' })).toThrow(
-      new RegExp(`--out ${trained}: already holds run 8 of /lab\\.db \\(created 2026-11-24T10:00:00\\.000Z\\) \\(events\\.jsonl, checkpoints/\\); use --out$`),
+      `--out ${trained}: already holds run 8 of /lab.db (created 2026-11-24T10:00:00.000Z) (events.jsonl, checkpoints/); use --out`,
     );
     claimRunFolder(trained, run7);
     prepareRunFolder(trained, { resuming: { config: tinyConfig({ epochs: 3 }), owner: run7 } });
@@ -122,8 +122,21 @@ describe('Runner', () => {
     // released when that run ends, a folder that never trained is free again.
     const live = folder({ 'events.jsonl': started });
     claimRunFolder(live, { ...run7, pid: process.pid, host: hostname() });
-    expect(() => prepareRunFolder(live)).toThrow(new RegExp(`in use: process ${process.pid} is writing run 7 of /lab\\.db \\(created 2026-11-24T10:00:00\\.000Z\\) into it`));
+    const inUse = `in use: process ${process.pid} is writing run 7 of /lab.db (created 2026-11-24T10:00:00.000Z) into it`;
+    expect(() => prepareRunFolder(live)).toThrow(inUse);
     expect(readFileSync(join(live, 'events.jsonl'), 'utf8')).toBe(started);
+    // So is claiming it for another run (two processes that both passed the check): refused at the claim too.
+    expect(() => claimRunFolder(live, { ...run7, runId: 9, pid: process.pid, host: hostname() })).toThrow(inUse);
+    // A claim whose run did not come to be (its transaction failed) is undone: run.json as it was, or none.
+    const fresh = folder({});
+    const undo = claimRunFolder(fresh, { ...run7, pid: process.pid, host: hostname() });
+    expect(existsSync(join(fresh, 'run.json'))).toBe(true);
+    undo();
+    expect(existsSync(join(fresh, 'run.json'))).toBe(false);
+    // A process that has died holds nothing (a pid above any this kernel hands out).
+    const dead = folder({ 'events.jsonl': started });
+    claimRunFolder(dead, { ...run7, pid: 2 ** 22 + 12345, host: hostname() });
+    prepareRunFolder(dead);
     releaseRunFolder(live);
     expect(JSON.parse(readFileSync(join(live, 'run.json'), 'utf8'))).toEqual(run7);
     prepareRunFolder(live);
