@@ -3,11 +3,14 @@ import { fmtInt } from '../data/format';
 import type { DataProgress } from '../data/types';
 
 /**
- * Every event as a JSON line with `json`; else a line when a source is skipped (and why), and when a download or
- * a generation starts — `generate` only when `phases` includes it (train leaves it out: its progress bar follows).
+ * The events of `phases`, each as a JSON line with `json`; else a line when a source is skipped (and why), and when
+ * a download or a generation starts. `train` asks for skips and downloads only (its progress bar follows).
  */
-export function progressPrinter(json: boolean, phases: readonly DataProgress['phase'][] = ['skip', 'download', 'generate']): (p: DataProgress) => void {
-  if (json) return (p) => process.stderr.write(JSON.stringify(p) + '\n');
+export function progressPrinter(
+  json: boolean,
+  phases: readonly DataProgress['phase'][] = ['skip', 'download', 'generate', 'verify'],
+): (p: DataProgress) => void {
+  if (json) return (p) => phases.includes(p.phase) && process.stderr.write(JSON.stringify(p) + '\n');
   const started = new Set<string>();
   const once = (key: string, line: string) => {
     if (started.has(key)) return;

@@ -41,7 +41,7 @@ export async function followRun(run: RecordedRun, flags: LaunchFlags, dbPath: st
   run.handle.events.on('event', report);
   run.handle.events.on('store-error', (e: Error) => process.stderr.write(`the run store could not be written: ${e.message}; cancelling\n`));
   // The dataset's loading: a copy skipped (and why) or a download is worth a line; generation is quick.
-  run.handle.events.on('progress', progressPrinter(false, ['skip', 'download']));
+  run.handle.events.on('progress', progressPrinter(!!flags.json, ['skip', 'download']));
   run.handle.events.on('cancel-requested', (mode: string) =>
     process.stderr.write(`run ${run.runId}: cancelled from another process (odelab runs cancel); ${mode === 'now' ? 'killing its training process' : 'stopping after the current batch'}\n`),
   );

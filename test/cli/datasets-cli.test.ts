@@ -102,7 +102,11 @@ describe('odelab datasets import, fetch, list', () => {
       timeout: 120_000,
     });
     expect(r.status).toBe(0);
-    expect(r.stderr).toMatch(new RegExp(`^skipped the data-dir copy in ${damaged}/fashion-mnist: DATASET_CORRUPT: .*t10k-labels-idx1-ubyte`));
+    // With --json, as JSON lines on stderr (datasets fetch --json prints its progress so too).
+    const [skip, ...rest] = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as { phase: string; source: string; path: string; reason: string });
+    expect(rest).toEqual([]);
+    expect(skip).toMatchObject({ phase: 'skip', source: 'data-dir', path: path.join(damaged, 'fashion-mnist') });
+    expect(skip.reason).toMatch(/^DATASET_CORRUPT: .*t10k-labels-idx1-ubyte/);
     const started = JSON.parse(r.stdout.split('\n')[0]) as { event: string; dataset: { source: { kind: string; path: string } } };
     expect(started).toMatchObject({ event: 'started', dataset: { source: { kind: 'system', path: FASHION_DIR } } });
   });
