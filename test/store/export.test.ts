@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Db } from '../../src-main/store/database';
 import { exportCsv, exportRuns, exportStudy, importDocument, type ExportDocument } from '../../src-main/store/export';
 import { rebuildBuckets } from '../../src-main/store/metrics';
 import { markEnded, recordProgress } from '../../src-main/store/runs';
 import { SCHEMA_VERSION } from '../../src-main/store/migrations';
-import { LabError } from '../../src-shared/errors';
-import { freshDb, insertRunRow, sampleConfig } from './fixtures';
+import { dbsClosedAfterEachTest, expectLabError, insertRunRow, sampleConfig } from './fixtures';
 
 // ── A realistic store, filled with raw SQL ───────────────────────────────────────────────────────────────────
 
@@ -134,13 +133,7 @@ function populate(db: Db): { parent: number; child: number } {
 
 // ── Helpers ──────────────────────────────────────────────────────────────────────────────────────────────────
 
-const opened: Db[] = [];
-afterEach(() => opened.splice(0).forEach((db) => db.close()));
-function db(): Db {
-  const d = freshDb();
-  opened.push(d);
-  return d;
-}
+const db = dbsClosedAfterEachTest();
 
 const TABLES = ['runs', 'batch_metrics', 'epoch_metrics', 'evaluations', 'checkpoints', 'datasets', 'confusion_matrices', 'step_sizes', 'studies', 'study_runs', 'metric_buckets'];
 
@@ -177,18 +170,6 @@ function withIdsOf(docB: ExportDocument, runIds: Map<number, number>, datasetIds
     studies: docB.studies.map((s) => ({ ...s, runIds: s.runIds.map(run) })),
     datasets: docB.datasets.map((d) => ({ ...d, id: datasetIds.get(d.id) })),
   };
-}
-
-function expectLabError(fn: () => unknown, code: string, message: RegExp): void {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(LabError);
-    expect((e as LabError).code).toBe(code);
-    expect((e as LabError).message).toMatch(message);
-    return;
-  }
-  throw new Error('expected a LabError');
 }
 
 // ── Tests ────────────────────────────────────────────────────────────────────────────────────────────────────

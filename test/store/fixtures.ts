@@ -2,7 +2,9 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach, expect } from 'vitest';
 import { openDatabase, type Db } from '../../src-main/store/database';
+import { LabError } from '../../src-shared/errors';
 import { RunConfig, type RunConfigInput } from '../../src-shared/run-config';
 
 export function tempDbPath(name = 'lab.db'): string {
@@ -44,4 +46,32 @@ export function insertRunRow(db: Db, opts: { name?: string; status?: string; con
       opts.batchesPerEpoch ?? 100,
     );
   return Number(info.lastInsertRowid);
+}
+
+/**
+ * A factory of fresh stores, each closed after the test that opened it. Call it at a test file's top level (it
+ * registers the afterEach).
+ */
+export function dbsClosedAfterEachTest(): () => Db {
+  const opened: Db[] = [];
+  afterEach(() => opened.splice(0).forEach((d) => d.close()));
+  return () => {
+    const d = freshDb();
+    opened.push(d);
+    return d;
+  };
+}
+
+/** `fn` throws a LabError with this code, a message matching `message`, and (if given) these details. */
+export function expectLabError(fn: () => unknown, code: string, message: RegExp, details?: Record<string, unknown>): void {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(LabError);
+    expect((e as LabError).code).toBe(code);
+    expect((e as LabError).message).toMatch(message);
+    if (details) expect((e as LabError).details).toMatchObject(details);
+    return;
+  }
+  throw new Error('expected a LabError');
 }

@@ -1,31 +1,11 @@
 /** Studies on a real store file: adding and removing runs all or nothing, deleting a study but not its runs. */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Db } from '../../src-main/store/database';
 import { deleteRun } from '../../src-main/store/runs';
 import { addRunsToStudy, addToStudy, createStudy, deleteStudy, ensureStudy, getStudy, listStudies, removeRunsFromStudy, setStudyNotes } from '../../src-main/store/studies';
-import { LabError } from '../../src-shared/errors';
-import { freshDb, insertRunRow } from './fixtures';
+import { dbsClosedAfterEachTest, expectLabError, insertRunRow } from './fixtures';
 
-const opened: Db[] = [];
-afterEach(() => opened.splice(0).forEach((d) => d.close()));
-function db(): Db {
-  const d = freshDb();
-  opened.push(d);
-  return d;
-}
-
-function expectLabError(fn: () => unknown, code: string, message: RegExp, details?: Record<string, unknown>): void {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(LabError);
-    expect((e as LabError).code).toBe(code);
-    expect((e as LabError).message).toMatch(message);
-    if (details) expect((e as LabError).details).toMatchObject(details);
-    return;
-  }
-  throw new Error('expected a LabError');
-}
+const db = dbsClosedAfterEachTest();
 
 /** Everything the study tables hold, for "nothing changed". */
 const studyTables = (d: Db) => ({
