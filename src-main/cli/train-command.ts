@@ -13,7 +13,7 @@ import { dbOption, withService } from './store-options';
 import { readCheckpointFile } from './file-arguments';
 import { onBrokenPipe } from './broken-pipe';
 import { progressPrinter } from './data-progress';
-import { addRunsToStudy, ensureStudy } from '../store';
+import { addToStudy } from '../store';
 
 export interface LaunchFlags {
   dataDir?: string;
@@ -139,7 +139,7 @@ export function trainCommand(): Command {
       checkStartRequest(config, start);
       await withService(opts.db, async (service: LabService) => {
         const run = service.startRun(config, start);
-        if (opts.study) addRunsToStudy(service.store.db, ensureStudy(service.store.db, opts.study), [run.runId]);
+        if (opts.study) addToStudy(service.store.db, opts.study, [run.runId]);
         await followRun(run, opts, service.store.path);
       });
     },

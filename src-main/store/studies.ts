@@ -34,10 +34,6 @@ export function createStudy(db: Db, s: { name: string; grid?: Record<string, unk
   return Number(info.lastInsertRowid);
 }
 
-/** The study's id, creating it (with no grid) the first time the name is used. */
-export function ensureStudy(db: Db, name: string): number {
-  return studyId(db, name) ?? createStudy(db, { name });
-}
 
 /** The ids among `runIds` the store has no run of, in the order given. */
 function missingRuns(db: Db, runIds: number[]): number[] {

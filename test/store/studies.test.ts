@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Db } from '../../src-main/store/database';
 import { deleteRun } from '../../src-main/store/runs';
-import { addRunsToStudy, addToStudy, createStudy, deleteStudy, ensureStudy, getStudy, listStudies, removeRunsFromStudy, setStudyNotes } from '../../src-main/store/studies';
+import { addRunsToStudy, addToStudy, createStudy, deleteStudy, getStudy, listStudies, removeRunsFromStudy, setStudyNotes } from '../../src-main/store/studies';
 import { dbsClosedAfterEachTest, expectLabError, insertRunRow } from './fixtures';
 
 const db = dbsClosedAfterEachTest();
@@ -39,8 +39,8 @@ describe('studies', () => {
     });
     expectLabError(() => addToStudy(d, 'new study', [a, 997]), 'NOT_FOUND', /no run with id 997/);
     expect(studyTables(d)).toEqual(before);
-    // addRunsToStudy (what `train --study` calls) checks alike.
-    expectLabError(() => addRunsToStudy(d, ensureStudy(d, 'grid'), [996]), 'NOT_FOUND', /996/);
+    // addRunsToStudy (by the study's id) checks alike.
+    expectLabError(() => addRunsToStudy(d, getStudy(d, 'grid').id, [996]), 'NOT_FOUND', /996/);
     expect(studyTables(d)).toEqual(before);
   });
 
