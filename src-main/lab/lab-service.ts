@@ -97,10 +97,7 @@ export class LabService {
     const outDir = opts.outDir === undefined ? undefined : resolve(opts.outDir);
     if (outDir) prepareRunFolder(outDir); // last: it creates the folder
     const { db } = this.store;
-    let undoClaim: (() => void) | undefined;
-    // Immediate: it reads before it writes, and a deferred one would fail at once (SQLITE_BUSY) on a store another
-    // process is writing, rather than wait its turn.
-    const create = db.transaction(() => {
+    const runId = this.claimingTransaction((claimFolder) => {
       // A checkpoint file that one of this store's runs wrote (its --out copy) makes that run the parent.
       const parentId = opts.parentId ?? (start ? runWithCheckpoint(db, opts.resumeFrom!) : undefined);
       const id = createRun(db, { config, tags: opts.tags, notes: opts.notes, parentId, outDir });
@@ -111,17 +108,25 @@ export class LabService {
         recordProgress(db, id, { epochsCompleted: start.epoch, stepsCompleted: start.step, wallSeconds: 0 });
       }
       // Last, in the transaction: a folder that cannot be marked as this run's leaves no run behind.
-      if (outDir) undoClaim = claimRunFolder(outDir, this.folderOwner(id));
+      if (outDir) claimFolder(outDir, this.folderOwner(id));
       return id;
     });
-    let runId: number;
+    return this.launch(runId, { config, ...opts, outDir, ...(start ? { startAt: { epoch: start.epoch, step: start.step } } : {}) });
+  }
+
+  /**
+   * Runs `work` in one transaction, begun immediate: it reads before it writes, and a deferred one would fail at
+   * once (SQLITE_BUSY) on a store another process is writing, rather than wait its turn. A run folder it claims
+   * (through `claimFolder`) is given back if the transaction fails: the run it would be for does not exist.
+   */
+  private claimingTransaction<T>(work: (claimFolder: (dir: string, owner: FolderOwner) => void) => T): T {
+    const undos: (() => void)[] = [];
     try {
-      runId = create.immediate();
+      return this.store.db.transaction(() => work((dir, owner) => undos.push(claimRunFolder(dir, owner)))).immediate();
     } catch (e) {
-      undoClaim?.(); // the run was not created: the folder is not its
+      undos.forEach((undo) => undo());
       throw e;
     }
-    return this.launch(runId, { config, ...opts, outDir, ...(start ? { startAt: { epoch: start.epoch, step: start.step } } : {}) });
   }
 
   /** The run as its folder's run.json names it, written by this process. */
@@ -166,8 +171,7 @@ export class LabService {
         ...(remembered ? { label: `run ${runId}'s folder`, hint: `to keep this run's files elsewhere: odelab runs resume ${runId} --out <dir>` } : {}),
       });
     }
-    let undoClaim: (() => void) | undefined;
-    const claim = db.transaction(() => {
+    const resume = this.claimingTransaction((claimFolder) => {
       // Again where the run is claimed (a write transaction from its start, so two processes cannot both pass):
       // another process may have resumed it since the check above.
       checkResumableStatus(db.prepare('SELECT status FROM runs WHERE id = ?').pluck().get(runId) as string);
@@ -185,16 +189,9 @@ export class LabService {
         | undefined;
       recordProgress(db, runId, { epochsCompleted: keepEpoch, stepsCompleted: keepStep, wallSeconds: wall ?? 0 });
       claimRun(db, runId, { outDir });
-      if (outDir) undoClaim = claimRunFolder(outDir, owner);
+      if (outDir) claimFolder(outDir, owner);
       return { bytes: checkpoint?.data, wallSecondsBefore: wall ?? 0, startAt: { epoch: keepEpoch, step: keepStep } };
     });
-    let resume: ReturnType<typeof claim>;
-    try {
-      resume = claim.immediate();
-    } catch (e) {
-      undoClaim?.();
-      throw e;
-    }
     const request = { config, resumeFrom: resume.bytes, startAt: resume.startAt, ...opts, outDir };
     return { ...this.launch(runId, request, resume.wallSecondsBefore), warnings };
   }
