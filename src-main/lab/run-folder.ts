@@ -68,12 +68,16 @@ function liveOtherOwner(dir: string, run?: Pick<FolderOwner, 'runId' | 'createdA
 
 const describeOwner = (o: FolderOwner) => `run ${o.runId} of ${o.store} (created ${o.createdAt})`;
 
+/** Why the folder cannot be used, named as the user gave it (`label`: --out, or "run 7's folder"). */
+function folderError(label: string, dir: string, why: string): LabError {
+  return new LabError('INVALID_ARGUMENT', `${label} ${dir}: ${why}`, { field: 'outDir', path: dir });
+}
+
 function inUse(label: string, dir: string, o: FolderOwner, hint: string): LabError {
-  return new LabError(
-    'INVALID_ARGUMENT',
-    `${label} ${dir}: in use: process ${o.pid} is writing ${describeOwner(o)} into it; ${hint} ` +
-      `(if that process is gone, delete "pid" from ${join(dir, OWNER_FILE)})`,
-    { field: 'outDir', path: dir },
+  return folderError(
+    label,
+    dir,
+    `in use: process ${o.pid} is writing ${describeOwner(o)} into it; ${hint} (if that process is gone, delete "pid" from ${join(dir, OWNER_FILE)})`,
   );
 }
 
@@ -91,7 +95,7 @@ export function claimRunFolder(dir: string, owner: FolderOwner): () => void {
   try {
     writeOwner(dir, owner);
   } catch (e) {
-    throw new LabError('INVALID_ARGUMENT', `--out ${dir}: cannot write ${OWNER_FILE}: ${(e as Error).message}`, { field: 'outDir', path: dir });
+    throw folderError('--out', dir, `cannot write ${OWNER_FILE}: ${(e as Error).message}`);
   }
   return () => {
     try {
@@ -134,7 +138,7 @@ export interface FolderUse {
  */
 export function checkRunFolder(dir: string, { resuming, label = '--out', hint = 'choose an empty or new folder' }: FolderUse = {}): boolean {
   const refuse = (why: string): never => {
-    throw new LabError('INVALID_ARGUMENT', `${label} ${dir}: ${why}`, { field: 'outDir', path: dir });
+    throw folderError(label, dir, why);
   };
   if (!existsSync(dir)) {
     // To be created: under a file, or in a folder this user cannot write, it cannot be.
@@ -177,10 +181,7 @@ export function prepareRunFolder(dir: string, use: FolderUse = {}): void {
   try {
     mkdirSync(checkpoints, { recursive: true });
   } catch (e) {
-    throw new LabError('INVALID_ARGUMENT', `${use.label ?? '--out'} ${dir}: cannot create ${checkpoints}: ${(e as Error).message}`, {
-      field: 'outDir',
-      path: dir,
-    });
+    throw folderError(use.label ?? '--out', dir, `cannot create ${checkpoints}: ${(e as Error).message}`);
   }
 }
 
