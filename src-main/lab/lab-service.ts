@@ -4,7 +4,6 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { trainImagesOf } from '../../src-shared/config';
 import { LabError } from '../../src-shared/errors';
 import { readStoredConfig, type RunConfig } from '../../src-shared/run-config';
 import { RESUMABLE_STATUSES } from '../../src-shared/run-record';
@@ -28,6 +27,8 @@ import { Runner, type RunHandle, type RunRequest } from './runner';
 import { checkRunFolder, claimRunFolder, prepareRunFolder, releaseRunFolder, type FolderOwner } from './run-folder';
 import { checkResumable, decodeCheckpoint } from '../engine/train/checkpoint';
 import { checkBackendRequest } from '../engine/backend-request';
+import { defaultDataDir } from '../data/dataDir';
+import { plannedTrainImages } from '../data/train-images';
 import type { CheckpointData } from './protocol';
 import type { RunEvent } from '../../src-shared/run-events';
 
@@ -47,13 +48,12 @@ const CANCEL_POLL_MS = 500;
 /**
  * What would fail the run in its training process, after the run is created (a resumed run would lose its real
  * error to it), yet can be seen from here: refused first. A backend that is not one, or `tensorflow` uninstalled;
- * a trainSize above the training images the dataset spec yields (for MNIST's whole split only the loaded copy
- * knows); a data directory that is a file. Other problems (permissions, a full disk) still surface from the
- * process, naming what failed.
+ * a trainSize above the training images the dataset will have (plannedTrainImages); a data directory that is a
+ * file. Other problems (permissions, a full disk) still surface from the process, naming what failed.
  */
 function checkLaunch(config: RunConfig, opts: LaunchOptions): void {
   checkBackendRequest({ backend: opts.backend });
-  const images = trainImagesOf(config.dataset);
+  const images = config.trainSize === undefined ? undefined : plannedTrainImages(config.dataset, opts.dataDir ?? defaultDataDir());
   if (config.trainSize !== undefined && images !== undefined && config.trainSize > images) {
     throw new LabError('INVALID_ARGUMENT', `trainSize ${config.trainSize} is more than the ${images} training images of this ${config.dataset.kind} dataset`, {
       field: 'trainSize',

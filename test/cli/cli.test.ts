@@ -110,6 +110,8 @@ describe('odelab', () => {
     const neverMade = join(tempDir(), 'never.db');
     const tooMany = odelab('train', '--preset', 'shapes-euler', '--train-size', '99999', '--db', neverMade);
     expect(tooMany).toMatchObject({ code: 2, stderr: expect.stringMatching(/trainSize 99999 is more than the 5400 training images of this shapes dataset/) });
+    const tooManyMnist = odelab('train', '--preset', 'mnist-odenet', '--train-size', '60001', '--db', neverMade);
+    expect(tooManyMnist).toMatchObject({ code: 2, stderr: expect.stringMatching(/trainSize 60001 is more than the 60000 training images of this mnist dataset/) });
     const bogus = spawnSync(process.execPath, ['bin/odelab.js', 'train', '--preset', 'shapes-euler', '--db', neverMade], {
       encoding: 'utf8',
       env: { ...odelabEnv, ODELAB_BACKEND: 'webgpu' },

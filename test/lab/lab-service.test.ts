@@ -133,6 +133,10 @@ describe('LabService', () => {
     expect(() => service.startRun(tinyConfig({ epochs: 3, trainSize: 241 }), { dataDir, resumeFrom: bytes })).toThrow(
       /trainSize 241 is more than the 240 training images of this shapes dataset/,
     );
+    // And for MNIST's whole split, the published copy's 60 000 (what a system copy or a download always is).
+    expect(() => service.startRun(tinyConfig({ dataset: { kind: 'mnist' }, trainSize: 60_001 }), { dataDir })).toThrow(
+      /trainSize 60001 is more than the 60000 training images of this mnist dataset/,
+    );
     expect(runs()).toBe(before);
     // One that fails in its process before its first batch (its data folder cannot be created, under a file)
     // still stands where it started.
