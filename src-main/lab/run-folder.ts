@@ -25,7 +25,7 @@ import { LabError } from '../../src-shared/errors';
 import type { RunConfig } from '../../src-shared/run-config';
 import type { RunEvent } from '../../src-shared/run-events';
 import type { CheckpointData } from './protocol';
-import { processAlive } from '../store/runs';
+import { isThisProcess, processAlive, type OwnerRecord } from '../store/process-identity';
 
 /** Which run a folder belongs to (run.json): its id and creation time in the store that recorded it. */
 export interface FolderOwner {
@@ -36,6 +36,8 @@ export interface FolderOwner {
   /** The process writing the run into the folder, while it does (released when the run ends): a live one keeps any other run out. */
   pid?: number;
   host?: string;
+  /** That process's start token (process-identity.ts), so a later process given its pid is not taken for it; absent in older run.json files. */
+  started?: string | null;
 }
 
 const OWNER_FILE = 'run.json';
@@ -50,11 +52,14 @@ function readOwner(dir: string): FolderOwner | undefined {
 }
 
 /** Written to a temp name, then renamed: a reader never sees half a run.json. */
-function writeOwner(dir: string, owner: Omit<FolderOwner, 'pid' | 'host'> & Partial<FolderOwner>): void {
+function writeOwner(dir: string, owner: FolderOwner): void {
   const tmp = join(dir, `${OWNER_FILE}.${process.pid}.tmp`);
   writeFileSync(tmp, JSON.stringify(owner, null, 2) + '\n');
   renameSync(tmp, join(dir, OWNER_FILE));
 }
+
+/** run.json's process, as processAlive judges it. */
+const writer = (o: FolderOwner): OwnerRecord => ({ pid: o.pid ?? null, host: o.host ?? null, started: o.started });
 
 const sameRun = (a: Pick<FolderOwner, 'runId' | 'createdAt'>, b: Pick<FolderOwner, 'runId' | 'createdAt'>) =>
   a.runId === b.runId && a.createdAt === b.createdAt;
@@ -63,7 +68,7 @@ const sameRun = (a: Pick<FolderOwner, 'runId' | 'createdAt'>, b: Pick<FolderOwne
 function liveOtherOwner(dir: string, run?: Pick<FolderOwner, 'runId' | 'createdAt'>): FolderOwner | undefined {
   const owner = readOwner(dir);
   if (!owner || owner.pid === undefined || (run && sameRun(owner, run))) return undefined;
-  return processAlive(owner.pid, owner.host ?? null) ? owner : undefined;
+  return processAlive(writer(owner)) ? owner : undefined;
 }
 
 const describeOwner = (o: FolderOwner) => `run ${o.runId} of ${o.store} (created ${o.createdAt})`;
@@ -110,8 +115,8 @@ export function claimRunFolder(dir: string, owner: FolderOwner): () => void {
 /** The run written into `dir` has ended: its run.json keeps naming it, but no process holds the folder any more. */
 export function releaseRunFolder(dir: string): void {
   const owner = readOwner(dir);
-  if (owner?.pid !== process.pid) return;
-  const { pid: _pid, host: _host, ...named } = owner;
+  if (!owner || !isThisProcess(writer(owner))) return;
+  const { pid: _pid, host: _host, started: _started, ...named } = owner;
   try {
     writeOwner(dir, named);
   } catch {

@@ -190,7 +190,8 @@ const CheckpointExport = z.strictObject({
 /**
  * The runs columns that travel as they are (camelCase of the column); config, tags and error details are parsed.
  * Not exported: final_json and best_json (derived from epoch_metrics by triggers), out_dir (a folder on the
- * machine that ran it) and cancel_requested (a request to the process writing it).
+ * machine that ran it), owner_started (a token only that machine's kernel can check) and cancel_requested (a
+ * request to the process writing it).
  */
 const RUN_COLUMNS = {
   id: Id,

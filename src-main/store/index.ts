@@ -23,6 +23,7 @@ export function openStore(path: string, opts: OpenOptions = {}): RunStore {
 export { openDatabase, integrityCheck, type Db } from './database';
 export { SCHEMA_VERSION } from './migrations';
 export * from './runs';
+export { THIS_PROCESS, processAlive, processStartToken, type Owner } from './process-identity';
 export * from './checkpoints';
 export * from './datasets';
 export * from './studies';

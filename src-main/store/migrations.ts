@@ -237,6 +237,16 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE runs ADD COLUMN out_dir TEXT;
     `,
   },
+  {
+    version: 4,
+    description: "the start token of a run's owner process, so a reused pid is not taken for it",
+    sql: `
+      -- Beside owner_pid: a token naming that one process (on Linux boot_id:starttime, see process-identity.ts),
+      -- so a later process that got the same pid is not taken for the run's owner. NULL where none could be read
+      -- (not Linux) and in rows written before it: those are judged by pid alone. Machine-local: never exported.
+      ALTER TABLE runs ADD COLUMN owner_started TEXT;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -3,7 +3,6 @@
  * config and outcome, and the run lists the CLI and dashboards show.
  */
 import { createHash } from 'node:crypto';
-import { hostname } from 'node:os';
 import { LabError } from '../../src-shared/errors';
 import { readStoredConfig, type RunConfig } from '../../src-shared/run-config';
 import type { RunErrorInfo } from '../../src-shared/run-events';
@@ -16,14 +15,7 @@ import {
   type StoredRunStatus,
 } from '../../src-shared/run-record';
 import type { Db } from './database';
-
-/** The process writing a run: a later opener marks the run interrupted once this process is gone. */
-export interface Owner {
-  pid: number;
-  host: string;
-}
-
-export const THIS_PROCESS: Owner = { pid: process.pid, host: hostname() };
+import { processAlive, THIS_PROCESS, type Owner, type OwnerRecord } from './process-identity';
 
 export interface NewRun {
   config: RunConfig;
@@ -60,8 +52,8 @@ export function createRun(db: Db, run: NewRun, owner: Owner = THIS_PROCESS): num
   const info = db
     .prepare(
       `INSERT INTO runs (name, created_at, status, config_json, config_hash, model, dataset, method, seed, tags_json,
-         notes, parent_id, owner_pid, owner_host, out_dir)
-       VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         notes, parent_id, owner_pid, owner_host, owner_started, out_dir)
+       VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     .run(
       run.name ?? config.name ?? `${config.model.name} · ${config.model.solver.method} · ${config.dataset.kind}`,
@@ -77,6 +69,7 @@ export function createRun(db: Db, run: NewRun, owner: Owner = THIS_PROCESS): num
       run.parentId ?? null,
       owner.pid,
       owner.host,
+      owner.started ?? null,
       run.outDir ?? null,
     );
   return Number(info.lastInsertRowid);
@@ -105,24 +98,14 @@ export function recordProgress(db: Db, id: number, p: { epochsCompleted?: number
   ).run(p.epochsCompleted ?? null, p.stepsCompleted, p.wallSeconds, id);
 }
 
+/** A run's owner columns, as processAlive reads them. */
+const OWNER_COLUMNS = 'owner_pid AS pid, owner_host AS host, owner_started AS started';
+
 export function markEnded(db: Db, id: number, status: StoredRunStatus, error?: RunErrorInfo): void {
   db.prepare(
     `UPDATE runs SET status = ?, ended_at = ?, error_code = ?, error_message = ?, error_details_json = ?,
-       owner_pid = NULL, owner_host = NULL, cancel_requested = NULL WHERE id = ?`,
+       owner_pid = NULL, owner_host = NULL, owner_started = NULL, cancel_requested = NULL WHERE id = ?`,
   ).run(status, now(), error?.code ?? null, error?.message ?? null, error?.details ? JSON.stringify(error.details) : null, id);
-}
-
-/** Whether the process that owns a run is still alive (only knowable for processes on this host). */
-export function processAlive(pid: number | null, host: string | null): boolean {
-  if (pid === null) return false;
-  if (host !== hostname()) return true; // another machine sharing the file: not ours to judge
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by another user
-  }
 }
 
 /**
@@ -132,23 +115,21 @@ export function processAlive(pid: number | null, host: string | null): boolean {
 export function recoverInterrupted(db: Db): number[] {
   const mark = db.prepare(
     `UPDATE runs SET status = 'interrupted', ended_at = ?, error_code = 'INTERRUPTED', error_message = ?, owner_pid = NULL,
-       owner_host = NULL, cancel_requested = NULL WHERE id = ?`,
+       owner_host = NULL, owner_started = NULL, cancel_requested = NULL WHERE id = ?`,
   );
   const findOrphans = () =>
     (
-      db.prepare(`SELECT id, owner_pid, owner_host, epochs_completed FROM runs WHERE status IN ('queued', 'running')`).all() as {
+      db.prepare(`SELECT id, ${OWNER_COLUMNS}, epochs_completed FROM runs WHERE status IN ('queued', 'running')`).all() as (OwnerRecord & {
         id: number;
-        owner_pid: number | null;
-        owner_host: string | null;
         epochs_completed: number;
-      }[]
-    ).filter((r) => !processAlive(r.owner_pid, r.owner_host));
+      })[]
+    ).filter((r) => !processAlive(r));
   // Most opens find none: no write lock for them (a training process writes beside every `odelab runs …`).
   if (findOrphans().length === 0) return [];
   return db.transaction(() => {
     const orphans = findOrphans();
     for (const r of orphans) {
-      mark.run(now(), `the process writing this run (pid ${r.owner_pid}) ended before the run did; ${r.epochs_completed} epoch(s) completed`, r.id);
+      mark.run(now(), `the process writing this run (pid ${r.pid}) ended before the run did; ${r.epochs_completed} epoch(s) completed`, r.id);
     }
     return orphans.map((r) => r.id);
   }).immediate();
@@ -319,14 +300,12 @@ export function getRun(db: Db, id: number): RunDetail {
 }
 
 export function deleteRun(db: Db, id: number): void {
-  const run = db.prepare('SELECT status, owner_pid, owner_host FROM runs WHERE id = ?').get(id) as
-    | { status: StoredRunStatus; owner_pid: number | null; owner_host: string | null }
-    | undefined;
+  const run = db.prepare(`SELECT status, ${OWNER_COLUMNS} FROM runs WHERE id = ?`).get(id) as (OwnerRecord & { status: StoredRunStatus }) | undefined;
   if (!run) throw runNotFound(id);
-  if (isLive(run.status) && processAlive(run.owner_pid, run.owner_host)) {
+  if (isLive(run.status) && processAlive(run)) {
     throw new LabError(
       'INVALID_ARGUMENT',
-      `run ${id} is ${run.status} (process ${run.owner_pid}); cancel it before deleting it (odelab runs cancel ${id})`,
+      `run ${id} is ${run.status} (process ${run.pid}); cancel it before deleting it (odelab runs cancel ${id})`,
       { runId: id },
     );
   }
@@ -348,8 +327,8 @@ export function claimRun(db: Db, id: number, opts: { owner?: Owner; outDir?: str
   const owner = opts.owner ?? THIS_PROCESS;
   db.prepare(
     `UPDATE runs SET status = 'queued', ended_at = NULL, error_code = NULL, error_message = NULL, error_details_json = NULL,
-       owner_pid = ?, owner_host = ?, cancel_requested = NULL, out_dir = ? WHERE id = ?`,
-  ).run(owner.pid, owner.host, opts.outDir ?? null, id);
+       owner_pid = ?, owner_host = ?, owner_started = ?, cancel_requested = NULL, out_dir = ? WHERE id = ?`,
+  ).run(owner.pid, owner.host, owner.started ?? null, opts.outDir ?? null, id);
 }
 
 export const isLive = (status: StoredRunStatus) => status === 'queued' || status === 'running';

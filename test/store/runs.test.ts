@@ -1,8 +1,9 @@
 /** The runs table: lifecycle, lists with final/best metrics and filters, and marking orphaned runs interrupted. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import {
+  claimRun,
   configHash,
   createRun,
   deleteRun,
@@ -17,6 +18,8 @@ import {
   setTags,
   addRunsToStudy,
   createStudy,
+  processStartToken,
+  THIS_PROCESS,
 } from '../../src-main/store';
 import { RunConfig } from '../../src-shared/run-config';
 import { freshDb, insertRunRow, sampleConfig } from './fixtures';
@@ -144,5 +147,41 @@ describe('runs', () => {
     deleteRun(db, orphan);
     expect(() => getRun(db, orphan)).toThrow(/NOT_FOUND: run \d+ does not exist/);
     expect(db.prepare('SELECT count(*) FROM epoch_metrics WHERE run_id = ?').pluck().get(orphan)).toBe(0);
+  });
+
+  it.runIf(process.platform === 'linux')('takes a run whose pid another process has since been given for interrupted', async () => {
+    const db = freshDb();
+    const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      const live = { pid: sleeper.pid!, host: hostname(), started: processStartToken(sleeper.pid!) };
+      const owners = (id: number) => db.prepare('SELECT owner_pid AS pid, owner_host AS host, owner_started AS started FROM runs WHERE id = ?').get(id);
+      const own = createRun(db, { config: sampleConfig() }, live);
+      expect(owners(own)).toEqual(live);
+      const reused = createRun(db, { config: sampleConfig() }, { ...live, started: `${live.started}0` });
+      const older = createRun(db, { config: sampleConfig() }, { pid: live.pid, host: live.host }); // written before tokens
+      // This process's pid, recorded by an earlier process that had it (a container restarted under the same pid).
+      const restarted = createRun(db, { config: sampleConfig() }, { ...THIS_PROCESS, started: `${THIS_PROCESS.started}0` });
+      const ours = createRun(db, { config: sampleConfig() });
+      expect(owners(ours)).toEqual(THIS_PROCESS);
+
+      expect(recoverInterrupted(db).sort()).toEqual([reused, restarted].sort());
+      expect(owners(reused)).toEqual({ pid: null, host: null, started: null });
+      expect(getRun(db, reused).error?.message).toContain(`pid ${live.pid}`);
+      expect([own, older, ours].map((id) => getRun(db, id).status)).toEqual(['queued', 'queued', 'queued']);
+      expect(() => deleteRun(db, own)).toThrow(/cancel it before deleting it/);
+
+      // Resumed by this process: its token goes with its pid; cleared again when the run ends.
+      claimRun(db, reused);
+      expect(owners(reused)).toEqual(THIS_PROCESS);
+      markEnded(db, reused, 'completed');
+      expect(owners(reused)).toEqual({ pid: null, host: null, started: null });
+      // Once the owner has died, its runs with and without a token are interrupted.
+      const exited = new Promise((resolve) => sleeper.once('exit', resolve));
+      sleeper.kill('SIGKILL');
+      await exited; // reaped: a zombie still answers kill(pid, 0)
+      expect(recoverInterrupted(db).sort()).toEqual([own, older].sort());
+    } finally {
+      sleeper.kill('SIGKILL');
+    }
   });
 });

@@ -1,0 +1,99 @@
+/**
+ * Which process writes a run (or holds a run folder), recorded so that another process can tell whether it is
+ * still alive. A pid alone cannot: once its process dies the kernel hands the pid out again, and a container
+ * restarted under the same pid would take a dead run for its own. So beside the pid we keep a start token that
+ * names one process for the life of the machine.
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+
+/** A process as a run row or run folder records it. */
+export interface Owner {
+  pid: number;
+  host: string;
+  /** Its start token (processStartToken); null where none can be read, absent in records written before tokens. */
+  started?: string | null;
+}
+
+/** An owner as read back from a record: a run row's owner columns are null once the run has ended. */
+export interface OwnerRecord {
+  pid: number | null;
+  host: string | null;
+  started?: string | null;
+}
+
+/**
+ * Field 22 of a /proc/<pid>/stat line (starttime: clock ticks after boot), or null if the line has none. Field
+ * 2 is the command name in parentheses, which may itself hold spaces and ')': the fields are counted after the
+ * last ')'.
+ */
+export function parseStartTime(stat: string): string | null {
+  const end = stat.lastIndexOf(')');
+  if (end < 0) return null;
+  const fields = stat.slice(end + 1).trim().split(/\s+/); // from field 3 (state) on
+  const startTime = fields[22 - 3];
+  return startTime !== undefined && /^\d+$/.test(startTime) ? startTime : null;
+}
+
+let bootId: string | null | undefined;
+
+function readBootId(): string | null {
+  if (bootId === undefined) {
+    try {
+      bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || null;
+    } catch {
+      bootId = null;
+    }
+  }
+  return bootId;
+}
+
+/**
+ * `${boot_id}:${starttime}` for a process on this machine: the same for one process however often it is asked,
+ * different for any other process that has or will have its pid. Null where it cannot be read: the process is
+ * gone, or the system is not Linux. macOS and Windows have no /proc; there the check stays pid-only (macOS could
+ * use `ps -o lstart= -p <pid>`, at the cost of a child process per check).
+ */
+export function processStartToken(pid: number): string | null {
+  if (process.platform !== 'linux') return null;
+  const boot = readBootId();
+  if (boot === null) return null;
+  try {
+    const start = parseStartTime(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    return start === null ? null : `${boot}:${start}`;
+  } catch {
+    return null;
+  }
+}
+
+/** This process: the one place that describes it to the store and to run folders. */
+export const THIS_PROCESS: Owner = { pid: process.pid, host: hostname(), started: processStartToken(process.pid) };
+
+/** Tokens disagree only when both are known: a record without one (older, or not Linux) is judged by pid alone. */
+const tokensAgree = (a: string | null | undefined, b: string | null | undefined) => a == null || b == null || a === b;
+
+/** Whether a record names this process (not an earlier one that had its pid, as in a restarted container). */
+export function isThisProcess(owner: OwnerRecord): boolean {
+  return owner.pid === THIS_PROCESS.pid && owner.host === THIS_PROCESS.host && tokensAgree(owner.started, THIS_PROCESS.started);
+}
+
+/**
+ * Whether a recorded owner is still alive. No pid: nobody owns it. Another host's process is not ours to judge
+ * (the file is shared): alive. This process's pid: alive if the token is ours (else an earlier process that had
+ * our pid, as in a restarted container). Any other pid: alive if a process has it (EPERM: it exists, another
+ * user's) and it is the recorded one, i.e. its token matches (or one of the two tokens cannot be known).
+ */
+export function processAlive(owner: OwnerRecord): boolean {
+  const { pid, host, started } = owner;
+  if (pid === null) return false;
+  if (host !== THIS_PROCESS.host) return true;
+  if (pid === THIS_PROCESS.pid) return isThisProcess(owner);
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  if (started == null) return true;
+  const current = processStartToken(pid);
+  return current === null || current === started; // unreadable (/proc mounted hidepid, say): judged by pid alone
+}

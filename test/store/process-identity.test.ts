@@ -1,0 +1,59 @@
+/** Telling a recorded process from a later one that got its pid: start tokens, read from /proc on Linux. */
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { afterAll, describe, expect, it } from 'vitest';
+import { isThisProcess, parseStartTime, processAlive, processStartToken, THIS_PROCESS } from '../../src-main/store/process-identity';
+
+const onLinux = process.platform === 'linux';
+const host = hostname();
+
+/** A live process that is not this one, and its start token. */
+const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
+afterAll(() => sleeper.kill());
+
+describe('process identity', () => {
+  it('reads starttime (field 22) after the last ")", whatever the command name holds', () => {
+    // comm "a b) (c) d" has spaces and parentheses: counting fields from the line's start would misread them.
+    const line = '4242 (a b) (c) d) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 12345678 300 18446744073709551615 1 1 0\n';
+    expect(parseStartTime(line)).toBe('987654');
+    expect(parseStartTime('4242 (sleep) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 555 1 2')).toBe('555');
+    expect(parseStartTime('4242 (sleep) S 1 4242')).toBeNull(); // cut short
+    expect(parseStartTime('not a stat line')).toBeNull();
+  });
+
+  it.runIf(onLinux)("names a process by its machine's boot and its start time, the same each time it is read", () => {
+    const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    expect(THIS_PROCESS).toEqual({ pid: process.pid, host, started: processStartToken(process.pid) });
+    expect(THIS_PROCESS.started).toMatch(new RegExp(`^${bootId}:\\d+$`));
+    expect(THIS_PROCESS.started).toBe(`${bootId}:${parseStartTime(readFileSync('/proc/self/stat', 'utf8'))}`);
+    const token = processStartToken(sleeper.pid!);
+    expect(token).toMatch(/^[0-9a-f-]{36}:\d+$/);
+    expect(processStartToken(sleeper.pid!)).toBe(token);
+    expect(processStartToken(spawnSync('true').pid)).toBeNull(); // gone
+  });
+
+  it.runIf(onLinux)('takes a live pid for the recorded process only when its start token matches', () => {
+    const started = processStartToken(sleeper.pid!);
+    const pid = sleeper.pid!;
+    expect(processAlive({ pid, host, started })).toBe(true);
+    expect(processAlive({ pid, host, started: `${started}0` })).toBe(false); // the pid was reused
+    expect(processAlive({ pid, host })).toBe(true); // a record from before tokens: pid alone
+    expect(processAlive({ pid, host, started: null })).toBe(true);
+    // This process's own pid, recorded by an earlier process (a restarted container): not this process.
+    expect(processAlive(THIS_PROCESS)).toBe(true);
+    expect(processAlive({ ...THIS_PROCESS, started: `${THIS_PROCESS.started}0` })).toBe(false);
+    expect(isThisProcess({ ...THIS_PROCESS, started: `${THIS_PROCESS.started}0` })).toBe(false);
+    expect(isThisProcess({ pid: process.pid, host })).toBe(true);
+    expect(processAlive({ pid: process.pid, host, started: null })).toBe(true);
+  });
+
+  it('judges no pid dead, a dead pid dead, and leaves another host alone', () => {
+    const dead = spawnSync('true').pid!;
+    expect(processAlive({ pid: null, host })).toBe(false);
+    expect(processAlive({ pid: dead, host })).toBe(false);
+    expect(processAlive({ pid: dead, host, started: 'whatever:1' })).toBe(false);
+    expect(processAlive({ pid: dead, host: `not-${host}`, started: 'whatever:1' })).toBe(true);
+    expect(isThisProcess({ ...THIS_PROCESS, host: `not-${host}` })).toBe(false);
+  });
+});
