@@ -8,7 +8,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { RunConfig } from '../../src-shared/run-config';
-import type { EndedEvent, RunEvent } from '../../src-shared/run-events';
+import type { EndedEvent, RunErrorInfo, RunEvent } from '../../src-shared/run-events';
 import type { FromTrainer, StartMessage, ToTrainer } from './protocol';
 import { RunFolder } from './run-folder';
 
@@ -40,6 +40,18 @@ export interface RunHandle {
   process?: ChildProcess;
 }
 
+/**
+ * The 'ended' of a run whose process never said one (cancelled in the queue, a folder it could not write, a
+ * process that died): where the run stood (`at`: the checkpoint it started from, or its last event) and how it ended.
+ */
+function unreportedEnd(
+  at: { epoch: number; step: number } | undefined,
+  seconds: number,
+  outcome: { status: 'cancelled' } | { status: 'failed'; error: RunErrorInfo },
+): EndedEvent {
+  return { event: 'ended', epochsCompleted: at?.epoch ?? 0, step: at?.step ?? 0, seconds, ...outcome };
+}
+
 const ENTRY = fileURLToPath(new URL('./train-process.ts', import.meta.url));
 const TSX_LOADER = import.meta.resolve('tsx');
 
@@ -58,8 +70,7 @@ export class Runner {
     // Killed by the user (kill()): the process's exit is a cancel, not a crash.
     let killed = false;
     const endUnstarted = () => {
-      const { epoch = 0, step = 0 } = request.startAt ?? {};
-      const ended: EndedEvent = { event: 'ended', status: 'cancelled', epochsCompleted: epoch, step, seconds: 0 };
+      const ended = unreportedEnd(request.startAt, 0, { status: 'cancelled' });
       events.emit('event', ended);
       resolveDone(ended);
     };
@@ -123,9 +134,7 @@ export class Runner {
     } catch (e) {
       // Checked before the run was created (prepareRunFolder), but the disk can change: end the run, never hang it.
       const message = `--out ${request.outDir}: cannot write the run's files: ${(e as Error).message}`;
-      const { epoch = 0, step = 0 } = request.startAt ?? {};
-      const error = { code: 'INVALID_ARGUMENT', message, details: { field: 'outDir' } } as const;
-      const ended: EndedEvent = { event: 'ended', status: 'failed', epochsCompleted: epoch, step, seconds: 0, error };
+      const ended = unreportedEnd(request.startAt, 0, { status: 'failed', error: { code: 'INVALID_ARGUMENT', message, details: { field: 'outDir' } } });
       // On the next turn: enqueue() has not returned yet, so nobody listens to the handle's events.
       setImmediate(() => {
         events.emit('event', ended);
@@ -143,8 +152,7 @@ export class Runner {
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
     let ended: EndedEvent | undefined;
-    let lastEpoch = request.startAt?.epoch ?? 0;
-    let lastStep = request.startAt?.step ?? 0;
+    let stood = request.startAt ?? { epoch: 0, step: 0 };
     const started = Date.now();
     const publish = (e: RunEvent) => {
       folder?.writeEvent(e);
@@ -162,27 +170,21 @@ export class Runner {
         return;
       }
       const e = msg.event;
-      if (e.event === 'started') [lastEpoch, lastStep] = [e.startEpoch, e.startStep];
-      if (e.event === 'epoch') lastEpoch = e.epoch;
-      if (e.event === 'batch') lastStep = e.step;
+      if (e.event === 'started') stood = { epoch: e.startEpoch, step: e.startStep };
+      if (e.event === 'epoch') stood = { ...stood, epoch: e.epoch };
+      if (e.event === 'batch') stood = { ...stood, step: e.step };
       if (e.event === 'ended') ended = e;
       publish(e.event === 'checkpoint' && folder?.lastCheckpointPath ? { ...e, path: folder.lastCheckpointPath } : e);
     });
     child.on('exit', (code, signal) => {
       if (!ended) {
         // The process died before it could say 'ended': where the run stood, and why.
-        const stood = { event: 'ended', epochsCompleted: lastEpoch, step: lastStep, seconds: (Date.now() - started) / 1000 } as const;
-        ended = killedByUser()
-          ? { ...stood, status: 'cancelled' }
-          : {
-              ...stood,
-              status: 'failed',
-              error: {
-                code: 'CRASHED',
-                message: `the training process ${signal ? `was killed by ${signal}` : `exited with code ${code}`} before the run ended`,
-                details: { exitCode: code, signal, stderr: stderr.trim().split('\n').slice(-5).join('\n') },
-              },
-            };
+        const crashed: RunErrorInfo = {
+          code: 'CRASHED',
+          message: `the training process ${signal ? `was killed by ${signal}` : `exited with code ${code}`} before the run ended`,
+          details: { exitCode: code, signal, stderr: stderr.trim().split('\n').slice(-5).join('\n') },
+        };
+        ended = unreportedEnd(stood, (Date.now() - started) / 1000, killedByUser() ? { status: 'cancelled' } : { status: 'failed', error: crashed });
         publish(ended);
       }
       folder?.close();
