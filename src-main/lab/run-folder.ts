@@ -25,6 +25,7 @@ import { LabError } from '../../src-shared/errors';
 import type { RunConfig } from '../../src-shared/run-config';
 import type { RunEvent } from '../../src-shared/run-events';
 import type { CheckpointData } from './protocol';
+import { lockFolder } from './folder-lock';
 import { isThisProcess, processAlive, type OwnerRecord } from '../store/process-identity';
 
 /** Which run a folder belongs to (run.json): its id and creation time in the store that recorded it. */
@@ -89,19 +90,32 @@ function inUse(label: string, dir: string, o: FolderOwner, hint: string): LabErr
 /**
  * Marks the folder as this run's, so a resume can tell its own folder from one another run has since taken, and
  * no other run uses it while this one is written. Checked again here (another process may have claimed it since
- * checkRunFolder); a folder where the file cannot be written is refused. Returns the undo, for a run that did not
- * come to be (its transaction failed): run.json as it was.
+ * checkRunFolder), under the folder's lock (folder-lock.ts), so that of two processes claiming it at once one
+ * sees the other's run.json; a folder where the file cannot be written is refused. Returns the undo, for a run
+ * that did not come to be (its transaction failed): run.json as it was.
  */
 export function claimRunFolder(dir: string, owner: FolderOwner): () => void {
-  const other = liveOtherOwner(dir, owner);
-  if (other) throw inUse('--out', dir, other, 'choose an empty or new folder');
-  const path = join(dir, OWNER_FILE);
-  const before = existsSync(path) ? readFileSync(path) : undefined;
+  let unlock: () => void;
   try {
-    writeOwner(dir, owner);
+    unlock = lockFolder(dir);
   } catch (e) {
-    throw folderError('--out', dir, `cannot write ${OWNER_FILE}: ${(e as Error).message}`);
+    throw folderError('--out', dir, (e as Error).message);
   }
+  const path = join(dir, OWNER_FILE);
+  let before: Buffer | undefined;
+  try {
+    const other = liveOtherOwner(dir, owner);
+    if (other) throw inUse('--out', dir, other, 'choose an empty or new folder');
+    before = existsSync(path) ? readFileSync(path) : undefined;
+    try {
+      writeOwner(dir, owner);
+    } catch (e) {
+      throw folderError('--out', dir, `cannot write ${OWNER_FILE}: ${(e as Error).message}`);
+    }
+  } finally {
+    unlock();
+  }
+  // No lock needed to undo: until then run.json names this live process, which keeps every other claim out.
   return () => {
     try {
       if (before === undefined) rmSync(path, { force: true });
