@@ -19,6 +19,16 @@ function odelab(...args: string[]) {
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
+/** The same, without blocking this process (so two can run at once). */
+function odelabAsync(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['bin/odelab.js', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
 /** The command's --json output: one JSON document, indented as every runs/db/eval command prints it. */
 const json = (...args: string[]) => {
   const r = odelab(...args, '--json');
@@ -56,8 +66,16 @@ describe('odelab runs', () => {
     expect(run.final.epoch).toBe(1);
     expect(json('runs', 'show', String(runId), '--db', db).checkpoints.map((c: { epoch: number }) => c.epoch)).toEqual([1]);
 
-    const resumed = odelab('runs', 'resume', String(runId), '--db', db, '--data-dir', dataDir, '--json');
+    // Two terminals resume it at the same moment: one trains it, the other is refused, whichever is first.
+    const resumeArgs = ['runs', 'resume', String(runId), '--db', db, '--data-dir', dataDir, '--json'];
+    const [a, b] = await Promise.all([odelabAsync(...resumeArgs), odelabAsync(...resumeArgs)]);
+    const [resumed, refused] = a.code === 0 ? [a, b] : [b, a];
     expect(resumed.code).toBe(0);
+    expect(refused).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: expect.stringMatching(new RegExp(`run ${runId} is (queued|running|completed); only interrupted, failed, cancelled runs can be resumed`)),
+    });
     const events = resumed.stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(events[0]).toMatchObject({ event: 'started', startEpoch: 1, runId });
     expect(events.filter((e) => e.event === 'batch')[0]).toMatchObject({ epoch: 2, batch: 1, step: 5 });
