@@ -60,6 +60,8 @@ export interface CheckpointInfo {
 }
 
 export interface RunDetail extends RunSummary {
+  /** The run's UUID: the same in every store it is exported to (run ids differ from store to store). */
+  uid: string;
   config: RunConfig;
   configHash: string;
   parameterCount: number | null;

@@ -4,8 +4,8 @@
  * the metric tables for spreadsheets and pandas.
  *
  * Lossless: export → import into another store → export gives the same document but for ids and exportedAt.
- * Import is idempotent per run: a run keeps its created_at, config hash and name wherever it travels, and a run
- * of the document this store has already (same three) is not imported again (see matchExisting).
+ * Import is idempotent per run: a run keeps its uid (and its created_at, config hash and name) wherever it
+ * travels, and a run of the document this store has already is not imported again (see matchExisting).
  * Every double survives bit for bit: JSON numbers round-trip doubles, and the few a JSON number cannot carry
  * (±Infinity, NaN, −0) travel as their names ('Infinity', …). Blobs travel as base64 (checkpoints) or as the
  * numbers they encode (step sizes, misclassified indices). metric_buckets are derived: never exported, rebuilt
@@ -15,6 +15,7 @@
  * (one row per training step) and column arrays do not repeat the nine keys on every row — about half the
  * size — and are the shape a chart or a dataframe takes.
  */
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { describeIssues } from '../../src-shared/config';
 import { LabError } from '../../src-shared/errors';
@@ -26,7 +27,8 @@ import { isLive } from './runs';
 import { SCHEMA_VERSION } from './migrations';
 
 export const EXPORT_FORMAT = 'neural-ode-lab.runs';
-export const EXPORT_VERSION = 1;
+/** 2: each run's uid. Version 1 documents (without it) still import: see matchExisting. */
+export const EXPORT_VERSION = 2;
 
 // ── Values ───────────────────────────────────────────────────────────────────────────────────────────────────
 
@@ -195,6 +197,8 @@ const CheckpointExport = z.strictObject({
  */
 const RUN_COLUMNS = {
   id: Id,
+  /** Absent in version 1 documents. */
+  uid: z.uuid().optional(),
   name: Text,
   createdAt: Text,
   startedAt: Text.nullable(),
@@ -263,11 +267,12 @@ const DatasetExport = z.strictObject({
 });
 export type DatasetExport = z.infer<typeof DatasetExport>;
 
-/** Flags values that must be unique within a list (run ids, dataset ids, study names). */
+/** Flags values that must be unique within a list (run ids and uids, dataset ids, study names); undefined ones aside. */
 function refineUnique<T>(ctx: z.RefinementCtx, items: T[], key: (item: T) => unknown, path: string, field: string): void {
   const seen = new Set<unknown>();
   items.forEach((item, i) => {
     const k = key(item);
+    if (k === undefined) return;
     if (seen.has(k)) ctx.addIssue({ code: 'custom', path: [path, i, field], message: `${JSON.stringify(k)} appears twice` });
     seen.add(k);
   });
@@ -276,7 +281,7 @@ function refineUnique<T>(ctx: z.RefinementCtx, items: T[], key: (item: T) => unk
 const ExportDocument = z
   .strictObject({
     format: z.literal(EXPORT_FORMAT),
-    version: z.literal(EXPORT_VERSION),
+    version: Int.min(1).max(EXPORT_VERSION),
     exportedAt: Text,
     /** The exporting store's schema version (informational: `version` is what import reads by). */
     schemaVersion: Int,
@@ -286,6 +291,7 @@ const ExportDocument = z
   })
   .superRefine((doc, ctx) => {
     refineUnique(ctx, doc.runs, (r) => r.id, 'runs', 'id');
+    refineUnique(ctx, doc.runs, (r) => r.uid, 'runs', 'uid');
     refineUnique(ctx, doc.datasets, (d) => d.id, 'datasets', 'id');
     refineUnique(ctx, doc.studies, (s) => s.name, 'studies', 'name');
   });
@@ -607,28 +613,53 @@ function sameProgress(here: RunProgress, exported: RunProgress): boolean {
 }
 
 /**
- * The document's runs this store has already, each matched to one run here. A run's identity is what no store
- * changes and every import keeps: its created_at (to the millisecond), its config hash and its name. (There is no
- * run UUID: a schema change would be needed for one.) Runs with the same identity — two runs of one config and
- * name created in the same millisecond — are matched one to one, in id order on both sides.
+ * The document's runs this store has already, each matched to one run here. A run is known by its uid, which
+ * every store keeps. A run without one (a version 1 export), or whose uid this store does not know (its copy here
+ * came in such an export and was given a uid of its own), is known by what no store changes either: its
+ * created_at (to the millisecond), config hash and name; runs alike in all three are matched one to one, in id
+ * order on both sides, after the uid matches. A run here with the document's uid but another created_at or
+ * config is not the same run (UUIDs do not collide: the export was edited or damaged): the import is refused,
+ * naming both, rather than import the run under a fresh uid and leave two runs that claim one identity.
  */
 function matchExisting(db: Db, runs: RunExport[]): Map<number, ExistingRun> {
-  const candidates = db.prepare(
-    `SELECT id, status, epochs_completed AS epochsCompleted, steps_completed AS stepsCompleted FROM runs
-     WHERE created_at = ? AND config_hash = ? AND name = ? ORDER BY id`,
-  );
-  const claimed = new Set<number>();
-  const existing = new Map<number, ExistingRun>();
-  for (const run of [...runs].sort((a, b) => a.id - b.id)) {
-    const rows = candidates.all(run.createdAt, run.configHash, run.name) as (RunProgress & { id: number })[];
-    const here = rows.find((r) => !claimed.has(r.id));
+  const progress = 'id, status, epochs_completed AS epochsCompleted, steps_completed AS stepsCompleted';
+  const byUid = db.prepare(`SELECT ${progress}, created_at AS createdAt, config_hash AS configHash FROM runs WHERE uid = ?`);
+  const byIdentity = db.prepare(`SELECT ${progress} FROM runs WHERE created_at = ? AND config_hash = ? AND name = ? ORDER BY id`);
+  type Here = RunProgress & { id: number };
+  const sorted = [...runs].sort((a, b) => a.id - b.id);
+  const matched = new Map<number, Here>();
+  for (const run of sorted) {
+    if (run.uid === undefined) continue;
+    const row = byUid.get(run.uid) as (Here & { createdAt: string; configHash: string }) | undefined;
+    if (!row) continue;
+    if (row.createdAt !== run.createdAt || row.configHash !== run.configHash) throw uidConflict(runs.indexOf(run), run, row);
+    matched.set(run.id, row);
+  }
+  const claimed = new Set([...matched.values()].map((r) => r.id));
+  for (const run of sorted) {
+    if (matched.has(run.id)) continue;
+    const here = (byIdentity.all(run.createdAt, run.configHash, run.name) as Here[]).find((r) => !claimed.has(r.id));
     if (!here) continue;
     claimed.add(here.id);
+    matched.set(run.id, here);
+  }
+  const existing = new Map<number, ExistingRun>();
+  for (const run of sorted) {
+    const here = matched.get(run.id);
+    if (!here) continue;
     const exported: RunProgress = { status: run.status, epochsCompleted: run.epochsCompleted, stepsCompleted: run.stepsCompleted };
-    const { id, ...progress } = here;
-    existing.set(run.id, { id, differs: sameProgress(progress, exported) ? null : { here: progress, export: exported } });
+    const progressHere: RunProgress = { status: here.status, epochsCompleted: here.epochsCompleted, stepsCompleted: here.stepsCompleted };
+    existing.set(run.id, { id: here.id, differs: sameProgress(progressHere, exported) ? null : { here: progressHere, export: exported } });
   }
   return existing;
+}
+
+function uidConflict(index: number, run: RunExport, here: { id: number; createdAt: string; configHash: string }): LabError {
+  const what = here.createdAt !== run.createdAt ? `created ${here.createdAt}, not ${run.createdAt}` : `its config differs (hash ${here.configHash.slice(0, 12)}…, not ${run.configHash.slice(0, 12)}…)`;
+  return invalid(
+    `runs.${index}.uid: ${runLabel(run)} has the uid ${run.uid} of run ${here.id} here, which is another run (${what}); the export was edited or damaged. Nothing was imported`,
+    { field: `runs.${index}.uid`, runId: run.id, uid: run.uid, existingRunId: here.id },
+  );
 }
 
 /**
@@ -653,6 +684,8 @@ function insertRunRow(db: Db, run: RunExport, datasetId: number | null): number 
   const keys = RUN_COLUMN_KEYS.filter((k) => k !== 'id' && k !== 'parentId');
   const values: Record<string, unknown> = Object.fromEntries(keys.map((k) => [k, run[k]]));
   Object.assign(values, {
+    // A version 1 document has none: the run gets its own here, which later exports carry.
+    uid: run.uid ?? randomUUID(),
     wallSeconds: decodeFloat(run.wallSeconds),
     datasetId,
     configJson: JSON.stringify(run.config),
@@ -751,9 +784,11 @@ function asImportError(e: unknown): unknown {
 
 /**
  * Imports an export document: validated first (INVALID_ARGUMENT naming the field), then everything in one
- * transaction — all of it or nothing. A run this store has already (same created_at, config hash and name: see
- * matchExisting) is not imported again and is left as it is, even when the document has more of it (reported in
- * `existing`); the others get new ids (parent links inside the document follow them, others become null).
+ * transaction — all of it or nothing. A run this store has already (same uid, or for a run without a known one
+ * the same created_at, config hash and name: see matchExisting) is not imported again and is left as it is, even
+ * when the document has more of it (reported in `existing`); the others get new ids and keep their uids (parent
+ * links inside the document follow them, others become null). A document's run whose uid belongs to another run
+ * here is refused (nothing imported).
  * Datasets already here (same spec and content hash) are reused; a study whose name exists gains the runs, those
  * already here by their ids here. Runs exported while queued or running arrive 'interrupted' (see asImported).
  */

@@ -31,6 +31,13 @@ function outcomeTriggers(): string {
     CREATE TRIGGER epoch_metrics_outcome_delete AFTER DELETE ON epoch_metrics BEGIN ${refresh('OLD.run_id')} END;`;
 }
 
+/**
+ * A random RFC 4122 version-4 UUID in SQL (SQLite has no uuid()): 122 random bits, '4' for the version, one of
+ * 8, 9, a, b for the variant. Lower case, as crypto.randomUUID() writes them.
+ */
+const UUID_V4_SQL = `lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' ||
+  substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -245,6 +252,21 @@ export const MIGRATIONS: readonly Migration[] = [
       -- so a later process that got the same pid is not taken for the run's owner. NULL where none could be read
       -- (not Linux) and in rows written before it: those are judged by pid alone. Machine-local: never exported.
       ALTER TABLE runs ADD COLUMN owner_started TEXT;
+    `,
+  },
+  {
+    version: 5,
+    description: "a run's UUID, which names it in every store it is exported to",
+    sql: `
+      -- Set when the run is created (createRun) and kept by every import, so a run coming back from another
+      -- store is known as the same run (export.ts, matchExisting). Runs created before this migration get one
+      -- now; a row inserted without one gets one from the trigger, so every run has one.
+      ALTER TABLE runs ADD COLUMN uid TEXT;
+      UPDATE runs SET uid = ${UUID_V4_SQL};
+      CREATE UNIQUE INDEX runs_by_uid ON runs(uid);
+      CREATE TRIGGER runs_uid_default AFTER INSERT ON runs WHEN NEW.uid IS NULL BEGIN
+        UPDATE runs SET uid = ${UUID_V4_SQL} WHERE id = NEW.id;
+      END;
     `,
   },
 ];

@@ -2,7 +2,7 @@
  * The runs table: a run's lifecycle (queued → running → ended, or interrupted when its writer died), its
  * config and outcome, and the run lists the CLI and dashboards show.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { LabError } from '../../src-shared/errors';
 import { readStoredConfig, type RunConfig } from '../../src-shared/run-config';
 import type { RunErrorInfo } from '../../src-shared/run-events';
@@ -52,8 +52,8 @@ export function createRun(db: Db, run: NewRun, owner: Owner = THIS_PROCESS): num
   const info = db
     .prepare(
       `INSERT INTO runs (name, created_at, status, config_json, config_hash, model, dataset, method, seed, tags_json,
-         notes, parent_id, owner_pid, owner_host, owner_started, out_dir)
-       VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         notes, parent_id, owner_pid, owner_host, owner_started, out_dir, uid)
+       VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     .run(
       run.name ?? config.name ?? `${config.model.name} · ${config.model.solver.method} · ${config.dataset.kind}`,
@@ -71,6 +71,7 @@ export function createRun(db: Db, run: NewRun, owner: Owner = THIS_PROCESS): num
       owner.host,
       owner.started ?? null,
       run.outDir ?? null,
+      randomUUID(),
     );
   return Number(info.lastInsertRowid);
 }
@@ -138,6 +139,7 @@ export function recoverInterrupted(db: Db): number[] {
 /** The run columns a detail view adds to the summary. */
 interface RunDetailRow {
   summary: string;
+  uid: string;
   config_json: string;
   config_hash: string;
   parameter_count: number | null;
@@ -274,7 +276,7 @@ function runNotFound(id: number): LabError {
 
 export function getRun(db: Db, id: number): RunDetail {
   const r = db
-    .prepare(`SELECT ${SUMMARY_JSON_SQL} AS summary, config_json, config_hash, parameter_count, train_size, test_size,
+    .prepare(`SELECT ${SUMMARY_JSON_SQL} AS summary, uid, config_json, config_hash, parameter_count, train_size, test_size,
       batches_per_epoch, dataset_id, out_dir, cancel_requested FROM runs r WHERE r.id = ?`)
     .get(id) as RunDetailRow | undefined;
   if (!r) throw runNotFound(id);
@@ -284,6 +286,7 @@ export function getRun(db: Db, id: number): RunDetail {
   const stored = JSON.parse(r.config_json) as RunConfig;
   return {
     ...parseSummaries([r.summary])[0],
+    uid: r.uid,
     // Settings added since the run was stored read as their defaults; one this version cannot read, as stored.
     // The hash stays the one computed when the run was stored.
     config: readStoredConfig(stored) ?? stored,

@@ -143,7 +143,7 @@ describe('odelab runs', () => {
       expect(Object.keys(imported.runIds)).toEqual([String(runId), String(otherId)]);
       const original = json('runs', 'show', String(runId), '--db', db);
       const restored = json('runs', 'show', String(imported.runIds[runId]), '--db', copy);
-      for (const key of ['config', 'status', 'epochs', 'final', 'best', 'checkpoints', 'stepsCompleted'] as const) {
+      for (const key of ['uid', 'config', 'status', 'epochs', 'final', 'best', 'checkpoints', 'stepsCompleted'] as const) {
         expect(restored[key]).toEqual(original[key]);
       }
       // The imported checkpoint still evaluates.

@@ -8,8 +8,8 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { integrityCheck, openDatabase } from '../../src-main/store/database';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../src-main/store/migrations';
-import { openStore } from '../../src-main/store';
-import { insertRunRow, tempDbPath } from './fixtures';
+import { createRun, getRun, openStore } from '../../src-main/store';
+import { insertRunRow, sampleConfig, tempDbPath } from './fixtures';
 
 const fingerprint = (path: string) => ({
   sha: createHash('sha256').update(readFileSync(path)).digest('hex'),
@@ -49,6 +49,25 @@ describe('run store database', () => {
     expect(db.prepare('SELECT name, dataset_id FROM runs WHERE id = ?').get(runId)).toEqual({ name: 'from an older lab', dataset_id: null });
     expect([...(db.prepare('SELECT data FROM checkpoints').pluck().get() as Buffer)]).toEqual([1, 2, 3]);
     expect(integrityCheck(db).ok).toBe(true);
+    db.close();
+  });
+
+  it('gives every run a UUID: backfilled for the runs of a version-3 store, set for new runs, unique', () => {
+    const path = tempDbPath();
+    const old = openDatabase(path, { targetVersion: 3 });
+    const oldRuns = [insertRunRow(old), insertRunRow(old), insertRunRow(old)];
+    old.close();
+
+    const db = openDatabase(path);
+    const uidOf = (id: number) => db.prepare('SELECT uid FROM runs WHERE id = ?').pluck().get(id) as string;
+    const v4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    const created = createRun(db, { config: sampleConfig() });
+    const insertedWithout = insertRunRow(db); // a row written without a uid gets one too
+    const uids = [...oldRuns, created, insertedWithout].map(uidOf);
+    for (const uid of uids) expect(uid).toMatch(v4);
+    expect(new Set(uids).size).toBe(uids.length);
+    expect(getRun(db, created).uid).toBe(uidOf(created));
+    expect(() => db.prepare('UPDATE runs SET uid = ? WHERE id = ?').run(uids[0], created)).toThrow(/UNIQUE constraint failed: runs\.uid/);
     db.close();
   });
 

@@ -159,6 +159,11 @@ function snapshot(d: Db): Record<string, unknown[][]> {
 /** The document as it travels: through JSON text. */
 const viaJson = (doc: ExportDocument): unknown => JSON.parse(JSON.stringify(doc));
 
+/** The document as a lab before run uids wrote it (export format version 1). */
+const asVersion1 = (doc: ExportDocument): unknown => viaJson({ ...doc, version: 1, runs: doc.runs.map(({ uid: _uid, ...run }) => run) });
+
+const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
 /** Document B with its ids mapped back to document A's, and exportedAt dropped. */
 function withIdsOf(docB: ExportDocument, runIds: Map<number, number>, datasetIds: Map<number, number>): unknown {
   const back = new Map([...runIds].map(([oldId, newId]) => [newId, oldId]));
@@ -206,10 +211,11 @@ describe('export and import', () => {
     const a = db();
     const { parent, child } = populate(a);
     const doc = exportRuns(a, [child, parent]);
-    expect(doc).toMatchObject({ format: 'neural-ode-lab.runs', version: 1, schemaVersion: SCHEMA_VERSION });
+    expect(doc).toMatchObject({ format: 'neural-ode-lab.runs', version: 2, schemaVersion: SCHEMA_VERSION });
     expect(doc.runs.map((r) => r.id)).toEqual([child, parent]);
     const run = doc.runs[0];
     expect(run).toMatchObject({
+      uid: expect.stringMatching(UUID_V4),
       parentId: parent,
       status: 'failed',
       tags: ['solver, implicit', 'quote"d', 'ünï'],
@@ -465,7 +471,7 @@ describe('importing runs that are already here', () => {
     expect(parentOf(c, childInC)).toBe(other);
   });
 
-  it('tells runs apart by created_at, config hash and name; runs alike in all three are matched one to one', () => {
+  it('tells runs of an export without uids apart by created_at, config hash and name; runs alike in all three are matched one to one', () => {
     const a = db();
     const at = '2025-03-04T05:06:07.089Z';
     const twinA = insertRunRow(a, { name: 'same', status: 'completed' });
@@ -477,7 +483,7 @@ describe('importing runs that are already here', () => {
     a.prepare('UPDATE runs SET created_at = ? WHERE id = ?').run('2025-03-04T05:06:07.090Z', aMsLater);
     a.prepare("UPDATE runs SET config_hash = 'another' WHERE id = ?").run(otherConfig);
     const all = [twinA, twinB, aMsLater, otherName, otherConfig];
-    const doc = viaJson(exportRuns(a, all));
+    const doc = asVersion1(exportRuns(a, all));
 
     const b = db();
     const first = importDocument(b, doc);
@@ -488,7 +494,7 @@ describe('importing runs that are already here', () => {
 
     // One twin here already: the other is imported beside it, as are the runs that only look alike.
     const c = db();
-    const one = importDocument(c, viaJson(exportRuns(a, [twinB]))).runIds.get(twinB)!;
+    const one = importDocument(c, asVersion1(exportRuns(a, [twinB]))).runIds.get(twinB)!;
     const rest = importDocument(c, doc);
     expect([...rest.existing.values()].map((e) => e.id)).toEqual([one]);
     expect(rest.runIds.size).toBe(4);
@@ -510,6 +516,113 @@ describe('importing runs that are already here', () => {
   });
 });
 
+describe('run uids across stores', () => {
+  const uidOf = (d: Db, id: number) => d.prepare('SELECT uid FROM runs WHERE id = ?').pluck().get(id) as string;
+  const runCount = (d: Db) => d.prepare('SELECT count(*) FROM runs').pluck().get();
+
+  it('keeps a run\'s uid in every store it travels to, and knows it by that uid when it comes back', () => {
+    const a = db();
+    const { parent, child } = populate(a);
+    const b = db();
+    const inB = importDocument(b, viaJson(exportRuns(a, [parent, child]))).runIds;
+    const c = db();
+    const inC = importDocument(c, viaJson(exportRuns(b, [inB.get(parent)!, inB.get(child)!]))).runIds;
+    for (const id of [parent, child]) {
+      expect(uidOf(a, id)).toMatch(UUID_V4);
+      expect(uidOf(b, inB.get(id)!)).toBe(uidOf(a, id));
+      expect(uidOf(c, inC.get(inB.get(id)!)!)).toBe(uidOf(a, id));
+    }
+    // Back from C to A: the same runs, nothing added.
+    const back = importDocument(a, viaJson(exportRuns(c, [...inC.values()])));
+    expect(back.runIds.size).toBe(0);
+    expect([...back.existing.values()].map((e) => e.id).sort()).toEqual([parent, child].sort());
+    expect(runCount(a)).toBe(2);
+  });
+
+  it('matches by uid where created_at, config hash and name would not, or would pick another run', () => {
+    const a = db();
+    const { parent } = populate(a);
+    const doc = exportRuns(a, [parent]);
+    const b = db();
+    const here = importDocument(b, viaJson(doc)).runIds.get(parent)!;
+    // The copy here has another name now (no command renames a run yet; written as one would).
+    b.prepare("UPDATE runs SET name = 'renamed here' WHERE id = ?").run(here);
+    expect(importDocument(b, viaJson(doc)).existing).toEqual(new Map([[parent, { id: here, differs: null }]]));
+    expect(runCount(b)).toBe(1);
+    // The same export without uids cannot tell it is that run: imported again.
+    expect(importDocument(b, asVersion1(doc)).runIds.size).toBe(1);
+    expect(runCount(b)).toBe(2);
+
+    // Two runs alike in created_at, config and name: the uid tells which one is here.
+    const twins = db();
+    const [first, second] = [insertRunRow(twins, { name: 'twin' }), insertRunRow(twins, { name: 'twin' })];
+    twins.prepare("UPDATE runs SET created_at = '2025-03-04T05:06:07.089Z', status = 'completed'").run();
+    const c = db();
+    const secondInC = importDocument(c, viaJson(exportRuns(twins, [second]))).runIds.get(second)!;
+    const both = importDocument(c, viaJson(exportRuns(twins, [first, second])));
+    expect(both.existing).toEqual(new Map([[second, { id: secondInC, differs: null }]]));
+    expect([...both.runIds.keys()]).toEqual([first]);
+    expect(uidOf(c, both.runIds.get(first)!)).toBe(uidOf(twins, first));
+  });
+
+  it('imports an export from before uids, giving its runs uids of their own, and still knows them by created_at, config hash and name', () => {
+    const a = db();
+    const { parent, child } = populate(a);
+    const old = asVersion1(exportRuns(a, [parent, child]));
+    const b = db();
+    const { runIds } = importDocument(b, old);
+    const uids = [parent, child].map((id) => uidOf(b, runIds.get(id)!));
+    uids.forEach((uid, i) => {
+      expect(uid).toMatch(UUID_V4);
+      expect(uid).not.toBe(uidOf(a, [parent, child][i]));
+    });
+    const before = snapshot(b);
+    expect(importDocument(b, old).existing).toEqual(
+      new Map([
+        [parent, { id: runIds.get(parent), differs: null }],
+        [child, { id: runIds.get(child), differs: null }],
+      ]),
+    );
+    // A's export now carries uids B has never seen (its copies got their own): matched as before, nothing added.
+    const withUids = importDocument(b, viaJson(exportRuns(a, [parent, child])));
+    expect(withUids.runIds.size).toBe(0);
+    expect([...withUids.existing.values()].map((e) => e.id)).toEqual([runIds.get(parent), runIds.get(child)]);
+    expect(snapshot(b)).toEqual(before);
+  });
+
+  it("refuses a run whose uid belongs to another run here (created or configured otherwise), importing nothing", () => {
+    const a = db();
+    const { parent, child } = populate(a);
+    const b = db();
+    const mine = insertRunRow(b, { name: 'mine', status: 'completed' });
+    const before = snapshot(b);
+    const doc = viaJson(exportRuns(a, [parent, child])) as ExportDocument;
+    doc.runs[1].uid = uidOf(b, mine);
+    const mineCreated = b.prepare('SELECT created_at FROM runs WHERE id = ?').pluck().get(mine) as string;
+    expect(() => importDocument(b, doc)).toThrow(
+      `INVALID_ARGUMENT: runs.1.uid: run ${child} ("child, resumed") has the uid ${doc.runs[1].uid} of run ${mine} here, which is another run ` +
+        `(created ${mineCreated}, not ${doc.runs[1].createdAt}); the export was edited or damaged. Nothing was imported`,
+    );
+    expectLabError(() => importDocument(b, doc), 'INVALID_ARGUMENT', /^INVALID_ARGUMENT: runs\.1\.uid: /, { field: 'runs.1.uid', runId: child, existingRunId: mine });
+    expect(snapshot(b)).toEqual(before);
+    // Created at the same moment, but another config: still another run.
+    b.prepare("UPDATE runs SET created_at = ?, config_hash = 'another' WHERE id = ?").run(doc.runs[1].createdAt, mine);
+    const alike = snapshot(b);
+    expectLabError(() => importDocument(b, doc), 'INVALID_ARGUMENT', /which is another run \(its config differs \(hash another…, not test…\)\)/);
+    expect(snapshot(b)).toEqual(alike);
+  });
+
+  it('checks uids: RFC 4122, each once in a document', () => {
+    const a = db();
+    const { parent, child } = populate(a);
+    const b = db();
+    const doc = viaJson(exportRuns(a, [parent, child])) as ExportDocument;
+    expectLabError(() => importDocument(b, { ...doc, runs: [doc.runs[0], { ...doc.runs[1], uid: doc.runs[0].uid }] }), 'INVALID_ARGUMENT', /runs\.1\.uid: ".*" appears twice/);
+    expectLabError(() => importDocument(b, { ...doc, runs: [{ ...doc.runs[0], uid: 'run-7' }, doc.runs[1]] }), 'INVALID_ARGUMENT', /runs\.0\.uid:/);
+    expect(runCount(b)).toBe(0);
+  });
+});
+
 describe('import validation and atomicity', () => {
   function populatedTarget(): { a: Db; b: Db; doc: ExportDocument; before: unknown } {
     const a = db();
@@ -522,7 +635,7 @@ describe('import validation and atomicity', () => {
 
   it('refuses a newer format version by name, leaving the store unchanged', () => {
     const { b, doc, before } = populatedTarget();
-    expectLabError(() => importDocument(b, { ...doc, version: 2 }), 'INVALID_ARGUMENT', /newer Neural ODE Lab \(export format version 2; this version reads up to 1\)/);
+    expectLabError(() => importDocument(b, { ...doc, version: 3 }), 'INVALID_ARGUMENT', /newer Neural ODE Lab \(export format version 3; this version reads up to 2\)/);
     expect(snapshot(b)).toEqual(before);
   });
 
