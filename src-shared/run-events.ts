@@ -97,6 +97,18 @@ export interface CheckpointEvent {
   bytes: number;
 }
 
+/**
+ * How far a test-set evaluation has got (the epoch's, or an evalEvery one), for a progress display: not a
+ * RunEvent, so neither recorded nor in the JSON lines. `step` is the training step it scores.
+ */
+export interface TestingProgress {
+  epoch: number;
+  step: number;
+  /** Images scored so far, of `total`. */
+  done: number;
+  total: number;
+}
+
 export interface RunErrorInfo {
   code: LabErrorCode | 'CRASHED' | 'INTERNAL';
   message: string;

@@ -16,6 +16,7 @@ import { loadCheckpoint } from '../store';
 import { dbOption, withStore } from './store-options';
 import { positiveInt } from './option-parsers';
 import { printJson } from './json-output';
+import { scoringBar } from './reporters';
 
 function print(json: boolean, value: unknown, text: () => string): void {
   if (json) printJson(value);
@@ -137,6 +138,7 @@ export function evalCommand(): Command {
       const { config } = checkpoint;
       await initEngine({ backend: opts.backend });
       const dataset = await loadDataset(config.dataset, { dataDir: opts.dataDir });
+      const bar = !opts.json && process.stderr.isTTY ? scoringBar() : undefined;
       const result = await evaluateCheckpoint(bytes, dataset, {
         name: label,
         workers: opts.workers,
@@ -145,7 +147,8 @@ export function evalCommand(): Command {
         limit: opts.limit,
         batchSize: opts.batchSize,
         weights: opts.weights,
-      });
+        onProgress: bar?.update,
+      }).finally(() => bar?.stop());
       const { confusion, misclassified, ...summary } = result;
       print(!!opts.json, { checkpoint: label, ...summary, confusion, misclassified }, () =>
         // A run's label names its epoch already.

@@ -3,55 +3,80 @@
  * (machine-readable, also with --json). Both take the runner's RunEvents as they arrive.
  */
 import cliProgress from 'cli-progress';
-import type { RunEvent } from '../../src-shared/run-events';
+import type { RunEvent, TestingProgress } from '../../src-shared/run-events';
 import { describeError } from '../../src-shared/errors';
 
-export type Reporter = (e: RunEvent) => void;
+/** Shows a run's events; `testing`, when it has it, shows how far a test-set evaluation has got. */
+export interface Reporter {
+  event: (e: RunEvent) => void;
+  testing?: (p: TestingProgress) => void;
+}
 
 /** One JSON object per event; `extra` fields (the run's id in the store) are added to each. */
 export function jsonLinesReporter(extra: Record<string, unknown> = {}, write: (line: string) => void = (l) => process.stdout.write(l)): Reporter {
-  return (e) => write(JSON.stringify({ ...e, ...extra }) + '\n');
+  return { event: (e) => write(JSON.stringify({ ...e, ...extra }) + '\n') };
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
+function makeBar(format: string, stream: NodeJS.WritableStream, { clearOnComplete = false } = {}): cliProgress.SingleBar {
+  return new cliProgress.SingleBar({ format, hideCursor: true, clearOnComplete, stream }, cliProgress.Presets.shades_classic);
+}
+
+const imagesFormat = (label: string) => `  ${label} {bar} {value}/{total} images | ETA {eta_formatted}`;
+
+/** How far `odelab eval` has got through its images (tens of thousands for a training split), cleared at the end. */
+export function scoringBar(bars: NodeJS.WritableStream = process.stderr): { update: (done: number, total: number) => void; stop: () => void } {
+  let bar: cliProgress.SingleBar | undefined;
+  return {
+    update: (done, total) => (bar ? bar.update(done) : (bar = makeBar(imagesFormat('scoring'), bars, { clearOnComplete: true })).start(total, done)),
+    stop: () => bar?.stop(),
+  };
+}
+
 type BarPayload = { loss: string; acc: string; nfe: string };
 
-export function progressReporter(): Reporter {
+/** Lines (the run's facts, each epoch, the end) go to `out`; the bars, redrawn in place, to `bars` (a TTY). */
+export function progressReporter({ out = process.stdout, bars = process.stderr }: { out?: NodeJS.WritableStream; bars?: NodeJS.WritableStream } = {}): Reporter {
+  /** The bar on screen, if any: the epoch's batches, or a test-set evaluation's images (cleared when it ends). */
   let bar: cliProgress.SingleBar | undefined;
+  let showing: 'batches' | 'testing' | undefined;
   let perEpoch = 0;
-  /** Where the bar stands, so a line printed mid-epoch (an evaluation) can put it back as it was. */
+  /** Where the epoch's bar stands, so it can be put back as it was after a line or an evaluation. */
   let at = { epoch: 0, batch: 0, payload: { loss: '-', acc: '-', nfe: '-' } as BarPayload };
-  const startBar = () => {
-    bar = new cliProgress.SingleBar(
-      { format: `epoch ${at.epoch} {bar} {value}/{total} | loss {loss} | acc {acc} | NFE {nfe} | ETA {eta_formatted}`, hideCursor: true },
-      cliProgress.Presets.shades_classic,
-    );
-    bar.start(perEpoch, at.batch, at.payload);
+  const show = (kind: 'batches' | 'testing', total: number, value: number, payload: object) => {
+    bar?.stop();
+    bar =
+      kind === 'batches'
+        ? makeBar(`epoch ${at.epoch} {bar} {value}/{total} | loss {loss} | acc {acc} | NFE {nfe} | ETA {eta_formatted}`, bars)
+        : makeBar(imagesFormat('testing'), bars, { clearOnComplete: true });
+    bar.start(total, value, payload);
+    showing = kind;
   };
-  const log = (line: string) => (bar ? bar.stop() : undefined, process.stdout.write(line + '\n'));
-  return (e) => {
+  const log = (line: string) => {
+    bar?.stop();
+    bar = showing = undefined;
+    out.write(line + '\n');
+  };
+  const event = (e: RunEvent) => {
     switch (e.event) {
       case 'started':
         perEpoch = e.batchesPerEpoch;
-        process.stdout.write(
+        out.write(
           `${e.config.model.name} on ${e.config.dataset.kind} (${e.trainSize} train / ${e.testSize} test, ` +
             `${e.parameterCount} parameters, backend ${e.backend}, data: ${e.datasetSource})\n`,
         );
         if (e.backendNote) process.stderr.write(`warning: ${e.backendNote}\n`);
         break;
       case 'batch':
-        if (!bar || e.batch === 1) {
-          at = { epoch: e.epoch, batch: e.batch - 1, payload: { loss: '-', acc: '-', nfe: '-' } };
-          startBar();
-        }
+        if (e.batch === 1) at = { epoch: e.epoch, batch: 0, payload: { loss: '-', acc: '-', nfe: '-' } };
+        // A new epoch, or the bar back after a line or an evaluation, where it was (its ETA restarts from here).
+        if (showing !== 'batches' || e.batch === 1) show('batches', perEpoch, at.batch, at.payload);
         at = { epoch: e.epoch, batch: e.batch, payload: { loss: e.loss.toFixed(4), acc: pct(e.accuracy), nfe: `${e.nfeForward}/${e.nfeBackward}` } };
         bar!.update(e.batch, at.payload);
         break;
       case 'evaluation':
-        // Printed above the bar, which carries on where it was (its ETA restarts from here).
         log(`  eval at step ${e.step}: test loss ${e.testLoss.toFixed(4)}, accuracy ${pct(e.testAccuracy)}`);
-        if (bar) startBar();
         break;
       case 'epoch':
         log(
@@ -59,19 +84,16 @@ export function progressReporter(): Reporter {
             `acc ${pct(e.testAccuracy)} | NFE fwd ${e.nfeForwardMean.toFixed(1)} (max ${e.nfeForwardMax}) ` +
             `bwd ${e.nfeBackwardMean.toFixed(1)} | ${e.seconds.toFixed(1)} s`,
         );
-        bar = undefined;
         break;
       case 'checkpoint':
-        process.stdout.write(`  checkpoint: epoch ${e.epoch}, ${(e.bytes / 1024).toFixed(0)} KiB${e.path ? ` (${e.path})` : ''}\n`);
+        out.write(`  checkpoint: epoch ${e.epoch}, ${(e.bytes / 1024).toFixed(0)} KiB${e.path ? ` (${e.path})` : ''}\n`);
         break;
       case 'ended':
-        bar?.stop();
-        process.stdout.write(
-          `run ${e.status} after ${e.epochsCompleted} epoch(s), ${e.seconds.toFixed(1)} s` +
-            (e.error ? `\n${describeError(e.error)}` : '') +
-            '\n',
-        );
+        log(`run ${e.status} after ${e.epochsCompleted} epoch(s), ${e.seconds.toFixed(1)} s` + (e.error ? `\n${describeError(e.error)}` : ''));
         break;
     }
   };
+  // The epoch's bar stays on screen as it ended; the images being scored get their own bar below it.
+  const testing = (p: TestingProgress) => (showing === 'testing' ? bar!.update(p.done) : show('testing', p.total, p.done, {}));
+  return { event, testing };
 }

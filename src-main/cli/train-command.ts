@@ -38,7 +38,8 @@ export async function followRun(run: RecordedRun, flags: LaunchFlags, dbPath: st
   const report = flags.json || !process.stdout.isTTY ? jsonLinesReporter({ runId: run.runId }) : progressReporter();
   if (!flags.json && process.stdout.isTTY) process.stdout.write(`run ${run.runId} in ${dbPath}\n`);
   for (const warning of run.warnings) process.stderr.write(`${warning}\n`);
-  run.handle.events.on('event', report);
+  run.handle.events.on('event', report.event);
+  if (report.testing) run.handle.events.on('testing', report.testing);
   run.handle.events.on('store-error', (e: Error) => process.stderr.write(`the run store could not be written: ${e.message}; cancelling\n`));
   // The dataset's loading: a copy skipped (and why) or a download is worth a line; generation is quick.
   run.handle.events.on('progress', progressPrinter(!!flags.json, ['skip', 'download']));
@@ -63,7 +64,8 @@ export async function followRun(run: RecordedRun, flags: LaunchFlags, dbPath: st
   process.on('SIGHUP', onTerminate);
   // Nobody reads the events any more (`| head`): stop reporting and cancel the run, which the store records.
   const offBrokenPipe = onBrokenPipe(() => {
-    run.handle.events.off('event', report);
+    run.handle.events.off('event', report.event);
+    if (report.testing) run.handle.events.off('testing', report.testing);
     run.handle.cancel();
   });
   const ended = await run.handle.done;

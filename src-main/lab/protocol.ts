@@ -1,6 +1,6 @@
 /** Messages between the runner and a training process (child_process IPC, 'advanced' serialisation). */
 import type { RunConfig } from '../../src-shared/run-config';
-import type { RunEvent } from '../../src-shared/run-events';
+import type { RunEvent, TestingProgress } from '../../src-shared/run-events';
 import type { DataProgress } from '../data/types';
 
 export interface StartMessage {
@@ -31,4 +31,6 @@ export type FromTrainer =
   | { type: 'event'; event: RunEvent }
   /** Loading the dataset: a source skipped, a download or a generation under way. */
   | { type: 'progress'; progress: DataProgress }
+  /** A test-set evaluation under way. */
+  | { type: 'testing'; progress: TestingProgress }
   | ({ type: 'checkpoint-data' } & CheckpointData);

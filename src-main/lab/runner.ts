@@ -28,7 +28,10 @@ export interface RunRequest {
 export interface RunHandle {
   id: number;
   request: RunRequest;
-  /** 'event' (RunEvent), 'checkpoint-data' (CheckpointData), 'progress' (DataProgress: loading the dataset) */
+  /**
+   * 'event' (RunEvent), 'checkpoint-data' (CheckpointData), 'progress' (DataProgress: loading the dataset),
+   * 'testing' (TestingProgress: a test-set evaluation under way)
+   */
   events: EventEmitter;
   /** Resolves with the run's 'ended' event, whatever happened. */
   done: Promise<EndedEvent>;
@@ -159,8 +162,8 @@ export class Runner {
       events.emit('event', e);
     };
     child.on('message', (msg: FromTrainer) => {
-      if (msg.type === 'progress') {
-        events.emit('progress', msg.progress);
+      if (msg.type === 'progress' || msg.type === 'testing') {
+        events.emit(msg.type, msg.progress);
         return;
       }
       if (msg.type === 'checkpoint-data') {

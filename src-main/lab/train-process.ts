@@ -41,6 +41,7 @@ async function run(msg: StartMessage): Promise<void> {
       backend,
       backendNote: slowBackendNote(selection),
       onEvent: emit,
+      onTesting: (progress) => void send({ type: 'testing', progress }),
       signal: controller.signal,
       resumeFrom: msg.resumeFrom,
       workers: msg.workers,

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { Runner, type RunHandle } from '../../src-main/lab/runner';
 import { claimRunFolder, prepareRunFolder, releaseRunFolder } from '../../src-main/lab/run-folder';
 import { hostname } from 'node:os';
-import type { RunEvent } from '../../src-shared/run-events';
+import type { RunEvent, TestingProgress } from '../../src-shared/run-events';
 import { tempDir, tinyConfig } from '../train/fixtures';
 
 function collect(handle: RunHandle): RunEvent[] {
@@ -25,9 +25,16 @@ describe('Runner', () => {
     const outDir = tempDir();
     const handle = runner.enqueue({ config: tinyConfig({ epochs: 1 }), outDir, dataDir });
     const events = collect(handle);
+    // The epoch's test-set evaluation says how far it has got (70 test images, one batch), and is not logged.
+    const testing: TestingProgress[] = [];
+    handle.events.on('testing', (p: TestingProgress) => testing.push(p));
     const ended = await handle.done;
     expect(ended.status).toBe('completed');
     expect(events.map((e) => e.event)).toEqual(['started', 'batch', 'batch', 'batch', 'batch', 'epoch', 'checkpoint', 'ended']);
+    expect(testing).toEqual([
+      { epoch: 1, step: 4, done: 0, total: 70 },
+      { epoch: 1, step: 4, done: 70, total: 70 },
+    ]);
     const logged = readFileSync(join(outDir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(logged).toEqual(events);
     const checkpoint = events.find((e) => e.event === 'checkpoint');

@@ -9,7 +9,7 @@ import { decodeCheckpoint, encodeCheckpoint } from '../../src-main/engine/train/
 import { checkEvaluationRequest, evaluateCheckpoint } from '../../src-main/engine/train/evaluate-checkpoint';
 import { datasetContentHash, gather, subsetStratified, type Dataset } from '../../src-main/data';
 import type { RunConfig } from '../../src-shared/run-config';
-import type { BatchEvent, EpochEvent, RunEvent } from '../../src-shared/run-events';
+import type { BatchEvent, EpochEvent, RunEvent, TestingProgress } from '../../src-shared/run-events';
 import { expectedAverage, tinyConfig, tinyDataset } from './fixtures';
 
 let dataset: Dataset;
@@ -62,12 +62,28 @@ describe('trainer', () => {
     expect(e.rssBytes).toBeGreaterThan(0);
   });
 
-  it('evaluates on a slice of the test set every N batches when asked', async () => {
-    const { events } = await run(tinyConfig({ epochs: 1, evalEvery: 2, evalSize: 30 }));
-    const evaluations = events.filter((e) => e.event === 'evaluation');
-    // 4 batches: after batch 2 (not after batch 4, where the epoch-end evaluation runs anyway).
-    expect(evaluations).toHaveLength(1);
-    expect(evaluations[0]).toMatchObject({ step: 2, evaluated: 30 });
+  it('evaluates on a slice of the test set every N batches when asked, saying how far each evaluation has got', async () => {
+    const seen: (RunEvent | ({ event: 'testing' } & TestingProgress))[] = [];
+    const { events } = await run(tinyConfig({ epochs: 1, evalEvery: 2, evalSize: 30, batchSize: 30 }), {
+      onEvent: (e) => seen.push(e),
+      onTesting: (p) => seen.push({ event: 'testing', ...p }),
+    });
+    expect(events).toEqual([]); // all went to `seen`
+    const evaluations = seen.filter((e) => e.event === 'evaluation');
+    // 8 batches: after batches 2, 4 and 6 (not after batch 8, where the epoch-end evaluation runs anyway).
+    expect(evaluations.map((e) => e.step)).toEqual([2, 4, 6]);
+    expect(evaluations[0]).toMatchObject({ evaluated: 30 });
+    // Progress before each evaluation's result, from 0 to all its images, in batches of 500 (the test set is 70).
+    const sequence = seen.filter((e) => e.event !== 'batch').map((e) => (e.event === 'testing' ? `${e.step}:${e.done}/${e.total}` : e.event));
+    expect(sequence).toEqual([
+      'started',
+      ...[2, 4, 6].flatMap((step) => [`${step}:0/30`, `${step}:30/30`, 'evaluation']),
+      '8:0/70',
+      '8:70/70',
+      'epoch',
+      'checkpoint',
+      'ended',
+    ]);
   });
 
   it('is deterministic: same config and seed give the identical loss sequence', async () => {
@@ -89,8 +105,10 @@ describe('trainer', () => {
     const resumed = await run(config, { resumeFrom: firstHalf.checkpoints[0] });
     expect(resumed.batches.map((b) => b.step)).toEqual([5, 6, 7, 8]);
     expect(resumed.batches.map((b) => b.loss)).toEqual(straight.batches.slice(4).map((b) => b.loss));
-    const evaluation = await evaluateCheckpoint(straight.checkpoints[1], dataset);
+    const progress: string[] = [];
+    const evaluation = await evaluateCheckpoint(straight.checkpoints[1], dataset, { batchSize: 30, onProgress: (done, total) => progress.push(`${done}/${total}`) });
     expect(evaluation.accuracy).toBeCloseTo(straight.epochs[1].testAccuracy, 10);
+    expect(progress).toEqual(['0/70', '30/70', '60/70', '70/70']);
     const numTensors = tf.memory().numTensors;
     // (This run trained on every image: it held none out.)
     for (const [field, bad] of [['limit', { limit: 0 }], ['batchSize', { batchSize: 2.5 }], ['split', { split: 'held-out' }]] as const) {

@@ -35,6 +35,8 @@ export interface CheckpointEvaluationOptions {
    * with averaged weights (config.emaDecay > 0) is scored on those, as the run's own evaluations were.
    */
   weights?: WeightsName;
+  /** After each batch: images scored so far, of how many. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** 'held-out': the training images a run with --train-size did not train on, to choose settings without the test set. */
@@ -114,7 +116,7 @@ function splitImages(dataset: Dataset, checkpoint: Checkpoint, split: SplitName)
 export async function evaluateCheckpoint(
   bytes: Uint8Array,
   dataset: Dataset,
-  { name, workers = 1, backend, split = 'test', limit, batchSize, weights }: CheckpointEvaluationOptions = {},
+  { name, workers = 1, backend, split = 'test', limit, batchSize, weights, onProgress }: CheckpointEvaluationOptions = {},
 ): Promise<Evaluation & { epoch: number; split: SplitName; weights: WeightsName }> {
   // Checked before the model is built; batches() checks batchSize with the same helper, but only once it runs.
   if (limit !== undefined) requirePositiveInteger('limit', limit);
@@ -132,7 +134,7 @@ export async function evaluateCheckpoint(
     else loadWeights(model, checkpoint.weights);
     if (workers > 1) pool = await GradientWorkerPool.create({ spec: config.model, ctx, backend, workers });
     const options = evaluationOptions(config, dataset);
-    const result = await evaluate(model, scored, { ...options, batchSize: batchSize ?? options.batchSize }, { pool });
+    const result = await evaluate(model, scored, { ...options, batchSize: batchSize ?? options.batchSize }, { pool, onProgress });
     // Misclassified images by their index in the dataset's split (held-out ones: in the training split).
     const misclassified = images.indices ? result.misclassified.map((i) => images.indices![i]) : result.misclassified;
     return { ...result, misclassified, epoch: checkpoint.epoch, split, weights: scoredWeights };

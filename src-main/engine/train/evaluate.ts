@@ -39,7 +39,16 @@ export async function evaluate(
   model: Model,
   split: Split,
   opts: { classes: number; imageShape: readonly [number, number, number]; normalisation: Normalisation; batchSize: number },
-  { pool, signal }: { pool?: GradientWorkerPool; signal?: AbortSignal } = {},
+  {
+    pool,
+    signal,
+    onProgress,
+  }: {
+    pool?: GradientWorkerPool;
+    signal?: AbortSignal;
+    /** After each batch: images scored so far, of how many (a test set can take minutes). */
+    onProgress?: (done: number, total: number) => void;
+  } = {},
 ): Promise<Evaluation> {
   const confusion = Array.from({ length: opts.classes }, () => new Array<number>(opts.classes).fill(0));
   let lossSum = 0;
@@ -49,6 +58,7 @@ export async function evaluate(
   const misclassified: number[] = [];
   let offset = 0;
   const weights = pool && model.params.map((p) => p.dataSync() as Float32Array);
+  onProgress?.(0, split.labels.length);
   for (const batch of batches(split, { ...opts, shuffle: false })) {
     try {
       if (signal) {
@@ -77,6 +87,7 @@ export async function evaluate(
     }
     offset += batch.size;
     batchesSeen++;
+    onProgress?.(offset, split.labels.length);
   }
   const count = split.labels.length;
   return { loss: lossSum / count, accuracy: correct / count, count, nfeForwardMean: nfe / batchesSeen, confusion, misclassified };

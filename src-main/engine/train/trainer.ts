@@ -5,7 +5,7 @@
  */
 import { LabError } from '../../../src-shared/errors';
 import type { RunConfig } from '../../../src-shared/run-config';
-import type { EndedEvent, RunErrorInfo, RunEvent } from '../../../src-shared/run-events';
+import type { EndedEvent, RunErrorInfo, RunEvent, TestingProgress } from '../../../src-shared/run-events';
 import {
   batchCount,
   batches,
@@ -43,6 +43,8 @@ export interface TrainOptions {
   /** Passed on in the started event (see slowBackendNote). */
   backendNote?: string;
   onEvent: (e: RunEvent) => void;
+  /** How far a test-set evaluation (the epoch's, or an --eval-every one) has got: not an event, nothing records it. */
+  onTesting?: (p: TestingProgress) => void;
   signal?: AbortSignal;
   /** Continue from this checkpoint (bytes as written by `saveCheckpoint`). */
   resumeFrom?: Uint8Array;
@@ -230,6 +232,8 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
   });
   const recordStepSizes = config.model.name !== 'mlp' && config.model.name !== 'resnet' && solverInfo(config.model.solver.method).adaptive;
   const evalOpts = evaluationOptions(config, dataset);
+  const testing = (epoch: number, step: number) =>
+    opts.onTesting && ((done: number, total: number) => opts.onTesting!({ epoch, step, done, total }));
   const lastEpoch = Math.min(config.epochs, opts.stopAfterEpoch ?? config.epochs);
 
   // Anything unforeseen (a dataset or checkpoint write failing, say) still ends the run, saying where.
@@ -294,7 +298,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
         });
         if (config.evalEvery > 0 && step % config.evalEvery === 0 && batchIndex < perEpoch) {
           const sample = head(dataset.test, config.evalSize);
-          const e = await evaluate(scored, sample, evalOpts, { pool: owned.pool, signal: opts.signal });
+          const e = await evaluate(scored, sample, evalOpts, { pool: owned.pool, signal: opts.signal, onProgress: testing(current, step) });
           opts.onEvent({
             event: 'evaluation',
             epoch: current,
@@ -306,7 +310,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
           });
         }
       }
-      const test = await evaluate(scored, dataset.test, evalOpts, { pool: owned.pool, signal: opts.signal });
+      const test = await evaluate(scored, dataset.test, evalOpts, { pool: owned.pool, signal: opts.signal, onProgress: testing(current, step) });
       epoch = current;
       const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
       opts.onEvent({
