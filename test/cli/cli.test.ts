@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeCheckpoint } from '../../src-main/engine/train/checkpoint';
 import { loadDataset, subsetStratified } from '../../src-main/data';
+import { runOdelab } from './odelab-process';
 import { tempDir } from '../train/fixtures';
 
 const dataDir = tempDir();
@@ -13,14 +14,7 @@ const dbFolder = tempDir();
 
 const odelabEnv = { ...process.env, ODELAB_DATA_DIR: dataDir, ODELAB_DB: join(dbFolder, 'lab.db') };
 
-function odelab(...args: string[]) {
-  const result = spawnSync(process.execPath, ['bin/odelab.js', ...args], {
-    encoding: 'utf8',
-    env: odelabEnv,
-    timeout: 120_000,
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+const odelab = (...args: string[]) => runOdelab(odelabEnv, args);
 
 describe('odelab', () => {
   it('lists models with their parameter counts as JSON', () => {

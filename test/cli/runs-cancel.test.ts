@@ -3,12 +3,13 @@
  * the run store, the training CLI stops after the batch (or kills its training process with --now) and exits 130,
  * and the store records the run cancelled. Also what it refuses, and a run whose owner never acts.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hostname } from 'node:os';
 import { createRun, getRun, markEnded, openStore } from '../../src-main/store';
+import { runOdelab, startOdelab } from './odelab-process';
 import { tempDir, tinyConfig } from '../train/fixtures';
 
 const dataDir = tempDir();
@@ -19,20 +20,8 @@ const env = { ...process.env, ODELAB_DATA_DIR: dataDir, ODELAB_DB: join(folder, 
 const trainFlags = ['--model', 'shapes-odenet', '--dataset', 'shapes', '--shapes-mode', 'compound', '--method', 'euler',
   '--step-size', '0.25', '--batch-size', '60', '--train-size', '240', '--lr', '0.003', '--epochs', '30'];
 
-function odelab(...args: string[]) {
-  const result = spawnSync(process.execPath, ['bin/odelab.js', ...args], { encoding: 'utf8', env, timeout: 120_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-/** The same, without blocking this process (the training CLI's output must keep being read meanwhile). */
-function odelabAsync(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['bin/odelab.js', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
+const odelab = (...args: string[]) => runOdelab(env, args);
+const odelabAsync = (...args: string[]) => startOdelab(env, args);
 
 interface Event {
   event: string;

@@ -3,10 +3,11 @@
  * database whose run shows as interrupted and resumes to completion; runs list, show, diff, export, import and
  * delete; db check. Every --json output here is one indented JSON document (`json`).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { runOdelab, startOdelab } from './odelab-process';
 import { tempDir } from '../train/fixtures';
 
 const dataDir = tempDir();
@@ -14,20 +15,8 @@ const folder = tempDir();
 const db = join(folder, 'lab.db');
 const env = { ...process.env, ODELAB_DATA_DIR: dataDir, ODELAB_DB: join(folder, 'default.db') };
 
-function odelab(...args: string[]) {
-  const result = spawnSync(process.execPath, ['bin/odelab.js', ...args], { encoding: 'utf8', env, timeout: 120_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-/** The same, without blocking this process (so two can run at once). */
-function odelabAsync(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['bin/odelab.js', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
+const odelab = (...args: string[]) => runOdelab(env, args);
+const odelabAsync = (...args: string[]) => startOdelab(env, args);
 
 /** The command's --json output: one JSON document, indented as every runs/db/eval command prints it. */
 const json = (...args: string[]) => {
