@@ -23,16 +23,16 @@ export interface OwnerRecord {
 }
 
 /**
- * Field 22 of a /proc/<pid>/stat line (starttime: clock ticks after boot), or null if the line has none. Field
- * 2 is the command name in parentheses, which may itself hold spaces and ')': the fields are counted after the
- * last ')'.
+ * Fields 3 (state: R, S, Z for a zombie, …) and 22 (starttime: clock ticks after boot) of a /proc/<pid>/stat
+ * line, or null if the line has not that many. Field 2 is the command name in parentheses, which may itself hold
+ * spaces and ')': the fields are counted after the last ')'.
  */
-export function parseStartTime(stat: string): string | null {
+export function parseStat(stat: string): { state: string; startTime: string } | null {
   const end = stat.lastIndexOf(')');
   if (end < 0) return null;
   const fields = stat.slice(end + 1).trim().split(/\s+/); // from field 3 (state) on
   const startTime = fields[22 - 3];
-  return startTime !== undefined && /^\d+$/.test(startTime) ? startTime : null;
+  return startTime !== undefined && /^\d+$/.test(startTime) ? { state: fields[0], startTime } : null;
 }
 
 let bootId: string | null | undefined;
@@ -48,6 +48,16 @@ function readBootId(): string | null {
   return bootId;
 }
 
+/** A process's /proc/<pid>/stat fields, or null: not Linux, or no such process. */
+function readStat(pid: number): ReturnType<typeof parseStat> {
+  if (process.platform !== 'linux') return null;
+  try {
+    return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
 /**
  * `${boot_id}:${starttime}` for a process on this machine: the same for one process however often it is asked,
  * different for any other process that has or will have its pid. Null where it cannot be read: the process is
@@ -55,15 +65,9 @@ function readBootId(): string | null {
  * use `ps -o lstart= -p <pid>`, at the cost of a child process per check).
  */
 export function processStartToken(pid: number): string | null {
-  if (process.platform !== 'linux') return null;
-  const boot = readBootId();
-  if (boot === null) return null;
-  try {
-    const start = parseStartTime(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-    return start === null ? null : `${boot}:${start}`;
-  } catch {
-    return null;
-  }
+  const boot = process.platform === 'linux' ? readBootId() : null;
+  const stat = boot === null ? null : readStat(pid);
+  return stat && `${boot}:${stat.startTime}`;
 }
 
 /** This process: the one place that describes it to the store and to run folders. */
@@ -93,6 +97,8 @@ export function processAlive(owner: OwnerRecord): boolean {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  // A zombie (exited, its parent has not yet collected it) still answers kill(pid, 0), but writes nothing more.
+  if (readStat(pid)?.state === 'Z') return false;
   if (started == null) return true;
   const current = processStartToken(pid);
   return current === null || current === started; // unreadable (/proc mounted hidepid, say): judged by pid alone

@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isThisProcess, parseStartTime, processAlive, processStartToken, THIS_PROCESS } from '../../src-main/store/process-identity';
+import { isThisProcess, parseStat, processAlive, processStartToken, THIS_PROCESS } from '../../src-main/store/process-identity';
 
 const onLinux = process.platform === 'linux';
 const host = hostname();
@@ -13,20 +13,20 @@ const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
 afterAll(() => sleeper.kill());
 
 describe('process identity', () => {
-  it('reads starttime (field 22) after the last ")", whatever the command name holds', () => {
+  it('reads state (field 3) and starttime (field 22) after the last ")", whatever the command name holds', () => {
     // comm "a b) (c) d" has spaces and parentheses: counting fields from the line's start would misread them.
     const line = '4242 (a b) (c) d) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 12345678 300 18446744073709551615 1 1 0\n';
-    expect(parseStartTime(line)).toBe('987654');
-    expect(parseStartTime('4242 (sleep) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 555 1 2')).toBe('555');
-    expect(parseStartTime('4242 (sleep) S 1 4242')).toBeNull(); // cut short
-    expect(parseStartTime('not a stat line')).toBeNull();
+    expect(parseStat(line)).toEqual({ state: 'S', startTime: '987654' });
+    expect(parseStat('4242 (sleep) Z 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 555 1 2')).toEqual({ state: 'Z', startTime: '555' });
+    expect(parseStat('4242 (sleep) S 1 4242')).toBeNull(); // cut short
+    expect(parseStat('not a stat line')).toBeNull();
   });
 
   it.runIf(onLinux)("names a process by its machine's boot and its start time, the same each time it is read", () => {
     const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
     expect(THIS_PROCESS).toEqual({ pid: process.pid, host, started: processStartToken(process.pid) });
     expect(THIS_PROCESS.started).toMatch(new RegExp(`^${bootId}:\\d+$`));
-    expect(THIS_PROCESS.started).toBe(`${bootId}:${parseStartTime(readFileSync('/proc/self/stat', 'utf8'))}`);
+    expect(THIS_PROCESS.started).toBe(`${bootId}:${parseStat(readFileSync('/proc/self/stat', 'utf8'))!.startTime}`);
     const token = processStartToken(sleeper.pid!);
     expect(token).toMatch(/^[0-9a-f-]{36}:\d+$/);
     expect(processStartToken(sleeper.pid!)).toBe(token);
@@ -46,6 +46,21 @@ describe('process identity', () => {
     expect(isThisProcess({ ...THIS_PROCESS, started: `${THIS_PROCESS.started}0` })).toBe(false);
     expect(isThisProcess({ pid: process.pid, host })).toBe(true);
     expect(processAlive({ pid: process.pid, host, started: null })).toBe(true);
+  });
+
+  it.runIf(onLinux)('judges a zombie dead: it has exited, though its parent has not collected it yet', async () => {
+    // `true` backgrounded, then its parent becomes `sleep`, which never waits for it: a zombie while sleep lives.
+    const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const pid = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(d.toString()))));
+      const state = () => parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.state;
+      for (let i = 0; i < 100 && state() !== 'Z'; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(state()).toBe('Z');
+      expect(() => process.kill(pid, 0)).not.toThrow(); // what the pid check alone saw
+      expect(processAlive({ pid, host })).toBe(false);
+    } finally {
+      parent.kill();
+    }
   });
 
   it('judges no pid dead, a dead pid dead, and leaves another host alone', () => {
