@@ -59,6 +59,15 @@ export interface CheckpointInfo {
   createdAt: string;
 }
 
+/** The checkpoint file a run was started from (`odelab train --resume <file>`), as it was when read. */
+export interface StartedFrom {
+  /** Absolute, on the machine that read it. */
+  file: string;
+  sha256: string;
+  epoch: number;
+  step: number;
+}
+
 export interface RunDetail extends RunSummary {
   /** The run's UUID: the same in every store it is exported to (run ids differ from store to store). */
   uid: string;
@@ -71,6 +80,8 @@ export interface RunDetail extends RunSummary {
   datasetId: number | null;
   /** The folder the run also keeps its files in (--out), on the machine that ran it. */
   outDir: string | null;
+  /** Set for a run started from a checkpoint file; `parentId` names the run that wrote it when it is in this store. */
+  startedFrom: StartedFrom | null;
   /** A stop asked of the process that owns the run (`odelab runs cancel`), until the run ends. */
   cancelRequested: CancelRequest | null;
   checkpoints: CheckpointInfo[];

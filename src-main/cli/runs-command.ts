@@ -5,7 +5,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { describeError, LabError } from '../../src-shared/errors';
-import { STORED_RUN_STATUSES, type RunSummary, type StoredRunStatus } from '../../src-shared/run-record';
+import { STORED_RUN_STATUSES, type RunSummary, type StartedFrom, type StoredRunStatus } from '../../src-shared/run-record';
 import { MODEL_NAMES } from '../../src-shared/run-config';
 import {
   configDiff,
@@ -69,6 +69,11 @@ function listLine(r: RunSummary): string {
     `${r.wallSeconds.toFixed(0)} s`.padStart(8),
     ` ${r.name}`,
   ].join(' ');
+}
+
+function startedFromLine(from: StartedFrom, parentId: number | null): string {
+  const whose = parentId === null ? 'not written by a run of this store' : `written by run ${parentId}`;
+  return `started from ${from.file} (epoch ${from.epoch}, step ${from.step}; sha256 ${from.sha256.slice(0, 16)}…; ${whose})`;
 }
 
 async function output(text: string, out: string | undefined): Promise<void> {
@@ -143,6 +148,7 @@ function showCommand(): Command {
           ),
           ...(evaluations.length ? [`evaluations (--eval-every, ${evaluations[0].evaluated} test images each):`] : []),
           ...evaluations.map((v) => `  step ${v.step} (epoch ${v.epoch}): test loss ${fixed(v.testLoss)} acc ${pct(v.testAccuracy)}`),
+          ...(run.startedFrom ? [startedFromLine(run.startedFrom, run.parentId)] : []),
           `checkpoints: ${run.checkpoints.map((c) => `epoch ${c.epoch}`).join(', ') || 'none'}`,
           ...(run.outDir ? [`files: ${run.outDir} (events.jsonl, checkpoints/)`] : []),
           ...(run.cancelRequested ? [`cancel requested (${run.cancelRequested === 'now' ? 'now' : 'after the current batch'})`] : []),

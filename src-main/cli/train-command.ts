@@ -134,6 +134,7 @@ export function trainCommand(): Command {
         outDir: opts.out,
         resumeFrom: resume?.bytes,
         resumeName: opts.resume,
+        resumeFile: opts.resume,
         tags: opts.tag,
         notes: opts.notes,
       };

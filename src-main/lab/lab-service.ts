@@ -2,6 +2,7 @@
  * LabService: the one facade the CLI (and later the Electron and serve bridges) call. It starts runs in the
  * Runner and records each one in the run store as its events arrive; it resumes interrupted runs in place.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LabError } from '../../src-shared/errors';
@@ -67,7 +68,16 @@ function checkLaunch(config: RunConfig, opts: LaunchOptions): void {
   }
 }
 
-export type StartOptions = LaunchOptions & { resumeFrom?: Uint8Array; resumeName?: string; tags?: string[]; notes?: string; parentId?: number };
+export type StartOptions = LaunchOptions & {
+  resumeFrom?: Uint8Array;
+  /** How errors name the checkpoint. */
+  resumeName?: string;
+  /** The file it was read from: recorded with the run (startedFrom), wherever the file came from. */
+  resumeFile?: string;
+  tags?: string[];
+  notes?: string;
+  parentId?: number;
+};
 
 /**
  * What startRun refuses without the store, touching nothing: a checkpoint to start from that cannot be, what
@@ -100,7 +110,11 @@ export class LabService {
     const runId = this.claimingTransaction((claimFolder) => {
       // A checkpoint file that one of this store's runs wrote (its --out copy) makes that run the parent.
       const parentId = opts.parentId ?? (start ? runWithCheckpoint(db, opts.resumeFrom!) : undefined);
-      const id = createRun(db, { config, tags: opts.tags, notes: opts.notes, parentId, outDir });
+      const startedFrom =
+        start && opts.resumeFile
+          ? { file: resolve(opts.resumeFile), sha256: createHash('sha256').update(opts.resumeFrom!).digest('hex'), epoch: start.epoch, step: start.step }
+          : undefined;
+      const id = createRun(db, { config, tags: opts.tags, notes: opts.notes, parentId, outDir, startedFrom });
       // The state the run starts from is its checkpoint at that epoch: resumeRun continues from it if the run
       // stops before its own first one, rather than starting over from scratch.
       if (start) {

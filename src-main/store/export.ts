@@ -234,6 +234,8 @@ const RunExport = z.strictObject({
   config: JsonObject,
   tags: z.array(Text),
   errorDetails: JsonObject.nullable(),
+  /** The checkpoint file the run started from (train --resume); absent in documents written before it was kept. */
+  startedFrom: z.strictObject({ file: Text, sha256: z.string().regex(/^[0-9a-f]{64}$/), epoch: Int, step: Int }).nullable().optional(),
   batchMetrics: columnar(BATCH_COLUMNS),
   epochMetrics: columnar(EPOCH_COLUMNS),
   evaluations: columnar(EVALUATION_COLUMNS),
@@ -333,6 +335,7 @@ function runFields(row: Row): Omit<RunExport, 'batchMetrics' | 'epochMetrics' | 
     config: JSON.parse(row.config_json as string),
     tags: JSON.parse(row.tags_json as string),
     errorDetails: parseJsonColumn(row.error_details_json) as RunExport['errorDetails'],
+    startedFrom: parseJsonColumn(row.started_from_json) as RunExport['startedFrom'],
   };
 }
 
@@ -691,6 +694,7 @@ function insertRunRow(db: Db, run: RunExport, datasetId: number | null): number 
     configJson: JSON.stringify(run.config),
     tagsJson: JSON.stringify(run.tags),
     errorDetailsJson: run.errorDetails === null ? null : JSON.stringify(run.errorDetails),
+    startedFromJson: run.startedFrom ? JSON.stringify(run.startedFrom) : null,
   });
   const names = Object.keys(values);
   const info = db

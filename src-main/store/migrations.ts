@@ -269,6 +269,16 @@ export const MIGRATIONS: readonly Migration[] = [
       END;
     `,
   },
+  {
+    version: 6,
+    description: 'the checkpoint file a run was started from (train --resume)',
+    sql: `
+      -- JSON {file, sha256, epoch, step}: the file as an absolute path on the machine that read it, the SHA-256 of
+      -- its bytes (the run keeps those bytes as its checkpoint at that epoch), and where it stood. NULL for a run
+      -- started from scratch. parent_id says the same only when one of this store's runs wrote the file.
+      ALTER TABLE runs ADD COLUMN started_from_json TEXT;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

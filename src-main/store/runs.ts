@@ -12,6 +12,7 @@ import {
   type CancelRequest,
   type RunDetail,
   type RunSummary,
+  type StartedFrom,
   type StoredRunStatus,
 } from '../../src-shared/run-record';
 import type { Db } from './database';
@@ -25,6 +26,8 @@ export interface NewRun {
   parentId?: number;
   /** The folder the run also writes its files to (--out), absolute. */
   outDir?: string;
+  /** The checkpoint file it starts from (train --resume). */
+  startedFrom?: StartedFrom;
 }
 
 /** Keys sorted at every level, so equal configs hash equally whatever order their keys were written in. */
@@ -52,8 +55,8 @@ export function createRun(db: Db, run: NewRun, owner: Owner = THIS_PROCESS): num
   const info = db
     .prepare(
       `INSERT INTO runs (name, created_at, status, config_json, config_hash, model, dataset, method, seed, tags_json,
-         notes, parent_id, owner_pid, owner_host, owner_started, out_dir, uid)
-       VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         notes, parent_id, owner_pid, owner_host, owner_started, out_dir, uid, started_from_json)
+       VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     .run(
       run.name ?? config.name ?? `${config.model.name} · ${config.model.solver.method} · ${config.dataset.kind}`,
@@ -72,6 +75,7 @@ export function createRun(db: Db, run: NewRun, owner: Owner = THIS_PROCESS): num
       owner.started ?? null,
       run.outDir ?? null,
       randomUUID(),
+      run.startedFrom ? JSON.stringify(run.startedFrom) : null,
     );
   return Number(info.lastInsertRowid);
 }
@@ -149,6 +153,7 @@ interface RunDetailRow {
   dataset_id: number | null;
   out_dir: string | null;
   cancel_requested: CancelRequest | null;
+  started_from_json: string | null;
 }
 
 /**
@@ -277,7 +282,7 @@ function runNotFound(id: number): LabError {
 export function getRun(db: Db, id: number): RunDetail {
   const r = db
     .prepare(`SELECT ${SUMMARY_JSON_SQL} AS summary, uid, config_json, config_hash, parameter_count, train_size, test_size,
-      batches_per_epoch, dataset_id, out_dir, cancel_requested FROM runs r WHERE r.id = ?`)
+      batches_per_epoch, dataset_id, out_dir, cancel_requested, started_from_json FROM runs r WHERE r.id = ?`)
     .get(id) as RunDetailRow | undefined;
   if (!r) throw runNotFound(id);
   const checkpoints = db
@@ -297,6 +302,7 @@ export function getRun(db: Db, id: number): RunDetail {
     batchesPerEpoch: r.batches_per_epoch,
     datasetId: r.dataset_id,
     outDir: r.out_dir,
+    startedFrom: r.started_from_json === null ? null : (JSON.parse(r.started_from_json) as StartedFrom),
     cancelRequested: r.cancel_requested,
     checkpoints,
   };

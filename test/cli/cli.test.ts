@@ -4,7 +4,8 @@ import { createInterface } from 'node:readline';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { decodeCheckpoint } from '../../src-main/engine/train/checkpoint';
+import { decodeCheckpoint, encodeCheckpoint } from '../../src-main/engine/train/checkpoint';
+import { createHash } from 'node:crypto';
 import { loadDataset, subsetStratified } from '../../src-main/data';
 import { runOdelab } from './odelab-process';
 import { tempDir } from '../train/fixtures';
@@ -199,6 +200,25 @@ describe('odelab', () => {
       expect(resumedEvents[0].config).toMatchObject({ model: { name: 'shapes-odenet' }, trainSize: 200, seed: 4, epochs: 2 });
       expect(resumedEvents.filter((e) => e.event === 'epoch').map((e) => e.epoch)).toEqual([2]);
       expect(resumedEvents.at(-1)).toMatchObject({ status: 'completed', epochsCompleted: 2 });
+      // The run keeps where it started: the file, its hash, its epoch; the run that wrote it is its parent.
+      const sha256 = createHash('sha256').update(readFileSync(checkpoint)).digest('hex');
+      const startedFrom = { file: checkpoint, sha256, epoch: 1, step: 2 };
+      const shown = JSON.parse(odelab('runs', 'show', String(resumedEvents[0].runId), '--json').stdout);
+      expect(shown).toMatchObject({ startedFrom, parentId: events[0].runId });
+      expect(odelab('runs', 'show', String(resumedEvents[0].runId)).stdout).toContain(
+        `started from ${checkpoint} (epoch 1, step 2; sha256 ${sha256.slice(0, 16)}…; written by run ${events[0].runId})`,
+      );
+      // A file no run of this store wrote (another store's, a colleague's) is still named; it has no parent.
+      const foreign = join(tempDir(), 'foreign.ckpt');
+      const ckpt = decodeCheckpoint(readFileSync(checkpoint));
+      writeFileSync(foreign, encodeCheckpoint({ ...ckpt, config: { ...ckpt.config, seed: 5 } }));
+      const fromForeign = odelab('train', '--resume', foreign, '--epochs', '2', '--json');
+      expect(fromForeign.code).toBe(0);
+      const foreignRun = JSON.parse(fromForeign.stdout.split('\n')[0]).runId;
+      expect(JSON.parse(odelab('runs', 'show', String(foreignRun), '--json').stdout)).toMatchObject({
+        parentId: null,
+        startedFrom: { file: foreign, sha256: createHash('sha256').update(readFileSync(foreign)).digest('hex'), epoch: 1, step: 2 },
+      });
       // Refused before a run is created (nothing on stdout, no run in the store), exit code 2, naming the reason.
       const storedRuns = () => (JSON.parse(odelab('runs', 'list', '--json').stdout) as unknown[]).length;
       const before = storedRuns();

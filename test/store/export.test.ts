@@ -62,6 +62,7 @@ function fillRunColumns(db: Db, id: number, datasetId: number, extra: Record<str
     steps_completed: 45,
     wall_seconds: 0.1 + 0.2,
     dataset_id: datasetId,
+    started_from_json: JSON.stringify({ file: '/home/ünï/a "b"/epoch-001.ckpt', sha256: 'cd'.repeat(32), epoch: 1, step: 23 }),
     ...extra,
   };
   const sets = Object.keys(values).map((k) => `${k} = @${k}`);
@@ -222,6 +223,7 @@ describe('export and import', () => {
       errorDetails: { epoch: 2, residual: 1e-300, where: { batch: 3 }, list: [1, 'two', null] },
       config: { seed: 7, model: { solver: { method: 'implicit-euler' } } },
       wallSeconds: 0.30000000000000004,
+      startedFrom: { file: '/home/ünï/a "b"/epoch-001.ckpt', sha256: 'cd'.repeat(32), epoch: 1, step: 23 },
     });
     expect(run.batchMetrics.loss.slice(0, 3)).toEqual([1e-300, 0.30000000000000004, 1.7976931348623157e308]);
     expect(run.batchMetrics.step).toHaveLength(45);
