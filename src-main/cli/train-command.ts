@@ -14,6 +14,7 @@ import { readCheckpointFile } from './file-arguments';
 import { onBrokenPipe } from './broken-pipe';
 import { progressPrinter } from './data-progress';
 import { addToStudy } from '../store';
+import type { RunEvent } from '../../src-shared/run-events';
 
 export interface LaunchFlags {
   dataDir?: string;
@@ -38,9 +39,14 @@ export async function followRun(run: RecordedRun, flags: LaunchFlags, dbPath: st
   const report = flags.json || !process.stdout.isTTY ? jsonLinesReporter({ runId: run.runId }) : progressReporter();
   if (!flags.json && process.stdout.isTTY) process.stdout.write(`run ${run.runId} in ${dbPath}\n`);
   for (const warning of run.warnings) process.stderr.write(`${warning}\n`);
-  run.handle.events.on('event', report.event);
+  // Every event as it comes but the end, which is reported as the store recorded it (below).
+  const reportEvent = (e: RunEvent) => e.event !== 'ended' && report.event(e);
+  run.handle.events.on('event', reportEvent);
   if (report.testing) run.handle.events.on('testing', report.testing);
-  run.handle.events.on('store-error', (e: Error) => process.stderr.write(`the run store could not be written: ${e.message}; cancelling\n`));
+  run.handle.events.on('store-error', (e: Error) => process.stderr.write(`the run store could not be written: ${e.message}; stopping the run\n`));
+  run.handle.events.on('store-busy', (patienceMs: number) =>
+    process.stderr.write(`the run store is locked by another process; its records wait (up to ${patienceMs / 1000} s) while training goes on\n`),
+  );
   // The dataset's loading: a copy skipped (and why) or a download is worth a line; generation is quick.
   run.handle.events.on('progress', progressPrinter(!!flags.json, ['skip', 'download']));
   run.handle.events.on('cancel-requested', (mode: string) =>
@@ -63,12 +69,15 @@ export async function followRun(run: RecordedRun, flags: LaunchFlags, dbPath: st
   process.on('SIGTERM', onTerminate);
   process.on('SIGHUP', onTerminate);
   // Nobody reads the events any more (`| head`): stop reporting and cancel the run, which the store records.
+  let readerGone = false;
   const offBrokenPipe = onBrokenPipe(() => {
-    run.handle.events.off('event', report.event);
+    readerGone = true;
+    run.handle.events.off('event', reportEvent);
     if (report.testing) run.handle.events.off('testing', report.testing);
     run.handle.cancel();
   });
-  const ended = await run.handle.done;
+  const ended = await run.ended;
+  if (!readerGone) report.event(ended);
   process.off('SIGINT', onSigint);
   process.off('SIGTERM', onTerminate);
   process.off('SIGHUP', onTerminate);

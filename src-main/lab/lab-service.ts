@@ -31,7 +31,7 @@ import { checkBackendRequest } from '../engine/backend-request';
 import { defaultDataDir } from '../data/dataDir';
 import { plannedTrainImages } from '../data/train-images';
 import type { CheckpointData } from './protocol';
-import type { RunEvent } from '../../src-shared/run-events';
+import type { EndedEvent, RunErrorInfo, RunEvent } from '../../src-shared/run-events';
 
 export type LaunchOptions = Pick<RunRequest, 'dataDir' | 'backend' | 'workers' | 'outDir'>;
 
@@ -39,6 +39,11 @@ export interface RecordedRun {
   runId: number;
   handle: RunHandle;
   writer: RunWriter;
+  /**
+   * The run's end as the store records it, once everything before it is written: the training process's 'ended',
+   * or `failed` (IO_ERROR) when the store could not be written and the run was stopped for it.
+   */
+  ended: Promise<EndedEvent>;
   /** What the user should know that did not stop the run (a resumed run's folder that had gone, say). */
   warnings: string[];
 }
@@ -96,6 +101,8 @@ export class LabService {
   constructor(
     readonly store: RunStore,
     readonly runner: Runner = new Runner(),
+    /** How long a run's records wait for a store another process keeps locked (RunWriterOptions). */
+    private readonly options: { busyPatienceMs?: number } = {},
   ) {}
 
   /**
@@ -212,34 +219,31 @@ export class LabService {
 
   private launch(runId: number, request: RunRequest, wallSecondsBefore = 0): RecordedRun {
     const handle = this.runner.enqueue(request);
-    // A store that cannot be written (disk full, say) must not let a run train on unrecorded: cancel it, once.
-    let storeError: unknown;
-    const fail = (e: unknown) => {
-      if (storeError) return;
-      storeError = e;
-      handle.events.emit('store-error', e);
-      handle.cancel();
-    };
-    const guarded = (work: () => void) => {
-      if (storeError) return;
-      try {
-        work();
-      } catch (e) {
-        fail(e);
-      }
-    };
-    const writer = new RunWriter(this.store.db, runId, { wallSecondsBefore, onError: fail });
-    handle.events.on('event', (e: RunEvent) =>
-      e.event === 'ended' && storeError
-        ? this.markEndedAfterStoreError(runId, storeError)
-        : guarded(() => writer.write(e)),
-    );
-    handle.events.on('checkpoint-data', (c: CheckpointData) => guarded(() => writer.writeCheckpoint({ epoch: c.epoch, step: c.step, data: c.bytes })));
+    // A store that cannot be written (disk full, say; a lock held for minutes) must not let a run train on
+    // unrecorded: stop it, once. The writer has given up by then and writes nothing more.
+    const writer = new RunWriter(this.store.db, runId, {
+      wallSecondsBefore,
+      busyPatienceMs: this.options.busyPatienceMs,
+      onBusy: (patienceMs) => handle.events.emit('store-busy', patienceMs),
+      onError: (e) => {
+        handle.events.emit('store-error', e);
+        handle.cancel();
+      },
+    });
+    handle.events.on('event', (e: RunEvent) => writer.write(e));
+    handle.events.on('checkpoint-data', (c: CheckpointData) => writer.writeCheckpoint({ epoch: c.epoch, step: c.step, data: c.bytes }));
     this.watchCancelRequests(runId, handle);
+    const ended = handle.done.then(async (e): Promise<EndedEvent> => {
+      await writer.settled();
+      if (!writer.failed) return e;
+      const error = { code: 'IO_ERROR', message: `the run store could not be written (${(writer.failed.error as Error).message}); the run was stopped` } as const;
+      this.markEndedAfterStoreError(runId, error);
+      return { ...e, status: 'failed', error };
+    });
     // Ended: the folder is no longer in use (for a long-lived process, which stays alive after the run).
     const { outDir } = request;
     if (outDir) void handle.done.finally(() => releaseRunFolder(outDir));
-    return { runId, handle, writer, warnings: [] };
+    return { runId, handle, writer, ended, warnings: [] };
   }
 
   /**
@@ -266,9 +270,10 @@ export class LabService {
     void handle.done.finally(() => clearInterval(poll));
   }
 
-  private markEndedAfterStoreError(runId: number, e: unknown): void {
+  /** Tries, once more, to record why the run stopped: the store may be writable again (a lock released). */
+  private markEndedAfterStoreError(runId: number, error: RunErrorInfo): void {
     try {
-      markEnded(this.store.db, runId, 'failed', { code: 'INTERNAL', message: `the run store could not be written: ${(e as Error).message}` });
+      markEnded(this.store.db, runId, 'failed', error);
     } catch {
       // The store is unwritable; the run stays 'running' and the next open marks it interrupted.
     }

@@ -3,6 +3,11 @@
  * per flush, at most every `flushMs` or `flushRows`), so storing stays off the training's critical path; an
  * epoch, its evaluation artefacts and its checkpoint are each committed at once, so a kill loses at most the
  * unflushed batch rows of the epoch in progress, never a completed epoch.
+ *
+ * Writes are made in order, from a queue: a store another process holds locked for longer than SQLite's busy
+ * timeout (an `odelab runs export` of a large store, a backup) leaves them queued and tried again, for up to
+ * `busyPatienceMs`, rather than losing them or stopping the run. Any other failure (a full disk, a closed file),
+ * or a lock held past that patience, stops the writer: it reports the error once and writes nothing more.
  */
 import type { BatchEvent, EpochEvent, RunEvent } from '../../src-shared/run-events';
 import type { Db } from './database';
@@ -16,8 +21,24 @@ export interface RunWriterOptions {
   flushRows?: number;
   /** Training seconds already spent on this run before this session (a resumed run continues its wall clock). */
   wallSecondsBefore?: number;
-  /** A timed flush failed (write() and flush() called directly throw instead). */
+  /** How long writes wait, queued, for a store another process keeps locked (default 2 minutes). */
+  busyPatienceMs?: number;
+  /** Writes have started to wait for a locked store (once per wait; they go on when it is free). */
+  onBusy?: (patienceMs: number) => void;
+  /**
+   * The store could not be written: the writer has stopped. Default: throw (from the write() or flush() that
+   * met the failure; from a timed flush, uncaught).
+   */
   onError?: (e: unknown) => void;
+}
+
+/** Between tries on a locked store; each try itself waits up to the connection's busy_timeout. */
+const BUSY_RETRY_MS = 1000;
+
+/** SQLite's "another connection holds the lock" (after busy_timeout): worth waiting out. */
+function isBusy(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
 }
 
 function perClassAccuracy(confusion: number[][]): (number | null)[] {
@@ -39,11 +60,19 @@ export class RunWriter {
   private pending: BatchRow[] = [];
   private pendingStepSizes: { step: number; sizes: number[] }[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** Writes not yet made, in order (each one transaction). */
+  private queue: (() => void)[] = [];
+  private retry: NodeJS.Timeout | undefined;
+  private busySince: number | undefined;
+  private failure: { error: unknown } | undefined;
+  private waiting: (() => void)[] = [];
   private readonly sessionStart = performance.now();
   private readonly flushMs: number;
   private readonly flushRows: number;
   private readonly wallBefore: number;
+  private readonly busyPatienceMs: number;
   private readonly onError: (e: unknown) => void;
+  private readonly onBusy: (patienceMs: number) => void;
   private lastStep = 0;
   /** Seconds spent in this writer's database work, to show what storing costs. */
   storeSeconds = 0;
@@ -56,6 +85,8 @@ export class RunWriter {
     this.flushMs = opts.flushMs ?? 1000;
     this.flushRows = opts.flushRows ?? 500;
     this.wallBefore = opts.wallSecondsBefore ?? 0;
+    this.busyPatienceMs = opts.busyPatienceMs ?? 120_000;
+    this.onBusy = opts.onBusy ?? (() => {});
     this.onError =
       opts.onError ??
       ((e) => {
@@ -67,19 +98,63 @@ export class RunWriter {
     return this.wallBefore + (performance.now() - this.sessionStart) / 1000;
   }
 
-  private timed<T>(work: () => T): T {
-    const t0 = performance.now();
-    try {
-      return work();
-    } finally {
-      this.storeSeconds += (performance.now() - t0) / 1000;
+  /** The error that stopped the writer, if one did. */
+  get failed(): { error: unknown } | undefined {
+    return this.failure;
+  }
+
+  /** Resolves once every write asked for so far is made, or the writer has stopped. */
+  settled(): Promise<void> {
+    if (this.queue.length === 0 || this.failure) return Promise.resolve();
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private enqueue(write: () => void): void {
+    if (this.failure) return;
+    this.queue.push(write);
+    if (this.retry === undefined) this.drain();
+  }
+
+  /** Makes the queued writes in order; stops at a locked store (tried again later) or a failure. */
+  private drain(): void {
+    this.retry = undefined;
+    while (this.queue.length > 0 && !this.failure) {
+      const t0 = performance.now();
+      try {
+        this.queue[0]();
+        this.queue.shift();
+        this.busySince = undefined;
+      } catch (e) {
+        const firstWait = this.busySince === undefined;
+        if (isBusy(e) && performance.now() - (this.busySince ??= t0) < this.busyPatienceMs) {
+          if (firstWait) this.onBusy(this.busyPatienceMs);
+          // Kept referenced: what is queued must be written before the process may exit.
+          this.retry = setTimeout(() => this.drain(), BUSY_RETRY_MS);
+          return;
+        }
+        this.stop(e);
+      } finally {
+        this.storeSeconds += (performance.now() - t0) / 1000;
+      }
     }
+    const waiting = this.waiting;
+    this.waiting = [];
+    waiting.forEach((resolve) => resolve());
+  }
+
+  private stop(e: unknown): void {
+    this.failure = { error: e };
+    this.queue = [];
+    this.pending = [];
+    this.pendingStepSizes = [];
+    clearTimeout(this.timer);
+    this.onError(e);
   }
 
   write(event: RunEvent): void {
     switch (event.event) {
       case 'started':
-        return this.timed(() =>
+        return this.enqueue(() =>
           this.db.transaction(() => {
             const datasetId = upsertDataset(this.db, event.dataset);
             markRunning(this.db, this.runId, {
@@ -95,7 +170,7 @@ export class RunWriter {
       case 'batch':
         return this.queueBatch(event);
       case 'evaluation':
-        return this.timed(() => {
+        return this.enqueue(() => {
           this.db
             .prepare(
               `INSERT OR REPLACE INTO evaluations (run_id, step, epoch, test_loss, test_accuracy, evaluated, nfe_forward)
@@ -107,24 +182,27 @@ export class RunWriter {
         return this.writeEpoch(event);
       case 'checkpoint':
         return; // the bytes arrive through writeCheckpoint; the event only says where they went
-      case 'ended':
+      case 'ended': {
         this.flush();
-        return this.timed(() =>
+        const wallSeconds = this.wallSeconds();
+        return this.enqueue(() =>
           this.db.transaction(() => {
             // Never below what is stored: a run started from a checkpoint stands at its step before any batch.
             const stored = this.db.prepare('SELECT steps_completed FROM runs WHERE id = ?').pluck().get(this.runId) as number;
-            recordProgress(this.db, this.runId, { stepsCompleted: Math.max(event.step, this.lastStep, stored), wallSeconds: this.wallSeconds() });
+            recordProgress(this.db, this.runId, { stepsCompleted: Math.max(event.step, this.lastStep, stored), wallSeconds });
             markEnded(this.db, this.runId, event.status, event.error);
           }).immediate(),
         );
+      }
     }
   }
 
   writeCheckpoint(c: { epoch: number; step: number; data: Uint8Array }): void {
-    this.timed(() => saveCheckpoint(this.db, this.runId, c));
+    this.enqueue(() => saveCheckpoint(this.db, this.runId, c));
   }
 
   private queueBatch(e: BatchEvent): void {
+    if (this.failure) return;
     this.lastStep = e.step;
     this.pending.push({
       step: e.step,
@@ -139,18 +217,10 @@ export class RunWriter {
     });
     if (e.stepSizes?.length) this.pendingStepSizes.push({ step: e.step, sizes: e.stepSizes });
     if (this.pending.length >= this.flushRows) this.flush();
-    else this.timer ??= setTimeout(() => this.timedFlush(), this.flushMs).unref();
+    else this.timer ??= setTimeout(() => this.flush(), this.flushMs).unref();
   }
 
-  private timedFlush(): void {
-    try {
-      this.flush();
-    } catch (e) {
-      this.onError(e);
-    }
-  }
-
-  /** Writes the buffered batch rows (and their step sizes) in one transaction. */
+  /** Queues the buffered batch rows (and their step sizes) as one transaction. */
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
@@ -159,7 +229,7 @@ export class RunWriter {
     const sizes = this.pendingStepSizes;
     this.pending = [];
     this.pendingStepSizes = [];
-    this.timed(() =>
+    this.enqueue(() =>
       this.db.transaction(() => {
         insertBatchRows(this.db, this.runId, rows);
         const insertSizes = this.db.prepare('INSERT OR REPLACE INTO step_sizes (run_id, step, sizes) VALUES (?, ?, ?)');
@@ -171,9 +241,9 @@ export class RunWriter {
 
   private writeEpoch(e: EpochEvent): void {
     this.flush();
-    this.timed(() =>
+    const wall = this.wallSeconds();
+    this.enqueue(() =>
       this.db.transaction(() => {
-        const wall = this.wallSeconds();
         this.db
           .prepare(
             `INSERT OR REPLACE INTO epoch_metrics (run_id, epoch, step, loss, accuracy, test_loss, test_accuracy,
@@ -197,7 +267,7 @@ export class RunWriter {
     );
   }
 
-  /** Flushes what is buffered and stops the timer (the run's events are over, or the writer is abandoned). */
+  /** Queues what is buffered and stops the timer (the run's events are over, or the writer is abandoned). */
   close(): void {
     this.flush();
   }

@@ -2,6 +2,7 @@
  * LabService with real training processes and a real run store: everything a run reports lands in SQLite, and
  * a run cut off after an epoch resumes in place with exactly the losses of an uninterrupted run.
  */
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,6 +14,15 @@ import { tempDir, tinyConfig, tinyShapes } from '../train/fixtures';
 import { tempDbPath } from '../store/fixtures';
 
 const dataDir = tempDir();
+
+/** Another process holds the store's write lock (BEGIN IMMEDIATE) for `ms`; resolves once it has let go. */
+async function holdWriteLock(path: string, ms: number): Promise<void> {
+  const script = `const db = new (require('better-sqlite3'))(process.argv[1]); db.exec('BEGIN IMMEDIATE');
+    console.log('locked'); setTimeout(() => { db.exec('COMMIT'); db.close(); }, Number(process.argv[2]));`;
+  const child = spawn(process.execPath, ['-e', script, path, String(ms)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((resolve) => child.stdout.once('data', resolve));
+  await new Promise((resolve) => child.on('exit', resolve));
+}
 
 function batchLosses(store: RunStore, runId: number): number[] {
   return store.db.prepare('SELECT loss FROM batch_metrics WHERE run_id = ? ORDER BY step').pluck().all(runId) as number[];
@@ -212,12 +222,55 @@ describe('LabService', () => {
     // cancel then acts within a batch — far from the 20 steps of the full run.
     expect(ended.step).toBeLessThanOrEqual(6);
     expect(storeErrors[0]?.message).toMatch(/database connection is not open/);
+    // What the CLI reports (and exits by) is the end as recorded: failed, for the store's reason, not 'cancelled'.
+    expect(await run.ended).toMatchObject({
+      status: 'failed',
+      step: ended.step,
+      error: { code: 'IO_ERROR', message: expect.stringMatching(/^the run store could not be written \(.*database connection is not open.*\); the run was stopped$/) },
+    });
     // The run stays 'running' in the file; the next open finds its writer gone only once this process ends, so
     // here we check the row is intact and still ours.
     const reopened = openStore(path);
     expect(getRun(reopened.db, run.runId).status).toBe('running');
     reopened.close();
   });
+
+  it('waits for a store another process keeps locked past the busy timeout, losing no record; gives up after its patience', async () => {
+    const path = tempDbPath();
+    const store = openStore(path);
+    const runs = [
+      { patienceMs: undefined, expected: 'completed' },
+      { patienceMs: 1000, expected: 'failed' },
+    ];
+    for (const { patienceMs, expected } of runs) {
+      const service = new LabService(store, undefined, { busyPatienceMs: patienceMs });
+      const run = service.startRun(tinyConfig({ epochs: 2 }), { dataDir });
+      const waits: number[] = [];
+      run.handle.events.on('store-busy', (ms: number) => waits.push(ms));
+      let holder: Promise<void> | undefined;
+      run.handle.events.on('event', (e: RunEvent) => {
+        // After the first batch: another process takes the write lock for 7 s (SQLite's busy timeout is 5 s).
+        if (e.event === 'batch' && e.step === 1) holder = holdWriteLock(path, 7000);
+      });
+      const ended = await run.ended;
+      await holder;
+      expect(ended.status).toBe(expected);
+      // Announced once; with a 1 s patience the first 5 s busy timeout is already past it: nothing to wait for.
+      expect(waits).toEqual(patienceMs === undefined ? [120_000] : []);
+      const stored = getRun(store.db, run.runId);
+      if (expected === 'completed') {
+        // Everything arrived once the lock was let go: all 8 batches and both epochs.
+        expect(stored).toMatchObject({ status: 'completed', epochsCompleted: 2, stepsCompleted: 8 });
+        expect(batchLosses(store, run.runId)).toHaveLength(8);
+      } else {
+        // One wait of 5 s is past a 1 s patience: the run is stopped, and recorded failed once the lock is gone.
+        expect(ended.error).toMatchObject({ code: 'IO_ERROR', message: expect.stringMatching(/database is locked.*the run was stopped/) });
+        expect(stored).toMatchObject({ status: 'failed', error: { code: 'IO_ERROR' } });
+        expect(stored.stepsCompleted).toBeLessThan(8);
+      }
+    }
+    store.close();
+  }, 60_000);
 
   it('stops a run when another process asks through the store: after the batch, now, or before a queued run starts', async () => {
     const path = tempDbPath();
