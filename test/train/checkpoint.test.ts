@@ -1,6 +1,9 @@
-/** Checkpoint bytes: round trip, from Node Buffers at any offset, and clear errors for bad files. */
+/** Checkpoint bytes: round trip, from Node Buffers at any offset, checksums, version 1 files, and clear errors for bad files. */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../src-main/engine/train/checkpoint';
+import { checkCheckpoint, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../src-main/engine/train/checkpoint';
 import { tinyConfig } from './fixtures';
 
 const checkpoint: Checkpoint = {
@@ -13,6 +16,20 @@ const checkpoint: Checkpoint = {
   ],
   optimizer: { iterations: 12, tensors: [{ shape: [2, 3], data: Float32Array.from([0.1, 0.2, 0.3, 0.4, 0.5, 0.6]) }] },
 };
+
+/** The checkpoint as the lab wrote it before checksums: magic ODLCKPT1 and no SHA-256 after the payload. */
+function asVersion1(bytes: Uint8Array): Uint8Array {
+  const v1 = bytes.slice(0, bytes.length - 32);
+  v1.set(new TextEncoder().encode('ODLCKPT1'), 0);
+  return v1;
+}
+
+/** The checkpoint with one byte's bits flipped at `at` (counted from the end when negative). */
+function flipped(bytes: Uint8Array, at: number): Uint8Array {
+  const copy = bytes.slice();
+  copy[at < 0 ? copy.length + at : at] ^= 0xff;
+  return copy;
+}
 
 describe('checkpoints', () => {
   it('round-trips, also through a pooled Node Buffer at an odd offset', () => {
@@ -43,18 +60,85 @@ describe('checkpoints', () => {
     const header = new TextDecoder().decode(bytes);
     const at = header.indexOf(',"averagedUpdates":5');
     expect(at).toBeGreaterThan(0);
-    const countless = bytes.slice();
+    const countless = asVersion1(bytes);
     countless.set(new TextEncoder().encode(' '.repeat(',"averagedUpdates":5'.length)), at); // same length, valid JSON
     expect(decodeCheckpoint(countless).average).toEqual({ updates: 12, weights });
   });
 
   it('refuses a file that is not a checkpoint, or is truncated, naming it', () => {
     expect(() => decodeCheckpoint(new TextEncoder().encode('hello world, not a checkpoint'), 'notes.txt')).toThrow(
-      /notes\.txt is not a valid checkpoint: expected magic ODLCKPT1/,
+      /notes\.txt is not a valid checkpoint: expected magic ODLCKPT2 \(or ODLCKPT1\), found "hello wo"/,
     );
     const bytes = encodeCheckpoint(checkpoint);
     expect(() => decodeCheckpoint(bytes.subarray(0, bytes.length - 4), 'run.ckpt')).toThrow(
       /run\.ckpt is not a valid checkpoint: expected \d+ bytes, found \d+/,
     );
+  });
+
+  it('writes version 2: ODLCKPT2, then the SHA-256 of every byte before it at the end', () => {
+    const bytes = encodeCheckpoint(checkpoint);
+    expect(new TextDecoder().decode(bytes.subarray(0, 8))).toBe('ODLCKPT2');
+    const digest = createHash('sha256').update(bytes.subarray(0, bytes.length - 32)).digest();
+    expect(Buffer.from(bytes.subarray(bytes.length - 32)).equals(digest)).toBe(true);
+    // Deterministic: the same checkpoint gives the same bytes (resume tests and runWithCheckpoint compare bytes).
+    expect(encodeCheckpoint(checkpoint)).toEqual(bytes);
+    expect(checkCheckpoint(bytes)).toEqual({ version: 2, epoch: 3, step: 12 });
+  });
+
+  it('refuses a checkpoint whose weights, header or checksum were damaged, naming it', () => {
+    const bytes = encodeCheckpoint(checkpoint);
+    const damaged = /^INVALID_ARGUMENT: flipped\.ckpt is not a valid checkpoint: its content does not match its checksum \(damaged\)$/;
+    // The last weight's float (-7.5) sits just before the optimiser's six floats and the 32-byte checksum.
+    const inWeights = bytes.length - 32 - 6 * 4 - 1;
+    expect(() => decodeCheckpoint(flipped(bytes, inWeights), 'flipped.ckpt')).toThrow(damaged);
+    expect(() => checkCheckpoint(flipped(bytes, inWeights), 'flipped.ckpt')).toThrow(damaged);
+    // In the header: a digit of the epoch (still valid JSON), then a quote (no longer JSON).
+    const header = new TextDecoder().decode(bytes);
+    const epochDigit = header.indexOf('"epoch":3') + '"epoch":'.length;
+    const epochTo7 = bytes.slice();
+    epochTo7[epochDigit] = '7'.charCodeAt(0);
+    expect(() => decodeCheckpoint(epochTo7, 'flipped.ckpt')).toThrow(damaged);
+    expect(() => decodeCheckpoint(flipped(bytes, header.indexOf('"epoch"')), 'flipped.ckpt')).toThrow(damaged);
+    expect(() => decodeCheckpoint(flipped(bytes, -1), 'flipped.ckpt')).toThrow(damaged);
+  });
+
+  it('reads version 1 checkpoints (no checksum), which cannot tell damaged weights', () => {
+    const v1 = asVersion1(encodeCheckpoint(checkpoint));
+    expect(decodeCheckpoint(v1)).toEqual(checkpoint);
+    expect(checkCheckpoint(v1)).toEqual({ version: 1, epoch: 3, step: 12 });
+    expect(() => decodeCheckpoint(v1.subarray(0, v1.length - 4), 'old.ckpt')).toThrow(/old\.ckpt is not a valid checkpoint: expected \d+ bytes, found \d+/);
+    expect(decodeCheckpoint(flipped(v1, -1)).optimizer.tensors[0].data[5]).not.toBe(checkpoint.optimizer.tensors[0].data[5]);
+    // A damaged header that is still JSON is refused naming the field, not with a TypeError.
+    const header = new TextDecoder().decode(v1);
+    const noWeights = v1.slice();
+    const at = header.indexOf('"weights":[');
+    noWeights.set(new TextEncoder().encode('"weightz"'), at);
+    expect(() => decodeCheckpoint(noWeights, 'old.ckpt')).toThrow(/^INVALID_ARGUMENT: old\.ckpt is not a valid checkpoint: header field weights: expected a list of tensor shapes$/);
+  });
+
+  it("refuses a newer format by name, and a file too short for a header", () => {
+    const v3 = encodeCheckpoint(checkpoint);
+    v3.set(new TextEncoder().encode('ODLCKPT3'), 0);
+    expect(() => decodeCheckpoint(v3, 'new.ckpt')).toThrow(
+      /new\.ckpt is not a valid checkpoint: it is in format ODLCKPT3, written by a newer Neural ODE Lab \(this version reads up to ODLCKPT2\); update the lab/,
+    );
+    expect(() => decodeCheckpoint(new TextEncoder().encode('ODLCKPT2'), 'stub.ckpt')).toThrow(/stub\.ckpt is not a valid checkpoint: expected at least 44 bytes, found 8/);
+    expect(() => decodeCheckpoint(new TextEncoder().encode('ODLCKPT1ab'), 'stub.ckpt')).toThrow(/expected at least 12 bytes, found 10/);
+  });
+
+  it('imports nothing that loads tfjs (the run store checks checkpoints with it)', () => {
+    const seen = new Set<string>();
+    const specifiers: string[] = [];
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const [, spec] of readFileSync(file, 'utf8').matchAll(/^import [^'"]*['"]([^'"]+)['"]/gm)) {
+        if (spec.startsWith('.')) visit(resolve(dirname(file), `${spec}.ts`));
+        else specifiers.push(spec);
+      }
+    };
+    visit(resolve(__dirname, '../../src-main/engine/train/checkpoint.ts'));
+    expect(seen.size).toBeGreaterThan(1);
+    expect(specifiers.filter((s) => s.includes('tensorflow'))).toEqual([]);
   });
 });

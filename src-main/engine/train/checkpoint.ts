@@ -1,14 +1,25 @@
 /**
  * Checkpoints as bytes: weights, optimiser state and, with weight averaging, the averaged weights (float32),
- * plus where training stood. Layout:
- *   "ODLCKPT1" | uint32 LE header length | UTF-8 JSON header | float32 payload (tensors back to back).
+ * plus where training stood. Layout (version 2, written since checksums were added):
+ *   "ODLCKPT2" | uint32 LE header length | UTF-8 JSON header | zero padding to 4 bytes | float32 payload
+ *   (tensors back to back) | SHA-256 of every byte before it (32 bytes).
+ * Version 1 ("ODLCKPT1", no checksum) still reads: older checkpoints live on in run stores and folders.
  * Tensors are stored by position (the model's stable parameter order), not by tfjs variable name.
+ *
+ * No tfjs here (nor anything that imports it): the run store checks checkpoint bytes with checkCheckpoint.
  */
+import { createHash } from 'node:crypto';
 import { LabError } from '../../../src-shared/errors';
 import type { DatasetSpec } from '../../../src-shared/config';
 import { readStoredConfig, type RunConfig } from '../../../src-shared/run-config';
 
-const MAGIC = 'ODLCKPT1';
+const MAGIC_STEM = 'ODLCKPT';
+/** The version encodeCheckpoint writes; decodeCheckpoint reads it and every earlier one. */
+const VERSION = 2;
+const MAGIC_LENGTH = MAGIC_STEM.length + 1;
+/** Magic and header length: what every version starts with. */
+const PREFIX_LENGTH = MAGIC_LENGTH + 4;
+const CHECKSUM_LENGTH = 32;
 
 export interface StoredTensor {
   shape: number[];
@@ -71,6 +82,10 @@ interface Header {
   datasetHash?: string;
 }
 
+function sha256(bytes: Uint8Array): Buffer {
+  return createHash('sha256').update(bytes).digest();
+}
+
 export function encodeCheckpoint(c: Checkpoint): Uint8Array {
   const header: Header = {
     config: c.config,
@@ -87,34 +102,93 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
   const tensors = [...c.weights, ...c.optimizer.tensors, ...(c.average?.weights ?? [])];
   const floats = tensors.reduce((n, t) => n + t.data.length, 0);
   // Pad the header so the payload is 4-byte aligned and can be viewed as Float32Array without copying.
-  const headerEnd = Math.ceil((MAGIC.length + 4 + json.length) / 4) * 4;
-  const bytes = new Uint8Array(headerEnd + floats * 4);
-  bytes.set(new TextEncoder().encode(MAGIC), 0);
-  new DataView(bytes.buffer).setUint32(MAGIC.length, json.length, true);
-  bytes.set(json, MAGIC.length + 4);
+  const headerEnd = Math.ceil((PREFIX_LENGTH + json.length) / 4) * 4;
+  const checksumAt = headerEnd + floats * 4;
+  const bytes = new Uint8Array(checksumAt + CHECKSUM_LENGTH);
+  bytes.set(new TextEncoder().encode(`${MAGIC_STEM}${VERSION}`), 0);
+  new DataView(bytes.buffer).setUint32(MAGIC_LENGTH, json.length, true);
+  bytes.set(json, PREFIX_LENGTH);
   const payload = new Float32Array(bytes.buffer, headerEnd, floats);
   let offset = 0;
   for (const t of tensors) {
     payload.set(t.data, offset);
     offset += t.data.length;
   }
+  bytes.set(sha256(bytes.subarray(0, checksumAt)), checksumAt);
   return bytes;
 }
 
-export function decodeCheckpoint(bytes: Uint8Array, name = 'checkpoint'): Checkpoint {
+/** Where a checkpoint stands, as its header says: what checkCheckpoint reports. */
+export interface CheckpointSummary {
+  /** The format version: 1 (no checksum) or 2. */
+  version: number;
+  epoch: number;
+  step: number;
+}
+
+interface Layout extends CheckpointSummary {
+  header: Header;
+  headerEnd: number;
+  shapes: number[][];
+  sizes: number[];
+  averagedUpdates: number;
+}
+
+const isShapeList = (v: unknown): v is number[][] =>
+  Array.isArray(v) && v.every((s) => Array.isArray(s) && s.every((d) => Number.isInteger(d) && d >= 0));
+
+/** The header's fields the layout depends on, checked: a damaged version 1 header (no checksum) must not crash. */
+function headerProblem(h: unknown): string | undefined {
+  if (typeof h !== 'object' || h === null) return 'the header is not a JSON object';
+  const r = h as Record<string, unknown>;
+  for (const key of ['epoch', 'step', 'optimizerIterations'] as const) {
+    if (!Number.isInteger(r[key])) return `header field ${key}: expected an integer, found ${JSON.stringify(r[key])}`;
+  }
+  for (const key of ['weights', 'optimizer'] as const) {
+    if (!isShapeList(r[key])) return `header field ${key}: expected a list of tensor shapes`;
+  }
+  if (r.averaged !== undefined && !isShapeList(r.averaged)) return 'header field averaged: expected a list of tensor shapes';
+  if (typeof r.config !== 'object' || r.config === null) return 'header field config: expected an object';
+  return undefined;
+}
+
+/**
+ * Reads and checks everything but the tensors' values: magic and version, header, length, and (version 2) the
+ * checksum. Each failure is INVALID_ARGUMENT `<name> is not a valid checkpoint: <what was expected and found>`.
+ */
+function readLayout(bytes: Uint8Array, name: string): Layout {
   const corrupt = (what: string) => new LabError('INVALID_ARGUMENT', `${name} is not a valid checkpoint: ${what}`);
-  const magic = new TextDecoder().decode(bytes.subarray(0, MAGIC.length));
-  if (magic !== MAGIC) throw corrupt(`expected magic ${MAGIC}, found ${JSON.stringify(magic)}`);
+  const magic = new TextDecoder().decode(bytes.subarray(0, MAGIC_LENGTH));
+  const version = magic.startsWith(MAGIC_STEM) && /^[1-9]$/.test(magic.slice(MAGIC_STEM.length)) ? Number(magic.slice(MAGIC_STEM.length)) : undefined;
+  if (version === undefined) throw corrupt(`expected magic ${MAGIC_STEM}${VERSION} (or ${MAGIC_STEM}1), found ${JSON.stringify(magic)}`);
+  if (version > VERSION) {
+    throw corrupt(`it is in format ${magic}, written by a newer Neural ODE Lab (this version reads up to ${MAGIC_STEM}${VERSION}); update the lab to use it`);
+  }
+  const trailer = version >= 2 ? CHECKSUM_LENGTH : 0;
+  if (bytes.length < PREFIX_LENGTH + trailer) throw corrupt(`expected at least ${PREFIX_LENGTH + trailer} bytes, found ${bytes.length}`);
+  const checksumAt = bytes.length - trailer;
+  const checksumMatches = () => trailer === 0 || sha256(bytes.subarray(0, checksumAt)).equals(bytes.subarray(checksumAt));
+  const damaged = () => corrupt('its content does not match its checksum (damaged)');
+
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength = view.getUint32(MAGIC.length, true);
+  const headerLength = view.getUint32(MAGIC_LENGTH, true);
   let header: Header;
   try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(MAGIC.length + 4, MAGIC.length + 4 + headerLength)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(PREFIX_LENGTH, PREFIX_LENGTH + headerLength)));
   } catch {
-    throw corrupt('unreadable header');
+    throw trailer && !checksumMatches() ? damaged() : corrupt('unreadable header');
   }
-  const headerEnd = Math.ceil((MAGIC.length + 4 + headerLength) / 4) * 4;
+  const problem = headerProblem(header);
+  if (problem) throw trailer && !checksumMatches() ? damaged() : corrupt(problem);
+  const headerEnd = Math.ceil((PREFIX_LENGTH + headerLength) / 4) * 4;
   const averaged = header.averaged ?? [];
+  const shapes = [...header.weights, ...header.optimizer, ...averaged];
+  const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
+  const floats = sizes.reduce((a, b) => a + b, 0);
+  // The length first: a file cut short is better told as such than as "damaged".
+  const expected = headerEnd + floats * 4 + trailer;
+  if (bytes.length !== expected) throw corrupt(`expected ${expected} bytes, found ${bytes.length}`);
+  if (!checksumMatches()) throw damaged();
   // Written before the count was stored, an average covered the whole run: every update.
   const averagedUpdates = header.averagedUpdates ?? header.step;
   if (header.averaged && header.averaged.length !== header.weights.length) {
@@ -123,15 +197,24 @@ export function decodeCheckpoint(bytes: Uint8Array, name = 'checkpoint'): Checkp
   if (header.averaged && !(Number.isInteger(averagedUpdates) && averagedUpdates >= 0 && averagedUpdates <= header.step)) {
     throw corrupt(`the average's update count ${averagedUpdates} is not an integer from 0 to the step, ${header.step}`);
   }
-  const shapes = [...header.weights, ...header.optimizer, ...averaged];
-  const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
-  const floats = sizes.reduce((a, b) => a + b, 0);
-  if (bytes.length !== headerEnd + floats * 4) {
-    throw corrupt(`expected ${headerEnd + floats * 4} bytes, found ${bytes.length}`);
-  }
+  return { version, epoch: header.epoch, step: header.step, header, headerEnd, shapes, sizes, averagedUpdates };
+}
+
+/**
+ * Checks checkpoint bytes as decodeCheckpoint does (format, length, checksum), without reading the tensors out:
+ * for the run store, which keeps checkpoints opaque, to refuse damaged ones on import and report them in a check.
+ */
+export function checkCheckpoint(bytes: Uint8Array, name = 'checkpoint'): CheckpointSummary {
+  const { version, epoch, step } = readLayout(bytes, name);
+  return { version, epoch, step };
+}
+
+export function decodeCheckpoint(bytes: Uint8Array, name = 'checkpoint'): Checkpoint {
+  const { header, headerEnd, shapes, sizes, averagedUpdates } = readLayout(bytes, name);
   // Copy into a fresh, aligned buffer: `bytes` may be a view at any offset, e.g. a Node Buffer from a pool
   // (whose .slice() is a view, not a copy — hence the explicit copy constructor).
-  const payload = new Float32Array(new Uint8Array(bytes.subarray(headerEnd)).buffer);
+  const floats = sizes.reduce((a, b) => a + b, 0);
+  const payload = new Float32Array(new Uint8Array(bytes.subarray(headerEnd, headerEnd + floats * 4)).buffer);
   let offset = 0;
   const tensors = shapes.map((shape, i) => {
     const data = payload.subarray(offset, offset + sizes[i]);
