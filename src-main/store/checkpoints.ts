@@ -1,5 +1,9 @@
-/** Checkpoints as blobs: the engine's bytes, kept opaque (the store never sees tfjs). */
-import { LabError } from '../../src-shared/errors';
+/**
+ * Checkpoints as blobs: the engine's bytes, kept opaque (the store never sees tfjs), but checked where they enter
+ * from outside (import) and in `db check` with the engine's tfjs-free checkCheckpoint.
+ */
+import { checkCheckpoint } from '../engine/train/checkpoint';
+import { isLabError, LabError } from '../../src-shared/errors';
 import type { CheckpointInfo } from '../../src-shared/run-record';
 import type { Db } from './database';
 
@@ -39,4 +43,24 @@ export function runWithCheckpoint(db: Db, data: Uint8Array): number | undefined 
 export function latestCheckpointEpoch(db: Db, runId: number): number | null {
   const row = db.prepare('SELECT max(epoch) AS epoch FROM checkpoints WHERE run_id = ?').get(runId) as { epoch: number | null };
   return row.epoch;
+}
+
+/**
+ * What is wrong with a checkpoint blob and the row that holds it, or undefined when nothing is: a length other
+ * than the row's byte count, bytes the engine cannot read (format, length, or a checksum that does not match),
+ * or the checkpoint of another epoch or step than the row's.
+ */
+export function checkpointProblem(data: Uint8Array, row: { epoch: number; step: number; bytes: number }): string | undefined {
+  if (data.byteLength !== row.bytes) return `holds ${data.byteLength} bytes, where its byte count says ${row.bytes} (cut short or damaged)`;
+  let found: { epoch: number; step: number };
+  try {
+    found = checkCheckpoint(data, 'the data');
+  } catch (e) {
+    if (isLabError(e)) return e.reason;
+    throw e;
+  }
+  if (found.epoch !== row.epoch || found.step !== row.step) {
+    return `the data is the checkpoint of epoch ${found.epoch}, step ${found.step}, where its row says epoch ${row.epoch}, step ${row.step}`;
+  }
+  return undefined;
 }

@@ -21,6 +21,7 @@ import { describeIssues } from '../../src-shared/config';
 import { LabError } from '../../src-shared/errors';
 import { droppedKeys, readStoredConfig, RunConfig } from '../../src-shared/run-config';
 import { STORED_RUN_STATUSES, type StoredRunStatus } from '../../src-shared/run-record';
+import { checkpointProblem } from './checkpoints';
 import type { Db } from './database';
 import { rebuildBuckets } from './metrics';
 import { isLive } from './runs';
@@ -185,7 +186,7 @@ const CheckpointExport = z.strictObject({
   step: Int,
   bytes: Int,
   createdAt: Text,
-  /** The engine's checkpoint bytes (ODLCKPT1), base64. */
+  /** The engine's checkpoint bytes (ODLCKPT2, or ODLCKPT1 from before checksums), base64; checked on import. */
   data: z.base64(),
 });
 
@@ -579,8 +580,31 @@ function assertUsableConfigs(doc: ExportDocument): void {
 }
 
 /**
+ * Every checkpoint must be whole: its data as long as its `bytes`, a checkpoint the engine reads (format, length,
+ * checksum) and the one of its epoch and step (checkpointProblem). The store keeps checkpoints opaque, so one cut
+ * short or damaged in the file would otherwise be imported and surface only at eval or resume. Refused naming each
+ * run and epoch.
+ */
+function assertIntactCheckpoints(doc: ExportDocument): void {
+  const issues: z.core.$ZodIssue[] = [];
+  const damaged: string[] = [];
+  doc.runs.forEach((run, i) =>
+    run.checkpoints?.forEach((c, j) => {
+      const problem = checkpointProblem(Buffer.from(c.data, 'base64'), c);
+      if (!problem) return;
+      issues.push({ code: 'custom', path: ['runs', i, 'checkpoints', j, 'data'], message: problem, input: undefined });
+      damaged.push(`${runLabel(run)} at epoch ${c.epoch}`);
+    }),
+  );
+  if (issues.length === 0) return;
+  const report = issueReport(issues);
+  const which = damaged.length === 1 ? `the checkpoint of ${damaged[0]} is` : `${damaged.length} checkpoints are (${damaged.join('; ')})`;
+  throw invalid(`${which} damaged in the export; nothing was imported:\n${report.text}`, { field: report.details[0].path, issues: report.details });
+}
+
+/**
  * The document validated, or INVALID_ARGUMENT naming the fields (`runs.0.batchMetrics.loss.3: …`); each run's
- * config included (assertUsableConfigs).
+ * config (assertUsableConfigs) and checkpoints (assertIntactCheckpoints) included.
  */
 export function parseExportDocument(input: unknown): ExportDocument {
   assertReadableVersion(input);
@@ -590,6 +614,7 @@ export function parseExportDocument(input: unknown): ExportDocument {
     throw invalid(`not a valid run export; nothing was imported:\n${report.text}`, { issues: report.details });
   }
   assertUsableConfigs(result.data);
+  assertIntactCheckpoints(result.data);
   return result.data;
 }
 

@@ -4,6 +4,7 @@
  * delete; db check. Every --json output here is one indented JSON document (`json`).
  */
 import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -126,6 +127,24 @@ describe('odelab runs', () => {
       expect(json('runs', 'import', study, '--db', join(folder, 'study.db')).studies).toEqual(['solvers']);
       const csv = odelab('runs', 'export', String(runId), '--format', 'csv', '--table', 'epoch', '--db', db);
       expect(csv.stdout.trim().split('\n')).toHaveLength(4); // header + 3 epochs
+
+      // A checkpoint cut short in the file (still JSON and base64) is refused naming the file, run and epoch, and no
+      // store is made: it used to be imported, pass db check, and fail only at eval (exit 2, as if a flag were wrong).
+      const cutDoc = JSON.parse(readFileSync(file, 'utf8'));
+      const cutData = cutDoc.runs[0].checkpoints[0].data as string;
+      cutDoc.runs[0].checkpoints[0].data = Buffer.from(cutData, 'base64').subarray(0, 15000).toString('base64');
+      const cutFile = join(folder, 'cut.json');
+      writeFileSync(cutFile, JSON.stringify(cutDoc));
+      const cutDb = join(folder, 'cut.db');
+      const refused = odelab('runs', 'import', cutFile, '--db', cutDb);
+      expect(refused).toMatchObject({ code: 2, stdout: '' });
+      expect(refused.stderr).toMatch(
+        new RegExp(
+          `^INVALID_ARGUMENT: ${cutFile}: the checkpoint of run ${runId} \\(".*"\\) at epoch 1 is damaged in the export; nothing was imported:\\n` +
+            `runs\\.0\\.checkpoints\\.0\\.data: holds 15000 bytes, where its byte count says \\d+ \\(cut short or damaged\\)\\n$`,
+        ),
+      );
+      expect(existsSync(cutDb)).toBe(false);
 
       const copy = join(folder, 'copy.db');
       const imported = json('runs', 'import', file, '--db', copy);

@@ -1,11 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Db } from '../../src-main/store/database';
 import { exportCsv, exportRuns, exportStudy, importDocument, type ExportDocument } from '../../src-main/store/export';
 import { rebuildBuckets } from '../../src-main/store/metrics';
 import { markEnded, recordProgress } from '../../src-main/store/runs';
 import { SCHEMA_VERSION } from '../../src-main/store/migrations';
-import { dbsClosedAfterEachTest, expectLabError, insertRunRow, sampleConfig } from './fixtures';
+import { checkpointBytes, dbsClosedAfterEachTest, expectLabError, insertRunRow, sampleConfig } from './fixtures';
 
 // ── A realistic store, filled with raw SQL ───────────────────────────────────────────────────────────────────
 
@@ -97,8 +96,10 @@ function insertMetrics(db: Db, runId: number, seed: number): void {
   sizes.run(runId, 1, float64Blob([0.05, 1e-300, 0.1 + 0.2, 5e-324]));
   sizes.run(runId, 2, float64Blob([-0, Infinity, NaN, -Infinity]));
   sizes.run(runId, 3, float64Blob([]));
-  db.prepare('INSERT INTO checkpoints VALUES (?, ?, ?, ?, ?, ?)').run(runId, 1, 23, 4099, '2025-01-02T03:30:00.000Z', randomBytes(4099));
-  db.prepare('INSERT INTO checkpoints VALUES (?, ?, ?, ?, ?, ?)').run(runId, 2, 45, 0, '2025-01-02T03:59:00.000Z', Buffer.alloc(0));
+  const checkpoint = db.prepare('INSERT INTO checkpoints VALUES (?, ?, ?, ?, ?, ?)');
+  for (const [epoch, step, data] of [[1, 23, checkpointBytes(1, 23, 1000, seed)], [2, 45, checkpointBytes(2, 45, 0)]] as const) {
+    checkpoint.run(runId, epoch, step, data.byteLength, `2025-01-02T03:${epoch * 29}:00.000Z`, data);
+  }
 }
 
 function insertStudy(db: Db, name: string, runIds: number[]): void {
@@ -712,6 +713,63 @@ describe('import validation and atomicity', () => {
     const { runIds } = importDocument(b, older);
     const stored = b.prepare('SELECT config_json FROM runs WHERE id = ?').pluck().get(runIds.get(doc.runs[0].id)) as string;
     expect(JSON.parse(stored)).toEqual(older.runs[0].config);
+  });
+
+  it("refuses a checkpoint cut short, damaged or another epoch's, naming the run and epoch, and imports nothing", () => {
+    const { b, doc, before } = populatedTarget();
+    const [run0, run1] = doc.runs;
+    const label = (run: ExportDocument['runs'][number]) => `run ${run.id} \\(${JSON.stringify(run.name).replace(/[()\\]/g, '\\$&')}\\)`;
+    const bytesOf = (data: string) => Buffer.from(data, 'base64');
+
+    // Cut short, still valid base64 and JSON: what only eval used to notice ("expected … bytes, found …").
+    const cut = structuredClone(doc);
+    cut.runs[1].checkpoints![0].data = bytesOf(run1.checkpoints![0].data).subarray(0, 1500).toString('base64');
+    expectLabError(
+      () => importDocument(b, cut),
+      'INVALID_ARGUMENT',
+      new RegExp(
+        `^INVALID_ARGUMENT: the checkpoint of ${label(run1)} at epoch 1 is damaged in the export; nothing was imported:\\n` +
+          `runs\\.1\\.checkpoints\\.0\\.data: holds 1500 bytes, where its byte count says ${run1.checkpoints![0].bytes} \\(cut short or damaged\\)$`,
+      ),
+      { field: 'runs.1.checkpoints.0.data' },
+    );
+    // Cut short with its byte count edited to match: the checkpoint's own layout says it is short.
+    cut.runs[1].checkpoints![0].bytes = 1500;
+    expectLabError(() => importDocument(b, cut), 'INVALID_ARGUMENT', /runs\.1\.checkpoints\.0\.data: the data is not a valid checkpoint: expected \d+ bytes, found 1500$/);
+
+    // One weight's bits flipped, in both runs: the checksum tells, and both are named.
+    const flipped = structuredClone(doc);
+    for (const run of flipped.runs) {
+      const data = bytesOf(run.checkpoints![0].data);
+      data[data.length - 40] ^= 0xff;
+      run.checkpoints![0].data = data.toString('base64');
+    }
+    expectLabError(
+      () => importDocument(b, flipped),
+      'INVALID_ARGUMENT',
+      new RegExp(
+        `^INVALID_ARGUMENT: 2 checkpoints are \\(${label(run0)} at epoch 1; ${label(run1)} at epoch 1\\) damaged in the export; nothing was imported:\\n` +
+          `runs\\.0\\.checkpoints\\.0\\.data: the data is not a valid checkpoint: its content does not match its checksum \\(damaged\\)\\n` +
+          `runs\\.1\\.checkpoints\\.0\\.data: the data is not a valid checkpoint: its content does not match its checksum \\(damaged\\)$`,
+      ),
+    );
+
+    // Epoch 2's bytes under epoch 1's row (and its byte count).
+    const swapped = structuredClone(doc);
+    const [first, second] = swapped.runs[0].checkpoints!;
+    Object.assign(first, { data: second.data, bytes: second.bytes });
+    expectLabError(() => importDocument(b, swapped), 'INVALID_ARGUMENT', /runs\.0\.checkpoints\.0\.data: the data is the checkpoint of epoch 2, step 45, where its row says epoch 1, step 23$/);
+    expect(snapshot(b)).toEqual(before);
+  });
+
+  it('imports checkpoints written before checksums (ODLCKPT1) as they are', () => {
+    const { b, doc } = populatedTarget();
+    const old = structuredClone(doc);
+    const v2 = Buffer.from(doc.runs[0].checkpoints![0].data, 'base64');
+    const v1 = Buffer.concat([Buffer.from('ODLCKPT1'), v2.subarray(8, v2.length - 32)]);
+    Object.assign(old.runs[0].checkpoints![0], { data: v1.toString('base64'), bytes: v1.length });
+    const { runIds } = importDocument(b, old);
+    expect(b.prepare('SELECT data FROM checkpoints WHERE run_id = ? AND epoch = 1').pluck().get(runIds.get(doc.runs[0].id))).toEqual(v1);
   });
 
   it('rolls everything back when the database refuses a row halfway (a step twice in the second run)', () => {

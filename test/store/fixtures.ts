@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect } from 'vitest';
+import { encodeCheckpoint } from '../../src-main/engine/train/checkpoint';
 import { openDatabase, type Db } from '../../src-main/store/database';
 import { LabError } from '../../src-shared/errors';
 import { RunConfig, type RunConfigInput } from '../../src-shared/run-config';
@@ -74,4 +75,11 @@ export function expectLabError(fn: () => unknown, code: string, message: RegExp,
     return;
   }
   throw new Error('expected a LabError');
+}
+
+/** A real checkpoint (the engine's bytes) of `epoch` and `step` with `floats` weights, each its index + `offset`. */
+export function checkpointBytes(epoch: number, step: number, floats = 1000, offset = 0): Buffer {
+  const weights = [{ shape: [floats], data: Float32Array.from({ length: floats }, (_, i) => i + offset) }];
+  const bytes = encodeCheckpoint({ config: sampleConfig(), epoch, step, weights, optimizer: { iterations: step, tensors: [] } });
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
