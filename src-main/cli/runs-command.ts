@@ -17,6 +17,7 @@ import {
   getRun,
   importExportDocument,
   integrityCheck,
+  checkStoredCheckpoints,
   parseExportDocument,
   listRuns,
   SCHEMA_VERSION,
@@ -361,17 +362,24 @@ export function dbCommand(): Command {
   const db = new Command('db').description('the run store file');
   db.addCommand(
     new Command('check')
-      .description("SQLite's integrity check (and foreign keys) on the run store")
+      .description("SQLite's integrity check (and foreign keys) on the run store, and every stored checkpoint's length and checksum")
       .addOption(dbOption())
       .addOption(jsonOption())
       .action((opts: { db?: string; json?: boolean }) =>
         withStore(opts.db, (store) => {
-          const result = integrityCheck(store.db);
+          const sqlite = integrityCheck(store.db);
+          // The store keeps checkpoints opaque: a damaged one would otherwise show only at eval or resume.
+          const checkpoints = checkStoredCheckpoints(store.db);
+          const problems = [...sqlite.problems, ...checkpoints.problems];
+          const ok = problems.length === 0;
           const runs = store.db.prepare('SELECT count(*) FROM runs').pluck().get() as number;
-          const report = { path: store.path, schemaVersion: SCHEMA_VERSION, runs, ...result };
+          const report = { path: store.path, schemaVersion: SCHEMA_VERSION, runs, checkpoints: checkpoints.checked, ok, problems };
           if (opts.json) printJson(report);
-          else process.stdout.write(`${store.path}: schema ${SCHEMA_VERSION}, ${runs} run(s), ${result.ok ? 'ok' : result.problems.join('\n')}\n`);
-          if (!result.ok) process.exitCode = EXIT.FAILED;
+          else {
+            const counts = `${store.path}: schema ${SCHEMA_VERSION}, ${runs} run(s), ${checkpoints.checked} checkpoint(s)`;
+            process.stdout.write(ok ? `${counts}, ok\n` : `${counts}, ${problems.length} problem(s):\n${problems.map((p) => `  ${p}\n`).join('')}`);
+          }
+          if (!ok) process.exitCode = EXIT.FAILED;
         }, true),
       ),
   );

@@ -8,6 +8,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src-main/store/database';
+import { SCHEMA_VERSION } from '../../src-main/store/migrations';
 import { runOdelab, startOdelab } from './odelab-process';
 import { tempDir } from '../train/fixtures';
 
@@ -160,6 +162,23 @@ describe('odelab runs', () => {
 
       expect(json('runs', 'delete', String(imported.runIds[runId]), '--db', copy)).toEqual({ deleted: [imported.runIds[runId]] });
       expect(json('runs', 'list', '--db', copy).map((r: { id: number }) => r.id)).toEqual([imported.runIds[otherId]]);
+      // db check reads every stored checkpoint: one with a flipped byte is named by run and epoch, exit 1.
+      const kept = imported.runIds[otherId] as number;
+      expect(json('db', 'check', '--db', copy)).toMatchObject({ ok: true, checkpoints: 1, problems: [] });
+      const store = openDatabase(copy);
+      const blob = store.prepare('SELECT data FROM checkpoints WHERE run_id = ?').pluck().get(kept) as Buffer;
+      blob[blob.length - 64] ^= 0xff;
+      store.prepare('UPDATE checkpoints SET data = ? WHERE run_id = ?').run(blob, kept);
+      store.close();
+      const damaged = odelab('db', 'check', '--db', copy);
+      expect(damaged).toEqual({
+        code: 1,
+        stdout:
+          `${copy}: schema ${SCHEMA_VERSION}, 1 run(s), 1 checkpoint(s), 1 problem(s):\n` +
+          `  checkpoint of run ${kept} at epoch 1: the data is not a valid checkpoint: its content does not match its checksum (damaged)\n`,
+        stderr: '',
+      });
+
       const missing = odelab('runs', 'show', '999', '--db', copy);
       expect(missing.code).toBe(1);
       expect(missing.stderr).toMatch(/NOT_FOUND: run 999 does not exist/);
