@@ -14,6 +14,8 @@ export type LabErrorCode =
   | 'DATASET_NOT_FOUND'
   | 'DOWNLOAD_FAILED'
   | 'CHECKSUM_MISMATCH'
+  /** A run continued (runs resume) on a copy of its dataset with other content than the one it trained on. */
+  | 'DATASET_CHANGED'
   /** A gradient worker thread exited or crashed; its pending work is lost. */
   | 'WORKER_FAILED'
   | 'CANCELLED'

@@ -25,6 +25,11 @@ export interface StartedEvent {
   backend: string;
   /** Set when the run fell back to a much slower backend than this machine should have, and why. */
   backendNote?: string;
+  /**
+   * Set when the run starts from a checkpoint (train --resume) trained on another copy of its dataset (another
+   * content hash): its weights were trained on other images. (A run that continues, runs resume, is refused instead.)
+   */
+  datasetNote?: string;
   parameterCount: number;
   trainSize: number;
   testSize: number;

@@ -149,6 +149,8 @@ export function evalCommand(): Command {
         weights: opts.weights,
         onProgress: bar?.update,
       }).finally(() => bar?.stop());
+      // Scored all the same (it can be deliberate), but never silently: also in the JSON, as `warnings`.
+      for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
       const { confusion, misclassified, ...summary } = result;
       print(!!opts.json, { checkpoint: label, ...summary, confusion, misclassified }, () =>
         // A run's label names its epoch already.

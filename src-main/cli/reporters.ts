@@ -67,6 +67,7 @@ export function progressReporter({ out = process.stdout, bars = process.stderr }
             `${e.parameterCount} parameters, backend ${e.backend}, data: ${e.datasetSource})\n`,
         );
         if (e.backendNote) process.stderr.write(`warning: ${e.backendNote}\n`);
+        if (e.datasetNote) process.stderr.write(`warning: ${e.datasetNote}\n`);
         break;
       case 'batch':
         if (e.batch === 1) at = { epoch: e.epoch, batch: 0, payload: { loss: '-', acc: '-', nfe: '-' } };

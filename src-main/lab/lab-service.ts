@@ -213,7 +213,7 @@ export class LabService {
       if (outDir) claimFolder(outDir, owner);
       return { bytes: checkpoint?.data, wallSecondsBefore: wall ?? 0, startAt: { epoch: keepEpoch, step: keepStep } };
     });
-    const request = { config, resumeFrom: resume.bytes, startAt: resume.startAt, ...opts, outDir };
+    const request = { config, resumeFrom: resume.bytes, startAt: resume.startAt, continuing: true, ...opts, outDir };
     return { ...this.launch(runId, request, resume.wallSecondsBefore), warnings };
   }
 

@@ -10,6 +10,8 @@ export interface StartMessage {
   backend?: 'tensorflow' | 'wasm' | 'cpu';
   /** Resume from this checkpoint (the engine's checkpoint bytes). */
   resumeFrom?: Uint8Array;
+  /** The checkpoint is the run's own and the run goes on (TrainOptions.continuing). */
+  continuing?: boolean;
   /** Gradient worker threads per training step (TrainOptions.workers); 1 or absent: single-threaded. */
   workers?: number;
 }

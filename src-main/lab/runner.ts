@@ -20,6 +20,8 @@ export interface RunRequest {
   backend?: StartMessage['backend'];
   /** Continue from these checkpoint bytes. */
   resumeFrom?: Uint8Array;
+  /** They are this run's own and the run goes on (runs resume): see TrainOptions.continuing. */
+  continuing?: boolean;
   /** Where that checkpoint stands: what an 'ended' says for a run stopped before its process said where it was. */
   startAt?: { epoch: number; step: number };
   workers?: number;

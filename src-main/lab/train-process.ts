@@ -44,6 +44,7 @@ async function run(msg: StartMessage): Promise<void> {
       onTesting: (progress) => void send({ type: 'testing', progress }),
       signal: controller.signal,
       resumeFrom: msg.resumeFrom,
+      continuing: msg.continuing,
       workers: msg.workers,
       // The parent keeps checkpoints (run store, files): send the bytes up, in order with the events.
       saveCheckpoint: (bytes, epoch, step) => send({ type: 'checkpoint-data', epoch, step, bytes }),

@@ -8,7 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { Runner, type RunHandle } from '../../src-main/lab/runner';
 import { claimRunFolder, prepareRunFolder, releaseRunFolder } from '../../src-main/lab/run-folder';
 import { hostname } from 'node:os';
-import type { RunEvent, TestingProgress } from '../../src-shared/run-events';
+import type { RunEvent, StartedEvent, TestingProgress } from '../../src-shared/run-events';
+import type { CheckpointData } from '../../src-main/lab/protocol';
+import { decodeCheckpoint, encodeCheckpoint } from '../../src-main/engine/train/checkpoint';
 import { tempDir, tinyConfig } from '../train/fixtures';
 
 function collect(handle: RunHandle): RunEvent[] {
@@ -152,6 +154,26 @@ describe('Runner', () => {
     const failed = folder({ 'events.jsonl': started + line({ event: 'ended', status: 'failed' }) });
     prepareRunFolder(failed);
     expect(existsSync(join(failed, 'events.jsonl'))).toBe(false);
+  });
+
+  it("passes 'continuing' to the training process: a run that goes on is refused another copy of its dataset, a new one told", async () => {
+    const first = new Runner().enqueue({ config: tinyConfig({ epochs: 1 }), dataDir });
+    const saved: CheckpointData[] = [];
+    first.events.on('checkpoint-data', (c: CheckpointData) => saved.push(c));
+    expect((await first.done).status).toBe('completed');
+    // As if trained on another copy of the tiny shapes dataset than the one in dataDir.
+    const elsewhere = 'f'.repeat(64);
+    const resumeFrom = encodeCheckpoint({ ...decodeCheckpoint(saved[0].bytes), datasetHash: elsewhere });
+    const runner = new Runner(2);
+    const config = tinyConfig({ epochs: 2 });
+    const continuing = runner.enqueue({ config, dataDir, resumeFrom, continuing: true, startAt: { epoch: 1, step: 4 } });
+    const fresh = runner.enqueue({ config, dataDir, resumeFrom });
+    const [continued, started] = [collect(continuing), collect(fresh)];
+    const [a, b] = await Promise.all([continuing.done, fresh.done]);
+    expect(continued.map((e) => e.event)).toEqual(['ended']);
+    expect(a).toMatchObject({ status: 'failed', epochsCompleted: 1, step: 4, error: { code: 'DATASET_CHANGED', details: { trained: elsewhere } } });
+    expect(b.status).toBe('completed');
+    expect((started[0] as StartedEvent).datasetNote).toMatch(/^the checkpoint this run starts from was trained on a copy of .* with content hash f{12}…/);
   });
 
   it('queues runs: one at a time by default, a cancelled queued run never starts', async () => {

@@ -257,6 +257,83 @@ describe('trainer', () => {
     });
   });
 
+  /** The tiny dataset with one training pixel changed: the same spec, another copy (another content hash). */
+  function otherCopy(): Dataset {
+    const changed = { ...dataset, train: { ...dataset.train, images: dataset.train.images.slice() } };
+    changed.train.images[0] ^= 1;
+    return changed;
+  }
+
+  it('refuses to continue a run (runs resume) on another copy of its dataset, before its first batch; a new run from the checkpoint is told', async () => {
+    const config = tinyConfig({ epochs: 2 });
+    const [checkpoint] = (await run(config, { stopAfterEpoch: 1 })).checkpoints;
+    const other = otherCopy();
+    const [trained, loaded] = [datasetContentHash(dataset), datasetContentHash(other)];
+    expect(decodeCheckpoint(checkpoint).datasetHash).toBe(trained);
+    const numTensors = tf.memory().numTensors;
+
+    const refused = await run(config, { dataset: other, resumeFrom: checkpoint, continuing: true });
+    // Not even 'started': the store would have recorded the other copy as the run's dataset.
+    expect(refused.events.map((e) => e.event)).toEqual(['ended']);
+    expect(refused.ended).toMatchObject({
+      status: 'failed',
+      epochsCompleted: 1,
+      step: 4,
+      error: { code: 'DATASET_CHANGED', details: { field: 'dataset', dataset: dataset.name, trained, loaded, resuming: true } },
+    });
+    const message = refused.ended.error!.message;
+    expect(message).toContain(`this run's checkpoint (epoch 1) was trained on a copy of ${dataset.name} with content hash ${trained.slice(0, 12)}…`);
+    expect(message).toContain(`has ${loaded.slice(0, 12)}…`);
+    expect(message).toMatch(/odelab datasets list shows where .* is loaded from.*odelab train --resume <checkpoint file> \(checkpoints\/epoch-001\.ckpt/);
+    expect(refused.checkpoints).toHaveLength(0);
+    expect(tf.memory().numTensors).toBe(numTensors);
+
+    // On the copy it trained on, the run goes on as before, saying nothing.
+    const same = await run(config, { resumeFrom: checkpoint, continuing: true });
+    expect(same.ended.status).toBe('completed');
+    expect(same.events[0]).not.toHaveProperty('datasetNote');
+
+    // A new run from the checkpoint (train --resume) may fine-tune on other images: it trains, and says so.
+    const fresh = await run(config, { dataset: other, resumeFrom: checkpoint });
+    expect(fresh.ended.status).toBe('completed');
+    expect(fresh.batches.map((b) => b.step)).toEqual([5, 6, 7, 8]);
+    const started = fresh.events[0];
+    expect(started.event === 'started' && started.datasetNote).toBe(
+      `the checkpoint this run starts from was trained on a copy of ${dataset.name} with content hash ${trained.slice(0, 12)}…; ` +
+        `the copy loaded now (generated) has ${loaded.slice(0, 12)}…: ` +
+        'this run trains on other images than its weights were trained on',
+    );
+    expect(decodeCheckpoint(fresh.checkpoints[0]).datasetHash).toBe(loaded);
+
+    // A checkpoint written before the hash was kept is not judged, either way.
+    const old = encodeCheckpoint({ ...decodeCheckpoint(checkpoint), datasetHash: undefined });
+    expect(decodeCheckpoint(old).datasetHash).toBeUndefined();
+    const fromOld = await run(config, { dataset: other, resumeFrom: old, continuing: true });
+    expect(fromOld.ended.status).toBe('completed');
+    expect(fromOld.events[0]).not.toHaveProperty('datasetNote');
+  });
+
+  it('evaluates a checkpoint on another copy of its dataset, saying so; on its own copy, or an old checkpoint, without a word', async () => {
+    const [checkpoint] = (await run(tinyConfig({ epochs: 1 }))).checkpoints;
+    const other = otherCopy();
+    const [trained, loaded] = [datasetContentHash(dataset), datasetContentHash(other)];
+    for (const split of ['test', 'train'] as const) {
+      const result = await evaluateCheckpoint(checkpoint, other, { name: 'run 3, epoch 1', split, limit: 30 });
+      expect(result).toMatchObject({ split, count: 30, datasetHash: loaded, trainedOnDatasetHash: trained });
+      expect(result.warnings).toEqual([
+        `run 3, epoch 1 was trained on a copy of ${dataset.name} with content hash ${trained.slice(0, 12)}…; the copy loaded ` +
+          `now (generated) has ${loaded.slice(0, 12)}…: these scores are on other images than ` +
+          `the run's own; to score it on those, put back the copy it trained on (odelab datasets list shows where ` +
+          `${dataset.name} is loaded from; remove or replace that copy)`,
+      ]);
+    }
+    const own = await evaluateCheckpoint(checkpoint, dataset, { limit: 30 });
+    expect(own).toMatchObject({ datasetHash: trained, trainedOnDatasetHash: trained, warnings: [] });
+    const old = await evaluateCheckpoint(encodeCheckpoint({ ...decodeCheckpoint(checkpoint), datasetHash: undefined }), other, { limit: 30 });
+    expect(old).toMatchObject({ datasetHash: loaded, warnings: [] });
+    expect(old).not.toHaveProperty('trainedOnDatasetHash');
+  });
+
   it('keeps the tensor count flat across batches', async () => {
     const { tensorsAtBatch } = await run(tinyConfig({ epochs: 2, model: { name: 'shapes-odenet', solver: { method: 'dopri5', gradient: 'adjoint' } } }));
     expect(new Set(tensorsAtBatch.slice(1)).size).toBe(1);

@@ -7,6 +7,7 @@ import { decodeCheckpoint, sameSubset, trainedOnOf, trainingSubsetOf, type Check
 import { evaluate, evaluationOptions, type Evaluation } from './evaluate';
 import { loadWeights } from './weights';
 import { trainingIndices } from './trainer';
+import { datasetChange, evaluationNote } from './dataset-identity';
 import { GradientWorkerPool } from '../parallel';
 import type { BackendName } from '../backend';
 
@@ -77,7 +78,7 @@ export function checkEvaluationRequest(
  * Held-out images must be unseen: refused when the run trained on every image, or continued from a checkpoint
  * trained on other images.
  */
-function splitImages(dataset: Dataset, checkpoint: Checkpoint, split: SplitName): Split & { indices?: Uint32Array } {
+function splitImages(dataset: Dataset, checkpoint: Checkpoint, split: SplitName, hash: string): Split & { indices?: Uint32Array } {
   if (split !== 'held-out') return dataset[split];
   const { config } = checkpoint;
   const trained = trainingIndices(config, dataset);
@@ -91,7 +92,6 @@ function splitImages(dataset: Dataset, checkpoint: Checkpoint, split: SplitName)
     );
   }
   // The complement of the subset is only unseen in the very images the run trained on.
-  const hash = datasetContentHash(dataset);
   if (checkpoint.datasetHash && checkpoint.datasetHash !== hash) {
     throw new LabError(
       'INVALID_ARGUMENT',
@@ -113,18 +113,35 @@ function splitImages(dataset: Dataset, checkpoint: Checkpoint, split: SplitName)
   return complement(dataset.train, trained);
 }
 
+export interface CheckpointEvaluation extends Evaluation {
+  epoch: number;
+  split: SplitName;
+  weights: WeightsName;
+  /** datasetContentHash of the dataset scored. */
+  datasetHash: string;
+  /** The checkpoint's: the copy its run trained on (absent in checkpoints written before it was kept). */
+  trainedOnDatasetHash?: string;
+  /**
+   * What the scores' reader should know: the dataset scored is another copy (other content) than the run trained
+   * on. Scored anyway, as that can be deliberate; 'held-out' is refused instead (its images are unknown there).
+   */
+  warnings: string[];
+}
+
 export async function evaluateCheckpoint(
   bytes: Uint8Array,
   dataset: Dataset,
   { name, workers = 1, backend, split = 'test', limit, batchSize, weights, onProgress }: CheckpointEvaluationOptions = {},
-): Promise<Evaluation & { epoch: number; split: SplitName; weights: WeightsName }> {
+): Promise<CheckpointEvaluation> {
   // Checked before the model is built; batches() checks batchSize with the same helper, but only once it runs.
   if (limit !== undefined) requirePositiveInteger('limit', limit);
   if (batchSize !== undefined) requirePositiveInteger('batchSize', batchSize);
   const checkpoint = decodeCheckpoint(bytes, name);
   const { config, average } = checkpoint;
   const scoredWeights = checkEvaluationRequest(checkpoint, { name, split, weights });
-  const images = splitImages(dataset, checkpoint, split);
+  const hash = datasetContentHash(dataset);
+  const images = splitImages(dataset, checkpoint, split, hash);
+  const change = datasetChange(checkpoint, dataset, hash);
   const scored = limit === undefined ? images : head(images, limit);
   const ctx = { classes: dataset.classes.length, imageShape: dataset.imageShape, seed: config.seed };
   const model = buildModel(config.model, ctx);
@@ -137,7 +154,16 @@ export async function evaluateCheckpoint(
     const result = await evaluate(model, scored, { ...options, batchSize: batchSize ?? options.batchSize }, { pool, onProgress });
     // Misclassified images by their index in the dataset's split (held-out ones: in the training split).
     const misclassified = images.indices ? result.misclassified.map((i) => images.indices![i]) : result.misclassified;
-    return { ...result, misclassified, epoch: checkpoint.epoch, split, weights: scoredWeights };
+    return {
+      ...result,
+      misclassified,
+      epoch: checkpoint.epoch,
+      split,
+      weights: scoredWeights,
+      datasetHash: hash,
+      ...(checkpoint.datasetHash ? { trainedOnDatasetHash: checkpoint.datasetHash } : {}),
+      warnings: change ? [evaluationNote(change, name)] : [],
+    };
   } finally {
     await pool?.dispose();
     tf.dispose(model.params);

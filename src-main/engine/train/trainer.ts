@@ -30,6 +30,7 @@ import {
   type TrainingSubset,
 } from './checkpoint';
 import { evaluate, evaluationOptions } from './evaluate';
+import { continuingMessage, datasetChange, startingNote } from './dataset-identity';
 import { loadWeights } from './weights';
 import { createOptimizer, type Optimizer } from './optimizers';
 import { updateAverage } from './weight-average';
@@ -48,6 +49,13 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** Continue from this checkpoint (bytes as written by `saveCheckpoint`). */
   resumeFrom?: Uint8Array;
+  /**
+   * The checkpoint is this run's own and the run goes on (runs resume): on a copy of the dataset with other content
+   * than the checkpoint was trained on, the run ends failed (DATASET_CHANGED) before its first batch, rather than
+   * mix two datasets' epochs in one run. Otherwise (a new run from a checkpoint, train --resume: fine-tuning on other
+   * images can be deliberate) the started event says so in its datasetNote.
+   */
+  continuing?: boolean;
   /** Persists a checkpoint (awaited before the 'checkpoint' event). */
   saveCheckpoint?: (bytes: Uint8Array, epoch: number, step: number) => Promise<void> | void;
   /** Stop after this many epochs in total (for tests of resume); defaults to config.epochs. */
@@ -156,6 +164,8 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
   const scored = average?.model ?? model;
   let epoch = 0;
   let step = 0;
+  /** Set when a new run starts from a checkpoint trained on another copy of its dataset. */
+  let datasetNote: string | undefined;
   const finish = async (status: EndedEvent['status'], error?: RunErrorInfo): Promise<EndedEvent> => {
     await owned.pool?.dispose();
     optimizer.dispose();
@@ -179,6 +189,17 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
       // Set first: if the restore fails, the ended event still says where the run stood.
       epoch = c.epoch;
       step = c.step;
+      const change = datasetChange(c, dataset, state.datasetHash);
+      // Before the started event: the store would record the loaded copy as the run's dataset.
+      if (change && opts.continuing) {
+        const { dataset: name, trained, loaded } = change;
+        return finish('failed', {
+          code: 'DATASET_CHANGED',
+          message: continuingMessage(change, c.epoch),
+          details: { field: 'dataset', dataset: name, trained, loaded, resuming: true },
+        });
+      }
+      if (change) datasetNote = startingNote(change);
       restore(state, c, config.emaDecay);
     } catch (e) {
       // A checkpoint that is corrupt or belongs to another model or configuration: the run cannot start.
@@ -213,6 +234,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
     config,
     backend: opts.backend,
     ...(opts.backendNote ? { backendNote: opts.backendNote } : {}),
+    ...(datasetNote ? { datasetNote } : {}),
     parameterCount: parameterCount(model),
     trainSize: split.labels.length,
     testSize: dataset.test.labels.length,
