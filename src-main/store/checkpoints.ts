@@ -13,7 +13,7 @@ export function saveCheckpoint(db: Db, runId: number, c: { epoch: number; step: 
   ).run(runId, c.epoch, c.step, c.data.byteLength, new Date().toISOString(), Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength));
 }
 
-/** A run's checkpoint at `epoch`, or its latest when no epoch is given. */
+/** A run's checkpoint at `epoch`, or its latest when no epoch is given; NOT_FOUND saying which is missing, the run or the checkpoint. */
 export function loadCheckpoint(db: Db, runId: number, epoch?: number): CheckpointInfo & { data: Uint8Array } {
   const row = (
     epoch === undefined
@@ -21,6 +21,9 @@ export function loadCheckpoint(db: Db, runId: number, epoch?: number): Checkpoin
       : db.prepare('SELECT epoch, step, bytes, created_at, data FROM checkpoints WHERE run_id = ? AND epoch = ?').get(runId, epoch)
   ) as { epoch: number; step: number; bytes: number; created_at: string; data: Buffer } | undefined;
   if (!row) {
+    if (!db.prepare('SELECT 1 FROM runs WHERE id = ?').get(runId)) {
+      throw new LabError('NOT_FOUND', `run ${runId} does not exist in this database`, { runId });
+    }
     // Which epochs it does have, so the user can pick one.
     const epochs = db.prepare('SELECT epoch FROM checkpoints WHERE run_id = ? ORDER BY epoch').pluck().all(runId) as number[];
     const has = epoch === undefined || epochs.length === 0 ? '' : `; it has epoch${epochs.length > 1 ? 's' : ''} ${epochs.join(', ')}`;

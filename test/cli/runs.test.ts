@@ -182,6 +182,7 @@ describe('odelab runs', () => {
       const missing = odelab('runs', 'show', '999', '--db', copy);
       expect(missing.code).toBe(1);
       expect(missing.stderr).toMatch(/NOT_FOUND: run 999 does not exist/);
+      expect(odelab('eval', '--run', '999', '--db', copy)).toMatchObject({ code: 1, stderr: 'NOT_FOUND: run 999 does not exist in this database\n' });
       expect(odelab('runs', 'show', 'abc', '--db', copy).code).toBe(2);
     });
   });

@@ -61,6 +61,9 @@ describe('runs', () => {
     const db = freshDb();
     const id = insertRunRow(db);
     expect(() => loadCheckpoint(db, id)).toThrow(/^NOT_FOUND: run \d+ has no checkpoint$/);
+    // A run that does not exist is not a run without checkpoints.
+    expect(() => loadCheckpoint(db, 999)).toThrow(/^NOT_FOUND: run 999 does not exist in this database$/);
+    expect(() => loadCheckpoint(db, 999, 1)).toThrow(/^NOT_FOUND: run 999 does not exist in this database$/);
     for (const epoch of [1, 3]) saveCheckpoint(db, id, { epoch, step: 10 * epoch, data: new Uint8Array([epoch]) });
     expect(loadCheckpoint(db, id)).toMatchObject({ epoch: 3, step: 30, data: new Uint8Array([3]) });
     expect(loadCheckpoint(db, id, 1)).toMatchObject({ epoch: 1, step: 10 });
