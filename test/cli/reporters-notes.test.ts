@@ -1,0 +1,33 @@
+/** The terminal reporter's notes on a run's start: each a `warning:` line on stderr, apart from the run's lines. */
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { progressReporter } from '../../src-main/cli/reporters';
+import type { StartedEvent } from '../../src-shared/run-events';
+import { tinyConfig } from '../train/fixtures';
+
+class Sink extends Writable {
+  text = '';
+  override _write(chunk: Buffer, _encoding: string, done: () => void) {
+    this.text += chunk.toString();
+    done();
+  }
+}
+
+const started = (notes: Partial<StartedEvent>) =>
+  ({ event: 'started', config: tinyConfig(), backend: 'cpu', parameterCount: 10, trainSize: 240, testSize: 70, batchesPerEpoch: 4, startEpoch: 1, startStep: 4, datasetSource: 'data-dir', ...notes }) as StartedEvent;
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('progressReporter on a run start', () => {
+  it('prints the backend and dataset notes as warnings on stderr, and nothing without them', () => {
+    const stderr: string[] = [];
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (stderr.push(String(chunk)), true));
+    const out = new Sink();
+    const { event } = progressReporter({ out, bars: new Sink() });
+    event(started({ backendNote: 'the cpu backend is slow', datasetNote: 'the checkpoint this run starts from was trained on another copy' }));
+    expect(stderr).toEqual(['warning: the cpu backend is slow\n', 'warning: the checkpoint this run starts from was trained on another copy\n']);
+    expect(out.text).not.toContain('warning');
+    event(started({}));
+    expect(stderr).toHaveLength(2);
+  });
+});
