@@ -13,7 +13,10 @@ export function saveCheckpoint(db: Db, runId: number, c: { epoch: number; step: 
   ).run(runId, c.epoch, c.step, c.data.byteLength, new Date().toISOString(), Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength));
 }
 
-/** A run's checkpoint at `epoch`, or its latest when no epoch is given; NOT_FOUND saying which is missing, the run or the checkpoint. */
+/**
+ * A run's checkpoint at `epoch`, or its latest when no epoch is given; NOT_FOUND saying which is missing, the run or
+ * the checkpoint; STORE_UNREADABLE when its bytes are damaged (checkpointProblem).
+ */
 export function loadCheckpoint(db: Db, runId: number, epoch?: number): CheckpointInfo & { data: Uint8Array } {
   const row = (
     epoch === undefined
@@ -32,6 +35,15 @@ export function loadCheckpoint(db: Db, runId: number, epoch?: number): Checkpoin
       epoch,
       epochs,
     });
+  }
+  // Damage in the store is the store's failure (exit 1), not a bad argument, and is caught before a resume claims the run.
+  const problem = checkpointProblem(row.data, row);
+  if (problem) {
+    throw new LabError(
+      'STORE_UNREADABLE',
+      `the checkpoint of run ${runId} at epoch ${row.epoch} in ${db.name} is damaged: ${problem}; odelab db check lists every damaged checkpoint`,
+      { runId, epoch: row.epoch, path: db.name },
+    );
   }
   return { epoch: row.epoch, step: row.step, bytes: row.bytes, createdAt: row.created_at, data: new Uint8Array(row.data) };
 }

@@ -22,7 +22,7 @@ import {
   THIS_PROCESS,
 } from '../../src-main/store';
 import { RunConfig } from '../../src-shared/run-config';
-import { freshDb, insertRunRow, sampleConfig } from './fixtures';
+import { checkpointBytes, expectLabError, freshDb, insertRunRow, sampleConfig } from './fixtures';
 
 const started = { backend: 'wasm', parameterCount: 14762, trainSize: 2700, testSize: 6000, batchesPerEpoch: 23, datasetId: null };
 
@@ -64,17 +64,34 @@ describe('runs', () => {
     // A run that does not exist is not a run without checkpoints.
     expect(() => loadCheckpoint(db, 999)).toThrow(/^NOT_FOUND: run 999 does not exist in this database$/);
     expect(() => loadCheckpoint(db, 999, 1)).toThrow(/^NOT_FOUND: run 999 does not exist in this database$/);
-    for (const epoch of [1, 3]) saveCheckpoint(db, id, { epoch, step: 10 * epoch, data: new Uint8Array([epoch]) });
-    expect(loadCheckpoint(db, id)).toMatchObject({ epoch: 3, step: 30, data: new Uint8Array([3]) });
+    for (const epoch of [1, 3]) saveCheckpoint(db, id, { epoch, step: 10 * epoch, data: checkpointBytes(epoch, 10 * epoch) });
+    expect(loadCheckpoint(db, id)).toMatchObject({ epoch: 3, step: 30, data: new Uint8Array(checkpointBytes(3, 30)) });
     expect(loadCheckpoint(db, id, 1)).toMatchObject({ epoch: 1, step: 10 });
     expect(() => loadCheckpoint(db, id, 2)).toThrow(/^NOT_FOUND: run \d+ has no checkpoint for epoch 2; it has epochs 1, 3$/);
     // Which run stored given bytes (a checkpoint file's provenance): by content, the oldest run if several.
     const other = insertRunRow(db);
     saveCheckpoint(db, other, { epoch: 1, step: 10, data: new Uint8Array([7, 7]) });
-    saveCheckpoint(db, other, { epoch: 2, step: 20, data: new Uint8Array([3]) });
+    saveCheckpoint(db, other, { epoch: 2, step: 20, data: checkpointBytes(3, 30) });
     expect(runWithCheckpoint(db, new Uint8Array([7, 7]))).toBe(other);
-    expect(runWithCheckpoint(db, new Uint8Array([3]))).toBe(id);
+    expect(runWithCheckpoint(db, checkpointBytes(3, 30))).toBe(id);
     expect(runWithCheckpoint(db, new Uint8Array([7]))).toBeUndefined();
+  });
+
+  it('refuses a damaged stored checkpoint as the store failing (STORE_UNREADABLE), naming run, epoch and store', () => {
+    const db = freshDb();
+    const id = insertRunRow(db);
+    const data = checkpointBytes(1, 10);
+    data[data.length - 50] ^= 1;
+    saveCheckpoint(db, id, { epoch: 1, step: 10, data });
+    expectLabError(
+      () => loadCheckpoint(db, id),
+      'STORE_UNREADABLE',
+      new RegExp(
+        `^STORE_UNREADABLE: the checkpoint of run ${id} at epoch 1 in ${db.name} is damaged: the data is not a valid checkpoint: its content ` +
+          'does not match its checksum \\(damaged\\); odelab db check lists every damaged checkpoint$',
+      ),
+      { runId: id, epoch: 1 },
+    );
   });
 
   it('filters by status, tag, model and study; newest first; limit', () => {
