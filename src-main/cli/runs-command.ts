@@ -77,6 +77,11 @@ function startedFromLine(from: StartedFrom, parentId: number | null): string {
   return `started from ${from.file} (epoch ${from.epoch}, step ${from.step}; sha256 ${from.sha256.slice(0, 16)}…; ${whose})`;
 }
 
+/** A run's tags and notes as text lines (notes' own line breaks kept, indented under the first); '—' when unset. */
+function tagsAndNotesLines(run: { tags: string[]; notes: string }): { tags: string; notes: string } {
+  return { tags: `tags: ${run.tags.join(', ') || '—'}`, notes: `notes: ${run.notes.replace(/\r?\n/g, '\n       ') || '—'}` };
+}
+
 async function output(text: string, out: string | undefined): Promise<void> {
   if (!out) {
     process.stdout.write(text.endsWith('\n') ? text : text + '\n');
@@ -120,7 +125,7 @@ function listCommand(): Command {
 
 function showCommand(): Command {
   return new Command('show')
-    .description('a run: config, status, error, checkpoints and per-epoch metrics')
+    .description('a run: config, status, error, tags and notes, checkpoints and per-epoch metrics')
     .argument('<id>', 'run id')
     .addOption(dbOption())
     .addOption(jsonOption())
@@ -143,6 +148,9 @@ function showCommand(): Command {
           listLine(run),
           `created ${run.createdAt}${run.endedAt ? `, ended ${run.endedAt}` : ''}; backend ${run.backend ?? '—'}; ${run.parameterCount ?? '—'} parameters`,
           ...(run.error ? [describeError(run.error)] : []),
+          // Only when set: most runs have neither, and runs tag shows both.
+          ...(run.tags.length ? [tagsAndNotesLines(run).tags] : []),
+          ...(run.notes ? [tagsAndNotesLines(run).notes] : []),
           ...epochs.map(
             (e) =>
               `  epoch ${e.epoch}: loss ${fixed(e.loss)} acc ${pct(e.accuracy)} | test loss ${fixed(e.testLoss)} acc ${pct(e.testAccuracy)} | NFE ${e.nfeForwardMean.toFixed(1)}/${e.nfeBackwardMean.toFixed(1)} | ${e.seconds.toFixed(1)} s`,
@@ -206,7 +214,7 @@ function seriesCommand(): Command {
 
 function tagCommand(): Command {
   return new Command('tag')
-    .description("change a run's tags and notes")
+    .description("change a run's tags and notes, then print them")
     .argument('<id>', 'run id')
     .option('--add <tag...>', 'tags to add', names)
     .option('--remove <tag...>', 'tags to remove', names)
@@ -224,7 +232,10 @@ function tagCommand(): Command {
         })();
         const after = getRun(store.db, runId);
         if (opts.json) printJson({ id: runId, tags: after.tags, notes: after.notes });
-        else process.stdout.write(`run ${runId}: tags ${after.tags.join(', ') || '—'}\n`);
+        else {
+          const { tags, notes } = tagsAndNotesLines(after);
+          process.stdout.write(`run ${runId}: ${tags}\n${notes}\n`);
+        }
       }, { existing: true });
     });
 }

@@ -102,6 +102,20 @@ describe('odelab runs', () => {
       });
       expect(json('runs', 'tag', String(runId), '--remove', 'euler', '--db', db).tags).toEqual(['baseline']);
       expect(json('runs', 'list', '--tag', 'baseline', '--db', db).map((r: { id: number }) => r.id)).toEqual([runId]);
+
+      // As text too: tag echoes the tags and notes it leaves, and show lists them when set (multi-line notes indented).
+      expect(odelab('runs', 'tag', String(runId), '--add', 'reference', '--notes', 'the reference\nsecond line', '--db', db)).toEqual({
+        code: 0,
+        stdout: `run ${runId}: tags: baseline, reference\nnotes: the reference\n       second line\n`,
+        stderr: '',
+      });
+      const shown = odelab('runs', 'show', String(runId), '--db', db).stdout.split('\n');
+      const at = shown.indexOf('tags: baseline, reference');
+      expect(at).toBeGreaterThan(0);
+      expect(shown.slice(at + 1, at + 3)).toEqual(['notes: the reference', '       second line']);
+      // A run with neither shows neither; tag says so with '—'.
+      expect(odelab('runs', 'show', String(otherId), '--db', db).stdout).not.toMatch(/^(tags|notes):/m);
+      expect(odelab('runs', 'tag', String(otherId), '--db', db).stdout).toBe(`run ${otherId}: tags: —\nnotes: —\n`);
     });
 
     it('shows the in-epoch evaluations (--eval-every) and exports them as CSV', () => {
