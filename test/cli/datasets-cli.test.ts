@@ -16,6 +16,10 @@ const MNIST_DIR = path.join(path.dirname(createRequire(import.meta.url).resolve(
 const FASHION_DIR = '/usr/share/datasets/fashion-mnist';
 const FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 
+/** The last line of `datasets list` without --verify. */
+const NOT_VERIFIED =
+  '(not verified: each copy judged by its manifest or file names; fetch and train check every file and skip a damaged copy; --verify checks them now)';
+
 let root: string;
 let dataDir: string;
 
@@ -123,18 +127,64 @@ describe('odelab datasets import, fetch, list', () => {
         `               classes: ${FASHION_CLASSES.join(', ')}`,
         `shapes         generated on first use, cached in ${dataDir}/shapes`,
         `               classes: single: triangle, circle, rectangle; compound: 7 classes`,
+        NOT_VERIFIED,
         '',
       ].join('\n'),
     );
     const empty = path.join(root, 'empty');
-    const json = JSON.parse(odelab('list', '--json', '--data-dir', empty).stdout) as { dataDir: string; datasets: { kind: string; source: unknown }[] };
+    const json = JSON.parse(odelab('list', '--json', '--data-dir', empty).stdout) as { dataDir: string; verified: boolean; datasets: { kind: string; source: unknown }[] };
     expect(json.dataDir).toBe(empty);
+    expect(json.verified).toBe(false);
     expect(json.datasets.map((d) => [d.kind, d.source])).toEqual([
       ['mnist', { kind: 'system', path: MNIST_DIR }],
       ['fashion-mnist', { kind: 'system', path: FASHION_DIR }],
       ['shapes', { kind: 'generated', path: path.join(empty, 'shapes') }],
     ]);
     expect(existsSync(empty)).toBe(false); // listing creates nothing
+  });
+});
+
+describe('odelab datasets list --verify', () => {
+  it("checks every file as fetch does: a damaged data directory copy is listed skipped, with the source used instead; without --verify the listing says it did not check", async () => {
+    // The imported copy with its training images cut short (what a full disk or an interrupted copy leaves).
+    const damaged = path.join(root, 'list-damaged');
+    await cp(path.join(dataDir, 'fashion-mnist'), path.join(damaged, 'fashion-mnist'), { recursive: true });
+    const images = path.join(damaged, 'fashion-mnist', 'train-images-idx3-ubyte.gz');
+    await writeFile(images, (await readFile(images)).subarray(0, 100_000));
+
+    const plain = odelab('list', '--data-dir', damaged);
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toContain(`fashion-mnist  data directory copy in ${damaged}/fashion-mnist (imported from ${FASHION_DIR})\n`);
+    expect(plain.stdout.endsWith(`${NOT_VERIFIED}\n`)).toBe(true);
+
+    const verified = odelab('list', '--verify', '--data-dir', damaged);
+    expect(verified.code).toBe(0);
+    const lines = verified.stdout.split('\n');
+    const at = lines.indexOf(`fashion-mnist  system copy in ${FASHION_DIR}`);
+    expect(at).toBeGreaterThan(0);
+    expect(lines[at + 1]).toMatch(
+      new RegExp(`^ {15}skipped the data directory copy in ${damaged}/fashion-mnist: DATASET_CORRUPT: ${images}: changed since it was verified: expected SHA-256 [0-9a-f]{64}, found [0-9a-f]{64}$`),
+    );
+    expect(lines[at + 2]).toBe(`               classes: ${FASHION_CLASSES.join(', ')}`);
+    expect(lines).toContain(`mnist          system copy in ${MNIST_DIR}`);
+    expect(lines.at(-2)).toBe('(verified: every file of each copy read and checked, as fetch and train check them)');
+
+    const json = JSON.parse(odelab('list', '--verify', '--json', '--data-dir', damaged).stdout) as {
+      verified: boolean;
+      datasets: { kind: string; source: unknown; skipped?: { source: string; path: string; reason: string }[] }[];
+    };
+    expect(json.verified).toBe(true);
+    expect(json.datasets.map((d) => [d.kind, d.source, d.skipped?.map((k) => [k.source, k.path])])).toEqual([
+      ['mnist', { kind: 'system', path: MNIST_DIR }, []],
+      ['fashion-mnist', { kind: 'system', path: FASHION_DIR }, [['data-dir', path.join(damaged, 'fashion-mnist')]]],
+      ['shapes', { kind: 'generated', path: path.join(damaged, 'shapes') }, undefined],
+    ]);
+
+    // An intact copy passes, and checking writes nothing where there is no data directory.
+    expect(odelab('list', '--verify', '--data-dir', dataDir).stdout).toContain(`fashion-mnist  data directory copy in ${dataDir}/fashion-mnist (imported from ${FASHION_DIR})\n               classes:`);
+    const none = path.join(root, 'verify-empty');
+    expect(odelab('list', '--verify', '--data-dir', none).code).toBe(0);
+    expect(existsSync(none)).toBe(false);
   });
 });
 
