@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { LabError } from '../../src-shared/errors';
 import { readStoredConfig, type RunConfig } from '../../src-shared/run-config';
@@ -71,6 +72,16 @@ function checkLaunch(config: RunConfig, opts: LaunchOptions): void {
   if (dir && existsSync(dir) && !statSync(dir).isDirectory()) {
     throw new LabError('INVALID_ARGUMENT', `--data-dir ${dir} is a file, not a folder`, { field: 'dataDir', path: dir });
   }
+}
+
+/**
+ * What the user should know about a launch that does not stop it: more worker threads than cores make every batch
+ * slower (the shards wait for each other at each solver step; 64 on 2 cores turned a 5 s test set into 90 s).
+ */
+function launchWarnings(request: RunRequest): string[] {
+  const cores = availableParallelism();
+  if ((request.workers ?? 1) <= cores) return [];
+  return [`--workers ${request.workers} is more than this machine's ${cores} cores: each batch waits for shards that share a core, so training is slower than with --workers ${cores}`];
 }
 
 export type StartOptions = LaunchOptions & {
@@ -214,7 +225,8 @@ export class LabService {
       return { bytes: checkpoint?.data, wallSecondsBefore: wall ?? 0, startAt: { epoch: keepEpoch, step: keepStep } };
     });
     const request = { config, resumeFrom: resume.bytes, startAt: resume.startAt, continuing: true, ...opts, outDir };
-    return { ...this.launch(runId, request, resume.wallSecondsBefore), warnings };
+    const launched = this.launch(runId, request, resume.wallSecondsBefore);
+    return { ...launched, warnings: [...warnings, ...launched.warnings] };
   }
 
   private launch(runId: number, request: RunRequest, wallSecondsBefore = 0): RecordedRun {
@@ -243,7 +255,7 @@ export class LabService {
     // Ended: the folder is no longer in use (for a long-lived process, which stays alive after the run).
     const { outDir } = request;
     if (outDir) void handle.done.finally(() => releaseRunFolder(outDir));
-    return { runId, handle, writer, ended, warnings: [] };
+    return { runId, handle, writer, ended, warnings: launchWarnings(request) };
   }
 
   /**

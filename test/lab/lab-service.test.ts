@@ -3,6 +3,7 @@
  * a run cut off after an epoch resumes in place with exactly the losses of an uninterrupted run.
  */
 import { spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -311,6 +312,23 @@ describe('LabService', () => {
     expect(await exited).toBe('SIGKILL');
     expect(getRun(other.db, killed.runId)).toMatchObject({ status: 'cancelled', cancelRequested: null, error: null });
     other.close();
+    store.close();
+  });
+
+  it('warns, without refusing, of more worker threads than the machine has cores', async () => {
+    const store = openStore(tempDbPath());
+    const service = new LabService(store);
+    const cores = availableParallelism();
+    const many = service.startRun(tinyConfig(), { dataDir, workers: cores + 1 });
+    many.handle.kill();
+    expect(many.warnings).toEqual([
+      `--workers ${cores + 1} is more than this machine's ${cores} cores: each batch waits for shards that share a core, so training is slower than with --workers ${cores}`,
+    ]);
+    await many.ended;
+    const enough = service.startRun(tinyConfig(), { dataDir, workers: cores });
+    enough.handle.kill();
+    expect(enough.warnings).toEqual([]);
+    await enough.ended;
     store.close();
   });
 
