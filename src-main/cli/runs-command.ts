@@ -4,6 +4,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { describeError, LabError } from '../../src-shared/errors';
 import { STORED_RUN_STATUSES, type RunSummary, type StartedFrom, type StoredRunStatus } from '../../src-shared/run-record';
 import { MODEL_NAMES } from '../../src-shared/run-config';
@@ -17,6 +18,7 @@ import {
   getRun,
   importExportDocument,
   integrityCheck,
+  loadCheckpoint,
   checkStoredCheckpoints,
   parseExportDocument,
   listRuns,
@@ -359,11 +361,37 @@ function resumeCommand(): Command {
   );
 }
 
+function checkpointCommand(): Command {
+  return new Command('checkpoint')
+    .description("write a run's stored checkpoint to a file (its latest, or --epoch's): to share it, or to start a new run from it with train --resume")
+    .argument('<id>', 'run id')
+    .option('--epoch <n>', "that epoch's checkpoint", positiveInt)
+    .requiredOption('--out <file>', 'the file to write (refused if it exists, unless --force)')
+    .option('--force', 'replace the file if it exists')
+    .addOption(dbOption())
+    .addOption(jsonOption())
+    .action((id: string, opts: { epoch?: number; out: string; force?: boolean; db?: string; json?: boolean }) => {
+      const [runId] = runIds([id]);
+      return withStore(opts.db, async (store) => {
+        const c = loadCheckpoint(store.db, runId, opts.epoch); // checked: a damaged one is refused, naming it
+        try {
+          await writeFile(opts.out, c.data, { flag: opts.force ? 'w' : 'wx' });
+        } catch (e) {
+          const why = (e as NodeJS.ErrnoException).code === 'EEXIST' ? 'it exists (--force replaces it)' : fileProblem(e);
+          throw new LabError('INVALID_ARGUMENT', `--out: cannot write ${opts.out}: ${why}`, { field: 'out', path: opts.out });
+        }
+        const written = { runId, epoch: c.epoch, step: c.step, bytes: c.bytes, file: resolve(opts.out) };
+        if (opts.json) printJson(written);
+        else process.stdout.write(`run ${runId}, epoch ${c.epoch} (step ${c.step}, ${(c.bytes / 1024).toFixed(0)} KiB) written to ${written.file}\n`);
+      }, { existing: true });
+    });
+}
+
 export function runsCommand(): Command {
   const runs = new Command('runs')
-    .description('the runs in the run store: list, show, diff, series, tag, delete, export, import, resume, cancel')
+    .description('the runs in the run store: list, show, diff, series, tag, delete, export, import, resume, cancel, checkpoint')
     .addHelpText('after', STORE_HELP);
-  for (const sub of [listCommand(), showCommand(), diffCommand(), seriesCommand(), tagCommand(), deleteCommand(), exportCommand(), importCommand(), resumeCommand(), cancelCommand()]) {
+  for (const sub of [listCommand(), showCommand(), diffCommand(), seriesCommand(), tagCommand(), deleteCommand(), exportCommand(), importCommand(), resumeCommand(), cancelCommand(), checkpointCommand()]) {
     runs.addCommand(sub);
   }
   return runs;

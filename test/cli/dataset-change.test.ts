@@ -69,7 +69,7 @@ describe('a run whose dataset was replaced by another copy', () => {
     expect(message).toContain(`was trained on a copy of MNIST with content hash ${short(trained)}; the copy loaded now (`);
     expect(message).toContain(`a custom dataset imported with --force) has ${short(loaded)}`);
     expect(message).toContain('odelab datasets list');
-    expect(message).toContain('odelab train --resume <checkpoint file>');
+    expect(message).toContain(`odelab runs checkpoint <this run's id> --epoch ${kept} --out <file>, then odelab train --resume <file>`);
     // The record still says what the run trained on, and nothing of the other copy's images.
     const after = JSON.parse(odelab('runs', 'show', String(runId), '--json').stdout);
     expect(after).toMatchObject({ status: 'failed', error: { code: 'DATASET_CHANGED' }, datasetId: before.datasetId, testSize: 10_000 });
@@ -88,8 +88,21 @@ describe('a run whose dataset was replaced by another copy', () => {
     expect(json.code).toBe(0);
     expect(JSON.parse(json.stdout)).toMatchObject({ count: 100, datasetHash: loaded, trainedOnDatasetHash: trained, warnings: [expect.stringContaining(short(loaded))] });
 
-    // train --resume: a new run from the checkpoint trains on the loaded copy (fine-tuning can be deliberate), told so.
-    const fresh = odelab('train', '--resume', checkpointFile, '--epochs', String(kept + 1), '--json');
+    // As the message says: the stored checkpoint written out (the --out folder's copy, byte for byte), never over a
+    // file unasked; then train --resume, a new run that trains on the loaded copy (fine-tuning can be deliberate), told so.
+    const written = join(root, 'kept.ckpt');
+    const wrote = odelab('runs', 'checkpoint', String(runId), '--epoch', String(kept), '--out', written);
+    expect(wrote).toMatchObject({ code: 0, stderr: '', stdout: expect.stringMatching(new RegExp(`^run ${runId}, epoch ${kept} \\(step \\d+, \\d+ KiB\\) written to ${written}\n$`)) });
+    expect(readFileSync(written).equals(readFileSync(checkpointFile))).toBe(true);
+    expect(odelab('runs', 'checkpoint', String(runId), '--out', written)).toMatchObject({
+      code: 2,
+      stderr: `INVALID_ARGUMENT: --out: cannot write ${written}: it exists (--force replaces it)\n`,
+    });
+    expect(odelab('runs', 'checkpoint', String(runId), '--epoch', '9', '--out', join(root, 'none.ckpt'))).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(new RegExp(`run ${runId} has no checkpoint for epoch 9; it has epochs? `)),
+    });
+    const fresh = odelab('train', '--resume', written, '--epochs', String(kept + 1), '--json');
     expect(fresh.code).toBe(0);
     const freshEvents = jsonLines(fresh.stdout);
     expect(freshEvents[0]).toMatchObject({ event: 'started', testSize: 100 });

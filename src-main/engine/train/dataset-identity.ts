@@ -48,11 +48,10 @@ function putBack(c: DatasetChange): string {
 
 /** Why a run that continues (runs resume) on another copy is stopped before its first batch. */
 export function continuingMessage(c: DatasetChange, epoch: number): string {
-  const file = `checkpoints/epoch-${String(epoch).padStart(3, '0')}.ckpt`;
   return (
     `${copies(c, `this run's checkpoint (epoch ${epoch}) was`)}, so continuing would train and test its remaining epochs on other ` +
     `images than its first ones. To continue it, ${putBack(c)}; to train on this copy, start a new run from the checkpoint: ` +
-    `odelab train --resume <checkpoint file> (${file} in the run's --out folder)`
+    `odelab runs checkpoint <this run's id> --epoch ${epoch} --out <file>, then odelab train --resume <file>`
   );
 }
 
