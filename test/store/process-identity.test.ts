@@ -49,12 +49,13 @@ describe('process identity', () => {
   });
 
   it.runIf(onLinux)('judges a zombie dead: it has exited, though its parent has not collected it yet', async () => {
-    // `true` backgrounded, then its parent becomes `sleep`, which never waits for it: a zombie while sleep lives.
-    const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // A short sleep backgrounded, then its parent becomes `sleep 60`, which never waits for it: a zombie once it
+    // ends (half a second, so the shell has exec'd by then: a shell would collect it itself).
+    const parent = spawn('sh', ['-c', 'sleep 0.5 & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
     try {
       const pid = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(d.toString()))));
       const state = () => parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.state;
-      for (let i = 0; i < 100 && state() !== 'Z'; i++) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 200 && state() !== 'Z'; i++) await new Promise((r) => setTimeout(r, 20));
       expect(state()).toBe('Z');
       expect(() => process.kill(pid, 0)).not.toThrow(); // what the pid check alone saw
       expect(processAlive({ pid, host })).toBe(false);
