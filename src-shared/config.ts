@@ -39,6 +39,45 @@ export const SolverSpec = z
 export type SolverSpec = z.infer<typeof SolverSpec>;
 export type SolverSpecInput = z.input<typeof SolverSpec>;
 
+/** The step a fixed-step spec takes: its own, or the catalogue's default. */
+export function stepSizeOf(spec: SolverSpec): number {
+  const defaults = solverInfo(spec.method).defaults;
+  return spec.stepSize ?? ('stepSize' in defaults ? defaults.stepSize : 0.1);
+}
+
+/** float32's normal range: the solver's error norms run in float32. */
+const FLOAT32_MIN_NORMAL = 2 ** -126;
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+export interface SpecIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+/**
+ * What a solver spec must satisfy to be run, beyond SolverSpec. Tolerances outside float32's range are ∞ or 0
+ * there, and the norms NaN (∞·0, 0/0) on a finite state. Kept out of SolverSpec, with which stored runs'
+ * configs are read: a run stored before this check still reads (RunConfig and odeint apply it to new ones).
+ */
+export function solverSpecIssues(spec: SolverSpec): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  for (const key of ['rtol', 'atol', 'adjointRtol', 'adjointAtol'] as const) {
+    const value = spec[key];
+    if (value === undefined) continue;
+    if (value > FLOAT32_MAX) {
+      issues.push({ path: [key], message: `${value} is beyond float32 (the solver's error norm is float32, at most 3.4e38)` });
+    } else if (value < FLOAT32_MIN_NORMAL) {
+      issues.push({ path: [key], message: `${value} is below float32's range (the solver's error norm is float32, at least 1.2e-38)` });
+    }
+  }
+  return issues;
+}
+
+/** SolverSpec with the checks of solverSpecIssues: what odeint accepts. */
+export const RunnableSolverSpec = SolverSpec.superRefine((spec, ctx) => {
+  for (const issue of solverSpecIssues(spec)) ctx.addIssue({ code: 'custom', ...issue });
+});
+
 /** Formats zod issues as `field: reason` lines, the form users see in the CLI and UI. */
 export function describeIssues(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('\n');

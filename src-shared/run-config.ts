@@ -3,7 +3,8 @@
  * parsing a config file, CLI flags or an IPC payload is validation with field-level messages.
  */
 import { z } from 'zod';
-import { DatasetSpec, isPlainObject, SolverSpec } from './config';
+import { DatasetSpec, isPlainObject, SolverSpec, solverSpecIssues, stepSizeOf } from './config';
+import { fixedStepCount, solverInfo } from './solvers';
 
 export const MODEL_NAMES = [
   'odenet-mnist',
@@ -30,6 +31,14 @@ export const ModelSpec = z.object({
 });
 export type ModelSpec = z.infer<typeof ModelSpec>;
 
+/** The interval the models' ODE block integrates over (models/blocks.ts): h(1) from h(0). */
+export const ODE_BLOCK_INTERVAL = [0, 1] as const;
+
+/** Whether a model solves its ODE block as `model.solver` says: mlp and resnet have none, rknet fixes its own RK4 grid. */
+export function usesSolverSpec(name: ModelName): boolean {
+  return name !== 'mlp' && name !== 'resnet' && name !== 'rknet';
+}
+
 export const OptimizerSpec = z.object({
   kind: z.enum(['sgd', 'adam', 'adamw']).default('adam'),
   lr: z.number().finite().positive().default(1e-3),
@@ -42,10 +51,20 @@ export const OptimizerSpec = z.object({
   beta1: z.number().finite().min(0).max(1).default(0.9),
   beta2: z.number().finite().min(0).max(1).default(0.999),
   epsilon: z.number().finite().positive().default(1e-8),
+}).superRefine((spec, ctx) => {
+  // 0 is no momentum (and the default every optimizer's parsed config carries); only SGD reads the value.
+  if (spec.kind !== 'sgd' && spec.momentum !== 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['momentum'],
+      message: `only SGD uses momentum; ${spec.kind} has its own moment estimates (beta1, beta2): remove momentum ${spec.momentum}`,
+    });
+  }
 });
 export type OptimizerSpec = z.infer<typeof OptimizerSpec>;
 
-export const RunConfig = z.object({
+/** A run's config as stored runs are read (readStoredConfig); RunConfig adds what a new run must satisfy. */
+const StoredRunConfig = z.object({
   name: z.string().max(200).optional(),
   model: ModelSpec,
   dataset: DatasetSpec,
@@ -69,6 +88,28 @@ export const RunConfig = z.object({
   /** Test images used by those in-epoch evaluations (all at epoch ends). */
   evalSize: z.number().int().positive().default(1000),
 });
+
+/**
+ * A run's config. Beyond StoredRunConfig: solver settings that cannot work (solverSpecIssues), and a fixed-step
+ * ODE block that needs more steps than maxSteps allows, refused here rather than by the first batch's MAX_STEPS.
+ */
+export const RunConfig = StoredRunConfig.superRefine((config, ctx) => {
+  const { name, solver } = config.model;
+  for (const issue of solverSpecIssues(solver)) ctx.addIssue({ code: 'custom', ...issue, path: ['model', 'solver', ...issue.path] });
+  if (!usesSolverSpec(name) || solverInfo(solver.method).adaptive) return;
+  const [t0, t1] = ODE_BLOCK_INTERVAL;
+  const stepSize = stepSizeOf(solver);
+  const needed = fixedStepCount(t1 - t0, stepSize);
+  if (needed > solver.maxSteps) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['model', 'solver', 'maxSteps'],
+      message:
+        `${solver.method} with stepSize ${stepSize}${solver.stepSize === undefined ? ' (its default)' : ''} needs ${needed} ` +
+        `steps over [${t0}, ${t1}]; maxSteps is ${solver.maxSteps}: raise maxSteps to ${needed} or more, or the step size`,
+    });
+  }
+});
 export type RunConfig = z.infer<typeof RunConfig>;
 export type RunConfigInput = z.input<typeof RunConfig>;
 
@@ -91,10 +132,20 @@ export function droppedKeys(input: unknown, parsed: unknown, path: string[] = []
 /**
  * A config stored earlier (run store, checkpoint) as this version reads configs: settings added since take their
  * defaults, which are what the earlier version did (a run stored before `emaDecay` existed did not average).
- * Undefined when this version cannot read it without losing something: an invalid value, or a setting it does
- * not know (a newer lab's).
+ * RunConfig's checks for new runs do not apply: a stored run is what happened, even one that failed for want of
+ * maxSteps. A momentum stored with adam or adamw (a --config file could set one before OptimizerSpec refused
+ * it) reads as 0: they never read it. Undefined when this version cannot read it without losing something: an
+ * invalid value, or a setting it does not know (a newer lab's).
  */
 export function readStoredConfig(stored: unknown): RunConfig | undefined {
-  const parsed = RunConfig.safeParse(stored);
+  const parsed = StoredRunConfig.safeParse(withoutInertMomentum(stored));
   return parsed.success && droppedKeys(stored, parsed.data).length === 0 ? parsed.data : undefined;
+}
+
+function withoutInertMomentum(stored: unknown): unknown {
+  if (!isPlainObject(stored) || !isPlainObject(stored.optimizer)) return stored;
+  const { kind = 'adam', momentum } = stored.optimizer;
+  // Only a value the optimizer schema took before (0, 1]: any other is as invalid as it was.
+  if (kind === 'sgd' || typeof momentum !== 'number' || !(momentum > 0 && momentum <= 1)) return stored;
+  return { ...stored, optimizer: { ...stored.optimizer, momentum: 0 } };
 }

@@ -97,3 +97,11 @@ export function solverInfo(method: MethodName): SolverInfo {
   if (!info) throw new Error(`unknown ODE method '${method}'; expected one of ${METHOD_NAMES.join(', ')}`);
   return info;
 }
+
+/**
+ * Steps a fixed-step method takes over `span`: the fewest equal steps no larger than `stepSize`. The 1e-9 slack
+ * keeps float quotients from adding a step (1 / 0.05 is 20.000000000000004: 20 steps, not 21).
+ */
+export function fixedStepCount(span: number, stepSize: number): number {
+  return Math.max(1, Math.ceil(span / stepSize - 1e-9));
+}

@@ -1,7 +1,21 @@
 /** How presets, --config files, checkpoint configs and flags combine into a run config (no process needed). */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runConfigFromFlags } from '../../src-main/cli/run-config-from-flags';
+import { LabError } from '../../src-shared/errors';
 import { RunConfig } from '../../src-shared/run-config';
+
+function refusal(run: () => unknown): LabError {
+  try {
+    run();
+  } catch (e) {
+    if (e instanceof LabError) return e;
+    throw e;
+  }
+  throw new Error('expected the config to be refused');
+}
 
 describe('runConfigFromFlags', () => {
   it('keeps the inherited solver settings that apply to a new --method, and drops those that do not', () => {
@@ -27,5 +41,28 @@ describe('runConfigFromFlags', () => {
     const base = runConfigFromFlags({ preset: 'shapes-euler', seed: 9, trainSize: 300 });
     const next = runConfigFromFlags({ epochs: 8 }, base);
     expect(next).toEqual(RunConfig.parse({ ...base, epochs: 8 }));
+  });
+
+  it('refuses --max-steps below what a fixed step size needs over the ODE block, naming the field', () => {
+    const e = refusal(() => runConfigFromFlags({ preset: 'shapes-euler', maxSteps: 10 }));
+    expect(e.code).toBe('INVALID_ARGUMENT');
+    expect(e.message).toContain('model.solver.maxSteps: euler with stepSize 0.05 needs 20 steps over [0, 1]; maxSteps is 10');
+    expect(runConfigFromFlags({ preset: 'shapes-euler', maxSteps: 20 }).model.solver.maxSteps).toBe(20);
+    expect(runConfigFromFlags({ preset: 'shapes-euler', maxSteps: 10, stepSize: 0.1 }).model.solver.maxSteps).toBe(10);
+  });
+
+  it('refuses a momentum for adam from a --config file, as it refuses --momentum', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'odelab-config-'));
+    try {
+      const file = join(dir, 'adam.json');
+      writeFileSync(file, JSON.stringify({ optimizer: { kind: 'adam', momentum: 0.9 } }));
+      const e = refusal(() => runConfigFromFlags({ preset: 'shapes-euler', config: file }));
+      expect(e.code).toBe('INVALID_ARGUMENT');
+      expect(e.message).toMatch(/optimizer\.momentum: only SGD uses momentum; adam /);
+      writeFileSync(file, JSON.stringify({ optimizer: { kind: 'sgd', momentum: 0.9 } }));
+      expect(runConfigFromFlags({ preset: 'shapes-euler', config: file }).optimizer).toMatchObject({ kind: 'sgd', momentum: 0.9 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
