@@ -9,6 +9,7 @@
  */
 import { LabError } from '../../../src-shared/errors';
 import { tf, type Tensor, type Variable } from '../tf';
+import { nonFiniteError, userTime } from './errors';
 import { solveFixedPoint, updateSize, type FixedPointOptions } from './nonlinear';
 import { vjp } from './vjp';
 
@@ -46,11 +47,23 @@ function adjointOfStage(v: Tensor, Y: Tensor, stage: ImplicitStage): Tensor[] {
     update = updateSize([delta], [next]);
     tf.dispose([value, delta, w, ...grads.filter((g): g is Tensor => g !== null)]);
     w = next;
+    if (!Number.isFinite(update)) {
+      // At once: the gradient reaching this step (v) or the VJP at its stage is not finite. Later: diverged.
+      if (k === 0) {
+        w.dispose();
+        throw nonFiniteError(`the gradient of the ${stage.solve.where.method} step is NaN or infinite`, stage.solve.where, {
+          stepSize: stage.solve.where.stepSize,
+          pass: 'backward',
+        });
+      }
+      break;
+    }
     converged = update <= stage.solve.tol;
   }
   if (!converged) {
     w.dispose();
-    const { t, stepSize, method } = stage.solve.where;
+    const { stepSize, method } = stage.solve.where;
+    const t = userTime(stage.solve.where.t, stage.solve.where.reversed);
     throw new LabError(
       'NONLINEAR_SOLVE_FAILED',
       `the gradient of the ${method} step at t=${t.toPrecision(6)} (step size ${stepSize.toPrecision(4)}) did not ` +

@@ -1,5 +1,6 @@
 /** One step of a one-stage implicit scheme (see implicit-schemes.ts), with its nonlinear solve. */
 import { tf, type Tensor, type Variable } from '../tf';
+import type { SolveSite } from './errors';
 import { solveStageWithImplicitGradient } from './implicit-gradient';
 import type { ImplicitScheme } from './implicit-schemes';
 import { solveFixedPoint } from './nonlinear';
@@ -9,7 +10,8 @@ export interface ImplicitSolveOptions {
   tol: number;
   maxIters: number;
   memory: number;
-  method: string;
+  /** Where this step is, for errors. */
+  site: SolveSite;
   /**
    * Direct-mode gradients: the parameters of f (and f for the backward pass), for the implicit-function-theorem
    * gradient of the stage (single-tensor states). Absent, the stage is differentiated through its iterations.
@@ -43,7 +45,7 @@ export function implicitStep(
   // step's slope; y itself on a first step.
   const slope = f0 ?? opts.previousSlope;
   const guess = slope ? tf.tidy(() => axpy(y, h * scheme.c, [1], [slope])) : y;
-  const solve = { tol: opts.tol, maxIters: opts.maxIters, memory: opts.memory, where: { t, stepSize: h, method: opts.method } };
+  const solve = { tol: opts.tol, maxIters: opts.maxIters, memory: opts.memory, where: { ...opts.site, stepSize: h } };
   let solution: State;
   let iterations = 0;
   try {

@@ -5,6 +5,7 @@
  */
 import { tf, type Tensor } from '../tf';
 import { LabError } from '../../../src-shared/errors';
+import { nonFiniteError, passNote, userTime, type SolveSite } from './errors';
 import { normReduction } from './norm-reduction';
 import { scaledRms, subtract, type State } from './state';
 
@@ -12,8 +13,8 @@ export interface FixedPointOptions {
   tol: number;
   maxIters: number;
   memory: number;
-  /** Where the solve happens, for the error message. */
-  where: { t: number; stepSize: number; method: string };
+  /** Where the solve happens (the step's start and size), for the error message. */
+  where: SolveSite & { stepSize: number };
 }
 
 /**
@@ -140,7 +141,17 @@ export function solveFixedPoint(G: (x: State) => State, x0: State, opts: FixedPo
     tf.dispose([...delta, ...x]);
     x = next;
     lastUpdate = update;
-    if (!Number.isFinite(update)) break;
+    if (!Number.isFinite(update)) {
+      // From the first iteration: x0 (the predictor from the state) or f at it is not finite, which no
+      // iteration or step size mends. Later: the iteration diverged (NONLINEAR_SOLVE_FAILED below).
+      if (iter === 1) {
+        release();
+        tf.dispose(x);
+        const what = `the ${opts.where.method} step's first iterate is NaN or infinite (the state or f(t, y) is not finite)`;
+        throw nonFiniteError(what, opts.where, { stepSize: opts.where.stepSize });
+      }
+      break;
+    }
     if (update <= opts.tol) {
       release();
       return { solution: x, iterations: iter };
@@ -148,10 +159,11 @@ export function solveFixedPoint(G: (x: State) => State, x0: State, opts: FixedPo
   }
   release();
   tf.dispose(x);
-  const { t, stepSize, method } = opts.where;
+  const { stepSize, method, reversed } = opts.where;
+  const t = userTime(opts.where.t, reversed);
   throw new LabError(
     'NONLINEAR_SOLVE_FAILED',
-    `${method} step at t=${t.toPrecision(6)} (step size ${stepSize.toPrecision(4)}) did not converge in ` +
+    `${method} step at t=${t.toPrecision(6)}${passNote(reversed)} (step size ${stepSize.toPrecision(4)}) did not converge in ` +
       `${opts.maxIters} iterations: last update ${lastUpdate.toPrecision(3)} > tolerance ${opts.tol}. ` +
       'Use a smaller step size or a looser implicitTol.',
     { t, stepSize, method, iterations: opts.maxIters, lastUpdate, tol: opts.tol },

@@ -1,6 +1,6 @@
 /** Turns user-facing odeint options into a complete, validated set, with the catalogue's defaults. */
 import { LabError } from '../../../src-shared/errors';
-import { describeIssues, SolverSpec, type SolverSpecInput } from '../../../src-shared/config';
+import { describeIssues, RunnableSolverSpec, stepSizeOf, type SolverSpecInput } from '../../../src-shared/config';
 import { solverInfo } from '../../../src-shared/solvers';
 import type { IntegrateOptions } from './integrate';
 
@@ -17,7 +17,7 @@ export interface ResolvedOptions {
 
 export function resolveOptions(options: OdeintOptions = {}): ResolvedOptions {
   const { implicitMemory = 5, ...specInput } = options;
-  const parsed = SolverSpec.safeParse(specInput);
+  const parsed = RunnableSolverSpec.safeParse(specInput);
   if (!parsed.success) {
     throw new LabError('INVALID_ARGUMENT', `invalid ODE solver options:\n${describeIssues(parsed.error)}`, {
       issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
@@ -34,7 +34,7 @@ export function resolveOptions(options: OdeintOptions = {}): ResolvedOptions {
     method: spec.method,
     rtol,
     atol,
-    stepSize: spec.stepSize ?? ('stepSize' in defaults ? defaults.stepSize : 0.1),
+    stepSize: stepSizeOf(spec),
     maxSteps: spec.maxSteps,
     minStep: spec.minStep,
     controller: spec.controller,
@@ -44,7 +44,7 @@ export function resolveOptions(options: OdeintOptions = {}): ResolvedOptions {
   };
   return {
     forward,
-    backward: { ...forward, rtol: spec.adjointRtol ?? rtol, atol: spec.adjointAtol ?? atol },
+    backward: { ...forward, rtol: spec.adjointRtol ?? rtol, atol: spec.adjointAtol ?? atol, reversed: true },
     gradient: spec.gradient,
   };
 }
