@@ -7,7 +7,7 @@ import { fileProblem } from './file-arguments';
 import { LabError } from '../../src-shared/errors';
 import { describeIssues, isPlainObject } from '../../src-shared/config';
 import { PRESETS } from '../../src-shared/presets';
-import { droppedKeys, RunConfig } from '../../src-shared/run-config';
+import { droppedKeys, OptimizerSpec, RunConfig } from '../../src-shared/run-config';
 import { METHOD_NAMES, solverInfo, type MethodName } from '../../src-shared/solvers';
 
 export interface TrainFlags {
@@ -84,9 +84,6 @@ function checkFlagsApply(f: TrainFlags, config: RunConfig): void {
   if (!solverInfo(method).adaptive && (f.rtol !== undefined || f.atol !== undefined)) {
     refuse(f.rtol !== undefined ? '--rtol' : '--atol', `'${method}' takes a fixed step (--step-size), not tolerances`);
   }
-  if (f.momentum !== undefined && config.optimizer.kind !== 'sgd') {
-    refuse('--momentum', `only SGD uses momentum; this run's optimizer is ${config.optimizer.kind}`);
-  }
   if (f.shapesMode !== undefined && config.dataset.kind !== 'shapes') {
     refuse('--shapes-mode', `only the shapes dataset has modes; this run's dataset is ${config.dataset.kind}`);
   }
@@ -113,6 +110,15 @@ export function runConfigFromFlags(f: TrainFlags, base?: RunConfig): RunConfig {
     const { stepSize, rtol, atol, ...kept } = (model.solver ?? {}) as Json;
     model.solver = solverInfo(f.method as MethodName).adaptive ? { ...kept, rtol, atol } : { ...kept, stepSize };
   }
+  // Likewise another optimizer: an inherited momentum (mnist-odenet's SGD 0.9) means nothing to Adam, and the
+  // flag itself is refused here, before the schema's field-path message could name the config instead of the flag.
+  const optimizer = (isPlainObject(config.optimizer) ? config.optimizer : {}) as Json;
+  if (f.optimizer !== undefined && f.optimizer !== 'sgd') delete optimizer.momentum;
+  const kind = f.optimizer ?? optimizer.kind ?? OptimizerSpec.parse({}).kind;
+  if (f.momentum !== undefined && kind !== 'sgd') {
+    throw new LabError('INVALID_ARGUMENT', `--momentum: only SGD uses momentum; this run's optimizer is ${String(kind)}`, { field: 'momentum' });
+  }
+  if (Object.keys(optimizer).length) config.optimizer = optimizer;
   // Likewise another dataset: the shapes generator's settings mean nothing to MNIST.
   if (f.dataset !== undefined && isPlainObject(config.dataset) && config.dataset.kind !== f.dataset) delete config.dataset;
   const flags: Json = {

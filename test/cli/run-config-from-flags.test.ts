@@ -51,6 +51,18 @@ describe('runConfigFromFlags', () => {
     expect(runConfigFromFlags({ preset: 'shapes-euler', maxSteps: 10, stepSize: 0.1 }).model.solver.maxSteps).toBe(10);
   });
 
+  it("drops an inherited momentum when --optimizer names one without it; refuses --momentum for it, naming the flag", () => {
+    expect(runConfigFromFlags({ preset: 'mnist-odenet' }).optimizer).toMatchObject({ kind: 'sgd', momentum: 0.9 });
+    const adam = runConfigFromFlags({ preset: 'mnist-odenet', optimizer: 'adam' }).optimizer;
+    expect(adam).toMatchObject({ kind: 'adam', lr: 1e-3 });
+    expect(adam.momentum ?? 0).toBe(0);
+    expect(runConfigFromFlags({ preset: 'mnist-odenet', optimizer: 'sgd' }).optimizer).toMatchObject({ kind: 'sgd', momentum: 0.9 });
+    const e = refusal(() => runConfigFromFlags({ preset: 'shapes-euler', momentum: 0.9 }));
+    expect(e.message).toBe("INVALID_ARGUMENT: --momentum: only SGD uses momentum; this run's optimizer is adam");
+    expect(refusal(() => runConfigFromFlags({ preset: 'mnist-odenet', optimizer: 'adamw', momentum: 0.5 })).message).toMatch(/^INVALID_ARGUMENT: --momentum: .* adamw$/);
+    expect(runConfigFromFlags({ preset: 'shapes-euler', optimizer: 'sgd', momentum: 0.5 }).optimizer).toMatchObject({ kind: 'sgd', momentum: 0.5 });
+  });
+
   it('refuses a momentum for adam from a --config file, as it refuses --momentum', () => {
     const dir = mkdtempSync(join(tmpdir(), 'odelab-config-'));
     try {
