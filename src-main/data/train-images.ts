@@ -13,6 +13,16 @@ import { IDX_DATASETS } from './catalog';
 import { isGzip, parseIdx } from './idx';
 import { datasetDir, readManifestSync } from './store';
 
+/** The data directory's copy of `spec`'s dataset when it is a dataset of the user's own (imported with --force). */
+export function customCopy(spec: DatasetSpec, dataDir: string): string | undefined {
+  if (spec.kind === 'shapes') return undefined;
+  try {
+    return readManifestSync(dataDir, spec.kind)?.custom ? datasetDir(dataDir, spec.kind) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The training images `spec` yields with the copy `dataDir` would provide; undefined when that copy cannot be
  * read here (its load will say why, naming the file).

@@ -13,6 +13,8 @@ import { getRun, openStore, requestCancel, type RunStore } from '../../src-main/
 import type { RunEvent } from '../../src-shared/run-events';
 import { tempDir, tinyConfig, tinyShapes } from '../train/fixtures';
 import { tempDbPath } from '../store/fixtures';
+import { tinyDatasetFiles, writeDataset } from '../data/fixtures';
+import { importDataset } from '../../src-main/data';
 
 const dataDir = tempDir();
 
@@ -146,7 +148,15 @@ describe('LabService', () => {
     );
     // And for MNIST's whole split, the published copy's 60 000 (what a system copy or a download always is).
     expect(() => service.startRun(tinyConfig({ dataset: { kind: 'mnist' }, trainSize: 60_001 }), { dataDir })).toThrow(
-      /trainSize 60001 is more than the 60000 training images of this mnist dataset/,
+      /trainSize 60001 is more than the 60000 training images of this mnist dataset$/,
+    );
+    // Or a dataset of the user's own under that name, whose copy is named: it may be why (imported since).
+    const ownDataDir = tempDir();
+    const own = tempDir();
+    await writeDataset(own, tinyDatasetFiles(30, 20));
+    await importDataset('mnist', own, { dataDir: ownDataDir, allowCustom: true });
+    expect(() => service.startRun(tinyConfig({ dataset: { kind: 'mnist' }, trainSize: 31 }), { dataDir: ownDataDir })).toThrow(
+      `trainSize 31 is more than the 30 training images of this mnist dataset (the copy in ${join(ownDataDir, 'mnist')}: a dataset of your own, imported with --force)`,
     );
     expect(runs()).toBe(before);
     // One that fails in its process before its first batch (its data folder cannot be created, under a file)
