@@ -7,7 +7,7 @@ import { decodeCheckpoint, sameSubset, trainedOnOf, trainingSubsetOf, type Check
 import { evaluate, evaluationOptions, type Evaluation } from './evaluate';
 import { loadWeights } from './weights';
 import { trainingIndices } from './trainer';
-import { datasetChange, evaluationNote } from './dataset-identity';
+import { datasetChange, evaluationNote, shortHash, type DatasetChange } from './dataset-identity';
 import { GradientWorkerPool } from '../parallel';
 import type { BackendName } from '../backend';
 
@@ -78,7 +78,7 @@ export function checkEvaluationRequest(
  * Held-out images must be unseen: refused when the run trained on every image, or continued from a checkpoint
  * trained on other images.
  */
-function splitImages(dataset: Dataset, checkpoint: Checkpoint, split: SplitName, hash: string): Split & { indices?: Uint32Array } {
+function splitImages(dataset: Dataset, checkpoint: Checkpoint, split: SplitName, change: DatasetChange | undefined): Split & { indices?: Uint32Array } {
   if (split !== 'held-out') return dataset[split];
   const { config } = checkpoint;
   const trained = trainingIndices(config, dataset);
@@ -92,11 +92,11 @@ function splitImages(dataset: Dataset, checkpoint: Checkpoint, split: SplitName,
     );
   }
   // The complement of the subset is only unseen in the very images the run trained on.
-  if (checkpoint.datasetHash && checkpoint.datasetHash !== hash) {
+  if (change) {
     throw new LabError(
       'INVALID_ARGUMENT',
       `split 'held-out': the dataset loaded for this run's spec is not the one it trained on (content hash ` +
-        `${hash.slice(0, 12)}…, the run's ${checkpoint.datasetHash.slice(0, 12)}…), so its held-out images are unknown`,
+        `${shortHash(change.loaded)}, the run's ${shortHash(change.trained)}), so its held-out images are unknown`,
       { field: 'split' },
     );
   }
@@ -140,8 +140,8 @@ export async function evaluateCheckpoint(
   const { config, average } = checkpoint;
   const scoredWeights = checkEvaluationRequest(checkpoint, { name, split, weights });
   const hash = datasetContentHash(dataset);
-  const images = splitImages(dataset, checkpoint, split, hash);
   const change = datasetChange(checkpoint, dataset, hash);
+  const images = splitImages(dataset, checkpoint, split, change);
   const scored = limit === undefined ? images : head(images, limit);
   const ctx = { classes: dataset.classes.length, imageShape: dataset.imageShape, seed: config.seed };
   const model = buildModel(config.model, ctx);
