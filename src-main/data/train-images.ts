@@ -13,32 +13,31 @@ import { IDX_DATASETS } from './catalog';
 import { isGzip, parseIdx } from './idx';
 import { datasetDir, readManifestSync } from './store';
 
-/** The data directory's copy of `spec`'s dataset when it is a dataset of the user's own (imported with --force). */
-export function customCopy(spec: DatasetSpec, dataDir: string): string | undefined {
-  if (spec.kind === 'shapes') return undefined;
-  try {
-    return readManifestSync(dataDir, spec.kind)?.custom ? datasetDir(dataDir, spec.kind) : undefined;
-  } catch {
-    return undefined;
-  }
+/** How many training images a run will have, and from which copy when it is a dataset of the user's own. */
+export interface PlannedTrainImages {
+  images: number;
+  /** The data directory's copy, when it is a dataset of the user's own (imported with --force). */
+  customCopy?: string;
 }
 
 /**
  * The training images `spec` yields with the copy `dataDir` would provide; undefined when that copy cannot be
  * read here (its load will say why, naming the file).
  */
-export function plannedTrainImages(spec: DatasetSpec, dataDir: string): number | undefined {
+export function plannedTrainImages(spec: DatasetSpec, dataDir: string): PlannedTrainImages | undefined {
   const fromSpec = trainImagesOf(spec);
-  if (fromSpec !== undefined || spec.kind === 'shapes') return fromSpec;
+  if (spec.kind === 'shapes') return fromSpec === undefined ? undefined : { images: fromSpec };
   try {
     const manifest = readManifestSync(dataDir, spec.kind);
-    if (!manifest?.custom) return IDX_DATASETS[spec.kind].published.train;
+    if (!manifest?.custom) return { images: fromSpec ?? IDX_DATASETS[spec.kind].published.train };
+    const customCopy = datasetDir(dataDir, spec.kind);
+    if (fromSpec !== undefined) return { images: fromSpec, customCopy };
     const labels = manifest.files.find((f) => f.base === 'train-labels-idx1-ubyte');
     if (!labels) return undefined;
-    const file = path.join(datasetDir(dataDir, spec.kind), labels.name);
+    const file = path.join(customCopy, labels.name);
     const bytes = readFileSync(file); // labels: one byte per image, small even gzipped
-    return parseIdx(isGzip(bytes) ? gunzipSync(bytes) : bytes, file, isGzip(bytes), 'labels').dims[0];
+    return { images: parseIdx(isGzip(bytes) ? gunzipSync(bytes) : bytes, file, isGzip(bytes), 'labels').dims[0], customCopy };
   } catch {
-    return undefined;
+    return fromSpec === undefined ? undefined : { images: fromSpec };
   }
 }

@@ -30,7 +30,7 @@ import { checkRunFolder, claimRunFolder, prepareRunFolder, releaseRunFolder, typ
 import { checkResumable, decodeCheckpoint } from '../engine/train/checkpoint';
 import { checkBackendRequest } from '../engine/backend-request';
 import { defaultDataDir } from '../data/dataDir';
-import { customCopy, plannedTrainImages } from '../data/train-images';
+import { plannedTrainImages } from '../data/train-images';
 import type { CheckpointData } from './protocol';
 import type { EndedEvent, RunErrorInfo, RunEvent } from '../../src-shared/run-events';
 
@@ -61,11 +61,11 @@ const CANCEL_POLL_MS = 500;
 function checkLaunch(config: RunConfig, opts: LaunchOptions): void {
   checkBackendRequest({ backend: opts.backend });
   const dataDir = opts.dataDir ?? defaultDataDir();
-  const images = config.trainSize === undefined ? undefined : plannedTrainImages(config.dataset, dataDir);
-  if (config.trainSize !== undefined && images !== undefined && config.trainSize > images) {
+  const planned = config.trainSize === undefined ? undefined : plannedTrainImages(config.dataset, dataDir);
+  if (config.trainSize !== undefined && planned !== undefined && config.trainSize > planned.images) {
+    const { images, customCopy } = planned;
     // A copy of the user's own may be why (imported since the run began, say): name it.
-    const custom = customCopy(config.dataset, dataDir);
-    const which = custom ? ` (the copy in ${custom}: a dataset of your own, imported with --force)` : '';
+    const which = customCopy ? ` (the copy in ${customCopy}: a dataset of your own, imported with --force)` : '';
     throw new LabError('INVALID_ARGUMENT', `trainSize ${config.trainSize} is more than the ${images} training images of this ${config.dataset.kind} dataset${which}`, {
       field: 'trainSize',
       trainSize: config.trainSize,

@@ -6,7 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { importDataset, loadDataset } from '../../src-main/data/index';
-import { customCopy, plannedTrainImages } from '../../src-main/data/train-images';
+import { plannedTrainImages } from '../../src-main/data/train-images';
 import { parseDatasetSpec } from '../../src-main/data/load';
 import type { DatasetSpecInput } from '../../src-shared/config';
 import { FASHION_DIR, MNIST_DIR, removeDir, tempDir, tinyDatasetFiles, writeDataset } from './fixtures';
@@ -20,7 +20,8 @@ beforeEach(async () => {
 });
 afterEach(() => removeDir(root));
 
-const planned = (spec: DatasetSpecInput) => plannedTrainImages(parseDatasetSpec(spec), dataDir);
+const plan = (spec: DatasetSpecInput) => plannedTrainImages(parseDatasetSpec(spec), dataDir);
+const planned = (spec: DatasetSpecInput) => plan(spec)?.images;
 
 describe('plannedTrainImages', () => {
   it("is the published split's size for a system copy, as loaded", async () => {
@@ -38,8 +39,8 @@ describe('plannedTrainImages', () => {
     await writeDataset(folder, tinyDatasetFiles(30, 20), ['train-labels-idx1-ubyte']);
     await importDataset('mnist', folder, { dataDir, allowCustom: true });
     expect(planned({ kind: 'mnist' })).toBe(30);
-    expect(customCopy(parseDatasetSpec({ kind: 'mnist' }), dataDir)).toBe(path.join(dataDir, 'mnist'));
-    expect(customCopy(parseDatasetSpec({ kind: 'fashion-mnist' }), dataDir)).toBeUndefined(); // none here yet
+    expect(plan({ kind: 'mnist' })?.customCopy).toBe(path.join(dataDir, 'mnist'));
+    expect(plan({ kind: 'fashion-mnist' })?.customCopy).toBeUndefined(); // none here yet
 
     const raw = path.join(root, 'raw');
     await mkdir(raw);
