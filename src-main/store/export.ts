@@ -15,7 +15,6 @@
  * (one row per training step) and column arrays do not repeat the nine keys on every row — about half the
  * size — and are the shape a chart or a dataframe takes.
  */
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { describeIssues } from '../../src-shared/config';
 import { LabError } from '../../src-shared/errors';
@@ -712,8 +711,8 @@ function insertRunRow(db: Db, run: RunExport, datasetId: number | null): number 
   const keys = RUN_COLUMN_KEYS.filter((k) => k !== 'id' && k !== 'parentId');
   const values: Record<string, unknown> = Object.fromEntries(keys.map((k) => [k, run[k]]));
   Object.assign(values, {
-    // A version 1 document has none: the run gets its own here, which later exports carry.
-    uid: run.uid ?? randomUUID(),
+    // A version 1 document has none: the run gets its own here (migration 5's trigger), which later exports carry.
+    uid: run.uid ?? null,
     wallSeconds: decodeFloat(run.wallSeconds),
     datasetId,
     configJson: JSON.stringify(run.config),

@@ -2,7 +2,7 @@
  * The runs table: a run's lifecycle (queued → running → ended, or interrupted when its writer died), its
  * config and outcome, and the run lists the CLI and dashboards show.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { LabError } from '../../src-shared/errors';
 import { readStoredConfig, type RunConfig } from '../../src-shared/run-config';
 import type { RunErrorInfo } from '../../src-shared/run-events';
@@ -50,13 +50,14 @@ export function configHash(config: RunConfig): string {
 
 const now = () => new Date().toISOString();
 
+/** Inserts a queued run; its uid comes from the runs table's trigger (migration 5), as an import's without one does. */
 export function createRun(db: Db, run: NewRun, owner: Owner = THIS_PROCESS): number {
   const { config } = run;
   const info = db
     .prepare(
       `INSERT INTO runs (name, created_at, status, config_json, config_hash, model, dataset, method, seed, tags_json,
-         notes, parent_id, owner_pid, owner_host, owner_started, out_dir, uid, started_from_json)
-       VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         notes, parent_id, owner_pid, owner_host, owner_started, out_dir, started_from_json)
+       VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     .run(
       run.name ?? config.name ?? `${config.model.name} · ${config.model.solver.method} · ${config.dataset.kind}`,
@@ -74,7 +75,6 @@ export function createRun(db: Db, run: NewRun, owner: Owner = THIS_PROCESS): num
       owner.host,
       owner.started ?? null,
       run.outDir ?? null,
-      randomUUID(),
       run.startedFrom ? JSON.stringify(run.startedFrom) : null,
     );
   return Number(info.lastInsertRowid);
