@@ -142,7 +142,6 @@ export function trainCommand(): Command {
         workers: opts.workers,
         outDir: opts.out,
         resumeFrom: resume?.bytes,
-        resumeName: opts.resume,
         resumeFile: opts.resume,
         tags: opts.tag,
         notes: opts.notes,

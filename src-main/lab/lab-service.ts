@@ -90,10 +90,10 @@ function launchWarnings(request: RunRequest): string[] {
 
 export type StartOptions = LaunchOptions & {
   resumeFrom?: Uint8Array;
-  /** How errors name the checkpoint. */
-  resumeName?: string;
   /** The file it was read from: recorded with the run (startedFrom), wherever the file came from. */
   resumeFile?: string;
+  /** How errors name the checkpoint (default: resumeFile). */
+  resumeName?: string;
   tags?: string[];
   notes?: string;
   parentId?: number;
@@ -105,8 +105,9 @@ export type StartOptions = LaunchOptions & {
  * (and so create) the store; startRun runs it anyway.
  */
 export function checkStartRequest(config: RunConfig, opts: StartOptions): ReturnType<typeof decodeCheckpoint> | undefined {
-  const start = opts.resumeFrom && decodeCheckpoint(opts.resumeFrom, opts.resumeName);
-  if (start) checkResumable(start, config, opts.resumeName);
+  const name = opts.resumeName ?? opts.resumeFile;
+  const start = opts.resumeFrom && decodeCheckpoint(opts.resumeFrom, name);
+  if (start) checkResumable(start, config, name);
   checkLaunch(config, opts);
   if (opts.outDir !== undefined) checkRunFolder(resolve(opts.outDir));
   return start || undefined;
