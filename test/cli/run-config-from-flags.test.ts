@@ -4,18 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runConfigFromFlags } from '../../src-main/cli/run-config-from-flags';
-import { LabError } from '../../src-shared/errors';
+import { labErrorOf } from '../lab-error';
 import { RunConfig } from '../../src-shared/run-config';
 
-function refusal(run: () => unknown): LabError {
-  try {
-    run();
-  } catch (e) {
-    if (e instanceof LabError) return e;
-    throw e;
-  }
-  throw new Error('expected the config to be refused');
-}
 
 describe('runConfigFromFlags', () => {
   it('keeps the inherited solver settings that apply to a new --method, and drops those that do not', () => {
@@ -44,7 +35,7 @@ describe('runConfigFromFlags', () => {
   });
 
   it('refuses --max-steps below what a fixed step size needs over the ODE block, naming the field', () => {
-    const e = refusal(() => runConfigFromFlags({ preset: 'shapes-euler', maxSteps: 10 }));
+    const e = labErrorOf(() => runConfigFromFlags({ preset: 'shapes-euler', maxSteps: 10 }));
     expect(e.code).toBe('INVALID_ARGUMENT');
     expect(e.message).toContain('model.solver.maxSteps: euler with stepSize 0.05 needs 20 steps over [0, 1]; maxSteps is 10');
     expect(runConfigFromFlags({ preset: 'shapes-euler', maxSteps: 20 }).model.solver.maxSteps).toBe(20);
@@ -57,9 +48,9 @@ describe('runConfigFromFlags', () => {
     expect(adam).toMatchObject({ kind: 'adam', lr: 1e-3 });
     expect(adam.momentum ?? 0).toBe(0);
     expect(runConfigFromFlags({ preset: 'mnist-odenet', optimizer: 'sgd' }).optimizer).toMatchObject({ kind: 'sgd', momentum: 0.9 });
-    const e = refusal(() => runConfigFromFlags({ preset: 'shapes-euler', momentum: 0.9 }));
+    const e = labErrorOf(() => runConfigFromFlags({ preset: 'shapes-euler', momentum: 0.9 }));
     expect(e.message).toBe("INVALID_ARGUMENT: --momentum: only SGD uses momentum; this run's optimizer is adam");
-    expect(refusal(() => runConfigFromFlags({ preset: 'mnist-odenet', optimizer: 'adamw', momentum: 0.5 })).message).toMatch(/^INVALID_ARGUMENT: --momentum: .* adamw$/);
+    expect(labErrorOf(() => runConfigFromFlags({ preset: 'mnist-odenet', optimizer: 'adamw', momentum: 0.5 })).message).toMatch(/^INVALID_ARGUMENT: --momentum: .* adamw$/);
     expect(runConfigFromFlags({ preset: 'shapes-euler', optimizer: 'sgd', momentum: 0.5 }).optimizer).toMatchObject({ kind: 'sgd', momentum: 0.5 });
   });
 
@@ -68,7 +59,7 @@ describe('runConfigFromFlags', () => {
     try {
       const file = join(dir, 'adam.json');
       writeFileSync(file, JSON.stringify({ optimizer: { kind: 'adam', momentum: 0.9 } }));
-      const e = refusal(() => runConfigFromFlags({ preset: 'shapes-euler', config: file }));
+      const e = labErrorOf(() => runConfigFromFlags({ preset: 'shapes-euler', config: file }));
       expect(e.code).toBe('INVALID_ARGUMENT');
       expect(e.message).toMatch(/optimizer\.momentum: only SGD uses momentum; adam /);
       writeFileSync(file, JSON.stringify({ optimizer: { kind: 'sgd', momentum: 0.9 } }));

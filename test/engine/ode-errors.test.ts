@@ -1,22 +1,13 @@
 /** Typed errors: where the solver cannot go on, it says why and where — never a hang, never a wrong answer. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initEngine, odeint, tf, type OdeintOptions, type Tensor, type Variable } from '../../src-main/engine';
-import { LabError } from '../../src-shared/errors';
+import { labErrorOf } from '../lab-error';
 import { fixedStepCount } from '../../src-shared/solvers';
 
 beforeAll(async () => {
   await initEngine();
 });
 
-function errorOf(run: () => unknown): LabError {
-  try {
-    run();
-  } catch (e) {
-    if (e instanceof LabError) return e;
-    throw e;
-  }
-  throw new Error('expected a LabError, but the call succeeded');
-}
 
 function solve(f: (t: number, y: Tensor) => Tensor, y0: number[], t: number[], opts: OdeintOptions) {
   return () => {
@@ -49,7 +40,7 @@ const blowUp = (_t: number, y: Tensor) => tf.square(y);
 
 describe('typed errors', () => {
   it('STEP_UNDERFLOW near a finite-time blow-up, with where it happened', () => {
-    const e = errorOf(solve(blowUp, [1], [0, 2], { method: 'dopri5', rtol: 1e-4, atol: 1e-4, minStep: 1e-6 }));
+    const e = labErrorOf(solve(blowUp, [1], [0, 2], { method: 'dopri5', rtol: 1e-4, atol: 1e-4, minStep: 1e-6 }));
     expect(e.code).toBe('STEP_UNDERFLOW');
     // float32 and a 1e-4 tolerance place the numerical blow-up within 1e-3 of the exact one.
     expect(Math.abs((e.details.t as number) - 1)).toBeLessThan(1e-3);
@@ -58,7 +49,7 @@ describe('typed errors', () => {
   });
 
   it('MAX_STEPS for adaptive and fixed-step solves', () => {
-    const adaptive = errorOf(solve((_t, y) => tf.neg(y), [1], [0, 100], { method: 'tsit5', maxSteps: 10 }));
+    const adaptive = labErrorOf(solve((_t, y) => tf.neg(y), [1], [0, 100], { method: 'tsit5', maxSteps: 10 }));
     expect(adaptive.code).toBe('MAX_STEPS');
     expect(adaptive.details.maxSteps).toBe(10);
     expect(adaptive.details.t as number).toBeGreaterThan(0);
@@ -67,7 +58,7 @@ describe('typed errors', () => {
 
   it('MAX_STEPS for a fixed-step method up front, saying how many steps the step size needs', () => {
     const f = counted((_t, y) => tf.neg(y));
-    const e = errorOf(solve(f, [1], [0, 0.5, 1], { method: 'euler', stepSize: 1e-3, maxSteps: 100 }));
+    const e = labErrorOf(solve(f, [1], [0, 0.5, 1], { method: 'euler', stepSize: 1e-3, maxSteps: 100 }));
     expect(e.code).toBe('MAX_STEPS');
     expect(e.details).toMatchObject({ t: 0, stepSize: 1e-3, maxSteps: 100, stepsNeeded: 1000, method: 'euler' });
     expect(e.message).toMatch(/euler with stepSize 0\.001 needs 1000 steps over \[0, 1\]; maxSteps is 100/);
@@ -84,30 +75,30 @@ describe('typed errors', () => {
       const { ys, stats } = odeint((_t, y) => tf.neg(y), y0, [0, 1], { method: 'euler', stepSize, maxSteps: n });
       tf.dispose([y0, ...ys]);
       expect(stats.stepsAccepted, `stepSize ${stepSize}`).toBe(n);
-      const e = errorOf(solve((_t, y) => tf.neg(y), [1], [0, 1], { method: 'euler', stepSize, maxSteps: n - 1 }));
+      const e = labErrorOf(solve((_t, y) => tf.neg(y), [1], [0, 1], { method: 'euler', stepSize, maxSteps: n - 1 }));
       expect(e.details.stepsNeeded).toBe(n);
     }
   });
 
   it('NONLINEAR_SOLVE_FAILED when an implicit step has no solution', () => {
     // Implicit Euler on y' = y² + 1 with h = 1 from y = 1 needs Y = 2 + Y², which has no real root.
-    const e = errorOf(solve((_t, y) => tf.add(tf.square(y), 1), [1], [0, 1], { method: 'implicit-euler', stepSize: 1 }));
+    const e = labErrorOf(solve((_t, y) => tf.add(tf.square(y), 1), [1], [0, 1], { method: 'implicit-euler', stepSize: 1 }));
     expect(e.code).toBe('NONLINEAR_SOLVE_FAILED');
     expect(e.details).toMatchObject({ t: 0, stepSize: 1, method: 'implicit-euler' });
   });
 
   it('NON_FINITE when a fixed-step solution overflows', () => {
-    const e = errorOf(solve(blowUp, [1], [0, 1, 5], { method: 'euler', stepSize: 0.5 }));
+    const e = labErrorOf(solve(blowUp, [1], [0, 1, 5], { method: 'euler', stepSize: 0.5 }));
     expect(e.code).toBe('NON_FINITE');
     expect(e.details.t).toBe(5);
   });
 
   it('INVALID_ARGUMENT names the field', () => {
     const decay = (_t: number, y: Tensor) => tf.neg(y);
-    expect(errorOf(solve(decay, [1], [0, 1], { method: 'rk5' as never })).message).toMatch(/method/);
-    expect(errorOf(solve(decay, [1], [0, 1], { method: 'dopri5', stepSize: 0.1 })).message).toMatch(/stepSize/);
-    expect(errorOf(solve(decay, [1], [0, 1], { method: 'rk4', rtol: -1 })).message).toMatch(/rtol/);
-    expect(errorOf(solve(decay, [1], [0, 1, 1], { method: 'rk4' })).message).toMatch(/t\[2\]/);
+    expect(labErrorOf(solve(decay, [1], [0, 1], { method: 'rk5' as never })).message).toMatch(/method/);
+    expect(labErrorOf(solve(decay, [1], [0, 1], { method: 'dopri5', stepSize: 0.1 })).message).toMatch(/stepSize/);
+    expect(labErrorOf(solve(decay, [1], [0, 1], { method: 'rk4', rtol: -1 })).message).toMatch(/rtol/);
+    expect(labErrorOf(solve(decay, [1], [0, 1, 1], { method: 'rk4' })).message).toMatch(/t\[2\]/);
   });
 });
 
@@ -130,7 +121,7 @@ describe('NON_FINITE at once, not a spin to maxSteps', () => {
 
   it.each(methods)('%s: a NaN initial state', (method, most) => {
     const f = counted((_t, y) => tf.neg(y));
-    const e = errorOf(solve(f, [1, NaN], [0, 1], { method, maxSteps: 1000 }));
+    const e = labErrorOf(solve(f, [1, NaN], [0, 1], { method, maxSteps: 1000 }));
     expect(e.code).toBe('NON_FINITE');
     expect(e.details).toMatchObject({ method });
     expect(e.details.t as number).toBeLessThanOrEqual(0.1); // at t0, or after the first (0.1) step
@@ -140,7 +131,7 @@ describe('NON_FINITE at once, not a spin to maxSteps', () => {
 
   it.each(['dopri5', 'tsit5', 'bosh3'] as const)('%s: f turns NaN mid-solve (t ≥ 0.5)', (method) => {
     const f = counted(nanFromHalf);
-    const e = errorOf(solve(f, [1], [0, 1], { method, rtol: 1e-3, atol: 1e-3 }));
+    const e = labErrorOf(solve(f, [1], [0, 1], { method, rtol: 1e-3, atol: 1e-3 }));
     expect(e.code).toBe('NON_FINITE');
     // Where: just before the wall, after a few rejected trials across it (not hundreds of steps up to it).
     expect(e.details.t as number).toBeGreaterThan(0.3);
@@ -151,7 +142,7 @@ describe('NON_FINITE at once, not a spin to maxSteps', () => {
 
   it('a fixed-step method says which step went NaN', () => {
     const f = counted(nanFromHalf);
-    const e = errorOf(solve(f, [1], [0, 1], { method: 'euler', stepSize: 0.1 }));
+    const e = labErrorOf(solve(f, [1], [0, 1], { method: 'euler', stepSize: 0.1 }));
     expect(e.code).toBe('NON_FINITE');
     // The step from 0.5 (f = NaN there) is the sixth; the four after it are not taken.
     expect(e.details).toMatchObject({ solverStep: 6, method: 'euler' });
@@ -161,7 +152,7 @@ describe('NON_FINITE at once, not a spin to maxSteps', () => {
 
   it('an implicit method stops at the first iteration that meets NaN', () => {
     const f = counted(nanFromHalf);
-    const e = errorOf(solve(f, [1], [0, 1], { method: 'implicit-euler', stepSize: 0.1 }));
+    const e = labErrorOf(solve(f, [1], [0, 1], { method: 'implicit-euler', stepSize: 0.1 }));
     // Implicit Euler's step from 0.4 evaluates f at 0.5: NON_FINITE, not NONLINEAR_SOLVE_FAILED after 50 iterations.
     expect(e.code).toBe('NON_FINITE');
     expect(e.details).toMatchObject({ solverStep: 5, method: 'implicit-euler' });
@@ -181,18 +172,18 @@ describe('NON_FINITE at once, not a spin to maxSteps', () => {
 
   it('tolerances too tight for float32 norms are rejections ending in STEP_UNDERFLOW, not NON_FINITE', () => {
     // (y0 / 2e-37)² overflows float32: an infinite error ratio from finite values. Before, the first step was NaN.
-    const e = errorOf(solve((_t, y) => tf.neg(y), [1], [0, 1], { method: 'dopri5', rtol: 1e-37, atol: 1e-37, minStep: 1e-8 }));
+    const e = labErrorOf(solve((_t, y) => tf.neg(y), [1], [0, 1], { method: 'dopri5', rtol: 1e-37, atol: 1e-37, minStep: 1e-8 }));
     expect(e.code).toBe('STEP_UNDERFLOW');
     expect(e.details.errorRatio).toBe(Infinity);
   });
 
   it('tolerances outside float32 are INVALID_ARGUMENT naming the field, before any evaluation', () => {
     const f = counted((_t, y) => tf.neg(y));
-    const huge = errorOf(solve(f, [1], [0, 1], { method: 'dopri5', rtol: 1e300, atol: 1e300 }));
+    const huge = labErrorOf(solve(f, [1], [0, 1], { method: 'dopri5', rtol: 1e300, atol: 1e300 }));
     expect(huge.code).toBe('INVALID_ARGUMENT');
     expect(huge.message).toMatch(/rtol: 1e\+300 is beyond float32/);
     expect(huge.message).toMatch(/atol: 1e\+300 is beyond float32/);
-    const tiny = errorOf(solve(f, [1], [0, 1], { method: 'tsit5', gradient: 'adjoint', adjointAtol: 1e-300 }));
+    const tiny = labErrorOf(solve(f, [1], [0, 1], { method: 'tsit5', gradient: 'adjoint', adjointAtol: 1e-300 }));
     expect(tiny.message).toMatch(/adjointAtol: 1e-300 is below float32's range/);
     expect(f.calls).toBe(0);
   });
@@ -221,7 +212,7 @@ describe('NON_FINITE in the backward pass', () => {
   };
 
   it('the adjoint solve with a NaN adjoint state, at t = 1 before its first step', () => {
-    const e = errorOf(nanGradient({ method: 'dopri5', gradient: 'adjoint' }));
+    const e = labErrorOf(nanGradient({ method: 'dopri5', gradient: 'adjoint' }));
     expect(e.code).toBe('NON_FINITE');
     // Reported in t (the backward solve runs in s = −t), naming the pass.
     expect(e.details).toMatchObject({ t: 1, solverStep: 0, pass: 'backward', method: 'dopri5' });
@@ -229,7 +220,7 @@ describe('NON_FINITE in the backward pass', () => {
   });
 
   it('the implicit-function-theorem gradient of an implicit step, at once', () => {
-    const e = errorOf(nanGradient({ method: 'implicit-euler', stepSize: 0.5 }));
+    const e = labErrorOf(nanGradient({ method: 'implicit-euler', stepSize: 0.5 }));
     // Before: 50 adjoint iterations of NaN, then NONLINEAR_SOLVE_FAILED.
     expect(e.code).toBe('NON_FINITE');
     expect(e.details).toMatchObject({ pass: 'backward', method: 'implicit-euler' });
