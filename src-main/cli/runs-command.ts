@@ -89,11 +89,17 @@ async function output(text: string, out: string | undefined): Promise<void> {
     process.stdout.write(text.endsWith('\n') ? text : text + '\n');
     return;
   }
+  await writeOut(out, text);
+}
+
+/** Writes an --out file; with `replace` false, an existing file is refused (--force replaces it). */
+async function writeOut(out: string, data: string | Uint8Array, { replace = true } = {}): Promise<void> {
   try {
-    await writeFile(out, text);
+    await writeFile(out, data, { flag: replace ? 'w' : 'wx' });
   } catch (e) {
-    const path = (e as NodeJS.ErrnoException).path ?? out;
-    throw new LabError('INVALID_ARGUMENT', `--out: cannot write ${path}: ${fileProblem(e)}`, { field: 'out', path, errno: (e as NodeJS.ErrnoException).code });
+    const { path = out, code } = e as NodeJS.ErrnoException;
+    const why = code === 'EEXIST' ? 'it exists (--force replaces it)' : fileProblem(e);
+    throw new LabError('INVALID_ARGUMENT', `--out: cannot write ${path}: ${why}`, { field: 'out', path, errno: code });
   }
 }
 
@@ -374,12 +380,7 @@ function checkpointCommand(): Command {
       const [runId] = runIds([id]);
       return withStore(opts.db, async (store) => {
         const c = loadCheckpoint(store.db, runId, opts.epoch); // checked: a damaged one is refused, naming it
-        try {
-          await writeFile(opts.out, c.data, { flag: opts.force ? 'w' : 'wx' });
-        } catch (e) {
-          const why = (e as NodeJS.ErrnoException).code === 'EEXIST' ? 'it exists (--force replaces it)' : fileProblem(e);
-          throw new LabError('INVALID_ARGUMENT', `--out: cannot write ${opts.out}: ${why}`, { field: 'out', path: opts.out });
-        }
+        await writeOut(opts.out, c.data, { replace: !!opts.force });
         const written = { runId, epoch: c.epoch, step: c.step, bytes: c.bytes, file: resolve(opts.out) };
         if (opts.json) printJson(written);
         else process.stdout.write(`run ${runId}, epoch ${c.epoch} (step ${c.step}, ${(c.bytes / 1024).toFixed(0)} KiB) written to ${written.file}\n`);
