@@ -9,10 +9,9 @@ import { Command, Option } from 'commander';
 import { IDX_DATASETS } from '../data/catalog';
 import { defaultDataDir } from '../data/dataDir';
 import { importDataset } from '../data/importDataset';
-import { loadIdxDataset, planIdxSource, type IdxSourcePlan } from '../data/idxSources';
+import { downloadPlan, loadIdxDataset, planIdxSource, type IdxSourcePlan } from '../data/idxSources';
 import { loadDataset } from '../data/load';
 import { shapesCacheRoot } from '../data/shapes/cache';
-import { datasetDir } from '../data/store';
 import type { DataProgress, Dataset, DatasetSource } from '../data/types';
 import { fmtInt } from '../data/format';
 import { IdxDatasetKinds } from '../../src-shared/config';
@@ -210,7 +209,7 @@ async function verifiedSource(kind: IdxKind, dataDir: string): Promise<{ source:
     return { source: source as IdxSourcePlan, skipped };
   } catch (e) {
     if (!isLabError(e, 'DATASET_NOT_FOUND')) throw e;
-    return { source: { kind: 'download', path: datasetDir(dataDir, kind), urls: [...IDX_DATASETS[kind].mirrors] }, skipped };
+    return { source: downloadPlan(kind, { dataDir }), skipped };
   }
 }
 

@@ -182,6 +182,11 @@ export async function planIdxSource(
     const plan = await source.look().catch(() => undefined);
     if (plan) return plan;
   }
+  return downloadPlan(kind, opts);
+}
+
+/** The download loadIdxDataset falls back to: the mirrors it would try, and where it would store the files. */
+export function downloadPlan(kind: IdxDatasetKind, opts: Pick<IdxSourceOptions, 'dataDir' | 'mirrors'>): IdxSourcePlan {
   return { kind: 'download', path: datasetDir(opts.dataDir, kind), urls: [...(opts.mirrors ?? IDX_DATASETS[kind].mirrors)] };
 }
 
