@@ -65,9 +65,13 @@ function readStat(pid: number): ReturnType<typeof parseStat> {
  * use `ps -o lstart= -p <pid>`, at the cost of a child process per check).
  */
 export function processStartToken(pid: number): string | null {
-  const boot = process.platform === 'linux' ? readBootId() : null;
-  const stat = boot === null ? null : readStat(pid);
-  return stat && `${boot}:${stat.startTime}`;
+  return tokenOf(readStat(pid));
+}
+
+/** The start token of a process whose stat fields were read, or null (unread, or no boot_id). */
+function tokenOf(stat: ReturnType<typeof parseStat>): string | null {
+  const boot = stat && readBootId();
+  return stat && boot ? `${boot}:${stat.startTime}` : null;
 }
 
 /** This process: the one place that describes it to the store and to run folders. */
@@ -97,9 +101,10 @@ export function processAlive(owner: OwnerRecord): boolean {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  const stat = readStat(pid);
   // A zombie (exited, its parent has not yet collected it) still answers kill(pid, 0), but writes nothing more.
-  if (readStat(pid)?.state === 'Z') return false;
+  if (stat?.state === 'Z') return false;
   if (started == null) return true;
-  const current = processStartToken(pid);
+  const current = tokenOf(stat);
   return current === null || current === started; // unreadable (/proc mounted hidepid, say): judged by pid alone
 }
