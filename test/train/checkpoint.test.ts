@@ -116,6 +116,23 @@ describe('checkpoints', () => {
     expect(() => decodeCheckpoint(noWeights, 'old.ckpt')).toThrow(/^INVALID_ARGUMENT: old\.ckpt is not a valid checkpoint: header field weights: expected a list of tensor shapes$/);
   });
 
+  it('refuses non-finite values, naming the tensor and element: damage a version 1 file cannot tell, or weights that diverged', () => {
+    const with_ = (edit: (c: Checkpoint) => void): Checkpoint => {
+      const c = structuredClone(checkpoint);
+      edit(c);
+      return c;
+    };
+    const nanWeight = asVersion1(encodeCheckpoint(with_((c) => (c.weights[1].data[0] = NaN))));
+    const refusal = /^INVALID_ARGUMENT: old\.ckpt is not a valid checkpoint: weight tensor 1 holds NaN at element 0 \(damaged, or weights that had diverged\)$/;
+    expect(() => decodeCheckpoint(nanWeight, 'old.ckpt')).toThrow(refusal);
+    expect(() => checkCheckpoint(nanWeight, 'old.ckpt')).toThrow(refusal);
+    const infState = encodeCheckpoint(with_((c) => (c.optimizer.tensors[0].data[4] = -Infinity)));
+    expect(() => decodeCheckpoint(infState, 'new.ckpt')).toThrow(/new\.ckpt is not a valid checkpoint: optimizer state tensor 0 holds -Infinity at element 4 /);
+    const averaged = with_((c) => (c.average = { updates: 2, weights: structuredClone(c.weights) }));
+    averaged.average!.weights[0].data[5] = Infinity;
+    expect(() => checkCheckpoint(encodeCheckpoint(averaged))).toThrow(/averaged weight tensor 0 holds Infinity at element 5 /);
+  });
+
   it("refuses a newer format by name, and a file too short for a header", () => {
     const v3 = encodeCheckpoint(checkpoint);
     v3.set(new TextEncoder().encode('ODLCKPT3'), 0);

@@ -10,7 +10,7 @@ import { checkEvaluationRequest, evaluateCheckpoint } from '../../src-main/engin
 import { datasetContentHash, gather, subsetStratified, type Dataset } from '../../src-main/data';
 import type { RunConfig } from '../../src-shared/run-config';
 import type { BatchEvent, EpochEvent, RunEvent, TestingProgress } from '../../src-shared/run-events';
-import { expectedAverage, tinyConfig, tinyDataset } from './fixtures';
+import { expectedAverage, tinyConfig, tinyDataset, tinyShapes } from './fixtures';
 
 let dataset: Dataset;
 let backend: string;
@@ -354,6 +354,22 @@ describe('trainer', () => {
     expect(batches.map((b) => b.loss).every(Number.isFinite)).toBe(true);
     expect(ended).toMatchObject({ status: 'diverged', error: { code: 'NON_FINITE', details: { epoch: 1, step: batches.length, evaluating: true } } });
     expect(ended.error?.message).toMatch(/^evaluating at epoch 1, step \d+: the euler solution became NaN or infinite/);
+  });
+
+  it('ends diverged, without an epoch or a checkpoint, when an update blows up the weights of a model without an ODE', async () => {
+    // One batch per epoch: its loss is computed on the initial weights (finite); its update is what overflows.
+    const { ended, batches, epochs, checkpoints } = await run(
+      tinyConfig({ model: { name: 'mlp' }, optimizer: { kind: 'sgd', lr: 1e38 }, batchSize: tinyShapes.trainCount }),
+    );
+    expect(batches).toHaveLength(1);
+    expect(Number.isFinite(batches[0].loss)).toBe(true);
+    expect(epochs).toEqual([]);
+    expect(checkpoints).toEqual([]);
+    expect(ended).toMatchObject({ status: 'diverged', error: { code: 'NON_FINITE', details: { epoch: 1, step: 1, evaluating: true } } });
+    // Weights of ~1e38 may still be finite, with logits that overflow: then the test loss is what is NaN.
+    expect(ended.error?.message).toMatch(
+      /^(the weights became non-finite \((NaN|-?Infinity) in parameter \d+, \S+\)|the test loss became NaN) by the end of epoch 1 \(step 1\); lower the learning rate$/,
+    );
   });
 
   it('ends failed with the engine error and where it happened', async () => {

@@ -128,10 +128,26 @@ export interface CheckpointSummary {
 
 interface Layout extends CheckpointSummary {
   header: Header;
-  headerEnd: number;
-  shapes: number[][];
-  sizes: number[];
+  /** Every tensor, in stored order (weights, optimiser state, averaged weights), copied out of the bytes. */
+  tensors: StoredTensor[];
   averagedUpdates: number;
+}
+
+/** A non-finite value among tensors: which tensor (by position), which element, and the value. */
+export interface NonFiniteValue {
+  tensor: number;
+  element: number;
+  value: number;
+}
+
+export function firstNonFinite(tensors: StoredTensor[]): NonFiniteValue | undefined {
+  for (let tensor = 0; tensor < tensors.length; tensor++) {
+    const { data } = tensors[tensor];
+    for (let element = 0; element < data.length; element++) {
+      if (!Number.isFinite(data[element])) return { tensor, element, value: data[element] };
+    }
+  }
+  return undefined;
 }
 
 const isShapeList = (v: unknown): v is number[][] =>
@@ -153,8 +169,8 @@ function headerProblem(h: unknown): string | undefined {
 }
 
 /**
- * Reads and checks everything but the tensors' values: magic and version, header, length, and (version 2) the
- * checksum. Each failure is INVALID_ARGUMENT `<name> is not a valid checkpoint: <what was expected and found>`.
+ * Reads and checks a checkpoint: magic and version, header, length, (version 2) the checksum, and that every
+ * stored value is finite. Each failure is INVALID_ARGUMENT `<name> is not a valid checkpoint: <what was expected and found>`.
  */
 function readLayout(bytes: Uint8Array, name: string): Layout {
   const corrupt = (what: string) => new LabError('INVALID_ARGUMENT', `${name} is not a valid checkpoint: ${what}`);
@@ -197,11 +213,33 @@ function readLayout(bytes: Uint8Array, name: string): Layout {
   if (header.averaged && !(Number.isInteger(averagedUpdates) && averagedUpdates >= 0 && averagedUpdates <= header.step)) {
     throw corrupt(`the average's update count ${averagedUpdates} is not an integer from 0 to the step, ${header.step}`);
   }
-  return { version, epoch: header.epoch, step: header.step, header, headerEnd, shapes, sizes, averagedUpdates };
+  // Copy into a fresh, aligned buffer: `bytes` may be a view at any offset, e.g. a Node Buffer from a pool
+  // (whose .slice() is a view, not a copy — hence the explicit copy constructor).
+  const payload = new Float32Array(new Uint8Array(bytes.subarray(headerEnd, headerEnd + floats * 4)).buffer);
+  let offset = 0;
+  const tensors = shapes.map((shape, i) => {
+    const data = payload.subarray(offset, offset + sizes[i]);
+    offset += sizes[i];
+    return { shape, data };
+  });
+  // A version 1 file has no checksum to catch flipped bytes, and weights that blew up are no use either way:
+  // evaluated or trained on, they give NaN (or an ODE solve that stops at once), not an answer.
+  const bad = firstNonFinite(tensors);
+  if (bad) {
+    const optimizerEnd = header.weights.length + header.optimizer.length;
+    const [what, index] =
+      bad.tensor < header.weights.length
+        ? ['weight', bad.tensor]
+        : bad.tensor < optimizerEnd
+          ? ['optimizer state', bad.tensor - header.weights.length]
+          : ['averaged weight', bad.tensor - optimizerEnd];
+    throw corrupt(`${what} tensor ${index} holds ${bad.value} at element ${bad.element} (damaged, or weights that had diverged)`);
+  }
+  return { version, epoch: header.epoch, step: header.step, header, tensors, averagedUpdates };
 }
 
 /**
- * Checks checkpoint bytes as decodeCheckpoint does (format, length, checksum), without reading the tensors out:
+ * Checks checkpoint bytes as decodeCheckpoint does (format, length, checksum, finite values), without decoding the config:
  * for the run store, which keeps checkpoints opaque, to refuse damaged ones on import and report them in a check.
  */
 export function checkCheckpoint(bytes: Uint8Array, name = 'checkpoint'): CheckpointSummary {
@@ -210,17 +248,7 @@ export function checkCheckpoint(bytes: Uint8Array, name = 'checkpoint'): Checkpo
 }
 
 export function decodeCheckpoint(bytes: Uint8Array, name = 'checkpoint'): Checkpoint {
-  const { header, headerEnd, shapes, sizes, averagedUpdates } = readLayout(bytes, name);
-  // Copy into a fresh, aligned buffer: `bytes` may be a view at any offset, e.g. a Node Buffer from a pool
-  // (whose .slice() is a view, not a copy — hence the explicit copy constructor).
-  const floats = sizes.reduce((a, b) => a + b, 0);
-  const payload = new Float32Array(new Uint8Array(bytes.subarray(headerEnd, headerEnd + floats * 4)).buffer);
-  let offset = 0;
-  const tensors = shapes.map((shape, i) => {
-    const data = payload.subarray(offset, offset + sizes[i]);
-    offset += sizes[i];
-    return { shape, data };
-  });
+  const { header, tensors, averagedUpdates } = readLayout(bytes, name);
   const optimizerEnd = header.weights.length + header.optimizer.length;
   return {
     // Settings added since it was written read as their defaults; a config this version cannot read, as written.

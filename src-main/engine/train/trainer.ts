@@ -23,6 +23,7 @@ import { buildModel, parameterCount, type Model } from '../models';
 import {
   decodeCheckpoint,
   encodeCheckpoint,
+  firstNonFinite,
   sameSubset,
   trainedOnOf,
   trainingSubsetOf,
@@ -110,6 +111,17 @@ function toCheckpoint(config: RunConfig, state: TrainingState, epoch: number, st
   };
   tf.dispose(optimizerState.tensors);
   return checkpoint;
+}
+
+/**
+ * Why the weights are no use after an epoch, if they are not: a parameter holding NaN or ±Inf (an update can blow
+ * them up on a batch whose loss was still finite), or a non-finite test loss. Such weights are never checkpointed.
+ */
+function divergedWeights(model: Model, testLoss: number): string | undefined {
+  const bad = firstNonFinite(model.params.map((p) => ({ shape: p.shape, data: p.dataSync() as Float32Array })));
+  if (bad) return `the weights became non-finite (${bad.value} in parameter ${bad.tensor}, ${model.params[bad.tensor].name})`;
+  if (!Number.isFinite(testLoss)) return `the test loss became ${testLoss}`;
+  return undefined;
 }
 
 /**
@@ -333,6 +345,14 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
         }
       }
       const test = await evaluate(scored, dataset.test, evalOpts, { pool: owned.pool, signal: opts.signal, onProgress: testing(current, step) });
+      const blownUp = divergedWeights(model, test.loss);
+      if (blownUp) {
+        return finish('diverged', {
+          code: 'NON_FINITE',
+          message: `${blownUp} by the end of epoch ${current} (step ${step}); lower the learning rate`,
+          details: { epoch: current, step, evaluating: true },
+        });
+      }
       epoch = current;
       const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
       opts.onEvent({
