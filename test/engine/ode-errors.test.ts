@@ -177,6 +177,22 @@ describe('NON_FINITE at once, not a spin to maxSteps', () => {
     expect(e.details.errorRatio).toBe(Infinity);
   });
 
+  it('STEP_UNDERFLOW without a minStep comes at a few ulps of the interval, in tens of rejections, not hundreds', () => {
+    // Tolerances float32 cannot meet: rejections shrink h up to 5× each, and only steps too small to change y in
+    // float32 (zero error) are accepted. Before, h could fall to 5e-324 near t = 0 and the solve spun to MAX_STEPS.
+    const f = counted((_t, y) => tf.neg(y));
+    const e = labErrorOf(solve(f, [1], [0, 1], { method: 'dopri5', rtol: 1e-37, atol: 1e-37 }));
+    expect(e.code).toBe('STEP_UNDERFLOW');
+    expect(e.details.stepSize as number).toBeLessThan(4 * Number.EPSILON);
+    expect(e.details.stepSize as number).toBeGreaterThan(Number.EPSILON / 5);
+    expect(e.message).toMatch(/\(below 8\.88e-16, a few ulps of the interval's times; error ratio /);
+    expect(f.calls).toBeLessThan(1500); // 6 evaluations a trial
+    // Near the blow-up at t = 1 too: the floor scales with |t|.
+    const near = labErrorOf(solve(blowUp, [1], [0, 2], { method: 'dopri5', rtol: 1e-4, atol: 1e-4 }));
+    expect(near.code).toBe('STEP_UNDERFLOW');
+    expect(near.message).toMatch(/below 1\.78e-15, a few ulps/);
+  });
+
   it('tolerances outside float32 are INVALID_ARGUMENT naming the field, before any evaluation', () => {
     const f = counted((_t, y) => tf.neg(y));
     const huge = labErrorOf(solve(f, [1], [0, 1], { method: 'dopri5', rtol: 1e300, atol: 1e300 }));
