@@ -4,8 +4,9 @@
  * `.tmp-*` / `.staging-*` names, which no reader looks at.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { makeDirectory } from '../platform/make-directory';
 
 const STALE_MS = 24 * 3600 * 1000;
 
@@ -26,7 +27,7 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string)
 
 /** A fresh staging directory beside `target` (created with its parents). */
 export async function makeStaging(target: string): Promise<string> {
-  await mkdir(path.dirname(target), { recursive: true });
+  makeDirectory(path.dirname(target));
   return mkdtemp(path.join(path.dirname(target), `.staging-${path.basename(target)}-`));
 }
 

@@ -8,7 +8,6 @@ import {
   constants,
   createWriteStream,
   existsSync,
-  mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
@@ -26,6 +25,7 @@ import type { RunConfig } from '../../src-shared/run-config';
 import type { RunEvent } from '../../src-shared/run-events';
 import type { CheckpointData } from './protocol';
 import { lockFolder } from './folder-lock';
+import { makeDirectory } from '../platform/make-directory';
 import { isThisProcess, processAlive, type OwnerRecord } from '../store/process-identity';
 
 /** Which run a folder belongs to (run.json): its id and creation time in the store that recorded it. */
@@ -198,7 +198,7 @@ export function prepareRunFolder(dir: string, use: FolderUse = {}): void {
   if (!own && existsSync(log)) rmSync(log);
   const checkpoints = join(dir, 'checkpoints');
   try {
-    mkdirSync(checkpoints, { recursive: true });
+    makeDirectory(checkpoints);
   } catch (e) {
     throw folderError(use.label ?? '--out', dir, `cannot create ${checkpoints}: ${(e as Error).message}`);
   }
@@ -232,7 +232,7 @@ export class RunFolder {
   lastCheckpointPath: string | undefined;
 
   constructor(private readonly dir: string) {
-    mkdirSync(join(dir, 'checkpoints'), { recursive: true });
+    makeDirectory(join(dir, 'checkpoints'));
     this.log = createWriteStream(join(dir, 'events.jsonl'), { flags: 'a' });
   }
 

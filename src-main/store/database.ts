@@ -4,10 +4,10 @@
  */
 import Database from 'better-sqlite3';
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { LabError } from '../../src-shared/errors';
 import { MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations';
+import { makeDirectory } from '../platform/make-directory';
 
 export type Db = Database.Database;
 
@@ -85,7 +85,11 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Db {
     } else if (opts.readonly) {
       throw new LabError('NOT_FOUND', `no database at ${path}`, { path });
     } else {
-      mkdirSync(dirname(path), { recursive: true });
+      try {
+        makeDirectory(dirname(path));
+      } catch (e) {
+        throw new LabError('IO_ERROR', `cannot create the folder of the run store ${path}: ${(e as Error).message}`, { path });
+      }
     }
   }
   const db = new Database(path, { readonly: !!opts.readonly });

@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkRunFolder, claimRunFolder, releaseRunFolder, type FolderOwner } from '../../src-main/lab/run-folder';
+import { checkRunFolder, claimRunFolder, prepareRunFolder, releaseRunFolder, type FolderOwner } from '../../src-main/lab/run-folder';
 import { processStartToken, THIS_PROCESS } from '../../src-main/store/process-identity';
 import { tempDir } from '../train/fixtures';
 
@@ -186,5 +186,11 @@ describe('claiming a run folder', () => {
     releaseRunFolder(dir);
     expect(readRunJson(dir)).toEqual(run7);
     expect(readdirSync(dir)).toEqual(['run.json']);
+  });
+
+  it.runIf(onLinux)('refuses a folder that cannot be created, saying why, where Node would hang (/proc)', () => {
+    expect(() => prepareRunFolder('/proc/odelab-no-such/run')).toThrow(
+      /^INVALID_ARGUMENT: --out \/proc\/odelab-no-such\/run: cannot create \/proc\/odelab-no-such\/run\/checkpoints: ENOENT/,
+    );
   });
 });

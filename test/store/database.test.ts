@@ -5,11 +5,12 @@
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { integrityCheck, openDatabase } from '../../src-main/store/database';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../src-main/store/migrations';
 import { createRun, getRun, openStore } from '../../src-main/store';
-import { insertRunRow, sampleConfig, tempDbPath } from './fixtures';
+import { expectLabError, insertRunRow, sampleConfig, tempDbPath } from './fixtures';
 
 const fingerprint = (path: string) => ({
   sha: createHash('sha256').update(readFileSync(path)).digest('hex'),
@@ -109,5 +110,13 @@ describe('run store database', () => {
     const path = tempDbPath();
     expect(() => openStore(path, { readonly: true })).toThrow(/NOT_FOUND: no database at/);
     expect(existsSync(path)).toBe(false);
+  });
+
+  it('says which store it cannot create a folder for, and why (IO_ERROR), rather than throw a bare Node error', () => {
+    const file = tempDbPath('a-file');
+    writeFileSync(file, 'x');
+    expectLabError(() => openStore(join(file, 'sub', 'lab.db')), 'IO_ERROR', /^IO_ERROR: cannot create the folder of the run store .*a-file\/sub\/lab\.db: ENOTDIR/, {
+      path: join(file, 'sub', 'lab.db'),
+    });
   });
 });
