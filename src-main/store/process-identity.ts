@@ -4,6 +4,7 @@
  * restarted under the same pid would take a dead run for its own. So beside the pid we keep a start token that
  * names one process for the life of the machine.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 
@@ -48,30 +49,57 @@ function readBootId(): string | null {
   return bootId;
 }
 
-/** A process's /proc/<pid>/stat fields, or null: not Linux, or no such process. */
-function readStat(pid: number): ReturnType<typeof parseStat> {
-  if (process.platform !== 'linux') return null;
+/** What identifies a live process: its state (Z: a zombie) and its start token (null when it cannot be read). */
+interface ProcessStatus {
+  state: string;
+  token: string | null;
+}
+
+/** Linux: /proc/<pid>/stat's state and `${boot_id}:${starttime}` (clock ticks after boot); null: no such process. */
+function procStatus(pid: number): ProcessStatus | null {
+  let stat: ReturnType<typeof parseStat>;
   try {
-    return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    stat = parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return null;
   }
+  const boot = stat && readBootId();
+  return stat && { state: stat.state, token: boot ? `${boot}:${stat.startTime}` : null };
 }
 
 /**
- * `${boot_id}:${starttime}` for a process on this machine: the same for one process however often it is asked,
- * different for any other process that has or will have its pid. Null where it cannot be read: the process is
- * gone, or the system is not Linux. macOS and Windows have no /proc; there the check stays pid-only (macOS could
- * use `ps -o lstart= -p <pid>`, at the cost of a child process per check).
+ * `ps -o lstart=,stat=` output: the start date and time (to the second, e.g. "Tue Nov 24 21:37:16 2026") then the
+ * state letters ("Ss", "Z"). The token is the start time, an absolute date: unique enough across boots too.
  */
-export function processStartToken(pid: number): string | null {
-  return tokenOf(readStat(pid));
+export function parsePsLine(line: string): ProcessStatus | null {
+  const m = /^\s*(\S.*\S)\s+(\S+)\s*$/.exec(line);
+  return m ? { state: m[2][0], token: `ps:${m[1].replace(/\s+/g, ' ')}` } : null;
 }
 
-/** The start token of a process whose stat fields were read, or null (unread, or no boot_id). */
-function tokenOf(stat: ReturnType<typeof parseStat>): string | null {
-  const boot = stat && readBootId();
-  return stat && boot ? `${boot}:${stat.startTime}` : null;
+/** macOS and the BSDs (no /proc): one `ps` child per check, in the C locale so the date reads the same each time. */
+export function psStatus(pid: number): ProcessStatus | null {
+  const ps = spawnSync('ps', ['-o', 'lstart=,stat=', '-p', String(pid)], {
+    encoding: 'utf8',
+    env: { ...process.env, LC_ALL: 'C', TZ: 'UTC' },
+    timeout: 5000,
+  });
+  return ps.status === 0 ? parsePsLine(ps.stdout.split('\n')[0]) : null;
+}
+
+/** Null: no such process, or a system where none of it can be read (Windows: judged by pid alone). */
+function readStatus(pid: number): ProcessStatus | null {
+  if (process.platform === 'linux') return procStatus(pid);
+  if (process.platform === 'win32') return null;
+  return psStatus(pid);
+}
+
+/**
+ * A token for a process on this machine: the same for one process however often it is asked, different for any
+ * other process that has or will have its pid. Linux: `${boot_id}:${starttime}`; macOS and the BSDs: `ps:` and its
+ * start time to the second. Null where it cannot be read: the process is gone, or the system is Windows.
+ */
+export function processStartToken(pid: number): string | null {
+  return readStatus(pid)?.token ?? null;
 }
 
 /** This process: the one place that describes it to the store and to run folders. */
@@ -101,10 +129,10 @@ export function processAlive(owner: OwnerRecord): boolean {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
-  const stat = readStat(pid);
+  const status = readStatus(pid);
   // A zombie (exited, its parent has not yet collected it) still answers kill(pid, 0), but writes nothing more.
-  if (stat?.state === 'Z') return false;
+  if (status?.state === 'Z') return false;
   if (started == null) return true;
-  const current = tokenOf(stat);
+  const current = status?.token ?? null;
   return current === null || current === started; // unreadable (/proc mounted hidepid, say): judged by pid alone
 }

@@ -1,11 +1,13 @@
-/** Telling a recorded process from a later one that got its pid: start tokens, read from /proc on Linux. */
+/** Telling a recorded process from a later one that got its pid: start tokens, from /proc on Linux, from ps elsewhere. */
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isThisProcess, parseStat, processAlive, processStartToken, THIS_PROCESS } from '../../src-main/store/process-identity';
+import { isThisProcess, parsePsLine, parseStat, processAlive, processStartToken, psStatus, THIS_PROCESS } from '../../src-main/store/process-identity';
 
 const onLinux = process.platform === 'linux';
+/** macOS's way (ps) is tested wherever a ps is installed (procps here: a minimal Debian may lack it). */
+const hasPs = spawnSync('ps', ['-p', String(process.pid)]).status === 0;
 const host = hostname();
 
 /** A live process that is not this one, and its start token. */
@@ -31,6 +33,20 @@ describe('process identity', () => {
     expect(token).toMatch(/^[0-9a-f-]{36}:\d+$/);
     expect(processStartToken(sleeper.pid!)).toBe(token);
     expect(processStartToken(spawnSync('true').pid)).toBeNull(); // gone
+  });
+
+  it("reads ps's start time and state letters, as macOS and the BSDs give them (no /proc there)", () => {
+    expect(parsePsLine('Tue Nov 24 21:37:16 2026 Ss\n')).toEqual({ state: 'S', token: 'ps:Tue Nov 24 21:37:16 2026' });
+    // Days below 10 are padded with a space: the token must not depend on it.
+    expect(parsePsLine('  Mon Nov  3 09:05:01 2026 Z+')).toEqual({ state: 'Z', token: 'ps:Mon Nov 3 09:05:01 2026' });
+    expect(parsePsLine('')).toBeNull();
+  });
+
+  it.runIf(hasPs)("names a process by ps's start time where there is no /proc: the same each time, none once it is gone", () => {
+    const status = psStatus(sleeper.pid!);
+    expect(status).toEqual({ state: 'S', token: expect.stringMatching(/^ps:\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4}$/) });
+    expect(psStatus(sleeper.pid!)).toEqual(status);
+    expect(psStatus(spawnSync('true').pid!)).toBeNull(); // gone
   });
 
   it.runIf(onLinux)('takes a live pid for the recorded process only when its start token matches', () => {
@@ -59,6 +75,7 @@ describe('process identity', () => {
       expect(state()).toBe('Z');
       expect(() => process.kill(pid, 0)).not.toThrow(); // what the pid check alone saw
       expect(processAlive({ pid, host })).toBe(false);
+      if (hasPs) expect(psStatus(pid)?.state).toBe('Z'); // as macOS would see it
     } finally {
       parent.kill();
     }
