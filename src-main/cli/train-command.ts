@@ -38,7 +38,7 @@ export function launchOptions(cmd: Command): Command {
 export async function followRun(run: RecordedRun, flags: LaunchFlags, dbPath: string): Promise<void> {
   const report = flags.json || !process.stdout.isTTY ? jsonLinesReporter({ runId: run.runId }) : progressReporter();
   if (!flags.json && process.stdout.isTTY) process.stdout.write(`run ${run.runId} in ${dbPath}\n`);
-  for (const warning of run.warnings) process.stderr.write(`${warning}\n`);
+  for (const warning of run.warnings) process.stderr.write(`warning: ${warning}\n`);
   // Every event as it comes but the end, which is reported as the store recorded it (below).
   const reportEvent = (e: RunEvent) => e.event !== 'ended' && report.event(e);
   run.handle.events.on('event', reportEvent);

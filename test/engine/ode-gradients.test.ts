@@ -157,6 +157,40 @@ describe('direct and adjoint gradients', () => {
     expect(ratio).toBeLessThan(2.3);
   });
 
+  it("at a coarse step, a first-order method's adjoint gradient is far off where symmetric rules' is not (the launch warning's figures)", () => {
+    // y' = λ(y − cos t), y(0) = 0.3: y(1) = A cos 1 + B sin 1 + (0.3 − A)e^λ with A = λ²/(1+λ²), B = −λ/(1+λ²).
+    const exact = (l: number) => {
+      const [A, B] = [l ** 2 / (1 + l ** 2), -l / (1 + l ** 2)];
+      return A * Math.cos(1) + B * Math.sin(1) + (0.3 - A) * Math.exp(l);
+    };
+    const trueGradient = (exact(-5 + 1e-6) - exact(-5 - 1e-6)) / 2e-6; // float64: 0.017524
+    const lambda = tf.variable(tf.scalar(-5), true, 'lambda_coarse');
+    const f = (t: number, y: Tensor) => tf.mul(lambda, tf.sub(y, Math.cos(t)));
+    const gradientOf = (method: OdeintOptions['method'], gradient: 'direct' | 'adjoint') => {
+      const y = tf.tensor1d([0.3]);
+      const { value, grads } = tf.variableGrads(() => tf.sum(odeint({ params: [lambda], f }, y, [0, 1], { method, stepSize: 0.1, gradient }).ys[1]) as tf.Scalar, [lambda]);
+      const g = grads[lambda.name].dataSync()[0];
+      tf.dispose([y, value, grads[lambda.name]]);
+      return g;
+    };
+    try {
+      expect(trueGradient).toBeCloseTo(0.017524, 5);
+      // Direct: the exact gradient of the discrete solve, itself within the method's O(h) of the true one.
+      expect(gradientOf('implicit-euler', 'direct')).toBeCloseTo(0.0128, 3);
+      expect(gradientOf('euler', 'direct')).toBeCloseTo(0.0225, 3);
+      expect(gradientOf('implicit-euler', 'adjoint')).toBeLessThan(-0.1); // of the wrong sign
+      expect(gradientOf('euler', 'adjoint') / trueGradient).toBeGreaterThan(1.25); // ~30% too large
+      // Second order and up: the method's own error (rk4 0.2%, implicit midpoint 1.2%, the trapezoidal rule 4.8%).
+      for (const [method, within] of [['rk4', 0.01], ['implicit-midpoint', 0.02], ['crank-nicolson', 0.06]] as const) {
+        expect(Math.abs(gradientOf(method, 'adjoint') / trueGradient - 1), method).toBeLessThan(within);
+      }
+      // Implicit midpoint run backwards is its forward step's exact inverse: its adjoint is the direct gradient.
+      expect(gradientOf('implicit-midpoint', 'adjoint') / gradientOf('implicit-midpoint', 'direct')).toBeCloseTo(1, 3);
+    } finally {
+      lambda.dispose();
+    }
+  });
+
   it('fills in nfeBackward after the backward pass in both modes', () => {
     for (const gradient of ['direct', 'adjoint'] as const) {
       let stats: ReturnType<typeof odeint>['stats'] | undefined;

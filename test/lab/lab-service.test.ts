@@ -2,6 +2,7 @@
  * LabService with real training processes and a real run store: everything a run reports lands in SQLite, and
  * a run cut off after an epoch resumes in place with exactly the losses of an uninterrupted run.
  */
+import type { MethodName } from '../../src-shared/solvers';
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -339,6 +340,31 @@ describe('LabService', () => {
     enough.handle.kill();
     expect(enough.warnings).toEqual([]);
     await enough.ended;
+    store.close();
+  });
+
+  it('warns, without refusing, of the adjoint of a first-order fixed step (its gradients are O(h) off), and of nothing else', async () => {
+    const store = openStore(tempDbPath());
+    const service = new LabService(store);
+    const warningsOf = (method: MethodName, gradient: 'direct' | 'adjoint') => {
+      const run = service.startRun(tinyConfig({ model: { name: 'shapes-odenet', solver: { method, stepSize: 0.25, gradient } } }), { dataDir });
+      run.handle.kill();
+      return { warnings: run.warnings, ended: run.ended };
+    };
+    const cases = [
+      warningsOf('implicit-euler', 'adjoint'),
+      warningsOf('euler', 'adjoint'),
+      warningsOf('implicit-euler', 'direct'),
+      warningsOf('implicit-midpoint', 'adjoint'),
+      warningsOf('rk4', 'adjoint'),
+    ];
+    expect(cases[0].warnings).toEqual([
+      '--gradient adjoint with implicit-euler: the adjoint solves backwards in time, which a first-order step does not invert, ' +
+        'so its gradients can be far off at coarse steps (at step 0.1 on a test problem, of the wrong sign); --gradient direct is the exact gradient of the solve taken',
+    ]);
+    expect(cases[1].warnings).toEqual([expect.stringMatching(/^--gradient adjoint with euler: .* \(at step 0\.1 on a test problem, 30% off\)/)]);
+    expect(cases.slice(2).map((c) => c.warnings)).toEqual([[], [], []]);
+    await Promise.all(cases.map((c) => c.ended));
     store.close();
   });
 
