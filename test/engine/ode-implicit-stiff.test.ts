@@ -2,12 +2,14 @@
  * Implicit steps on stiff linear problems, against the discrete solve worked out in float64.
  *
  * On y' = λ(y − cos t) every implicit scheme's step is a linear equation in closed form (below), so the solution
- * the engine should produce is known to float64 precision.
- * With h = 0.1 the stiffest modes have h·|λ| from 3 to 100: plain fixed-point iteration, which needs
- * h·γ·|λ| < 1 (γ = 1 for implicit Euler, ½ for the others), diverges on them. Anderson acceleration must converge.
+ * the engine should produce, and its derivative in λ by central differences, are known to float64 precision.
+ * With h = 0.1 the steps are stiff for these λ (h·|λ| from 1.5 to 100): plain fixed-point iteration, which needs
+ * h·γ·|λ| < 1 (γ = 1 for implicit Euler, ½ for the others), diverges on nearly all of them. Anderson acceleration
+ * must converge, both in the forward stage solves and in the direct-mode gradient's adjoint solves
+ * (implicit-gradient.ts).
  *
  * Tolerances: the solves stop once a scaled update is below implicitTol = 1e-6 (in float32), so y(1), of order 1,
- * is within 1e-5 (measured: 3e-6 at most).
+ * is within 1e-5 (measured: 3e-6 at most), and dy(1)/dλ within 1e-3 relative (measured: 1.5e-5 at most).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine, odeint, tf, type Tensor } from '../../src-main/engine';
@@ -43,6 +45,49 @@ function exactSolve(method: Method, lambda: number, y0: number): number {
   for (let n = 0; n < steps; n++) y = exactStep(method, lambda, n * h, y);
   return y;
 }
+
+describe('direct-mode gradients of stiff implicit steps', () => {
+  const y0 = 0.3;
+
+  /** y(1) and dy(1)/dλ from the engine, λ a trainable variable. */
+  function engineGradient(method: Method, lambda: number): { y1: number; dLambda: number } {
+    const initial = tf.scalar(lambda);
+    const rate = tf.variable(initial, true); // keeps its own reference to initial's data
+    initial.dispose();
+    const f = (t: number, y: Tensor) => tf.mul(rate, tf.sub(y, Math.cos(t)));
+    const start = tf.tensor1d([y0]);
+    try {
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(odeint({ params: [rate], f }, start, [0, 1], { method, stepSize: h, gradient: 'direct' }).ys[1]),
+        [rate],
+      );
+      const result = { y1: value.dataSync()[0], dLambda: grads[rate.name].dataSync()[0] };
+      tf.dispose([value, ...Object.values(grads)]);
+      return result;
+    } finally {
+      tf.dispose([rate, start]);
+    }
+  }
+
+  it.each([
+    [-15, methods],
+    [-50, methods],
+    [-1000, ['crank-nicolson', 'implicit-midpoint'] as const],
+  ])('λ = %d: dy(1)/dλ matches central differences of the discrete solve', (lambda, cases) => {
+    const before = tf.memory().numTensors;
+    for (const method of cases) {
+      const { y1, dLambda } = engineGradient(method, lambda);
+      expect(Math.abs(y1 - exactSolve(method, lambda, y0)), `${method} y(1)`).toBeLessThan(1e-5);
+      const eps = 1e-4 * Math.abs(lambda);
+      const fd = (exactSolve(method, lambda + eps, y0) - exactSolve(method, lambda - eps, y0)) / (2 * eps);
+      // dy(1)/dλ is 3e-3 to 2e-4 here: a relative test.
+      expect(Math.abs(dLambda - fd) / Math.abs(fd), `${method} dy(1)/dλ = ${dLambda}, differences ${fd}`).toBeLessThan(
+        1e-3,
+      );
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
 
 describe('Anderson acceleration on stiff steps', () => {
   /** y' = diag(λ)(y − cos t) from y = 0, λ log-spaced from −1 to −λmax (just −λmax for one component). */
