@@ -36,3 +36,9 @@ export type FromTrainer =
   /** A test-set evaluation under way. */
   | { type: 'testing'; progress: TestingProgress }
   | ({ type: 'checkpoint-data' } & CheckpointData);
+
+/**
+ * Signals a terminal (Ctrl-C, closing) or a service manager sends the whole process group, the training process
+ * too: it ignores them and lets the runner decide (train-process.ts).
+ */
+export const TERMINAL_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGHUP', 'SIGTERM'];

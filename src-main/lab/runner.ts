@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { RunConfig } from '../../src-shared/run-config';
 import type { EndedEvent, RunErrorInfo, RunEvent } from '../../src-shared/run-events';
-import type { FromTrainer, StartMessage, ToTrainer } from './protocol';
+import { TERMINAL_SIGNALS, type FromTrainer, type StartMessage, type ToTrainer } from './protocol';
 import { RunFolder } from './run-folder';
 
 export interface RunRequest {
@@ -102,7 +102,7 @@ export class Runner {
         this.finished();
         return;
       }
-      this.launch(handle, () => killed, (ended) => {
+      this.launch(handle, { killed: () => killed, cancelled: () => cancelled }, (ended) => {
         resolveDone(ended);
         this.finished();
       });
@@ -131,7 +131,8 @@ export class Runner {
     this.pump();
   }
 
-  private launch(handle: RunHandle, killedByUser: () => boolean, onEnded: (e: EndedEvent) => void): void {
+  /** `user`: whether the user has killed the run (kill()) or asked it to stop (cancel()), at the time of asking. */
+  private launch(handle: RunHandle, user: { killed: () => boolean; cancelled: () => boolean }, onEnded: (e: EndedEvent) => void): void {
     const { request, events } = handle;
     let folder: RunFolder | undefined;
     try {
@@ -189,7 +190,10 @@ export class Runner {
           message: `the training process ${signal ? `was killed by ${signal}` : `exited with code ${code}`} before the run ended`,
           details: { exitCode: code, signal, stderr: stderr.trim().split('\n').slice(-5).join('\n') },
         };
-        ended = unreportedEnd(stood, (Date.now() - started) / 1000, killedByUser() ? { status: 'cancelled' } : { status: 'failed', error: crashed });
+        // A cancel whose signal also reached the process before it could ignore it (a Ctrl-C to the terminal's process
+        // group in the process's first second, while its imports load) killed it by that signal: still a cancel.
+        const userStop = user.killed() || (user.cancelled() && signal !== null && TERMINAL_SIGNALS.includes(signal));
+        ended = unreportedEnd(stood, (Date.now() - started) / 1000, userStop ? { status: 'cancelled' } : { status: 'failed', error: crashed });
         publish(ended);
       }
       folder?.close();

@@ -80,6 +80,31 @@ describe('Runner', () => {
     expect(handle.process?.signalCode).toBe('SIGKILL');
   });
 
+  it('ends a run cancelled when a Ctrl-C kills its process before it could ignore the signal (its first moments)', async () => {
+    // The terminal sends SIGINT to the whole process group: the CLI cancels, and a process still booting dies of it.
+    const runner = new Runner();
+    const cancelled = runner.enqueue({ config: tinyConfig({ epochs: 5 }), dataDir });
+    cancelled.cancel();
+    cancelled.process!.kill('SIGINT');
+    expect(await cancelled.done).toMatchObject({ status: 'cancelled', step: 0 });
+    expect(cancelled.process!.signalCode).toBe('SIGINT');
+    // Without a cancel, the same death is a crash: someone else signalled the process alone.
+    const killed = runner.enqueue({ config: tinyConfig({ epochs: 5 }), dataDir });
+    killed.process!.kill('SIGINT');
+    expect(await killed.done).toMatchObject({ status: 'failed', error: { code: 'CRASHED', message: expect.stringMatching(/killed by SIGINT/) } });
+  });
+
+  it("ignores terminal signals from its first moment: the training process's entry loads nothing heavy before", () => {
+    // ES modules evaluate only once their whole import graph has loaded: an entry importing the engine statically
+    // installed its handlers after tfjs had loaded (about 1.5 s here), and a Ctrl-C in that time killed it.
+    const entry = readFileSync(join(__dirname, '../../src-main/lab/train-process.ts'), 'utf8');
+    const valueImports = (source: string) => [...source.matchAll(/^import (?!type )[^;]*? from '([^']+)'/gm)].map((m) => m[1]);
+    expect(valueImports(entry)).toEqual(['./protocol']);
+    const protocol = readFileSync(join(__dirname, '../../src-main/lab/protocol.ts'), 'utf8');
+    expect(valueImports(protocol)).toEqual([]);
+    expect(entry.indexOf('process.on(signal')).toBeLessThan(entry.indexOf("import('./train-session')"));
+  });
+
   it('ends a run failed, naming the folder, when its --out folder cannot be created', async () => {
     const file = join(tempDir(), 'a-file');
     writeFileSync(file, 'not a folder');
