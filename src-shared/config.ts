@@ -63,7 +63,8 @@ export function solverSpecIssues(spec: SolverSpec): SpecIssue[] {
   const issues: SpecIssue[] = [];
   for (const key of ['rtol', 'atol', 'adjointRtol', 'adjointAtol'] as const) {
     const value = spec[key];
-    if (value === undefined) continue;
+    // A value SolverSpec refuses (0, -1, Infinity) has its message already.
+    if (value === undefined || !(value > 0 && Number.isFinite(value))) continue;
     if (value > FLOAT32_MAX) {
       issues.push({ path: [key], message: `${value} is beyond float32 (the solver's error norm is float32, at most 3.4e38)` });
     } else if (value < FLOAT32_MIN_NORMAL) {

@@ -96,7 +96,10 @@ const StoredRunConfig = z.object({
 export const RunConfig = StoredRunConfig.superRefine((config, ctx) => {
   const { name, solver } = config.model;
   for (const issue of solverSpecIssues(solver)) ctx.addIssue({ code: 'custom', ...issue, path: ['model', 'solver', ...issue.path] });
-  if (!usesSolverSpec(name) || solverInfo(solver.method).adaptive) return;
+  // A solver the schema refused already (a step size of 0, a maxSteps of -5) has its message: counting steps with
+  // it would add a second, nonsensical one ("needs Infinity steps").
+  const solverRefused = ctx.issues.some(({ path = [] }) => path[0] === 'model' && (path[1] === 'solver' || path[1] === 'name'));
+  if (solverRefused || !usesSolverSpec(name) || solverInfo(solver.method).adaptive) return;
   const [t0, t1] = ODE_BLOCK_INTERVAL;
   const stepSize = stepSizeOf(solver);
   const needed = fixedStepCount(t1 - t0, stepSize);
@@ -124,8 +127,55 @@ export function droppedKeys(input: unknown, parsed: unknown, path: string[] = []
   if (!isPlainObject(input)) return [];
   return Object.entries(input).flatMap(([k, v]) => {
     if (v === undefined) return [];
-    if (!isPlainObject(parsed) || !(k in parsed)) return [[...path, k]];
+    // Own keys only: `k in parsed` would take '__proto__', 'constructor' or 'toString' for settings.
+    if (!isPlainObject(parsed) || !Object.hasOwn(parsed, k)) return [[...path, k]];
     return droppedKeys(v, parsed[k], [...path, k]);
+  });
+}
+
+/** Where a config has something other than an object where RunConfig has one (`optimizer: "sgd"`). */
+export interface MisshapenField {
+  path: string[];
+  found: unknown;
+}
+
+/** Which keys of a value of `schema` hold objects, at every depth; undefined when the value is not an object. */
+type ObjectShape = { [key: string]: ObjectShape };
+
+function objectShape(schema: z.ZodType): ObjectShape | undefined {
+  if (schema instanceof z.ZodObject) {
+    const shape: ObjectShape = Object.create(null) as ObjectShape;
+    for (const [key, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+      const inner = objectShape(field);
+      if (inner) shape[key] = inner;
+    }
+    return shape;
+  }
+  if (schema instanceof z.ZodDefault || schema instanceof z.ZodPrefault || schema instanceof z.ZodOptional || schema instanceof z.ZodNullable) {
+    return objectShape(schema.unwrap() as z.ZodType);
+  }
+  if (schema instanceof z.ZodPipe) return objectShape(schema.in as z.ZodType);
+  if (schema instanceof z.ZodUnion) {
+    // A discriminated union of objects (DatasetSpec): an object, holding the objects any of its options holds.
+    const options = (schema.options as z.ZodType[]).map(objectShape);
+    return options.every((o) => o !== undefined) ? Object.assign(Object.create(null) as ObjectShape, ...options) : undefined;
+  }
+  return undefined;
+}
+
+const RUN_CONFIG_SHAPE = objectShape(StoredRunConfig) ?? {};
+
+/**
+ * The fields of a partial config (a --config file) that RunConfig has as objects (model, model.solver, optimizer,
+ * dataset) but that hold something else, outermost first. Merging a config over another descends into objects and
+ * replaces anything else, so a string there would be replaced by the next layer's object, and its defaults taken.
+ */
+export function misshapenFields(input: unknown, shape: ObjectShape = RUN_CONFIG_SHAPE, path: string[] = []): MisshapenField[] {
+  if (!isPlainObject(input)) return [];
+  return Object.entries(input).flatMap(([key, value]) => {
+    if (value === undefined || !Object.hasOwn(shape, key)) return [];
+    if (!isPlainObject(value)) return [{ path: [...path, key], found: value }];
+    return misshapenFields(value, shape[key], [...path, key]);
   });
 }
 

@@ -34,6 +34,14 @@ export async function readFileArgument(path: string, flag: string): Promise<Buff
   }
 }
 
+/**
+ * A text file's bytes as a string, without the UTF-8 byte order mark Windows editors (Notepad, PowerShell's
+ * Out-File) write at the start: JSON.parse refuses it ("Unexpected token '\uFEFF'").
+ */
+export function textOf(bytes: Uint8Array): string {
+  return new TextDecoder('utf-8').decode(bytes); // ignoreBOM false: a leading BOM is dropped
+}
+
 export async function readCheckpointFile(path: string, flag: string): Promise<{ bytes: Uint8Array; checkpoint: Checkpoint }> {
   const bytes = await readFileArgument(path, flag);
   return { bytes, checkpoint: decodeCheckpoint(bytes, path) };

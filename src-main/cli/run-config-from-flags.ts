@@ -3,11 +3,11 @@
  * it with the shared zod schema so every error names its field.
  */
 import { readFileSync } from 'node:fs';
-import { fileProblem } from './file-arguments';
+import { fileProblem, textOf } from './file-arguments';
 import { LabError } from '../../src-shared/errors';
 import { describeIssues, isPlainObject } from '../../src-shared/config';
 import { PRESETS } from '../../src-shared/presets';
-import { droppedKeys, OptimizerSpec, RunConfig } from '../../src-shared/run-config';
+import { droppedKeys, misshapenFields, OptimizerSpec, RunConfig } from '../../src-shared/run-config';
 import { METHOD_NAMES, solverInfo, type MethodName } from '../../src-shared/solvers';
 
 export interface TrainFlags {
@@ -40,30 +40,57 @@ export interface TrainFlags {
 
 type Json = Record<string, unknown>;
 
-/** Deep merge of plain objects; arrays and scalars in `over` replace those in `base`. */
+/**
+ * Deep merge of plain objects; arrays and scalars in `over` replace those in `base`. Own keys only, each defined as
+ * data: a '__proto__' key (JSON.parse makes it an ordinary key) stays a key, for droppedKeys to report, and never
+ * becomes the result's prototype.
+ */
 export function deepMerge(base: Json, over: Json): Json {
   const out: Json = { ...base };
   for (const [k, v] of Object.entries(over)) {
     if (v === undefined) continue;
-    out[k] = isPlainObject(v) && isPlainObject(out[k]) ? deepMerge(out[k] as Json, v) : v;
+    const prev = Object.hasOwn(out, k) ? out[k] : undefined;
+    const value = isPlainObject(v) && isPlainObject(prev) ? deepMerge(prev, v) : v;
+    Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
   }
   return out;
+}
+
+/** A JSON value as an error message shows it: strings quoted (and cut short), arrays by kind. */
+function describeValue(value: unknown): string {
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  return JSON.stringify(value);
 }
 
 function readConfigFile(path: string): Json {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = textOf(readFileSync(path));
   } catch (e) {
     throw new LabError('INVALID_ARGUMENT', `--config: cannot read ${path}: ${fileProblem(e)}`, { field: 'config', path });
   }
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(text);
+    parsed = JSON.parse(text);
     if (!isPlainObject(parsed)) throw new Error('expected a JSON object');
-    return parsed;
   } catch (e) {
-    throw new LabError('INVALID_ARGUMENT', `--config: ${path} is not a JSON object: ${(e as Error).message}`);
+    throw new LabError('INVALID_ARGUMENT', `--config: ${path} is not a JSON object: ${(e as Error).message}`, { field: 'config', path });
   }
+  // Before any merging: a string where the config has an object would be replaced by the flags' object (and its
+  // defaults trained with), or be spread into characters.
+  const misshapen = misshapenFields(parsed);
+  if (misshapen.length > 0) {
+    const lines = misshapen.map(({ path: field, found }) => `${field.join('.')}: expected an object, found ${describeValue(found)}`);
+    throw new LabError('INVALID_ARGUMENT', `invalid run configuration:\n${lines.join('\n')}`, { field: misshapen[0].path.join('.'), path });
+  }
+  return parsed;
+}
+
+/** A plain-object field of `parent`, created if absent (the config's shape was checked: it is not anything else). */
+function objectAt(parent: Json, key: string): Json {
+  if (!isPlainObject(parent[key])) parent[key] = {};
+  return parent[key] as Json;
 }
 
 function datasetFromFlags(f: TrainFlags): Json | undefined {
@@ -97,32 +124,46 @@ export function runConfigFromFlags(f: TrainFlags, base?: RunConfig): RunConfig {
   if (f.preset !== undefined && !(f.preset in PRESETS)) {
     throw new LabError('INVALID_ARGUMENT', `--preset: unknown preset '${f.preset}'; expected one of ${Object.keys(PRESETS).join(', ')}`);
   }
-  let config: Json = base ? (structuredClone(base) as Json) : {};
-  if (f.preset) config = deepMerge(config, structuredClone(PRESETS[f.preset].config) as Json);
-  if (f.config) config = deepMerge(config, readConfigFile(f.config));
-  const model = (config.model ?? {}) as Json;
+  // What the run inherits (a checkpoint's config, then the preset), and what the --config file sets itself.
+  let inherited: Json = base ? (structuredClone(base) as Json) : {};
+  if (f.preset) inherited = deepMerge(inherited, structuredClone(PRESETS[f.preset].config) as Json);
+  const file: Json = f.config ? readConfigFile(f.config) : {};
+  const fileModel = isPlainObject(file.model) ? file.model : {};
+  const fileSolver = isPlainObject(fileModel.solver) ? fileModel.solver : {};
   // A method keeps the inherited solver settings that apply to it: a stepSize means nothing to an adaptive method,
-  // tolerances nothing to a fixed-step one (so --method euler on the shapes-euler preset keeps its step 0.05).
-  if (f.method !== undefined) {
-    if (!METHOD_NAMES.includes(f.method as MethodName)) {
-      throw new LabError('INVALID_ARGUMENT', `--method: unknown method '${f.method}'; expected one of ${METHOD_NAMES.join(', ')}`);
-    }
-    const { stepSize, rtol, atol, ...kept } = (model.solver ?? {}) as Json;
-    model.solver = solverInfo(f.method as MethodName).adaptive ? { ...kept, rtol, atol } : { ...kept, stepSize };
+  // tolerances nothing to a fixed-step one (so --method euler on the shapes-euler preset keeps its step 0.05). The
+  // file's own settings stay, for the schema to judge.
+  const method = f.method ?? fileSolver.method;
+  if (f.method !== undefined && !METHOD_NAMES.includes(f.method as MethodName)) {
+    throw new LabError('INVALID_ARGUMENT', `--method: unknown method '${f.method}'; expected one of ${METHOD_NAMES.join(', ')}`, { field: 'method' });
   }
-  // Likewise another optimizer: an inherited momentum (mnist-odenet's SGD 0.9) means nothing to Adam, and the
-  // flag itself is refused here, before the schema's field-path message could name the config instead of the flag.
-  const optimizer = (isPlainObject(config.optimizer) ? config.optimizer : {}) as Json;
-  if (f.optimizer !== undefined && f.optimizer !== 'sgd') delete optimizer.momentum;
-  const kind = f.optimizer ?? optimizer.kind ?? OptimizerSpec.parse({}).kind;
+  if (METHOD_NAMES.includes(method as MethodName)) {
+    const solver = objectAt(objectAt(inherited, 'model'), 'solver');
+    const { stepSize, rtol, atol, ...kept } = solver;
+    objectAt(inherited, 'model').solver = solverInfo(method as MethodName).adaptive ? { ...kept, rtol, atol } : { ...kept, stepSize };
+  }
+  // Likewise another optimizer: an inherited momentum (mnist-odenet's SGD 0.9) means nothing to Adam. A momentum
+  // the --config file sets is kept, and refused by the schema naming optimizer.momentum; the --momentum flag is
+  // refused here, before the schema's field-path message could name the config instead of the flag.
+  const fileOptimizer = isPlainObject(file.optimizer) ? file.optimizer : {};
+  const inheritedOptimizer = isPlainObject(inherited.optimizer) ? inherited.optimizer : {};
+  const kind = f.optimizer ?? fileOptimizer.kind ?? inheritedOptimizer.kind ?? OptimizerSpec.parse({}).kind;
+  if (kind !== 'sgd') delete inheritedOptimizer.momentum;
   if (f.momentum !== undefined && kind !== 'sgd') {
     throw new LabError('INVALID_ARGUMENT', `--momentum: only SGD uses momentum; this run's optimizer is ${String(kind)}`, { field: 'momentum' });
   }
-  if (Object.keys(optimizer).length) config.optimizer = optimizer;
-  // Likewise another dataset: the shapes generator's settings mean nothing to MNIST.
-  if (f.dataset !== undefined && isPlainObject(config.dataset) && config.dataset.kind !== f.dataset) delete config.dataset;
+  // Likewise another dataset: the inherited shapes generator's settings mean nothing to MNIST (the file's are the
+  // schema's to refuse).
+  if (f.dataset !== undefined && isPlainObject(inherited.dataset) && inherited.dataset.kind !== f.dataset) delete inherited.dataset;
+  const config = deepMerge(inherited, file);
+  let name: string | undefined;
+  if (f.name !== undefined) {
+    // As --tag and --study: an empty name is a mistake (an unset shell variable), and spaces around one are not part of it.
+    name = f.name.trim();
+    if (name === '') throw new LabError('INVALID_ARGUMENT', '--name: expected a name, got an empty string', { field: 'name' });
+  }
   const flags: Json = {
-    name: f.name,
+    name,
     model: { name: f.model, init: f.init, solver: solverFromFlags(f) },
     dataset: datasetFromFlags(f),
     optimizer: { kind: f.optimizer, lr: f.lr, schedule: f.lrSchedule, momentum: f.momentum, weightDecay: f.weightDecay },
@@ -134,7 +175,7 @@ export function runConfigFromFlags(f: TrainFlags, base?: RunConfig): RunConfig {
     emaDecay: f.emaDecay,
     normalisation: f.normalisation,
   };
-  const merged = deepMerge({ ...config, model }, flags);
+  const merged = deepMerge(config, flags);
   const parsed = RunConfig.safeParse(merged);
   if (!parsed.success) {
     throw new LabError('INVALID_ARGUMENT', `invalid run configuration:\n${describeIssues(parsed.error)}`);

@@ -7,6 +7,20 @@ import { runConfigFromFlags } from '../../src-main/cli/run-config-from-flags';
 import { labErrorOf } from '../lab-error';
 import { RunConfig } from '../../src-shared/run-config';
 
+/** Runs `body` with a function that writes a --config file (text as given, or an object as JSON) and returns its path. */
+function withConfigFiles(body: (write: (content: string | object) => string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), 'odelab-config-'));
+  let n = 0;
+  try {
+    body((content) => {
+      const file = join(dir, `config-${n++}.json`);
+      writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
+      return file;
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 describe('runConfigFromFlags', () => {
   it('keeps the inherited solver settings that apply to a new --method, and drops those that do not', () => {
@@ -67,5 +81,104 @@ describe('runConfigFromFlags', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('refuses a --config value that is not an object where the config has one, naming the field, before any merging', () => {
+    withConfigFiles((write) => {
+      const refused = (flags: Parameters<typeof runConfigFromFlags>[0]) => {
+        const e = labErrorOf(() => runConfigFromFlags(flags));
+        expect(e.code).toBe('INVALID_ARGUMENT');
+        return e;
+      };
+      // Was: Adam 1e-3 and dopri5 defaults, trained without a word.
+      const both = refused({ preset: 'fashion-convnode', config: write({ model: { solver: 'euler' }, optimizer: 'sgd' }), trainSize: 200 });
+      expect(both.message).toBe('INVALID_ARGUMENT: invalid run configuration:\nmodel.solver: expected an object, found "euler"\noptimizer: expected an object, found "sgd"');
+      expect(both.details).toMatchObject({ field: 'model.solver' });
+      expect(refused({ config: write({ optimizer: 'sgd' }) }).message).toMatch(/\noptimizer: expected an object, found "sgd"$/);
+      // Was a TypeError (a property set on a string), characters spread into settings, or model.name's message.
+      expect(refused({ preset: 'fashion-convnode', config: write({ model: 'odenet-mnist' }), method: 'dopri5' }).message).toMatch(/\nmodel: expected an object, found "odenet-mnist"$/);
+      expect(refused({ preset: 'fashion-convnode', config: write({ model: { solver: 'euler' } }), method: 'rk4' }).message).toMatch(/\nmodel\.solver: expected an object, found "euler"$/);
+      expect(refused({ config: write({ model: 'odenet-mnist' }) }).message).toMatch(/\nmodel: expected an object, found "odenet-mnist"$/);
+      expect(refused({ preset: 'shapes-euler', config: write({ dataset: ['shapes'] }) }).message).toMatch(/\ndataset: expected an object, found an array$/);
+      expect(refused({ preset: 'shapes-euler', config: write({ optimizer: null }) }).message).toMatch(/\noptimizer: expected an object, found null$/);
+      expect(refused({ preset: 'shapes-euler', config: write({ model: { solver: 4 } }) }).message).toMatch(/\nmodel\.solver: expected an object, found 4$/);
+      // Objects merge as before; values that are not objects where the config has none are the schema's to judge.
+      expect(runConfigFromFlags({ preset: 'shapes-euler', config: write({ model: { solver: { maxSteps: 30 } }, optimizer: { lr: 0.01 } }) })).toMatchObject({
+        model: { name: 'shapes-odenet', solver: { method: 'euler', stepSize: 0.05, maxSteps: 30 } },
+        optimizer: { kind: 'adam', lr: 0.01 },
+      });
+      expect(refused({ preset: 'shapes-euler', config: write({ dataset: { sizeRange: 'big' } }) }).message).toMatch(/\ndataset\.sizeRange: /);
+    });
+  });
+
+  it('refuses a momentum the --config file sets under --optimizer adam, and drops only an inherited one', () => {
+    withConfigFiles((write) => {
+      const e = labErrorOf(() => runConfigFromFlags({ preset: 'mnist-odenet', config: write({ optimizer: { momentum: 0.9 } }), optimizer: 'adam' }));
+      expect(e.message).toMatch(/\noptimizer\.momentum: only SGD uses momentum; adam .* remove momentum 0\.9$/);
+      expect(labErrorOf(() => runConfigFromFlags({ config: write({ optimizer: { kind: 'sgd', momentum: 0.5 } }), optimizer: 'adamw' })).message).toMatch(
+        /\noptimizer\.momentum: only SGD uses momentum; adamw /,
+      );
+      // The file's other optimizer settings go with --optimizer adam; a kind set in the file drops the preset's momentum as the flag does.
+      expect(runConfigFromFlags({ preset: 'mnist-odenet', config: write({ optimizer: { lr: 0.01 } }), optimizer: 'adam' }).optimizer).toMatchObject({ kind: 'adam', lr: 0.01, momentum: 0 });
+      expect(runConfigFromFlags({ preset: 'mnist-odenet', config: write({ optimizer: { kind: 'adam' } }) }).optimizer).toMatchObject({ kind: 'adam', momentum: 0 });
+      expect(runConfigFromFlags({ preset: 'mnist-odenet', config: write({ optimizer: { momentum: 0.5 } }), optimizer: 'sgd' }).optimizer).toMatchObject({ kind: 'sgd', momentum: 0.5 });
+    });
+  });
+
+  it("keeps the solver settings the --config file sets under --method for the schema to judge, dropping only inherited ones", () => {
+    withConfigFiles((write) => {
+      // Was: the file's step size silently dropped.
+      const e = labErrorOf(() => runConfigFromFlags({ preset: 'fashion-convnode', config: write({ model: { solver: { stepSize: 0.2 } } }), method: 'dopri5' }));
+      expect(e.message).toMatch(/\nmodel\.solver\.stepSize: 'dopri5' chooses its own step size/);
+      expect(runConfigFromFlags({ preset: 'fashion-convnode', config: write({ model: { solver: { stepSize: 0.2 } } }), method: 'rk4' }).model.solver).toMatchObject({
+        method: 'rk4',
+        stepSize: 0.2,
+      });
+      // A method set in the file drops the inherited settings that do not apply to it, as --method does.
+      const solver = runConfigFromFlags({ preset: 'shapes-euler', config: write({ model: { solver: { method: 'dopri5' } } }) }).model.solver;
+      expect(solver.method).toBe('dopri5');
+      expect(solver.stepSize).toBeUndefined();
+      // Likewise the file's dataset settings under another --dataset: refused, not dropped.
+      const noise = labErrorOf(() => runConfigFromFlags({ preset: 'shapes-euler', config: write({ dataset: { noise: 0.1 } }), dataset: 'mnist' }));
+      expect(noise.message).toMatch(/\ndataset\.noise: not a setting of this lab$/);
+    });
+  });
+
+  it("refuses '__proto__' and other Object.prototype names in --config as unknown settings", () => {
+    withConfigFiles((write) => {
+      for (const [text, field] of [
+        ['{"__proto__":{"epochs":7}}', '__proto__'],
+        ['{"optimizer":{"__proto__":{"lr":1}}}', 'optimizer.__proto__'],
+        ['{"constructor":{"name":"x"}}', 'constructor'],
+        ['{"toString":1}', 'toString'],
+        ['{"model":{"hasOwnProperty":true}}', 'model.hasOwnProperty'],
+      ]) {
+        const e = labErrorOf(() => runConfigFromFlags({ preset: 'shapes-euler', config: write(text) }));
+        expect(e.message, text).toBe(`INVALID_ARGUMENT: invalid run configuration:\n${field}: not a setting of this lab`);
+        expect(e.details, text).toMatchObject({ field });
+      }
+    });
+  });
+
+  it('reads a --config file that starts with a UTF-8 byte order mark', () => {
+    withConfigFiles((write) => {
+      expect(runConfigFromFlags({ preset: 'shapes-euler', config: write('\uFEFF{"epochs": 2}') }).epochs).toBe(2);
+      // Only a leading one: JSON has no BOM elsewhere.
+      expect(labErrorOf(() => runConfigFromFlags({ config: write('{"epochs": 2}\uFEFF') })).message).toMatch(/^INVALID_ARGUMENT: --config: .* is not a JSON object: /);
+    });
+  });
+
+  it('refuses --step-size 0 with the one message, not a step count of Infinity beside it', () => {
+    const e = labErrorOf(() => runConfigFromFlags({ preset: 'shapes-euler', stepSize: 0 }));
+    expect(e.message).toBe('INVALID_ARGUMENT: invalid run configuration:\nmodel.solver.stepSize: Too small: expected number to be >0');
+  });
+
+  it('refuses an empty or blank --name as --tag and --study refuse one, and trims a name', () => {
+    for (const name of ['', '   ']) {
+      const e = labErrorOf(() => runConfigFromFlags({ preset: 'shapes-euler', name }));
+      expect(e.message, JSON.stringify(name)).toBe('INVALID_ARGUMENT: --name: expected a name, got an empty string');
+      expect(e.details).toMatchObject({ field: 'name' });
+    }
+    expect(runConfigFromFlags({ preset: 'shapes-euler', name: ' lr sweep ' }).name).toBe('lr sweep');
   });
 });

@@ -1,7 +1,7 @@
 /** The run config schema: what a new run must satisfy, and that stored runs still read. */
 import { describe, expect, it } from 'vitest';
 import { PRESETS } from '../../src-shared/presets';
-import { readStoredConfig, RunConfig, type RunConfigInput } from '../../src-shared/run-config';
+import { droppedKeys, misshapenFields, readStoredConfig, RunConfig, type RunConfigInput } from '../../src-shared/run-config';
 
 const shapes = PRESETS['shapes-euler'].config;
 
@@ -36,6 +36,20 @@ describe('RunConfig: a fixed-step ODE block must fit in maxSteps', () => {
     for (const model of ['mlp', 'resnet', 'rknet']) {
       expect(RunConfig.safeParse(withSolver({ method: 'euler', stepSize: 0.05, maxSteps: 1 }, model)).success, model).toBe(true);
     }
+  });
+});
+
+describe('RunConfig: one message for a refused solver setting', () => {
+  it('does not count steps, or check float32 range, with a value the schema refused already', () => {
+    expect(issues(withSolver({ method: 'euler', stepSize: 0 }))).toEqual(['model.solver.stepSize: Too small: expected number to be >0']);
+    expect(issues(withSolver({ method: 'rk4', stepSize: 0.05, maxSteps: -5 }))).toEqual(['model.solver.maxSteps: Too small: expected number to be >0']);
+    expect(issues(withSolver({ method: 'dopri5', rtol: -1 }))).toEqual(['model.solver.rtol: Too small: expected number to be >0']);
+    expect(issues(withSolver({ method: 'dopri5', atol: Infinity }))).toHaveLength(1);
+    // Other fields' issues do not hide a step count that does not fit.
+    expect(issues({ ...withSolver({ method: 'euler', stepSize: 0.05, maxSteps: 10 }), epochs: 0 })).toEqual([
+      'epochs: Too small: expected number to be >0',
+      'model.solver.maxSteps: euler with stepSize 0.05 needs 20 steps over [0, 1]; maxSteps is 10: raise maxSteps to 20 or more, or the step size',
+    ]);
   });
 });
 
@@ -97,5 +111,25 @@ describe('readStoredConfig', () => {
     const sgd = stored(RunConfig.parse({ ...shapes, optimizer: { kind: 'sgd', momentum: 0.9 } }));
     expect(readStoredConfig(sgd)?.optimizer.momentum).toBe(0.9);
     expect(readStoredConfig({ ...config, optimizer: { ...(config.optimizer as object), momentum: 5 } })).toBeUndefined();
+  });
+});
+
+describe('droppedKeys and misshapenFields', () => {
+  it("takes only own keys for settings: '__proto__', 'constructor' and 'toString' are not", () => {
+    const parsed = RunConfig.parse(shapes);
+    const input = JSON.parse('{"__proto__":{"epochs":7},"constructor":1,"optimizer":{"toString":2},"epochs":3}') as Record<string, unknown>;
+    expect(droppedKeys(input, parsed)).toEqual([['__proto__'], ['constructor'], ['optimizer', 'toString']]);
+  });
+
+  it('finds every field RunConfig has as an object that holds something else, at every depth', () => {
+    expect(misshapenFields({ model: 'mlp', optimizer: { kind: 'sgd' }, dataset: [], epochs: 'x', extra: 'y' })).toEqual([
+      { path: ['model'], found: 'mlp' },
+      { path: ['dataset'], found: [] },
+    ]);
+    expect(misshapenFields({ model: { name: 'mlp', solver: null } })).toEqual([{ path: ['model', 'solver'], found: null }]);
+    // Each dataset kind is an object; a tuple (sizeRange) is not one.
+    expect(misshapenFields({ dataset: { kind: 'shapes', sizeRange: 'big' }, optimizer: 3 })).toEqual([{ path: ['optimizer'], found: 3 }]);
+    for (const preset of Object.values(PRESETS)) expect(misshapenFields(preset.config)).toEqual([]);
+    expect(misshapenFields(JSON.parse('{"__proto__":"x"}'))).toEqual([]);
   });
 });
