@@ -17,6 +17,7 @@ import { dbOption, withStore } from './store-options';
 import { positiveInt } from './option-parsers';
 import { printJson } from './json-output';
 import { scoringBar } from './reporters';
+import { EXIT } from './exit-codes';
 
 function print(json: boolean, value: unknown, text: () => string): void {
   if (json) printJson(value);
@@ -128,35 +129,54 @@ export function evalCommand(): Command {
     )
     .option('--json', 'JSON output')
     .action(async (opts: EvalOptions) => {
-      const [{ initEngine }, { checkEvaluationRequest, evaluateCheckpoint }] = await Promise.all([
-        import('../engine'),
-        import('../engine/train/evaluate-checkpoint'),
-      ]);
-      const { bytes, checkpoint, label } = await checkpointToEvaluate(opts);
-      // Refuse what the checkpoint alone rules out before loading its dataset (seconds for the IDX datasets).
-      checkEvaluationRequest(checkpoint, { name: label, split: opts.split, weights: opts.weights });
-      const { config } = checkpoint;
-      await initEngine({ backend: opts.backend });
-      const dataset = await loadDataset(config.dataset, { dataDir: opts.dataDir });
-      const bar = !opts.json && process.stderr.isTTY ? scoringBar() : undefined;
-      const result = await evaluateCheckpoint(bytes, dataset, {
-        name: label,
-        workers: opts.workers,
-        backend: opts.backend,
-        split: opts.split,
-        limit: opts.limit,
-        batchSize: opts.batchSize,
-        weights: opts.weights,
-        onProgress: bar?.update,
-      }).finally(() => bar?.stop());
-      // Scored all the same (it can be deliberate), but never silently: also in the JSON, as `warnings`.
-      for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
-      const { confusion, misclassified, ...summary } = result;
-      print(!!opts.json, { checkpoint: label, ...summary, confusion, misclassified }, () =>
-        // A run's label names its epoch already.
-        `${opts.checkpoint ? `${label}: epoch ${result.epoch}` : label} (${result.weights} weights): ${opts.split} loss ${result.loss.toFixed(4)}, ` +
-        `accuracy ${(100 * result.accuracy).toFixed(2)}% ` +
-        `on ${result.count} images, NFE ${result.nfeForwardMean.toFixed(1)} per batch`,
-      );
+      // Ctrl-C: stop before the next batch (CANCELLED, exit 130) with the bar cleared and the cursor shown again
+      // (a bar hides it); a second one exits at once. From the start: the engine's imports alone take a second.
+      const controller = new AbortController();
+      let bar: ReturnType<typeof scoringBar> | undefined;
+      const onSigint = () => {
+        if (controller.signal.aborted) {
+          bar?.stop();
+          process.exit(EXIT.CANCELLED);
+        }
+        controller.abort();
+      };
+      process.on('SIGINT', onSigint);
+      try {
+        const [{ initEngine }, { checkEvaluationRequest, evaluateCheckpoint }] = await Promise.all([
+          import('../engine'),
+          import('../engine/train/evaluate-checkpoint'),
+        ]);
+        const { bytes, checkpoint, label } = await checkpointToEvaluate(opts);
+        // Refuse what the checkpoint alone rules out before loading its dataset (seconds for the IDX datasets).
+        checkEvaluationRequest(checkpoint, { name: label, split: opts.split, weights: opts.weights });
+        const { config } = checkpoint;
+        await initEngine({ backend: opts.backend });
+        const dataset = await loadDataset(config.dataset, { dataDir: opts.dataDir });
+        bar = !opts.json && process.stderr.isTTY ? scoringBar() : undefined;
+        const result = await evaluateCheckpoint(bytes, dataset, {
+          name: label,
+          workers: opts.workers,
+          backend: opts.backend,
+          split: opts.split,
+          limit: opts.limit,
+          batchSize: opts.batchSize,
+          weights: opts.weights,
+          onProgress: bar?.update,
+          signal: controller.signal,
+        });
+        bar?.stop();
+        // Scored all the same (it can be deliberate), but never silently: also in the JSON, as `warnings`.
+        for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
+        const { confusion, misclassified, ...summary } = result;
+        print(!!opts.json, { checkpoint: label, ...summary, confusion, misclassified }, () =>
+          // A run's label names its epoch already.
+          `${opts.checkpoint ? `${label}: epoch ${result.epoch}` : label} (${result.weights} weights): ${opts.split} loss ${result.loss.toFixed(4)}, ` +
+          `accuracy ${(100 * result.accuracy).toFixed(2)}% ` +
+          `on ${result.count} images, NFE ${result.nfeForwardMean.toFixed(1)} per batch`,
+        );
+      } finally {
+        bar?.stop();
+        process.off('SIGINT', onSigint);
+      }
     });
 }

@@ -38,7 +38,7 @@ try {
     process.exitCode = e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
   } else if (isLabError(e)) {
     process.stderr.write(`${e.message}\n`);
-    process.exitCode = e.code === 'INVALID_ARGUMENT' ? EXIT.USAGE : EXIT.FAILED;
+    process.exitCode = e.code === 'INVALID_ARGUMENT' ? EXIT.USAGE : e.code === 'CANCELLED' ? EXIT.CANCELLED : EXIT.FAILED;
   } else {
     process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     process.exitCode = EXIT.FAILED;

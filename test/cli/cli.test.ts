@@ -193,6 +193,19 @@ describe('odelab', () => {
       expect(train.labels.length).toBe(2700);
     });
 
+    it('stops an evaluation on Ctrl-C before its next batch: CANCELLED, exit 130 (it died by SIGINT)', async () => {
+      // 2700 training images ten at a time: far longer than the 3 s before the interrupt.
+      const child = spawn(process.execPath, ['bin/odelab.js', 'eval', '--checkpoint', checkpoint, '--split', 'train', '--batch-size', '10'], {
+        env: odelabEnv,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      setTimeout(() => child.kill('SIGINT'), 3000);
+      const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+      expect({ code, signal, stderr }).toEqual({ code: 130, signal: null, stderr: 'CANCELLED: the evaluation was cancelled\n' });
+    });
+
     it('starts a new run from the checkpoint file with its config (train --resume), refusing what could not run', () => {
       const resumed = odelab('train', '--resume', checkpoint, '--epochs', '2', '--json');
       expect(resumed.code).toBe(0);

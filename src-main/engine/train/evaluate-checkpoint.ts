@@ -38,6 +38,8 @@ export interface CheckpointEvaluationOptions {
   weights?: WeightsName;
   /** After each batch: images scored so far, of how many. */
   onProgress?: (done: number, total: number) => void;
+  /** An abort stops the evaluation before its next batch, with CANCELLED (a training split takes minutes). */
+  signal?: AbortSignal;
 }
 
 /** 'held-out': the training images a run with --train-size did not train on, to choose settings without the test set. */
@@ -131,7 +133,7 @@ export interface CheckpointEvaluation extends Evaluation {
 export async function evaluateCheckpoint(
   bytes: Uint8Array,
   dataset: Dataset,
-  { name, workers = 1, backend, split = 'test', limit, batchSize, weights, onProgress }: CheckpointEvaluationOptions = {},
+  { name, workers = 1, backend, split = 'test', limit, batchSize, weights, onProgress, signal }: CheckpointEvaluationOptions = {},
 ): Promise<CheckpointEvaluation> {
   // Checked before the model is built; batches() checks batchSize with the same helper, but only once it runs.
   if (limit !== undefined) requirePositiveInteger('limit', limit);
@@ -151,7 +153,7 @@ export async function evaluateCheckpoint(
     else loadWeights(model, checkpoint.weights);
     if (workers > 1) pool = await GradientWorkerPool.create({ spec: config.model, ctx, backend, workers });
     const options = evaluationOptions(config, dataset);
-    const result = await evaluate(model, scored, { ...options, batchSize: batchSize ?? options.batchSize }, { pool, onProgress });
+    const result = await evaluate(model, scored, { ...options, batchSize: batchSize ?? options.batchSize }, { pool, onProgress, signal });
     // Misclassified images by their index in the dataset's split (held-out ones: in the training split).
     const misclassified = images.indices ? result.misclassified.map((i) => images.indices![i]) : result.misclassified;
     return {
