@@ -5,7 +5,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { describeError, LabError } from '../../src-shared/errors';
+import { describeError, isLabError, LabError } from '../../src-shared/errors';
 import { STORED_RUN_STATUSES, type RunSummary, type StartedFrom, type StoredRunStatus } from '../../src-shared/run-record';
 import { MODEL_NAMES } from '../../src-shared/run-config';
 import {
@@ -18,6 +18,7 @@ import {
   getRun,
   importExportDocument,
   integrityCheck,
+  isDamagedStoreError,
   loadCheckpoint,
   checkStoredCheckpoints,
   parseExportDocument,
@@ -34,6 +35,7 @@ import {
   type EpochMetric,
   type ExportDocument,
   type SeriesAxis,
+  type RunStore,
 } from '../store';
 import { followRun, launchOptions, type LaunchFlags } from './train-command';
 import { dbOption, withService, withStore } from './store-options';
@@ -258,7 +260,7 @@ function deleteCommand(): Command {
       const list = [...new Set(runIds(ids))];
       return withStore(opts.db, (store) => {
         // One transaction: an unknown or live run among them deletes nothing.
-        store.db.transaction(() => list.forEach((id) => deleteRun(store.db, id)))();
+        store.db.transaction(() => list.forEach((id) => deleteRun(store.db, id))).immediate(); // reads, then deletes
         if (opts.json) printJson({ deleted: list });
         else process.stdout.write(`deleted ${list.length} run(s): ${list.join(', ')}\n`);
       }, { existing: true });
@@ -398,6 +400,39 @@ export function runsCommand(): Command {
   return runs;
 }
 
+/** `odelab db check`'s report; the counts are null where the damage kept them from being read. */
+interface DbCheckReport {
+  path: string;
+  schemaVersion: number | null;
+  runs: number | null;
+  checkpoints: number | null;
+  ok: boolean;
+  problems: string[];
+}
+
+/**
+ * Checks an open store. A store SQLite finds damaged is what this command is for: every check that SQLite refuses
+ * (SQLITE_CORRUPT, SQLITE_NOTADB) becomes a problem in the report, never an error.
+ */
+function checkOpenStore(store: RunStore): DbCheckReport {
+  const problems: string[] = [];
+  const attempt = <T>(what: string, read: () => T): T | null => {
+    try {
+      return read();
+    } catch (e) {
+      if (!isDamagedStoreError(e)) throw e;
+      problems.push(`${what}: ${(e as Error).message}`);
+      return null;
+    }
+  };
+  problems.push(...integrityCheck(store.db).problems);
+  // The store keeps checkpoints opaque: a damaged one would otherwise show only at eval or resume.
+  const checkpoints = attempt('cannot read every checkpoint', () => checkStoredCheckpoints(store.db));
+  if (checkpoints) problems.push(...checkpoints.problems);
+  const runs = attempt('cannot count the runs', () => store.db.prepare('SELECT count(*) FROM runs').pluck().get() as number);
+  return { path: store.path, schemaVersion: SCHEMA_VERSION, runs, checkpoints: checkpoints?.checked ?? null, ok: problems.length === 0, problems };
+}
+
 export function dbCommand(): Command {
   const db = new Command('db').description('the run store file');
   db.addCommand(
@@ -405,23 +440,24 @@ export function dbCommand(): Command {
       .description("SQLite's integrity check (and foreign keys) on the run store, and every stored checkpoint's length and checksum")
       .addOption(dbOption())
       .addOption(jsonOption())
-      .action((opts: { db?: string; json?: boolean }) =>
-        withStore(opts.db, (store) => {
-          const sqlite = integrityCheck(store.db);
-          // The store keeps checkpoints opaque: a damaged one would otherwise show only at eval or resume.
-          const checkpoints = checkStoredCheckpoints(store.db);
-          const problems = [...sqlite.problems, ...checkpoints.problems];
-          const ok = problems.length === 0;
-          const runs = store.db.prepare('SELECT count(*) FROM runs').pluck().get() as number;
-          const report = { path: store.path, schemaVersion: SCHEMA_VERSION, runs, checkpoints: checkpoints.checked, ok, problems };
-          if (opts.json) printJson(report);
-          else {
-            const counts = `${store.path}: schema ${SCHEMA_VERSION}, ${runs} run(s), ${checkpoints.checked} checkpoint(s)`;
-            process.stdout.write(ok ? `${counts}, ok\n` : `${counts}, ${problems.length} problem(s):\n${problems.map((p) => `  ${p}\n`).join('')}`);
-          }
-          if (!ok) process.exitCode = EXIT.FAILED;
-        }, true),
-      ),
+      .action(async (opts: { db?: string; json?: boolean }) => {
+        let report: DbCheckReport;
+        try {
+          report = await withStore(opts.db, checkOpenStore, true);
+        } catch (e) {
+          // Too damaged to open (or to finish checking): that is the check's finding, not an error.
+          if (!isLabError(e, 'STORE_UNREADABLE') || e.details.damaged !== true) throw e;
+          report = { path: String(e.details.path), schemaVersion: null, runs: null, checkpoints: null, ok: false, problems: [e.reason] };
+        }
+        const { ok, problems } = report;
+        if (opts.json) printJson(report);
+        else {
+          const count = (n: number | null, what: string) => `${n ?? '?'} ${what}(s)`;
+          const counts = `${report.path}: schema ${report.schemaVersion ?? '?'}, ${count(report.runs, 'run')}, ${count(report.checkpoints, 'checkpoint')}`;
+          process.stdout.write(ok ? `${counts}, ok\n` : `${counts}, ${problems.length} problem(s):\n${problems.map((p) => `  ${p}\n`).join('')}`);
+        }
+        if (!ok) process.exitCode = EXIT.FAILED;
+      }),
   );
   return db;
 }

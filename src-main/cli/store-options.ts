@@ -4,7 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LabError } from '../../src-shared/errors';
 import { LabService } from '../lab/lab-service';
-import { openStore, type RunStore } from '../store';
+import { damagedStoreError, isDamagedStoreError, openStore, type RunStore } from '../store';
 import { defaultDbPath } from './paths';
 
 export interface StoreAccess {
@@ -56,6 +56,9 @@ export async function withStore<T>(dbPath: string | undefined, work: (store: Run
   const store = openStore(open.path, { readonly: open.readonly });
   try {
     return await work(store);
+  } catch (e) {
+    // SQLite met a damaged page on the way: say which store, and what to do, not SQLite's bare error.
+    throw isDamagedStoreError(e) ? damagedStoreError(open.path, e) : e;
   } finally {
     store.close();
   }

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { LabError } from '../../src-shared/errors';
-import { MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations';
+import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
 import { makeDirectory } from '../platform/make-directory';
 
 export type Db = Database.Database;
@@ -42,6 +42,7 @@ function storedVersion(db: Db, path: string): number {
   try {
     return db.pragma('user_version', { simple: true }) as number;
   } catch (e) {
+    if (isDamagedStoreError(e)) throw damagedStoreError(path, e);
     throw new LabError('STORE_UNREADABLE', `${path} cannot be read as an SQLite database: ${(e as Error).message}`, { path });
   }
 }
@@ -56,13 +57,53 @@ function assertNotNewer(version: number, path: string): void {
   }
 }
 
-function migrate(db: Db, from: number, to: number): void {
-  const pending: Migration[] = MIGRATIONS.filter((m) => m.version > from && m.version <= to);
-  for (const m of pending) {
-    db.transaction(() => {
-      db.exec(m.sql);
-      db.pragma(`user_version = ${m.version}`);
-    })();
+/**
+ * Applies the migrations up to `to`, each in its own BEGIN IMMEDIATE transaction that re-reads user_version first:
+ * several processes opening a new (or older) store at once take turns, and each migration is applied once (the
+ * version read before the write lock was taken may be stale: another process may have migrated since).
+ */
+function migrate(db: Db, path: string, to: number): void {
+  for (;;) {
+    const applied = db
+      .transaction(() => {
+        const version = storedVersion(db, path);
+        assertNotNewer(version, path);
+        const next = MIGRATIONS.find((m) => m.version > version && m.version <= to);
+        if (!next) return false;
+        db.exec(next.sql);
+        db.pragma(`user_version = ${next.version}`);
+        return true;
+      })
+      .immediate();
+    if (!applied) return;
+  }
+}
+
+/** A SQLite error saying the file is damaged or not a database (SQLITE_CORRUPT*, SQLITE_NOTADB), by its code. */
+export function isDamagedStoreError(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^SQLITE_(CORRUPT|NOTADB)/.test(code);
+}
+
+/** STORE_UNREADABLE for a store SQLite found damaged: which file, what SQLite said, and what to do. */
+export function damagedStoreError(path: string, e: unknown): LabError {
+  const said = e instanceof Error ? e.message : String(e);
+  return new LabError(
+    'STORE_UNREADABLE',
+    `the run store ${path} is damaged (SQLite: ${said}); \`odelab db check --db ${path}\` lists what is damaged; restore the file from a backup (with its -wal file, if any)`,
+    { path, damaged: true, sqliteCode: (e as { code?: unknown }).code },
+  );
+}
+
+/**
+ * `work` on the store at `path`, with SQLite's "damaged" errors (SQLITE_CORRUPT*, SQLITE_NOTADB) made
+ * STORE_UNREADABLE naming the file (damagedStoreError); other errors pass unchanged.
+ */
+export function guardDamage<T>(path: string, work: () => T): T {
+  try {
+    return work();
+  } catch (e) {
+    throw isDamagedStoreError(e) ? damagedStoreError(path, e) : e;
   }
 }
 
@@ -83,6 +124,9 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Db {
         probe.close();
       }
     } else if (opts.readonly) {
+      if (existsSync(path)) {
+        throw new LabError('NOT_FOUND', `${path} is an empty file (0 bytes), not a run store yet: nothing has been recorded in it`, { path, empty: true });
+      }
       throw new LabError('NOT_FOUND', `no database at ${path}`, { path });
     } else {
       try {
@@ -110,20 +154,46 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Db {
     if (path !== ':memory:') db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode: a committed transaction survives a killed process (only an OS crash may lose the last ones).
     db.pragma('synchronous = NORMAL');
-    migrate(db, version, target);
+    if (version < target) migrate(db, path, target); // most opens: up to date, and no write lock taken
     return db;
   } catch (e) {
     db.close();
     if (e instanceof LabError) throw e;
+    if (isDamagedStoreError(e)) throw damagedStoreError(path, e);
     throw new LabError('STORE_UNREADABLE', `${path} cannot be opened as a run store: ${(e as Error).message}`, { path });
   }
 }
 
-/** `PRAGMA integrity_check` (and foreign keys): 'ok' or the problems SQLite reports. */
+/**
+ * `PRAGMA integrity_check` (and foreign keys): 'ok' or the problems SQLite reports. Some damage makes
+ * integrity_check itself fail (SQLITE_CORRUPT, where it cross-checks an index against its table): then
+ * quick_check's problems, which it reports as rows, and failing that the error itself as the one problem.
+ */
 export function integrityCheck(db: Db): { ok: boolean; problems: string[] } {
-  const rows = db.pragma('integrity_check') as { integrity_check: string }[];
-  const problems = rows.map((r) => r.integrity_check).filter((r) => r !== 'ok');
-  const fk = db.pragma('foreign_key_check') as { table: string; rowid: number; parent: string }[];
-  for (const f of fk) problems.push(`foreign key: ${f.table} row ${f.rowid} refers to a missing ${f.parent}`);
+  const problems: string[] = [];
+  // A row may hold several lines, the first naming the schema ("*** in database main ***"): one problem a line.
+  const check = (pragma: string) =>
+    (db.pragma(pragma) as Record<string, string>[])
+      .flatMap((r) => Object.values(r)[0].split('\n'))
+      .filter((line) => line !== 'ok' && !/^\*\*\* in database \w+ \*\*\*$/.test(line));
+  try {
+    problems.push(...check('integrity_check'));
+  } catch (e) {
+    if (!isDamagedStoreError(e)) throw e;
+    try {
+      problems.push(...check('quick_check'));
+    } catch (e2) {
+      if (!isDamagedStoreError(e2)) throw e2;
+      problems.push(`SQLite cannot check the file: ${(e2 as Error).message}`);
+    }
+    if (problems.length === 0) problems.push(`integrity_check failed: ${(e as Error).message}`);
+  }
+  try {
+    const fk = db.pragma('foreign_key_check') as { table: string; rowid: number; parent: string }[];
+    for (const f of fk) problems.push(`foreign key: ${f.table} row ${f.rowid} refers to a missing ${f.parent}`);
+  } catch (e) {
+    if (!isDamagedStoreError(e)) throw e;
+    problems.push(`foreign key check failed: ${(e as Error).message}`);
+  }
   return { ok: problems.length === 0, problems };
 }

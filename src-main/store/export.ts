@@ -827,7 +827,9 @@ export function importDocument(db: Db, input: unknown): ImportResult {
 /** importDocument of a document parseExportDocument has already validated (to check a file before opening a store). */
 export function importExportDocument(db: Db, doc: ExportDocument): ImportResult {
   try {
-    return db.transaction(() => importParsed(db, doc))();
+    // Immediate: it reads (matchExisting), then writes. Deferred, the upgrade to a write lock fails at once
+    // (SQLITE_BUSY, no busy timeout) whenever another process writes the store meanwhile: a second import, a run.
+    return db.transaction(() => importParsed(db, doc)).immediate();
   } catch (e) {
     throw asImportError(e);
   }

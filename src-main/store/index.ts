@@ -3,7 +3,7 @@
  * Knows nothing of tfjs. Repositories are plain functions over the connection; `openStore` also marks the runs
  * a dead process left behind as interrupted.
  */
-import { openDatabase, type Db, type OpenOptions } from './database';
+import { guardDamage, openDatabase, type Db, type OpenOptions } from './database';
 import { recoverInterrupted } from './runs';
 
 export interface RunStore {
@@ -14,13 +14,22 @@ export interface RunStore {
   close(): void;
 }
 
+/**
+ * Opens the store (openDatabase) and marks its orphaned runs interrupted. A file SQLite finds damaged on the way is
+ * STORE_UNREADABLE naming it (damagedStoreError), not SQLite's bare error.
+ */
 export function openStore(path: string, opts: OpenOptions = {}): RunStore {
   const db = openDatabase(path, opts);
-  const interrupted = opts.readonly ? [] : recoverInterrupted(db);
-  return { db, path, interrupted, close: () => db.close() };
+  try {
+    const interrupted = opts.readonly ? [] : guardDamage(path, () => recoverInterrupted(db));
+    return { db, path, interrupted, close: () => db.close() };
+  } catch (e) {
+    db.close();
+    throw e;
+  }
 }
 
-export { openDatabase, integrityCheck, type Db } from './database';
+export { openDatabase, integrityCheck, guardDamage, isDamagedStoreError, damagedStoreError, type Db } from './database';
 export { SCHEMA_VERSION } from './migrations';
 export * from './runs';
 export { THIS_PROCESS, processAlive, processStartToken, type Owner } from './process-identity';

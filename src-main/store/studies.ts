@@ -59,7 +59,7 @@ export function addRunsToStudy(db: Db, studyId: number, runIds: number[]): { add
     const add = db.prepare('INSERT OR IGNORE INTO study_runs (study_id, run_id) VALUES (?, ?)');
     const added = ids.filter((id) => add.run(studyId, id).changes > 0);
     return { added, already: ids.filter((id) => !added.includes(id)) };
-  })();
+  }).immediate(); // reads, then writes: wait for the write lock rather than fail on it (SQLITE_BUSY)
 }
 
 /**
@@ -78,7 +78,7 @@ export function addToStudy(
     const { added, already } = addRunsToStudy(db, id, runIds);
     if (opts.notes !== undefined) setStudyNotes(db, name, opts.notes);
     return { id, created: existing === undefined, added, already };
-  })();
+  }).immediate(); // reads, then writes: wait for the write lock rather than fail on it (SQLITE_BUSY)
 }
 
 /**
@@ -101,7 +101,7 @@ export function removeRunsFromStudy(db: Db, name: string, runIds: number[]): { r
     const remove = db.prepare('DELETE FROM study_runs WHERE study_id = ? AND run_id = ?');
     ids.forEach((id) => remove.run(study.id, id));
     return { removed: ids };
-  })();
+  }).immediate(); // reads, then writes: wait for the write lock rather than fail on it (SQLITE_BUSY)
 }
 
 /** Replaces the study's notes; NOT_FOUND when there is no such study. */
@@ -116,7 +116,7 @@ export function deleteStudy(db: Db, name: string): { runIds: number[] } {
     const study = getStudy(db, name);
     db.prepare('DELETE FROM studies WHERE id = ?').run(study.id);
     return { runIds: study.runIds };
-  })();
+  }).immediate(); // reads, then writes: wait for the write lock rather than fail on it (SQLITE_BUSY)
 }
 
 export function getStudy(db: Db, name: string): StudyRecord {

@@ -4,13 +4,14 @@
  */
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { integrityCheck, openDatabase } from '../../src-main/store/database';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../src-main/store/migrations';
 import { createRun, getRun, openStore } from '../../src-main/store';
-import { expectLabError, insertRunRow, sampleConfig, tempDbPath } from './fixtures';
+import { checkpointBytes, expectLabError, insertRunRow, sampleConfig, tempDbPath } from './fixtures';
+import { saveCheckpoint } from '../../src-main/store/checkpoints';
 
 const fingerprint = (path: string) => ({
   sha: createHash('sha256').update(readFileSync(path)).digest('hex'),
@@ -110,6 +111,54 @@ describe('run store database', () => {
     const path = tempDbPath();
     expect(() => openStore(path, { readonly: true })).toThrow(/NOT_FOUND: no database at/);
     expect(existsSync(path)).toBe(false);
+  });
+
+  it('read-only, calls an existing 0-byte file empty (not a run store yet), not absent', () => {
+    const path = tempDbPath('empty.db');
+    writeFileSync(path, '');
+    expectLabError(() => openStore(path, { readonly: true }), 'NOT_FOUND', /empty\.db is an empty file \(0 bytes\), not a run store yet/, { path, empty: true });
+    expect(statSync(path).size).toBe(0);
+  });
+
+  describe('a store SQLite finds damaged (the runs_by_status index page overwritten)', () => {
+    /** A store with runs and a checkpoint, all in the main file, then 300 bytes of page 3 (runs_by_status) overwritten. */
+    function damagedStore(): string {
+      const path = tempDbPath();
+      const db = openDatabase(path);
+      for (let i = 0; i < 3; i++) insertRunRow(db, { status: 'completed' });
+      saveCheckpoint(db, 1, { epoch: 1, step: 10, data: checkpointBytes(1, 10) });
+      db.pragma('wal_checkpoint(TRUNCATE)');
+      db.close();
+      const fd = openSync(path, 'r+');
+      writeSync(fd, Buffer.alloc(300, 0xff), 0, 300, 8192);
+      closeSync(fd);
+      return path;
+    }
+
+    it("integrityCheck reports the damage as problems (integrity_check itself fails on it: quick_check's rows)", () => {
+      const db = new Database(damagedStore(), { readonly: true });
+      try {
+        const result = integrityCheck(db);
+        expect(result.ok).toBe(false);
+        expect(result.problems.join('\n')).toMatch(/page 3: btreeInitPage\(\) returns error code 11/);
+        expect(result.problems).toContain('wrong # of entries in index runs_by_status');
+      } finally {
+        db.close();
+      }
+    });
+
+    it('openStore is STORE_UNREADABLE naming the file, what SQLite said and what to do, not a bare SqliteError', () => {
+      const path = damagedStore();
+      const before = fingerprint(path);
+      // Read-write, the open reads runs by status (recoverInterrupted) through the damaged index.
+      expectLabError(
+        () => openStore(path),
+        'STORE_UNREADABLE',
+        /^STORE_UNREADABLE: the run store .*lab\.db is damaged \(SQLite: database disk image is malformed\); `odelab db check --db .*lab\.db` lists what is damaged; restore the file from a backup/,
+        { path, damaged: true, sqliteCode: 'SQLITE_CORRUPT' },
+      );
+      expect(fingerprint(path).sha).toBe(before.sha);
+    });
   });
 
   it('says which store it cannot create a folder for, and why (IO_ERROR), rather than throw a bare Node error', () => {
