@@ -53,27 +53,45 @@ export async function withDataDir<T>(dataDir: string, work: () => Promise<T>): P
   }
 }
 
-/** What keeps `dataDir` from being used as a writable directory, looking at it and its nearest existing ancestor. */
-async function diagnoseDataDir(dataDir: string): Promise<string | undefined> {
-  const dir = path.resolve(dataDir);
-  let p = dir;
-  for (;;) {
-    let isDir: boolean;
+/** `dataDir` (resolved), or its nearest existing ancestor, and whether that is a directory; undefined: none readable. */
+async function nearestExisting(dir: string): Promise<{ path: string; isDir: boolean } | undefined> {
+  for (let p = dir; ; ) {
     try {
-      isDir = (await stat(p)).isDirectory();
+      return { path: p, isDir: (await stat(p)).isDirectory() };
     } catch (e) {
       const parent = path.dirname(p);
       const code = (e as NodeJS.ErrnoException).code;
       if ((code !== 'ENOENT' && code !== 'ENOTDIR') || parent === p) return undefined;
       p = parent;
-      continue;
     }
-    if (!isDir) return p === dir ? 'it is a file, not a directory' : `${p} is a file, not a directory`;
-    try {
-      await access(p, constants.W_OK);
-    } catch {
-      return p === dir ? 'it is not writable' : `${p} is not writable, so the directory cannot be created there`;
-    }
-    return undefined;
   }
+}
+
+const fileInTheWay = (dir: string, found: { path: string; isDir: boolean }) =>
+  found.isDir ? undefined : found.path === dir ? 'it is a file, not a directory' : `${found.path} is a file, not a directory`;
+
+/**
+ * Refuses a data directory that is a file or lies under one (INVALID_ARGUMENT naming it): a mistaken path. Commands
+ * that only read datasets call it first, or they would quietly fall back to another copy (the system's, a download).
+ */
+export async function checkDataDirPath(dataDir: string): Promise<void> {
+  const dir = path.resolve(dataDir);
+  const found = await nearestExisting(dir);
+  const problem = found && fileInTheWay(dir, found);
+  if (problem) throw new LabError('INVALID_ARGUMENT', `cannot use the data directory ${dataDir}: ${problem}`, { dataDir });
+}
+
+/** What keeps `dataDir` from being used as a writable directory, looking at it and its nearest existing ancestor. */
+async function diagnoseDataDir(dataDir: string): Promise<string | undefined> {
+  const dir = path.resolve(dataDir);
+  const found = await nearestExisting(dir);
+  if (!found) return undefined;
+  const problem = fileInTheWay(dir, found);
+  if (problem) return problem;
+  try {
+    await access(found.path, constants.W_OK);
+  } catch {
+    return found.path === dir ? 'it is not writable' : `${found.path} is not writable, so the directory cannot be created there`;
+  }
+  return undefined;
 }

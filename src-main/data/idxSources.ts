@@ -16,7 +16,7 @@ import type { IdxDatasetKind } from '../../src-shared/config';
 import { LabError, isLabError } from '../../src-shared/errors';
 import { throwIfAborted } from './cancel';
 import { IDX_DATASETS, defaultSystemDirs, type IdxDatasetInfo } from './catalog';
-import { withDataDir } from './dataDir';
+import { checkDataDirPath, withDataDir } from './dataDir';
 import { downloadVerified } from './download';
 import { makeStaging, sweepStale } from './fsAtomic';
 import { readIdentifiedFolder } from './identity';
@@ -47,6 +47,8 @@ export async function loadIdxDataset(kind: IdxDatasetKind, opts: IdxSourceOption
   const skips: string[] = [];
   const what = `loading ${info.name}`;
   const onVerify = (file: string) => opts.onProgress?.({ phase: 'verify', file });
+  // A file given as the data directory is a mistake to name, not a copy to skip for the system's or a download.
+  await checkDataDirPath(opts.dataDir);
 
   for (const source of localSources(kind, opts)) {
     throwIfAborted(opts.signal, what);
@@ -178,6 +180,7 @@ export async function planIdxSource(
   kind: IdxDatasetKind,
   opts: Pick<IdxSourceOptions, 'dataDir' | 'systemDirs' | 'mirrors'>,
 ): Promise<IdxSourcePlan> {
+  await checkDataDirPath(opts.dataDir);
   for (const source of localSources(kind, opts)) {
     const plan = await source.look().catch(() => undefined);
     if (plan) return plan;

@@ -246,11 +246,17 @@ describe('odelab datasets generate', () => {
     expect(JSON.parse(json.stdout).classes).toHaveLength(7);
   });
 
-  it('names a data directory that is a file (exit 2), without a stack trace; so does import', async () => {
+  it('names a data directory that is a file (exit 2), without a stack trace: generate, import, list and fetch', async () => {
     const file = path.join(root, 'a-file');
     await writeFile(file, 'not a folder');
     const expected = { code: 2, stdout: '', stderr: `INVALID_ARGUMENT: cannot use the data directory ${file}: it is a file, not a directory\n` };
     expect(odelab('generate', ...params, '--data-dir', file)).toEqual(expected);
     expect(odelab('import', 'mnist', await customFolder(), '--force', '--data-dir', file)).toEqual(expected);
+    // The commands that only read: before, they quietly used the system copy or the npm package's instead.
+    expect(odelab('list', '--data-dir', file)).toEqual(expected);
+    expect(odelab('list', '--verify', '--data-dir', file)).toEqual(expected);
+    expect(odelab('fetch', 'mnist', '--data-dir', file)).toEqual(expected);
+    const under = path.join(file, 'sub');
+    expect(odelab('fetch', 'mnist', '--data-dir', under)).toEqual({ ...expected, stderr: `INVALID_ARGUMENT: cannot use the data directory ${under}: ${file} is a file, not a directory\n` });
   });
 });
