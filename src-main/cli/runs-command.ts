@@ -43,7 +43,7 @@ import { jsonOption, printJson } from './json-output';
 import { EXIT } from './exit-codes';
 import { int, names, nonEmpty, positiveInt, runIds } from './option-parsers';
 import { cancelCommand } from './cancel-command';
-import { fileProblem, readFileArgument } from './file-arguments';
+import { fileProblem, readFileArgument, textOf } from './file-arguments';
 
 /** Every command but import works on a store that exists. */
 const STORE_HELP = `
@@ -63,6 +63,11 @@ const pct = (x: number | undefined | null) => (x === undefined || x === null ? '
 /** Losses are null where they were not finite (a diverged model). */
 const fixed = (x: number | null, digits = 4) => (x === null ? 'NaN' : x.toFixed(digits));
 
+/** A name on one line of a listing: control characters (a newline in a --config name) shown escaped. */
+const oneLine = (name: string) =>
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  name.replace(/[\u0000-\u001f\u007f]/g, (c) => ({ '\n': '\\n', '\t': '\\t', '\r': '\\r' })[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
 function listLine(r: RunSummary): string {
   return [
     String(r.id).padStart(5),
@@ -72,7 +77,7 @@ function listLine(r: RunSummary): string {
     `test ${pct(r.final?.testAccuracy)}`.padEnd(13),
     `best ${pct(r.best?.testAccuracy)}`.padEnd(13),
     `${r.wallSeconds.toFixed(0)} s`.padStart(8),
-    ` ${r.name}`,
+    ` ${oneLine(r.name)}`,
   ].join(' ');
 }
 
@@ -299,7 +304,7 @@ function exportCommand(): Command {
 
 /** An export file read, parsed and validated (runs' configs included), each failure naming the file. */
 async function readExport(file: string): Promise<ExportDocument> {
-  const text = (await readFileArgument(file, 'runs import')).toString('utf8');
+  const text = textOf(await readFileArgument(file, 'runs import'));
   let json: unknown;
   try {
     json = JSON.parse(text);

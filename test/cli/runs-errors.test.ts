@@ -142,4 +142,21 @@ describe('odelab runs: errors a user can act on', () => {
     expectFailure(jsonTable, 2, /^INVALID_ARGUMENT: --table picks the CSV table; a JSON export holds every table$/m);
     expectFailure(model, 2, /option '--model <name>' argument 'mlpp' is invalid\. Allowed choices are odenet-mnist/);
   });
+
+  it('lists a name holding a newline on one line, escaped; imports an export a Windows editor saved with a BOM', async () => {
+    const other = join(folder, 'odd-names.db');
+    const d = openDatabase(other);
+    const id = insertRunRow(d, { name: 'two\nlines\tand\u0007', status: 'completed' });
+    d.close();
+    const withBom = join(folder, 'bom.json');
+    writeFileSync(withBom, '\uFEFF' + JSON.stringify(exported));
+    const [list, imported] = await Promise.all([
+      odelab(['runs', 'list', '--db', other]),
+      odelab(['runs', 'import', withBom, '--db', join(folder, 'from-bom.db')]),
+    ]);
+    expect(list.code).toBe(0);
+    const lines = list.stdout.trimEnd().split('\n');
+    expect(lines.filter((l) => l.startsWith(String(id).padStart(5)))).toEqual([expect.stringMatching(/ two\\nlines\\tand\\u0007$/)]);
+    expect(imported).toMatchObject({ code: 0, stdout: expect.stringMatching(/^imported 2 run\(s\)/) });
+  });
 });
