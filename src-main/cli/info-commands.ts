@@ -75,6 +75,9 @@ async function checkpointToEvaluate(opts: EvalOptions): Promise<{ bytes: Uint8Ar
     if (opts.epoch !== undefined) {
       throw new LabError('INVALID_ARGUMENT', '--epoch picks a checkpoint of --run <id>; a --checkpoint file is one epoch already', { field: 'epoch' });
     }
+    if (opts.db !== undefined) {
+      throw new LabError('INVALID_ARGUMENT', '--db names the run store of --run <id>; a --checkpoint file is read without one', { field: 'db' });
+    }
     return { ...(await readCheckpointFile(opts.checkpoint, '--checkpoint')), label: opts.checkpoint };
   }
   if (opts.run !== undefined && !opts.checkpoint) {

@@ -128,11 +128,12 @@ describe('odelab', () => {
     const used = odelab('train', '--preset', 'shapes-euler', '--out', usedFolder);
     expect(used.code).toBe(2);
     expect(used.stderr).toMatch(/already holds a run \(events\.jsonl, checkpoints\/\); choose an empty or new folder/);
-    // eval: a missing file, and --epoch with a file.
+    // eval: a missing file, and --epoch or --db with a file.
     const missing = odelab('eval', '--checkpoint', join(tempDir(), 'none.ckpt'));
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/^INVALID_ARGUMENT: --checkpoint: cannot read .*none\.ckpt: no such file or folder\n$/);
     expect(odelab('eval', '--checkpoint', 'x.ckpt', '--epoch', '2').stderr).toMatch(/--epoch picks a checkpoint of --run <id>/);
+    expect(odelab('eval', '--checkpoint', 'x.ckpt', '--db', 'other.db')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--db names the run store of --run <id>/) });
     for (const command of ['train', 'eval']) {
       const badWorkers = odelab(command, '--workers', '0');
       expect(badWorkers.code).toBe(2);
