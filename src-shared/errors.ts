@@ -19,6 +19,8 @@ export type LabErrorCode =
   /** A gradient worker thread exited or crashed; its pending work is lost. */
   | 'WORKER_FAILED'
   | 'CANCELLED'
+  /** The backend could not allocate what a computation needs (the wasm heap's 4 GiB). */
+  | 'OUT_OF_MEMORY'
   /** The run store's file is not an SQLite database, is damaged, or was written by a newer Neural ODE Lab. */
   | 'STORE_UNREADABLE'
   | 'STORE_NEWER_SCHEMA'

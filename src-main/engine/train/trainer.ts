@@ -4,7 +4,7 @@
  * completed, cancelled, diverged (non-finite loss, at once) or failed (the engine's typed error, and where).
  */
 import { LabError } from '../../../src-shared/errors';
-import type { RunConfig } from '../../../src-shared/run-config';
+import { usesSolverSpec, type RunConfig } from '../../../src-shared/run-config';
 import type { EndedEvent, RunErrorInfo, RunEvent, TestingProgress } from '../../../src-shared/run-events';
 import {
   batchCount,
@@ -37,6 +37,7 @@ import { createOptimizer, type Optimizer } from './optimizers';
 import { updateAverage } from './weight-average';
 import { localStep, pooledStep, type StepResult } from './steps';
 import { GradientWorkerPool } from '../parallel';
+import { outOfMemoryError } from '../out-of-memory';
 import type { BackendName } from '../backend';
 
 export interface TrainOptions {
@@ -111,6 +112,18 @@ function toCheckpoint(config: RunConfig, state: TrainingState, epoch: number, st
   };
   tf.dispose(optimizerState.tensors);
   return checkpoint;
+}
+
+/** What would make a training step need less memory, for an OUT_OF_MEMORY error. */
+function memoryAdvice(config: RunConfig): string {
+  const { solver } = config.model;
+  const direct = usesSolverSpec(config.model.name) && solver.gradient === 'direct';
+  return (
+    (direct
+      ? `the direct gradient keeps every solver step of a batch for the backward pass (up to maxSteps ${solver.maxSteps}); ` +
+        'try --gradient adjoint (memory constant in the steps), looser --rtol/--atol, a lower --max-steps, or '
+      : 'try ') + `a smaller --batch-size (${config.batchSize})`
+  );
 }
 
 /**
@@ -297,7 +310,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
           disposeBatch(batch);
           const where = { epoch: current, batch: batchIndex, step: step + 1 };
           if (e instanceof LabError && e.code === 'NON_FINITE') return finish('diverged', errorInfo(e, where));
-          return finish('failed', errorInfo(e, where));
+          return finish('failed', errorInfo(outOfMemoryError(e, memoryAdvice(config)) ?? e, where));
         }
         disposeBatch(batch);
         step++;
@@ -391,7 +404,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
       const message = `evaluating at epoch ${current}, step ${step}: ${info.message}; lower the learning rate`;
       return finish('diverged', { ...info, message });
     }
-    return finish('failed', errorInfo(e, { epoch: current, step }));
+    return finish('failed', errorInfo(outOfMemoryError(e, memoryAdvice(config)) ?? e, { epoch: current, step }));
   }
   return finish('completed');
 }
