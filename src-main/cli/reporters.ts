@@ -12,9 +12,24 @@ export interface Reporter {
   testing?: (p: TestingProgress) => void;
 }
 
-/** One JSON object per event; `extra` fields (the run's id in the store) are added to each. */
+/** A run start's notes (a slow backend, a checkpoint trained on another copy), each a `warning:` line on stderr. */
+function warnStartNotes(e: RunEvent): void {
+  if (e.event !== 'started') return;
+  if (e.backendNote) process.stderr.write(`warning: ${e.backendNote}\n`);
+  if (e.datasetNote) process.stderr.write(`warning: ${e.datasetNote}\n`);
+}
+
+/**
+ * One JSON object per event; `extra` fields (the run's id in the store) are added to each. The start's notes are
+ * also told on stderr, as on a terminal: whoever watches a piped run's stderr should not have to parse them out.
+ */
 export function jsonLinesReporter(extra: Record<string, unknown> = {}, write: (line: string) => void = (l) => process.stdout.write(l)): Reporter {
-  return { event: (e) => write(JSON.stringify({ ...e, ...extra }) + '\n') };
+  return {
+    event: (e) => {
+      write(JSON.stringify({ ...e, ...extra }) + '\n');
+      warnStartNotes(e);
+    },
+  };
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
@@ -66,8 +81,7 @@ export function progressReporter({ out = process.stdout, bars = process.stderr }
           `${e.config.model.name} on ${e.config.dataset.kind} (${e.trainSize} train / ${e.testSize} test, ` +
             `${e.parameterCount} parameters, backend ${e.backend}, data: ${e.datasetSource})\n`,
         );
-        if (e.backendNote) process.stderr.write(`warning: ${e.backendNote}\n`);
-        if (e.datasetNote) process.stderr.write(`warning: ${e.datasetNote}\n`);
+        warnStartNotes(e);
         break;
       case 'batch':
         if (e.batch === 1) at = { epoch: e.epoch, batch: 0, payload: { loss: '-', acc: '-', nfe: '-' } };

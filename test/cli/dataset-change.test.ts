@@ -107,6 +107,7 @@ describe('a run whose dataset was replaced by another copy', () => {
     const freshEvents = jsonLines(fresh.stdout);
     expect(freshEvents[0]).toMatchObject({ event: 'started', testSize: 100 });
     expect(freshEvents[0].datasetNote).toContain(`was trained on a copy of MNIST with content hash ${short(trained)}`);
+    expect(fresh.stderr).toContain(`warning: ${freshEvents[0].datasetNote}\n`); // said on stderr too, not only in the JSON
     expect(freshEvents.at(-1)).toMatchObject({ event: 'ended', status: 'completed' });
   }, 60_000);
 });

@@ -1,7 +1,7 @@
-/** The terminal reporter's notes on a run's start: each a `warning:` line on stderr, apart from the run's lines. */
+/** The notes on a run's start, on a terminal or in JSON lines: each a `warning:` line on stderr, apart from the run's lines. */
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { progressReporter } from '../../src-main/cli/reporters';
+import { jsonLinesReporter, progressReporter } from '../../src-main/cli/reporters';
 import type { StartedEvent } from '../../src-shared/run-events';
 import { tinyConfig } from '../train/fixtures';
 
@@ -29,5 +29,17 @@ describe('progressReporter on a run start', () => {
     expect(out.text).not.toContain('warning');
     event(started({}));
     expect(stderr).toHaveLength(2);
+  });
+
+  it('prints them on stderr in JSON lines mode too (piped, --json), beside the fields that carry them', () => {
+    const stderr: string[] = [];
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (stderr.push(String(chunk)), true));
+    const lines: string[] = [];
+    const { event } = jsonLinesReporter({ runId: 3 }, (l) => lines.push(l));
+    event(started({ backendNote: 'the cpu backend is slow' }));
+    expect(stderr).toEqual(['warning: the cpu backend is slow\n']);
+    expect(JSON.parse(lines[0])).toMatchObject({ event: 'started', backendNote: 'the cpu backend is slow', runId: 3 });
+    event(started({}));
+    expect(stderr).toHaveLength(1);
   });
 });
