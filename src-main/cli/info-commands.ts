@@ -45,12 +45,14 @@ export function modelsCommand(): Command {
 
 export function solversCommand(): Command {
   return new Command('solvers')
-    .description('list the ODE solvers (order, kind, adaptive, defaults)')
+    .description('list the ODE solvers (order, kind, adaptive, default step size or rtol = atol)')
     .option('--json', 'JSON output')
     .action((opts: { json?: boolean }) =>
       print(!!opts.json, SOLVERS, () =>
         SOLVERS.map(
-          (s) => `${s.name.padEnd(18)} order ${s.order}  ${s.kind.padEnd(8)} ${s.adaptive ? 'adaptive' : 'fixed   '}  ${s.description}`,
+          (s) =>
+            `${s.name.padEnd(18)} order ${s.order}  ${s.kind.padEnd(8)} ${s.adaptive ? 'adaptive' : 'fixed   '}  ` +
+            `${('stepSize' in s.defaults ? `step ${s.defaults.stepSize}` : `tol ${s.defaults.rtol}`).padEnd(10)}  ${s.description}`,
         ).join('\n'),
       ),
     );

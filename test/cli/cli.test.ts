@@ -47,6 +47,10 @@ describe('odelab', () => {
   it('lists solvers and presets', () => {
     const solvers = JSON.parse(odelab('solvers', '--json').stdout) as { name: string }[];
     expect(solvers.map((s) => s.name)).toContain('implicit-midpoint');
+    // The text listing shows each default, as --help says: a fixed step's size, an adaptive pair's tolerances.
+    const text = odelab('solvers').stdout.split('\n');
+    expect(text.find((l) => l.startsWith('euler '))).toMatch(/order 1 +explicit fixed +step 0\.1 +y₁ = /);
+    expect(text.find((l) => l.startsWith('dopri5 '))).toMatch(/order 5 +explicit adaptive +tol 0\.001 +Adaptive fifth-order/);
     const presets = JSON.parse(odelab('presets', '--json').stdout) as Record<string, unknown>;
     expect(Object.keys(presets)).toEqual([
       'fashion-convnode',
