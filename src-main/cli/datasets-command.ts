@@ -14,13 +14,18 @@ import { loadDataset } from '../data/load';
 import { shapesCacheRoot } from '../data/shapes/cache';
 import type { DataProgress, Dataset, DatasetSource } from '../data/types';
 import { fmtInt } from '../data/format';
-import { IdxDatasetKinds } from '../../src-shared/config';
+import { IdxDatasetKinds, ShapesSpec } from '../../src-shared/config';
+import { PRESETS } from '../../src-shared/presets';
 import { isLabError } from '../../src-shared/errors';
 import { int, num } from './option-parsers';
 import { printJson } from './json-output';
 import { progressPrinter } from './data-progress';
 
 type IdxKind = (typeof IdxDatasetKinds)[number];
+
+/** The generator's defaults, as the schema fills them in (what --help shows). */
+const SHAPES_DEFAULTS = ShapesSpec.parse({ kind: 'shapes' });
+const SHAPES_PRESET_TRAIN_COUNT = (PRESETS['shapes-euler'].config.dataset as { trainCount: number }).trainCount;
 
 export function datasetsCommand(): Command {
   const cmd = new Command('datasets').description('find, fetch, import or generate datasets');
@@ -134,11 +139,11 @@ Each file is recognised by the SHA-256 of its decompressed content (gzip or raw)
     .command('generate')
     .description('generate (and cache) a synthetic shapes dataset')
     .addOption(new Option('--mode <mode>', 'single or compound').choices(['single', 'compound']).default('compound'))
-    .option('--train-count <n>', 'training images', int)
-    .option('--test-count <n>', 'test images', int)
-    .option('--seed <n>', 'seed', int)
-    .option('--image-size <n>', 'image size in pixels', int)
-    .option('--noise <x>', 'pixel noise level (0–1)', num)
+    .option('--train-count <n>', `training images (default ${SHAPES_DEFAULTS.trainCount}, the write-up's largest set; the shapes presets train on ${SHAPES_PRESET_TRAIN_COUNT})`, int)
+    .option('--test-count <n>', `test images (default ${SHAPES_DEFAULTS.testCount})`, int)
+    .option('--seed <n>', `seed (default ${SHAPES_DEFAULTS.seed})`, int)
+    .option('--image-size <n>', `image size in pixels (default ${SHAPES_DEFAULTS.imageSize})`, int)
+    .option('--noise <x>', `pixel noise level, 0–1 (default ${SHAPES_DEFAULTS.noise})`, num)
     .option('--data-dir <dir>', 'dataset directory')
     .option('--json', 'JSON output: one JSON document (progress as JSON lines on stderr)')
     .action(
