@@ -102,7 +102,31 @@ describe('Runner', () => {
     expect(valueImports(entry)).toEqual(['./protocol']);
     const protocol = readFileSync(join(__dirname, '../../src-main/lab/protocol.ts'), 'utf8');
     expect(valueImports(protocol)).toEqual([]);
-    expect(entry.indexOf('process.on(signal')).toBeLessThan(entry.indexOf("import('./train-session')"));
+    const ignoring = entry.search(/^for \(const signal of TERMINAL_SIGNALS\) process\.on\(signal, \(\) => \{\}\);$/m);
+    expect(ignoring).toBeGreaterThan(0);
+    expect(ignoring).toBeLessThan(entry.indexOf("import('./train-session')"));
+  });
+
+  it('keeps training through a SIGINT that reaches only its process (a terminal signal is the runner\'s to judge)', async () => {
+    const runner = new Runner();
+    const handle = runner.enqueue({ config: tinyConfig({ epochs: 5 }), dataDir });
+    const steps: number[] = [];
+    let signalledAt: number | undefined;
+    handle.events.on('event', (e: RunEvent) => {
+      if (e.event !== 'batch') return;
+      steps.push(e.step);
+      if (e.step === 1) {
+        signalledAt = e.step;
+        handle.process!.kill('SIGINT');
+      }
+      // Two batches after the signal: it was ignored, not fatal. Now stop the run as the user would.
+      if (signalledAt !== undefined && e.step === signalledAt + 2) handle.cancel();
+    });
+    const ended = await handle.done;
+    expect(ended.status).toBe('cancelled');
+    expect(steps.slice(0, 3)).toEqual([1, 2, 3]);
+    expect(handle.process!.signalCode).toBeNull(); // it ended by itself, after the cancel
+    expect(handle.process!.exitCode).toBe(0);
   });
 
   it("ends a run failed OUT_OF_MEMORY, saying what would need less, when a batch's direct gradient outgrows the wasm heap", async () => {
