@@ -9,7 +9,7 @@ import { decodeCheckpoint, encodeCheckpoint } from '../../src-main/engine/train/
 import { checkEvaluationRequest, evaluateCheckpoint } from '../../src-main/engine/train/evaluate-checkpoint';
 import { datasetContentHash, gather, subsetStratified, type Dataset } from '../../src-main/data';
 import type { RunConfig } from '../../src-shared/run-config';
-import type { BatchEvent, EpochEvent, RunEvent, TestingProgress } from '../../src-shared/run-events';
+import type { BatchEvent, EpochEvent, RunEvent, StartedEvent, TestingProgress } from '../../src-shared/run-events';
 import { expectedAverage, tinyConfig, tinyDataset, tinyShapes } from './fixtures';
 
 let dataset: Dataset;
@@ -22,13 +22,17 @@ beforeAll(async () => {
 async function run(config: RunConfig, extra: Partial<TrainOptions> = {}) {
   const events: RunEvent[] = [];
   const tensorsAtBatch: number[] = [];
+  const bytesAtBatch: number[] = [];
   const checkpoints: Uint8Array[] = [];
   const ended = await train(config, {
     dataset,
     backend,
     onEvent: (e) => {
       events.push(e);
-      if (e.event === 'batch') tensorsAtBatch.push(tf.memory().numTensors);
+      if (e.event === 'batch') {
+        tensorsAtBatch.push(tf.memory().numTensors);
+        bytesAtBatch.push(tf.memory().numBytes);
+      }
     },
     saveCheckpoint: (bytes) => {
       checkpoints.push(bytes);
@@ -37,12 +41,12 @@ async function run(config: RunConfig, extra: Partial<TrainOptions> = {}) {
   });
   const batches = events.filter((e): e is BatchEvent => e.event === 'batch');
   const epochs = events.filter((e): e is EpochEvent => e.event === 'epoch');
-  return { ended, events, batches, epochs, tensorsAtBatch, checkpoints };
+  return { ended, events, batches, epochs, tensorsAtBatch, bytesAtBatch, checkpoints };
 }
 
 describe('trainer', () => {
   it('lowers the loss on shapes and reports every metric', async () => {
-    const { ended, batches, epochs, events } = await run(tinyConfig({ epochs: 3 }));
+    const { ended, batches, epochs, events, bytesAtBatch } = await run(tinyConfig({ epochs: 3 }));
     expect(ended.status).toBe('completed');
     expect(events[0].event).toBe('started');
     expect(batches).toHaveLength(3 * 4);
@@ -55,11 +59,17 @@ describe('trainer', () => {
       expect(b.seconds).toBeGreaterThan(0);
     }
     const e = epochs[2];
-    expect(e.testAccuracy).toBeGreaterThan(1 / 7); // better than chance on 7 classes
+    // Chance is 1/7, and an untrained model scores 0.11–0.14 on these 70 images; seeds reach 0.57–0.79 here.
+    expect(e.testAccuracy).toBeGreaterThan(0.5);
+    expect(e.loss).toBeLessThan(epochs[0].loss);
     expect(e.confusion.flat().reduce((a, b) => a + b)).toBe(70);
     expect(e.stepsAccepted).toBe(4 * 4);
-    expect(e.peakTensorBytes).toBeGreaterThan(0);
-    expect(e.rssBytes).toBeGreaterThan(0);
+    // The peak is taken mid-step (activations and gradients alive): above what stays between batches, which holds
+    // at least the weights (float32) and the optimiser's state. The process holds at least its tensors.
+    const started = events[0] as StartedEvent;
+    expect(Math.min(...bytesAtBatch)).toBeGreaterThanOrEqual(4 * started.parameterCount);
+    expect(e.peakTensorBytes).toBeGreaterThan(Math.max(...bytesAtBatch));
+    expect(e.rssBytes).toBeGreaterThan(e.peakTensorBytes);
   });
 
   it('evaluates on a slice of the test set every N batches when asked, saying how far each evaluation has got', async () => {
