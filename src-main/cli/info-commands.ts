@@ -132,7 +132,7 @@ export function evalCommand(): Command {
         'averaged (the default when the run averaged its weights, --ema-decay) or trained (what the optimiser reached)',
       ).choices(['averaged', 'trained']),
     )
-    .option('--json', 'JSON output')
+    .option('--json', 'JSON output: one JSON document (progress as JSON lines on stderr)')
     .action(async (opts: EvalOptions) => {
       // Ctrl-C: stop before the next batch (CANCELLED, exit 130) with the bar cleared and the cursor shown again
       // (a bar hides it); a second one exits at once. From the start: the engine's imports alone take a second.
@@ -166,7 +166,8 @@ export function evalCommand(): Command {
           limit: opts.limit,
           batchSize: opts.batchSize,
           weights: opts.weights,
-          onProgress: bar?.update,
+          // --json: how far it has got, as JSON lines on stderr (as datasets fetch and generate give theirs).
+          onProgress: opts.json ? (done, total) => process.stderr.write(JSON.stringify({ phase: 'score', done, total }) + '\n') : bar?.update,
           signal: controller.signal,
         });
         bar?.stop();

@@ -199,16 +199,31 @@ describe('odelab', () => {
     });
 
     it('stops an evaluation on Ctrl-C before its next batch: CANCELLED, exit 130 (it died by SIGINT)', async () => {
-      // 2700 training images ten at a time: far longer than the 3 s before the interrupt.
-      const child = spawn(process.execPath, ['bin/odelab.js', 'eval', '--checkpoint', checkpoint, '--split', 'train', '--batch-size', '10'], {
+      // 2700 training images ten at a time; --json gives its progress as JSON lines on stderr. Interrupted once it
+      // has scored some: it must stop within a batch or two, not score on to the end.
+      const child = spawn(process.execPath, ['bin/odelab.js', 'eval', '--checkpoint', checkpoint, '--split', 'train', '--batch-size', '10', '--json'], {
         env: odelabEnv,
         stdio: ['ignore', 'pipe', 'pipe'],
       });
+      let stdout = '';
       let stderr = '';
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      setTimeout(() => child.kill('SIGINT'), 3000);
+      let interruptedAt: number | undefined;
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      createInterface({ input: child.stderr }).on('line', (line) => {
+        stderr += line + '\n';
+        const progress = line.startsWith('{') ? (JSON.parse(line) as { phase: string; done: number; total: number }) : undefined;
+        if (progress && progress.done >= 100 && interruptedAt === undefined) {
+          interruptedAt = progress.done;
+          child.kill('SIGINT');
+        }
+      });
       const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
-      expect({ code, signal, stderr }).toEqual({ code: 130, signal: null, stderr: 'CANCELLED: the evaluation was cancelled\n' });
+      expect({ code, signal, stdout }).toEqual({ code: 130, signal: null, stdout: '' });
+      const lines = stderr.trimEnd().split('\n');
+      expect(lines.at(-1)).toBe('CANCELLED: the evaluation was cancelled');
+      const scored = lines.slice(0, -1).map((l) => JSON.parse(l) as { phase: string; done: number; total: number });
+      expect(scored[0]).toEqual({ phase: 'score', done: 0, total: 2700 });
+      expect(scored.at(-1)!.done).toBeLessThanOrEqual(interruptedAt! + 2 * 10);
     });
 
     it('starts a new run from the checkpoint file with its config (train --resume), refusing what could not run', () => {
