@@ -97,8 +97,10 @@ function launchWarnings(request: RunRequest): string[] {
 /**
  * The backsolve adjoint rebuilds the forward solution by solving backwards in time. A first-order fixed step does
  * not invert itself that way (the symmetric rk4, implicit midpoint and trapezoidal rules nearly or exactly do), so
- * its gradient carries an O(h) error the direct gradient has not. Measured on y' = λ(y − cos t), λ = −5, step 0.1,
- * dy(1)/dλ: direct 0.0128 (implicit-euler), 0.0225 (euler); adjoint −0.161 and 0.0292; the exact value 0.0175.
+ * its gradient carries an O(h) error the direct gradient has not, and implicit Euler run backwards amplifies stiff
+ * modes (1/(1 + hλ) per step). Measured on y' = λ(y − cos t), dy(1)/dλ: at λ = −5, step 0.1, direct 0.0128
+ * (implicit-euler), 0.0225 (euler); adjoint −0.161 and 0.0292; exact 0.0175. At λ = −15, step 0.05, implicit-euler's
+ * adjoint gives −2905 where direct gives 0.0033.
  */
 function firstOrderAdjointNote(config: RunConfig): string | undefined {
   const { name, solver } = config.model;
@@ -107,7 +109,7 @@ function firstOrderAdjointNote(config: RunConfig): string | undefined {
   if (info.adaptive || info.order > 1) return undefined;
   return (
     `--gradient adjoint with ${solver.method}: the adjoint solves backwards in time, which a first-order step does not ` +
-    `invert, so its gradients can be far off at coarse steps (at step 0.1 on a test problem, ${solver.method === 'euler' ? '30% off' : 'of the wrong sign'}); ` +
+    `invert, so its gradients can be far off (on test problems: ${solver.method === 'euler' ? '30% off at step 0.1' : 'of the wrong sign, or 10⁶ times too large on stiffer dynamics'}); ` +
     `--gradient direct is the exact gradient of the solve taken`
   );
 }

@@ -166,9 +166,9 @@ describe('direct and adjoint gradients', () => {
     const trueGradient = (exact(-5 + 1e-6) - exact(-5 - 1e-6)) / 2e-6; // float64: 0.017524
     const lambda = tf.variable(tf.scalar(-5), true, 'lambda_coarse');
     const f = (t: number, y: Tensor) => tf.mul(lambda, tf.sub(y, Math.cos(t)));
-    const gradientOf = (method: OdeintOptions['method'], gradient: 'direct' | 'adjoint') => {
+    const gradientOf = (method: OdeintOptions['method'], gradient: 'direct' | 'adjoint', stepSize = 0.1) => {
       const y = tf.tensor1d([0.3]);
-      const { value, grads } = tf.variableGrads(() => tf.sum(odeint({ params: [lambda], f }, y, [0, 1], { method, stepSize: 0.1, gradient }).ys[1]) as tf.Scalar, [lambda]);
+      const { value, grads } = tf.variableGrads(() => tf.sum(odeint({ params: [lambda], f }, y, [0, 1], { method, stepSize, gradient }).ys[1]) as tf.Scalar, [lambda]);
       const g = grads[lambda.name].dataSync()[0];
       tf.dispose([y, value, grads[lambda.name]]);
       return g;
@@ -186,6 +186,10 @@ describe('direct and adjoint gradients', () => {
       }
       // Implicit midpoint run backwards is its forward step's exact inverse: its adjoint is the direct gradient.
       expect(gradientOf('implicit-midpoint', 'adjoint') / gradientOf('implicit-midpoint', 'direct')).toBeCloseTo(1, 3);
+      // Stiffer (λ = −15) at step 0.05: implicit Euler run backwards multiplies by 1/(1 + hλ) = 4 a step.
+      tf.tidy(() => lambda.assign(tf.scalar(-15)));
+      expect(gradientOf('implicit-euler', 'direct', 0.05)).toBeCloseTo(0.00328, 4);
+      expect(Math.abs(gradientOf('implicit-euler', 'adjoint', 0.05))).toBeGreaterThan(1000);
     } finally {
       lambda.dispose();
     }
