@@ -2,6 +2,7 @@
  * Importing a folder into the data directory. The tiny fixtures are not the published MNIST files, so these
  * imports allow custom files; recognising the published ones is tested on the real files (real.test.ts).
  */
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -220,17 +221,55 @@ describe('a data directory that cannot be used', () => {
     expect(await readFile(file, 'utf8')).toBe('not a folder');
   });
 
-  it.skipIf(process.getuid?.() === 0)('is named when it is not writable', async () => {
+  it('is named when it is not writable, or its nearest existing parent is not (as an unprivileged user when root)', async () => {
     const locked = path.join(root, 'locked');
-    await mkdir(locked, { mode: 0o500 });
+    await mkdir(locked, { mode: 0o555 }); // readable and traversable by anyone, writable by no one but root
+    await chmod(root, 0o755); // mkdtemp makes it 0700: the unprivileged user must reach `locked`
+    const cases = [
+      [locked, 'it is not writable'],
+      [path.join(locked, 'sub', 'data'), `${locked} is not writable, so the directory cannot be created there`],
+    ];
     try {
-      const err = await loadDataset(shapes, { dataDir: locked }).catch((e: unknown) => e);
-      expect(isLabError(err, 'INVALID_ARGUMENT') && err.message).toBe(`INVALID_ARGUMENT: cannot use the data directory ${locked}: it is not writable`);
+      for (const [dir, problem] of cases) {
+        const expected = `INVALID_ARGUMENT: cannot use the data directory ${dir}: ${problem}`;
+        if (process.getuid?.() === 0) {
+          // Root writes anywhere: load as nobody in a child process, which prints the error it met.
+          const result = await loadAsNobody(dir);
+          expect(result).toEqual({ ok: false, error: { name: 'LabError', code: 'INVALID_ARGUMENT', message: expected } });
+        } else {
+          const err = await loadDataset(shapes, { dataDir: dir }).catch((e: unknown) => e);
+          expect(isLabError(err, 'INVALID_ARGUMENT') && err.message).toBe(expected);
+        }
+      }
+      expect(await readdir(locked)).toEqual([]); // nothing was written
     } finally {
       await chmod(locked, 0o700);
     }
   });
 });
+
+/** Runs load-shapes-child.ts as nobody (uid/gid 65534) with `dataDir`: its one JSON line, or throws with its stderr. */
+async function loadAsNobody(dataDir: string): Promise<unknown> {
+  const script = path.join(__dirname, 'load-shapes-child.ts');
+  const child = spawn(process.execPath, ['--import', 'tsx', script, dataDir], {
+    cwd: process.cwd(),
+    uid: 65534,
+    gid: 65534,
+    env: { ...process.env, HOME: '/nonexistent' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+  const line = out.trim().split('\n').pop();
+  if (code !== 0 || !line) throw new Error(`load-shapes-child exited ${code}: ${err || out}`);
+  return JSON.parse(line) as unknown;
+}
 
 describe('planIdxSource', () => {
   it('names the source loadDataset would use, from the files present alone', async () => {
