@@ -43,21 +43,37 @@ describe('Runner', () => {
     expect(checkpoint && checkpoint.event === 'checkpoint' && checkpoint.path).toContain(join(outDir, 'checkpoints'));
   });
 
+  /** tinyConfig with ~0.5 s batches (20 Euler steps, not 4): an event in flight between the processes is one batch late at most. */
+  const slowBatches = (overrides: Parameters<typeof tinyConfig>[0] = {}) =>
+    tinyConfig({ model: { name: 'shapes-odenet', solver: { method: 'euler', stepSize: 0.05 } }, ...overrides });
+
+  /** The step of the last batch event in `events`. */
+  const lastBatchStep = (events: RunEvent[]) => events.filter((e) => e.event === 'batch').at(-1)?.step;
+
   it('cancels a running run between batches, within a batch or two of asking', async () => {
     const runner = new Runner();
-    // One epoch of 4 batches, so stopping at the epoch's end would show as step 4.
-    const handle = runner.enqueue({ config: tinyConfig({ epochs: 5 }), outDir: tempDir(), dataDir });
+    // One epoch of 4 slow batches (~0.5 s), so stopping at the epoch's end would show as step 4.
+    const handle = runner.enqueue({ config: slowBatches({ epochs: 5 }), outDir: tempDir(), dataDir });
+    const events = collect(handle);
+    let seen: number | undefined; // the last batch this process had heard of when it asked
     handle.events.on('event', (e: RunEvent) => {
-      if (e.event === 'batch' && e.step === 1) handle.cancel();
+      if (e.event === 'batch' && e.step === 1) {
+        seen = lastBatchStep(events);
+        handle.cancel();
+      }
     });
     const ended = await handle.done;
     expect(ended.status).toBe('cancelled');
-    expect(ended.step).toBeLessThanOrEqual(2);
+    // The batch in progress finishes (+1); one more if its event was already on its way when we asked (+2).
+    expect(seen).toBe(1);
+    expect(ended.step).toBeGreaterThanOrEqual(seen!);
+    expect(ended.step).toBeLessThanOrEqual(seen! + 2);
   });
 
   it('reports a killed training process as failed: CRASHED', async () => {
     const runner = new Runner();
-    const handle = runner.enqueue({ config: tinyConfig({ epochs: 5 }), outDir: tempDir(), dataDir });
+    const handle = runner.enqueue({ config: slowBatches({ epochs: 5 }), outDir: tempDir(), dataDir });
+    const events = collect(handle);
     handle.events.on('event', (e: RunEvent) => {
       if (e.event === 'batch' && e.step === 2) handle.process?.kill('SIGKILL');
     });
@@ -65,17 +81,25 @@ describe('Runner', () => {
     expect(ended.status).toBe('failed');
     expect(ended.error?.code).toBe('CRASHED');
     expect(ended.error?.message).toMatch(/killed by SIGKILL/);
-    expect(ended.step).toBe(2);
+    // Where it stood: its last batch heard of, step 2 or a batch whose event was already on its way at the kill.
+    expect(ended.step).toBe(lastBatchStep(events.slice(0, -1)));
+    expect([2, 3]).toContain(ended.step);
   });
 
   it('ends a run the user kills (kill(), a second Ctrl-C) cancelled, at the step it reached', async () => {
     const runner = new Runner();
-    const handle = runner.enqueue({ config: tinyConfig({ epochs: 5 }), dataDir });
+    const handle = runner.enqueue({ config: slowBatches({ epochs: 5 }), dataDir });
+    const events = collect(handle);
     handle.events.on('event', (e: RunEvent) => {
       if (e.event === 'batch' && e.step === 2) handle.kill();
     });
     const ended = await handle.done;
-    expect(ended).toMatchObject({ status: 'cancelled', step: 2 });
+    expect(ended).toMatchObject({ status: 'cancelled' });
+    expect(events.at(-1)).toBe(ended);
+    // As above: the last batch heard of, 2 or one already on its way at the kill (a cancel would finish batch 3,
+    // which the process's death by SIGKILL rules out).
+    expect(ended.step).toBe(lastBatchStep(events.slice(0, -1)));
+    expect([2, 3]).toContain(ended.step);
     expect(ended.error).toBeUndefined();
     expect(handle.process?.signalCode).toBe('SIGKILL');
   });
