@@ -165,11 +165,13 @@ describe('claiming a run folder', () => {
   it('waits for a live holder that lets go, then claims the folder', () => {
     const dir = tempDir();
     const lock = join(dir, 'run.lock');
-    const holder = spawn('sh', ['-c', `sleep 0.3; rm "${lock}"`], { stdio: 'ignore' });
-    writeFileSync(lock, JSON.stringify({ pid: holder.pid, host: hostname(), started: processStartToken(holder.pid!) }));
+    // The holder lets go 0.5 s after its lock is there (the claim waits up to 2 s): timed from before the holder
+    // starts, a claim that waited for it cannot take less, however slowly this process wrote the lock.
     const t0 = Date.now();
+    const holder = spawn('sh', ['-c', 'while [ ! -e "$1" ]; do sleep 0.01; done; sleep 0.5; rm "$1"', 'holder', lock], { stdio: 'ignore' });
+    writeFileSync(lock, JSON.stringify({ pid: holder.pid, host: hostname(), started: processStartToken(holder.pid!) }));
     claimRunFolder(dir, { ...run7, ...THIS_PROCESS });
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(500);
     expect(readRunJson(dir)).toEqual({ ...run7, ...THIS_PROCESS });
     expect(existsSync(lock)).toBe(false);
   });

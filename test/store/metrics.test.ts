@@ -528,8 +528,12 @@ describe('epochSeries and finalAndBest', () => {
 /**
  * A writer in a worker thread (its own connection), inserting `chunks` flushes of `chunkRows` rows, two per
  * transaction. The worker loads the TypeScript sources through tsx's CommonJS API.
+ *
+ * `sync` paces it with the reader, so that reads land where they should whatever the threads' speeds: [0] counts the
+ * reader's reads; [1] is the writer's phase, 3t+1 in transaction t with its first flush in, 3t+2 as it commits, 3t+3
+ * once committed. In phases 3t+1 and 3t+3 the writer waits for two more reads: the second began in that phase.
  */
-function startWriter(path: string, runId: number, chunks: number, chunkRows: number): Worker {
+function startWriter(path: string, runId: number, chunks: number, chunkRows: number, sync: SharedArrayBuffer): Worker {
   const requireHere = createRequire(import.meta.url);
   const here = fileURLToPath(import.meta.url);
   return new Worker(
@@ -545,12 +549,25 @@ function startWriter(path: string, runId: number, chunks: number, chunkRows: num
         return { step, epoch: 1, batch: step, loss: Math.sin(step), accuracy: (step % 13) / 13, nfeForward: step % 7,
                  nfeBackward: 2, seconds: 0.1, wallSeconds: step / 10 };
       });
+      const sync = new Int32Array(w.sync);
+      const twoReads = () => {
+        const target = Atomics.load(sync, 0) + 2;
+        const deadline = Date.now() + 30000;
+        for (let n; (n = Atomics.load(sync, 0)) < target; Atomics.wait(sync, 0, n, 100)) {
+          if (Date.now() > deadline) throw new Error('the reader stopped reading');
+        }
+      };
       parentPort.postMessage('ready');
-      for (let c = 0; c < w.chunks; c += 2) {
+      for (let c = 0, t = 0; c < w.chunks; c += 2, t++) {
         db.transaction(() => {
           insertBatchRows(db, w.runId, rows(c * w.chunkRows + 1));
+          Atomics.store(sync, 1, 3 * t + 1);
+          twoReads(); // reads while the transaction is open, half its rows written
           insertBatchRows(db, w.runId, rows((c + 1) * w.chunkRows + 1));
+          Atomics.store(sync, 1, 3 * t + 2);
         })();
+        Atomics.store(sync, 1, 3 * t + 3);
+        twoReads(); // reads of this commit
       }
       db.close();
       parentPort.postMessage('done');
@@ -569,6 +586,7 @@ function startWriter(path: string, runId: number, chunks: number, chunkRows: num
         runId,
         chunks,
         chunkRows,
+        sync,
       },
     },
   );
@@ -603,7 +621,9 @@ describe('a reader on a second connection', () => {
     const runId = insertRunRow(setup);
     setup.close();
     const CHUNK = 100;
-    const worker = startWriter(path, runId, 200, CHUNK);
+    const TRANSACTIONS = 100; // 200 flushes, two a transaction
+    const sync = new Int32Array(new SharedArrayBuffer(8));
+    const worker = startWriter(path, runId, 2 * TRANSACTIONS, CHUNK, sync.buffer as SharedArrayBuffer);
     const writer: { state: 'starting' | 'writing' | 'done'; failure?: string } = { state: 'starting' };
     worker.on('message', (m: unknown) => {
       if (m === 'ready') writer.state = 'writing';
@@ -613,9 +633,11 @@ describe('a reader on a second connection', () => {
     worker.on('error', (e) => (writer.failure = String(e)));
     const reader = openDatabase(path, { readonly: true });
     const counts = new Set<number>();
+    const steadyPhases = new Set<number>(); // writer phases that held for a whole read
     let reads = 0;
     while (writer.state !== 'done' && !writer.failure) {
       await new Promise((resolve) => setTimeout(resolve, writer.state === 'starting' ? 20 : 1));
+      const phase = Atomics.load(sync, 1);
       // One read transaction: the rows and the buckets of the same commit.
       reader.transaction(() => {
         const [s] = batchSeries(reader, [runId], 'loss', { maxPoints: 64 });
@@ -631,15 +653,25 @@ describe('a reader on a second connection', () => {
             .pluck();
           for (let level = 1; level <= BUCKET_LEVELS; level++) expect(last.get(runId, level)).toBe(n);
         }
+        if (phase > 0 && Atomics.load(sync, 1) === phase && phase % 3 !== 2) {
+          // Inside transaction t (3t+1): the t transactions before it, none of its rows; after it (3t+3): t + 1.
+          steadyPhases.add(phase);
+          expect(n, `phase ${phase}`).toBe(2 * CHUNK * Math.ceil(phase / 3) - (phase % 3 === 1 ? 2 * CHUNK : 0));
+        }
       })();
       reads++;
+      Atomics.add(sync, 0, 1);
+      Atomics.notify(sync, 0);
     }
     expect(writer.failure).toBeUndefined();
     await worker.terminate();
     const [s] = batchSeries(reader, [runId], 'loss', { maxPoints: 64 });
-    expect(s.totalPoints).toBe(200 * CHUNK);
-    expect(reads).toBeGreaterThan(5);
-    expect(counts.size).toBeGreaterThan(5); // it did read while the writer was part-way
+    expect(s.totalPoints).toBe(2 * TRANSACTIONS * CHUNK);
+    // Every transaction was read while open and once committed, whatever the threads' speeds (the writer waits for it).
+    const transactions = range(0, TRANSACTIONS - 1);
+    expect([...steadyPhases].sort((a, b) => a - b)).toEqual(transactions.flatMap((t) => [3 * t + 1, 3 * t + 3]));
+    expect([...counts].sort((a, b) => a - b)).toEqual([0, ...transactions.map((t) => 2 * CHUNK * (t + 1))]);
+    expect(reads).toBeGreaterThanOrEqual(4 * TRANSACTIONS);
     reader.close();
   });
 });
