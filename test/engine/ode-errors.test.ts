@@ -49,10 +49,22 @@ describe('typed errors', () => {
   });
 
   it('MAX_STEPS for adaptive and fixed-step solves', () => {
-    const adaptive = labErrorOf(solve((_t, y) => tf.neg(y), [1], [0, 100], { method: 'tsit5', maxSteps: 10 }));
+    const decay = (_t: number, y: Tensor) => tf.neg(y);
+    const opts = { method: 'tsit5', rtol: 1e-5, atol: 1e-5 } as const;
+    // The same solve without the limit: its first 10 steps are the limited solve's 10 (it rejects none, so every
+    // trial step, which maxSteps counts, is accepted), and its 11th is the trial that exceeds the limit.
+    const y0 = tf.tensor1d([1]);
+    const { ys, stats } = odeint(decay, y0, [0, 10], opts);
+    tf.dispose([y0, ...ys]);
+    expect(stats.stepsRejected).toBe(0);
+    expect(stats.stepsAccepted).toBeGreaterThan(11); // 14: the 11th step is not one shortened to end at t = 10
+    const reached = stats.stepSizes.slice(0, 10).reduce((a, b) => a + b); // 5.24
+    const adaptive = labErrorOf(solve(decay, [1], [0, 10], { ...opts, maxSteps: 10 }));
     expect(adaptive.code).toBe('MAX_STEPS');
     expect(adaptive.details.maxSteps).toBe(10);
-    expect(adaptive.details.t as number).toBeGreaterThan(0);
+    expect(adaptive.details.t as number).toBeCloseTo(reached, 12);
+    expect(adaptive.details.stepSize as number).toBeCloseTo(stats.stepSizes[10], 12);
+    expect(adaptive.message).toContain(`at t=${reached.toPrecision(6)} `);
     expect(adaptive.message).toMatch(/Raise maxSteps \(--max-steps\) or loosen rtol\/atol/);
   });
 
