@@ -8,6 +8,7 @@ import { decodeCheckpoint, encodeCheckpoint } from '../../src-main/engine/train/
 import { createHash } from 'node:crypto';
 import { loadDataset, subsetStratified } from '../../src-main/data';
 import { runOdelab } from './odelab-process';
+import { expectNoTfjsFrom } from '../tfjs-loaded';
 import { tempDir } from '../train/fixtures';
 
 const dataDir = tempDir();
@@ -33,15 +34,7 @@ describe('odelab', () => {
 
   it('loads the engine (tfjs) only for the commands that compute: models, eval, and the training process', () => {
     // tfjs-core keeps its engine in a global as it loads: the command modules alone must not create it.
-    const script = `
-      for (const m of ['runs-command', 'studies-command', 'datasets-command', 'info-commands', 'train-command'])
-        await import('./src-main/cli/' + m + '.ts');
-      console.log('_tfengine' in globalThis);
-      await import('./src-main/engine/tf.ts');
-      console.log('_tfengine' in globalThis);`;
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
-    expect(r.stderr).toBe('');
-    expect(r.stdout).toBe('false\ntrue\n');
+    expectNoTfjsFrom(['runs-command', 'studies-command', 'datasets-command', 'info-commands', 'train-command'].map((m) => `src-main/cli/${m}.ts`));
   });
 
   it('lists solvers and presets', () => {

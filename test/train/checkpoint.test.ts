@@ -1,9 +1,9 @@
 /** Checkpoint bytes: round trip, from Node Buffers at any offset, checksums, version 1 files, and clear errors for bad files. */
 import { createHash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { checkCheckpoint, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../src-main/engine/train/checkpoint';
 import { tinyConfig } from './fixtures';
+import { expectNoTfjsFrom } from '../tfjs-loaded';
 
 const checkpoint: Checkpoint = {
   config: tinyConfig(),
@@ -143,16 +143,6 @@ describe('checkpoints', () => {
   });
 
   it('loads no tfjs, nor does the run store that checks checkpoints with it', () => {
-    // tfjs-core keeps its engine in a global as it loads: importing these modules (every path, re-exports and
-    // dynamic imports included) must not create it. In a fresh process, since this one has loaded tfjs.
-    const script = `
-      await import('./src-main/engine/train/checkpoint.ts');
-      await import('./src-main/store/index.ts');
-      console.log('_tfengine' in globalThis);
-      await import('./src-main/engine/tf.ts');
-      console.log('_tfengine' in globalThis);`;
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
-    expect(r.stderr).toBe('');
-    expect(r.stdout).toBe('false\ntrue\n');
+    expectNoTfjsFrom(['src-main/engine/train/checkpoint.ts', 'src-main/store/index.ts']);
   });
 });
