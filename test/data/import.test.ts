@@ -224,7 +224,6 @@ describe('a data directory that cannot be used', () => {
   it('is named when it is not writable, or its nearest existing parent is not (as an unprivileged user when root)', async () => {
     const locked = path.join(root, 'locked');
     await mkdir(locked, { mode: 0o555 }); // readable and traversable by anyone, writable by no one but root
-    await chmod(root, 0o755); // mkdtemp makes it 0700: the unprivileged user must reach `locked`
     const cases = [
       [locked, 'it is not writable'],
       [path.join(locked, 'sub', 'data'), `${locked} is not writable, so the directory cannot be created there`],
@@ -233,8 +232,8 @@ describe('a data directory that cannot be used', () => {
       for (const [dir, problem] of cases) {
         const expected = `INVALID_ARGUMENT: cannot use the data directory ${dir}: ${problem}`;
         if (process.getuid?.() === 0) {
-          // Root writes anywhere: load as nobody in a child process, which prints the error it met.
-          const result = await loadAsNobody(dir);
+          // Root writes anywhere: load in a child process without that privilege, which prints the error it met.
+          const result = await loadUnprivileged(dir);
           expect(result).toEqual({ ok: false, error: { name: 'LabError', code: 'INVALID_ARGUMENT', message: expected } });
         } else {
           const err = await loadDataset(shapes, { dataDir: dir }).catch((e: unknown) => e);
@@ -248,14 +247,15 @@ describe('a data directory that cannot be used', () => {
   });
 });
 
-/** Runs load-shapes-child.ts as nobody (uid/gid 65534) with `dataDir`: its one JSON line, or throws with its stderr. */
-async function loadAsNobody(dataDir: string): Promise<unknown> {
+/**
+ * Runs load-shapes-child.ts with `dataDir` as root without its power to write anywhere: in a user namespace
+ * (`unshare -U`), the process keeps its uid for reading (the repository may sit in a folder only root can enter)
+ * but has no capability over the files outside. Its one JSON line, or throws with its stderr.
+ */
+async function loadUnprivileged(dataDir: string): Promise<unknown> {
   const script = path.join(__dirname, 'load-shapes-child.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', script, dataDir], {
+  const child = spawn('unshare', ['--user', process.execPath, '--import', 'tsx', script, dataDir], {
     cwd: process.cwd(),
-    uid: 65534,
-    gid: 65534,
-    env: { ...process.env, HOME: '/nonexistent' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
