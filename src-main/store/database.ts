@@ -151,7 +151,7 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Db {
       }
       return db;
     }
-    if (path !== ':memory:') db.pragma('journal_mode = WAL');
+    if (path !== ':memory:') enableWal(db);
     // NORMAL in WAL mode: a committed transaction survives a killed process (only an OS crash may lose the last ones).
     db.pragma('synchronous = NORMAL');
     if (version < target) migrate(db, path, target); // most opens: up to date, and no write lock taken
@@ -161,6 +161,24 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Db {
     if (e instanceof LabError) throw e;
     if (isDamagedStoreError(e)) throw damagedStoreError(path, e);
     throw new LabError('STORE_UNREADABLE', `${path} cannot be opened as a run store: ${(e as Error).message}`, { path });
+  }
+}
+
+/**
+ * `PRAGMA journal_mode = WAL`, retried for up to 5 s: the switch needs an exclusive lock, and where another process
+ * opening the same new store holds a lock SQLite answers SQLITE_BUSY at once, without waiting out busy_timeout
+ * (1 in 32 processes failed so when four opened one new store together).
+ */
+function enableWal(db: Db): void {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10 + Math.random() * 20);
+    }
   }
 }
 

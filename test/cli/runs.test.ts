@@ -170,9 +170,11 @@ describe('odelab runs', () => {
       for (const key of ['uid', 'config', 'status', 'epochs', 'final', 'best', 'checkpoints', 'stepsCompleted'] as const) {
         expect(restored[key]).toEqual(original[key]);
       }
-      // The imported checkpoint still evaluates.
-      const evaluation = json('eval', '--run', String(imported.runIds[runId]), '--db', copy, '--data-dir', dataDir);
-      expect(evaluation.accuracy).toBeCloseTo(original.final.testAccuracy, 10);
+      // The imported checkpoint still evaluates (eval --json: its progress on stderr, the result on stdout).
+      const scored = odelab('eval', '--run', String(imported.runIds[runId]), '--db', copy, '--data-dir', dataDir, '--json');
+      const progress = scored.stderr.trimEnd().split('\n').map((l) => JSON.parse(l) as { phase: string; done: number; total: number });
+      expect(progress.at(-1)).toEqual({ phase: 'score', done: 6000, total: 6000 });
+      expect(JSON.parse(scored.stdout).accuracy).toBeCloseTo(original.final.testAccuracy, 10);
 
       expect(json('runs', 'delete', String(imported.runIds[runId]), '--db', copy)).toEqual({ deleted: [imported.runIds[runId]] });
       expect(json('runs', 'list', '--db', copy).map((r: { id: number }) => r.id)).toEqual([imported.runIds[otherId]]);

@@ -116,8 +116,8 @@ describe('processes opening a new store at the same moment', () => {
     });
   }
 
-  it('all succeed, and the store has every migration once (4 processes, 4 rounds)', async () => {
-    for (let round = 0; round < 4; round++) {
+  it('all succeed, and the store has every migration once (4 processes, 8 rounds)', async () => {
+    for (let round = 0; round < 8; round++) {
       const path = tempDbPath();
       const results = await openTogether(path, 4);
       expect(results).toEqual(Array(4).fill({ ok: true, version: SCHEMA_VERSION }));
