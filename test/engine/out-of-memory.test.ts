@@ -1,6 +1,7 @@
 /** A wasm failure at the heap's 4 GiB ceiling is told as OUT_OF_MEMORY; anything else is left as it was. */
 import { describe, expect, it } from 'vitest';
 import { outOfMemoryError } from '../../src-main/engine/out-of-memory';
+import { LabError } from '../../src-shared/errors';
 
 /** What tfjs-wasm throws when an allocation fails: WebAssembly.RuntimeError, or Emscripten's abort(). */
 const runtimeError = Object.assign(new Error('memory access out of bounds'), { name: 'RuntimeError' });
@@ -19,5 +20,12 @@ describe('outOfMemoryError', () => {
     expect(outOfMemoryError(aborted, 'advice', 2 ** 30)).toBeUndefined();
     expect(outOfMemoryError(new TypeError('x is undefined'), 'advice', 2 ** 32)).toBeUndefined();
     expect(outOfMemoryError(runtimeError, 'advice', undefined)).toBeUndefined();
+  });
+
+  it("adds what would need less to the tensor budget's own stop, keeping where it was", () => {
+    const stop = new LabError('OUT_OF_MEMORY', 'dopri5 step 123 at t=0.1: its tensors hold 3.26 GiB', { solverStep: 123 });
+    const error = outOfMemoryError(stop, 'try --gradient adjoint', 2 ** 30);
+    expect(error?.message).toBe('OUT_OF_MEMORY: dopri5 step 123 at t=0.1: its tensors hold 3.26 GiB; try --gradient adjoint');
+    expect(error?.details).toEqual({ solverStep: 123 });
   });
 });

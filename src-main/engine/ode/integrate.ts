@@ -3,6 +3,7 @@
  * methods) or adaptive steps (embedded pairs). Works on tuple states so the adjoint can reuse it unchanged.
  * Only the current state, the FSAL slope and the outputs stay alive between steps.
  */
+import { checkTensorBudget } from '../out-of-memory';
 import { tf, type Variable } from '../tf';
 import { LabError } from '../../../src-shared/errors';
 import { fixedStepCount, solverInfo, type MethodName } from '../../../src-shared/solvers';
@@ -69,6 +70,11 @@ export function integrate(
   const site = (t: number): SolveSite => ({ method: opts.method, t, step: steps, reversed: opts.reversed });
   const shown = (t: number) => userTime(t, opts.reversed);
   const countStep = (t: number, h: number) => {
+    // A direct gradient keeps every step's tensors for the backward pass: stop, saying where, before the heap is full.
+    checkTensorBudget(() => ({
+      message: `${opts.method} step ${steps + 1} at t=${shown(t).toPrecision(6)}${passNote(opts.reversed)}`,
+      details: { t: shown(t), stepSize: h, solverStep: steps + 1, method: opts.method },
+    }));
     if (++steps > opts.maxSteps) {
       // Adaptive only: integrateFixed knows its step count beforehand and refuses up front.
       throw new LabError(
