@@ -4,7 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LabError } from '../../src-shared/errors';
 import { LabService } from '../lab/lab-service';
-import { damagedStoreError, isDamagedStoreError, openStore, type RunStore } from '../store';
+import { asStoreError, openStore, type RunStore } from '../store';
 import { defaultDbPath } from './paths';
 
 export interface StoreAccess {
@@ -58,7 +58,7 @@ export async function withStore<T>(dbPath: string | undefined, work: (store: Run
     return await work(store);
   } catch (e) {
     // SQLite met a damaged page on the way: say which store, and what to do, not SQLite's bare error.
-    throw isDamagedStoreError(e) ? damagedStoreError(open.path, e) : e;
+    throw asStoreError(open.path, e);
   } finally {
     store.close();
   }

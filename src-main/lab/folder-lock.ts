@@ -7,6 +7,7 @@
 import { closeSync, fstatSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { processAlive, THIS_PROCESS, type OwnerRecord } from '../store/process-identity';
+import { sleepSync } from '../platform/sleep';
 
 export const LOCK_FILE = 'run.lock';
 /** A claim holds the lock for a millisecond or so: one this old was left by a process stuck or gone. */
@@ -14,8 +15,6 @@ const STALE_MS = 5_000;
 /** How long to wait for a live holder before giving up. */
 const WAIT_MS = 2_000;
 const RETRY_MS = 10;
-
-const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 interface Holder {
   /** Unset while its creator has not written it yet (or wrote something unreadable). */
@@ -96,6 +95,6 @@ export function lockFolder(dir: string): () => void {
       const who = holder.owner ? `process ${holder.owner.pid}` : 'another process';
       throw new Error(`in use: ${who} is claiming it (${path}); try again`);
     }
-    sleep(RETRY_MS);
+    sleepSync(RETRY_MS);
   }
 }

@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import { LabError } from '../../src-shared/errors';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
 import { makeDirectory } from '../platform/make-directory';
+import { sleepSync } from '../platform/sleep';
 
 export type Db = Database.Database;
 
@@ -103,8 +104,13 @@ export function guardDamage<T>(path: string, work: () => T): T {
   try {
     return work();
   } catch (e) {
-    throw isDamagedStoreError(e) ? damagedStoreError(path, e) : e;
+    throw asStoreError(path, e);
   }
+}
+
+/** `e` as the store at `path` should report it: damagedStoreError for SQLite's "damaged" errors, else `e` itself. */
+export function asStoreError(path: string, e: unknown): unknown {
+  return isDamagedStoreError(e) ? damagedStoreError(path, e) : e;
 }
 
 /**
@@ -177,7 +183,7 @@ function enableWal(db: Db): void {
       return;
     } catch (e) {
       if ((e as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw e;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10 + Math.random() * 20);
+      sleepSync(10 + Math.random() * 20);
     }
   }
 }

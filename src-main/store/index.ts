@@ -29,7 +29,7 @@ export function openStore(path: string, opts: OpenOptions = {}): RunStore {
   }
 }
 
-export { openDatabase, integrityCheck, guardDamage, isDamagedStoreError, damagedStoreError, type Db } from './database';
+export { openDatabase, integrityCheck, guardDamage, asStoreError, isDamagedStoreError, damagedStoreError, type Db } from './database';
 export { SCHEMA_VERSION } from './migrations';
 export * from './runs';
 export { THIS_PROCESS, processAlive, processStartToken, type Owner } from './process-identity';
