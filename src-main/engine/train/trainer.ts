@@ -282,6 +282,8 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
   const testing = (epoch: number, step: number) =>
     opts.onTesting && ((done: number, total: number) => opts.onTesting!({ epoch, step, done, total }));
   const lastEpoch = Math.min(config.epochs, opts.stopAfterEpoch ?? config.epochs);
+  /** A failure as the run reports it; memory exhausted is told with what would make this run need less. */
+  const failure = (e: unknown, where: Record<string, unknown>) => errorInfo(outOfMemoryError(e, memoryAdvice(config)) ?? e, where);
 
   // Anything unforeseen (a dataset or checkpoint write failing, say) still ends the run, saying where.
   let current = epoch + 1; // the epoch in progress, for error reports
@@ -310,7 +312,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
           disposeBatch(batch);
           const where = { epoch: current, batch: batchIndex, step: step + 1 };
           if (e instanceof LabError && e.code === 'NON_FINITE') return finish('diverged', errorInfo(e, where));
-          return finish('failed', errorInfo(outOfMemoryError(e, memoryAdvice(config)) ?? e, where));
+          return finish('failed', failure(e, where));
         }
         disposeBatch(batch);
         step++;
@@ -404,7 +406,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
       const message = `evaluating at epoch ${current}, step ${step}: ${info.message}; lower the learning rate`;
       return finish('diverged', { ...info, message });
     }
-    return finish('failed', errorInfo(outOfMemoryError(e, memoryAdvice(config)) ?? e, { epoch: current, step }));
+    return finish('failed', failure(e, { epoch: current, step }));
   }
   return finish('completed');
 }
