@@ -16,7 +16,7 @@ export interface ResolvedOptions {
 }
 
 export function resolveOptions(options: OdeintOptions = {}): ResolvedOptions {
-  const { implicitMemory = 5, ...specInput } = options;
+  const { implicitMemory = 10, ...specInput } = options;
   const parsed = RunnableSolverSpec.safeParse(specInput);
   if (!parsed.success) {
     throw new LabError('INVALID_ARGUMENT', `invalid ODE solver options:\n${describeIssues(parsed.error)}`, {
