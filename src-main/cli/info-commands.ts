@@ -18,6 +18,7 @@ import { positiveInt } from './option-parsers';
 import { printJson } from './json-output';
 import { scoringBar } from './reporters';
 import { EXIT } from './exit-codes';
+import { checkWorkerMemory } from '../engine/parallel/worker-memory';
 
 function print(json: boolean, value: unknown, text: () => string): void {
   if (json) printJson(value);
@@ -147,6 +148,7 @@ export function evalCommand(): Command {
       };
       process.on('SIGINT', onSigint);
       try {
+        if (opts.workers !== undefined) checkWorkerMemory(opts.workers);
         const [{ initEngine }, { checkEvaluationRequest, evaluateCheckpoint }] = await Promise.all([
           import('../engine'),
           import('../engine/train/evaluate-checkpoint'),

@@ -30,6 +30,7 @@ import { Runner, type RunHandle, type RunRequest } from './runner';
 import { checkRunFolder, claimRunFolder, prepareRunFolder, releaseRunFolder, type FolderOwner } from './run-folder';
 import { checkResumable, decodeCheckpoint } from '../engine/train/checkpoint';
 import { checkBackendRequest } from '../engine/backend-request';
+import { checkWorkerMemory } from '../engine/parallel/worker-memory';
 import { defaultDataDir } from '../data/dataDir';
 import { plannedTrainImages } from '../data/train-images';
 import type { CheckpointData } from './protocol';
@@ -57,10 +58,11 @@ const CANCEL_POLL_MS = 500;
  * What would fail the run in its training process, after the run is created (a resumed run would lose its real
  * error to it), yet can be seen from here: refused first. A backend that is not one, or `tensorflow` uninstalled;
  * a trainSize above the training images the dataset will have (plannedTrainImages); a data directory that is a
- * file. Other problems (permissions, a full disk) still surface from the process, naming what failed.
+ * file; more worker threads than the machine's memory holds. Other problems (permissions, a full disk) still surface from the process, naming what failed.
  */
 function checkLaunch(config: RunConfig, opts: LaunchOptions): void {
   checkBackendRequest({ backend: opts.backend });
+  if (opts.workers !== undefined) checkWorkerMemory(opts.workers);
   const dataDir = opts.dataDir ?? defaultDataDir();
   const planned = config.trainSize === undefined ? undefined : plannedTrainImages(config.dataset, dataDir);
   if (config.trainSize !== undefined && planned !== undefined && config.trainSize > planned.images) {

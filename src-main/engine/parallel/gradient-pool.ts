@@ -23,6 +23,7 @@ import {
 } from './protocol';
 import { PEER_FAILED, ShardSync, shardSyncBytes } from './shard-sync';
 import { combineShards, shardRanges, totalStats, type CombinedGradients, type ShardRange } from './shards';
+import { checkWorkerMemory } from './worker-memory';
 
 export interface GradientPoolOptions {
   spec: ModelSpec;
@@ -152,7 +153,9 @@ function workerCount(opts: GradientPoolOptions): number {
   const requested = opts.workers ?? availableParallelism();
   requirePositiveInteger('workers', requested);
   requirePositiveInteger('maxWorkers', opts.maxWorkers ?? 1);
-  return Math.min(requested, opts.maxWorkers ?? Infinity);
+  const count = Math.min(requested, opts.maxWorkers ?? Infinity);
+  checkWorkerMemory(count);
+  return count;
 }
 
 export class GradientWorkerPool {
