@@ -37,24 +37,22 @@ export * from './checkpoints';
 export * from './datasets';
 export * from './studies';
 export { RunWriter } from './run-writer';
+export { insertBatchRows, deleteBatchesAfter, rebuildBuckets } from './metrics';
+export { type BatchRow } from './metric-inputs';
 export {
-  insertBatchRows,
-  deleteBatchesAfter,
-  rebuildBuckets,
   batchSeries,
   epochSeries,
   BATCH_METRICS,
   EPOCH_METRICS,
   SERIES_AXES,
   EPOCH_AXES,
-  type BatchRow,
   type BatchMetric,
   type EpochMetric,
   type EpochAxis,
   type SeriesAxis,
   type Series,
   type SeriesPoint,
-} from './metrics';
+} from './metric-series';
 export { downsampleM4 } from './downsample';
 export { finalAndBest, type RunOutcome } from './outcomes';
 export { exportRuns, exportStudy, exportCsv, importDocument, importExportDocument, parseExportDocument, type CsvTable, type ExportDocument } from './export';

@@ -6,7 +6,7 @@
  */
 import type { BestMetrics, FinalMetrics } from '../../src-shared/run-record';
 import type { Db } from './database';
-import { assertRunIds } from './metrics';
+import { assertRunIds } from './metric-inputs';
 
 export interface RunOutcome {
   final: FinalMetrics | null;

@@ -13,7 +13,8 @@ import type { BatchEvent, EpochEvent, RunEvent } from '../../src-shared/run-even
 import type { Db } from './database';
 import { saveCheckpoint } from './checkpoints';
 import { upsertDataset } from './datasets';
-import { insertBatchRows, type BatchRow } from './metrics';
+import type { BatchRow } from './metric-inputs';
+import { insertBatchRows } from './metrics';
 import { markEnded, markRunning, recordProgress } from './runs';
 
 export interface RunWriterOptions {

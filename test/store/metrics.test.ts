@@ -10,19 +10,10 @@ import { describe, expect, it } from 'vitest';
 import { isLabError } from '../../src-shared/errors';
 import { openDatabase, type Db } from '../../src-main/store/database';
 import { downsampleM4 } from '../../src-main/store/downsample';
-import {
-  BATCH_METRICS,
-  BUCKET_COLUMNS,
-  BUCKET_LEVELS,
-  batchSeries,
-  bucketSize,
-  deleteBatchesAfter,
-  epochSeries,
-  insertBatchRows,
-  rebuildBuckets,
-  seriesPlan,
-  type BatchRow,
-} from '../../src-main/store/metrics';
+import { BUCKET_COLUMNS, BUCKET_LEVELS, bucketSize } from '../../src-main/store/metric-buckets';
+import type { BatchRow } from '../../src-main/store/metric-inputs';
+import { BATCH_METRICS, batchSeries, epochSeries, seriesPlan } from '../../src-main/store/metric-series';
+import { deleteBatchesAfter, insertBatchRows, rebuildBuckets } from '../../src-main/store/metrics';
 import { finalAndBest } from '../../src-main/store/outcomes';
 import { freshDb, insertRunRow, tempDbPath } from './fixtures';
 import { createRng } from '../../src-main/data/shapes/rng';
