@@ -55,5 +55,9 @@ export {
 } from './metric-series';
 export { downsampleM4 } from './downsample';
 export { finalAndBest, type RunOutcome } from './outcomes';
-export { exportRuns, exportStudy, exportCsv, importDocument, importExportDocument, parseExportDocument, type CsvTable, type ExportDocument } from './export';
+export { exportRuns, exportStudy } from './export';
+export { exportCsv, type CsvTable } from './export-csv';
+export { type ExportDocument } from './export-format';
+export { importDocument, importExportDocument } from './import';
+export { parseExportDocument } from './import-validation';
 export { configDiff } from './config-diff';

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Db } from '../../src-main/store/database';
-import { exportCsv, exportRuns, exportStudy, importDocument, type ExportDocument } from '../../src-main/store/export';
+import { exportRuns, exportStudy } from '../../src-main/store/export';
+import { exportCsv } from '../../src-main/store/export-csv';
+import type { ExportDocument } from '../../src-main/store/export-format';
+import { importDocument } from '../../src-main/store/import';
 import { rebuildBuckets } from '../../src-main/store/metrics';
 import { markEnded, recordProgress } from '../../src-main/store/runs';
 import { SCHEMA_VERSION } from '../../src-main/store/migrations';
