@@ -8,13 +8,18 @@ import { readRows, runRows, uniqueIds } from './export-rows';
 const CSV_TABLES = { batch: METRIC_TABLES.batchMetrics, epoch: METRIC_TABLES.epochMetrics, evaluation: METRIC_TABLES.evaluations } as const;
 export type CsvTable = keyof typeof CSV_TABLES;
 
-/** An RFC 4180 field: quoted when it holds a quote, comma or line break. Numbers print as the shortest text that reads back to the same double. */
-function csvField(value: string | number): string {
+/**
+ * An RFC 4180 field: quoted when it holds a quote, comma or line break. Numbers print as the shortest text that
+ * reads back to the same double (SQLite keeps no −0); a missing value (a NULL test loss: SQLite stores NaN as
+ * NULL) is an empty field, which spreadsheets show blank and pandas reads as NaN.
+ */
+function csvField(value: string | number | null): string {
+  if (value === null) return '';
   const text = String(value);
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
-function csvRecord(values: (string | number)[]): string {
+function csvRecord(values: (string | number | null)[]): string {
   return `${values.map(csvField).join(',')}\r\n`;
 }
 

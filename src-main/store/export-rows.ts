@@ -23,12 +23,12 @@ export function runRows(db: Db, ids: number[]): Row[] {
   return rows as Row[];
 }
 
-export function readRows(db: Db, t: MetricTable, runId: number): number[][] {
+export function readRows(db: Db, t: MetricTable, runId: number): (number | null)[][] {
   const cols = t.keys.map(column).join(', ');
   return db
     .prepare(`SELECT ${cols} FROM ${t.table} WHERE run_id = ? ORDER BY ${column(t.keys[0])}`)
     .raw()
-    .all(runId) as number[][];
+    .all(runId) as (number | null)[][];
 }
 
 export function readColumns(db: Db, t: MetricTable, runId: number): Columns {

@@ -853,4 +853,14 @@ describe('exportCsv', () => {
     expect(rows.slice(0, AWKWARD_FLOATS.length).map((r) => r[lossColumn])).toEqual(AWKWARD_FLOATS.map(String));
     expect(rows.slice(0, AWKWARD_FLOATS.length).map((r) => Number(r[lossColumn]))).toEqual(AWKWARD_FLOATS);
   });
+
+  it('leaves a missing value empty, not the text "null"', () => {
+    const a = db();
+    const { parent } = populate(a);
+    // SQLite stores a NaN test loss as NULL.
+    a.prepare('UPDATE epoch_metrics SET test_loss = NULL WHERE run_id = ? AND epoch = 1').run(parent);
+    const [header, first] = parseCsv(exportCsv(a, [parent], 'epoch'));
+    expect(first[header.indexOf('test_loss')]).toBe('');
+    expect(first[header.indexOf('loss')]).toMatch(/^\d/);
+  });
 });
