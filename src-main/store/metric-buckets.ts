@@ -14,9 +14,12 @@ import type { BatchRow } from './metric-inputs';
 /** The batch_metrics columns summarised in metric_buckets (the prefixes of its per-metric columns), in this order everywhere. */
 export const BUCKET_COLUMNS = ['loss', 'accuracy', 'nfe_forward', 'nfe_backward', 'seconds', 'wall_seconds'] as const;
 export const BUCKET_LEVELS = 8;
+/** Steps per level-1 bucket: level L's buckets hold LEVEL1_STEPS·4^(L−1) steps. */
+export const LEVEL1_STEPS = 16;
+
 /** Steps per bucket at level 1 (16) … 8 (262 144). */
 export function bucketSize(level: number): number {
-  return 16 * 4 ** (level - 1);
+  return LEVEL1_STEPS * 4 ** (level - 1);
 }
 
 // A bucket's aggregate is a number[] in metric_buckets' column order after (run_id, level, bucket):
@@ -111,7 +114,7 @@ function foldRow(a: Agg, step: number, values: readonly number[], at: number): v
 
 /** Folds one row into its level-1 bucket's aggregate in `out`. */
 function addRow(out: Map<number, Agg>, step: number, values: readonly number[], at: number): void {
-  const b = Math.floor((step - 1) / 16);
+  const b = Math.floor((step - 1) / LEVEL1_STEPS);
   const a = out.get(b);
   if (a) foldRow(a, step, values, at);
   else out.set(b, rowAgg(step, values, at));

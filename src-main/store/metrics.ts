@@ -11,7 +11,7 @@
  * Functions take the Db and cache their prepared statements per connection (metric-statements.ts). They never import tfjs.
  */
 import type { Db } from './database';
-import { aggregateBatchRows, aggregateRawRows, AGG_LENGTH, BUCKET_LEVELS, bucketSize, mergeAgg, parentsOf, type Agg, type RawRow } from './metric-buckets';
+import { aggregateBatchRows, aggregateRawRows, AGG_LENGTH, BUCKET_LEVELS, bucketSize, LEVEL1_STEPS, mergeAgg, parentsOf, type Agg, type RawRow } from './metric-buckets';
 import { assertRows, assertStep, type BatchRow } from './metric-inputs';
 import { INSERT_GROUP, statements, type Statements } from './metric-statements';
 
@@ -83,7 +83,7 @@ function recomputeBuckets(st: Statements, runId: number, first: number, last: nu
   for (let level = 1; level <= BUCKET_LEVELS; level++) {
     let computed: Map<number, Agg>;
     if (level === 1) {
-      computed = aggregateRawRows(st.readRaw.all(runId, first * 16 + 1, (last + 1) * 16) as RawRow[]);
+      computed = aggregateRawRows(st.readRaw.all(runId, first * LEVEL1_STEPS + 1, (last + 1) * LEVEL1_STEPS) as RawRow[]);
     } else {
       const children = new Map<number, Agg>();
       readRange(st, runId, level - 1, first * 4, last * 4 + 3, children);
@@ -145,7 +145,7 @@ export function deleteBatchesAfter(db: Db, runId: number, step: number): void {
     st.deleteRowsAfter.run(runId, step);
     st.deleteStepSizesAfter.run(runId, step);
     for (let level = 1; level <= BUCKET_LEVELS; level++) st.deleteBucketsFrom.run(runId, level, Math.ceil(step / bucketSize(level)));
-    if (step >= 1) recomputeBuckets(st, runId, Math.floor((step - 1) / 16), Math.floor((step - 1) / 16));
+    if (step >= 1) recomputeBuckets(st, runId, Math.floor((step - 1) / LEVEL1_STEPS), Math.floor((step - 1) / LEVEL1_STEPS));
   })();
 }
 
@@ -158,9 +158,9 @@ export function rebuildBuckets(db: Db, runId: number): void {
     const first = st.firstStep.get(runId) as number | undefined;
     const last = st.lastStep.get(runId) as number | undefined;
     if (first === undefined || last === undefined) return;
-    const chunk = bucketSize(7) / 16; // level-1 buckets per pass
-    for (let b = Math.floor((first - 1) / 16); b <= Math.floor((last - 1) / 16); b += chunk) {
-      recomputeBuckets(st, runId, b, Math.min(b + chunk - 1, Math.floor((last - 1) / 16)));
+    const chunk = bucketSize(7) / LEVEL1_STEPS; // level-1 buckets per pass
+    for (let b = Math.floor((first - 1) / LEVEL1_STEPS); b <= Math.floor((last - 1) / LEVEL1_STEPS); b += chunk) {
+      recomputeBuckets(st, runId, b, Math.min(b + chunk - 1, Math.floor((last - 1) / LEVEL1_STEPS)));
     }
   })();
 }
