@@ -83,19 +83,60 @@ describe('SecantHistory', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('does not keep a pair whose ΔF lies in the span of the history (float32 noise would enter Q)', () => {
+  it('orthogonalises a nearly dependent ΔF to working precision (the second Gram–Schmidt pass)', () => {
+    // The third column is the first two plus 1e-3 of another direction: one Gram–Schmidt pass in float32 leaves
+    // the weights 1.6e-3 off (relative to the largest), two 9e-5 (measured).
+    const base = [0, 1, 2].map((k) => Float32Array.from(randoms(n, 21 + k)));
+    const near = base[0].map((v, i) => v + 0.5 * base[1][i] + 1e-3 * base[2][i]);
+    const target = Float32Array.from(randoms(n, 24), (v, i) => v + near[i]);
+    const before = tf.memory().numTensors;
+    const history = new SecantHistory(memory);
+    for (const column of [base[0], base[1], near]) history.push(tf.tensor1d(column), tf.tensor1d(column));
+    expect(history.size).toBe(3);
+    const fTensor = tf.tensor1d(target);
+    const gamma = history.weights(fTensor);
+    const expected = leastSquares([base[0], base[1], near], target);
+    const scale = Math.max(...expected.map(Math.abs));
+    gamma.forEach((g, i) => expect(Math.abs(g - expected[i]) / scale, `γ[${i}]`).toBeLessThan(5e-4));
+    fTensor.dispose();
+    history.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('makes room for a pair whose ΔF lies in the span of the history by dropping the oldest', () => {
     const before = tf.memory().numTensors;
     const history = new SecantHistory(memory);
     history.push(tf.tensor1d(columns[0]), tf.tensor1d(columns[0]));
     history.push(tf.tensor1d(columns[1]), tf.tensor1d(columns[1]));
     const combination = columns[0].map((v, i) => 0.5 * v - 3 * columns[1][i]);
     history.push(tf.tensor1d(combination), tf.tensor1d(combination));
+    // The oldest pair makes room: the newest (the current Jacobian's secant) is kept.
     expect(history.size).toBe(2);
+    const fTensor = tf.tensor1d(f);
+    const gamma = history.weights(fTensor);
+    leastSquares([columns[1], combination], f).forEach((g, i) =>
+      expect(Math.abs(gamma[i] - g) / Math.abs(g), `γ[${i}]`).toBeLessThan(1e-3),
+    );
+    fTensor.dispose();
     // An independent one is kept.
     history.push(tf.tensor1d(columns[2]), tf.tensor1d(columns[2]));
     expect(history.size).toBe(3);
     history.clear();
     expect(history.size).toBe(0);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('keeps following the iterates once the history spans the whole space (a state smaller than `memory`)', () => {
+    const before = tf.memory().numTensors;
+    const history = new SecantHistory(memory);
+    const pairs = [[1, 0], [0, 1], [1, 1], [2, -1], [-1, 3]];
+    pairs.forEach((p) => history.push(tf.tensor1d(p), tf.tensor1d(p)));
+    expect(history.size).toBe(2);
+    // ΔF·γ = f exactly with the last two pairs, (2, −1) and (−1, 3): γ = (1, 1) for f = (1, 2).
+    const fTensor = tf.tensor1d([1, 2]);
+    history.weights(fTensor).forEach((g) => expect(g).toBeCloseTo(1, 5));
+    fTensor.dispose();
+    history.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
 });

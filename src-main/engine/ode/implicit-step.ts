@@ -14,7 +14,9 @@ export interface ImplicitSolveOptions {
   site: SolveSite;
   /**
    * Direct-mode gradients: the parameters of f (and f for the backward pass), for the implicit-function-theorem
-   * gradient of the stage (single-tensor states). Absent, the stage is differentiated through its iterations.
+   * gradient of the stage (single-tensor states: odeint's direct mode). Absent, the solve is off the tape (the
+   * adjoint's passes): differentiating through its iterations would be wrong, Anderson's mixing weights being
+   * numbers read back from the tensors, constants to a tape.
    */
   gradient?: { params: Variable[]; dynamics: StateDynamics };
   /**
@@ -49,7 +51,8 @@ export function implicitStep(
   let solution: State;
   let iterations = 0;
   try {
-    if (opts.gradient && y.length === 1) {
+    if (opts.gradient) {
+      if (y.length !== 1) throw new Error(`implicit-function-theorem gradient of a ${y.length}-part state: odeint's direct mode has one`);
       const backward = opts.gradient.dynamics;
       const stage = {
         f: (x: Tensor) => f(tau, [x])[0],

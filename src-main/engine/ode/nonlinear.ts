@@ -71,7 +71,15 @@ export function solveFixedPoint(G: (x: State) => State, x0: State, opts: FixedPo
   };
 
   for (let iter = 1; iter <= opts.maxIters; iter++) {
-    const g = G(x);
+    let g: State;
+    try {
+      g = G(x);
+    } catch (e) {
+      // The user's f, or a peer shard's failure met at a collective call: the history is not tidy()'s to free.
+      release();
+      tf.dispose(x);
+      throw e;
+    }
     const next = tf.tidy(() => {
       const fParts = subtract(g, x);
       const gFlat = flatten(g);
@@ -86,7 +94,7 @@ export function solveFixedPoint(G: (x: State) => State, x0: State, opts: FixedPo
       // implicitTol 2e-8 the old rule's restarts made y' = 2 sin(y + t) at h = 0.2 fail where this converges.
       // By parts, not flattened: a worker's norm must tell per-sample parts from shared ones (norm-reduction.ts).
       const residual = updateSize(fParts, g);
-      const restart = opts.memory > 0 && history.size === opts.memory && residual > RESTART_GROWTH * bestResidual;
+      const restart = opts.memory > 0 && history.offered >= opts.memory && residual > RESTART_GROWTH * bestResidual;
       bestResidual = Math.min(bestResidual, residual);
       if (restart) {
         history.clear();

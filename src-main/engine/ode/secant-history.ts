@@ -7,9 +7,10 @@
  * Euler failed to converge in 50 iterations with the normal equations, and takes 12 evaluations per step with QR
  * (the n + 2 of GMRES on a linear problem with n distinct modes).
  *
- * Q's columns are orthonormalised by classical Gram–Schmidt twice ("twice is enough", Giraud et al. 2005): the
- * second pass removes what float32 round-off left of the first. Dropping the oldest pair re-triangularises R by
- * Givens rotations, applied to Q's columns as well. Q and R live on the tensors' side and in float64 JS numbers.
+ * Q's columns are orthonormalised by classical Gram–Schmidt, twice when the first pass cancelled most of the
+ * vector ("twice is enough", Giraud et al. 2005): the second pass removes what float32 round-off left of the
+ * first. Dropping the oldest pair re-triangularises R by Givens rotations, applied to Q's columns as well. Q lives
+ * on the tensors' side, R in float64 JS numbers.
  *
  * In a gradient worker the vectors are the shard's rows: every dot product is summed across shards (as the
  * Gram matrix was), so every shard holds the same R and computes the same weights.
@@ -18,8 +19,8 @@ import { tf, type Tensor } from '../tf';
 import { normReduction } from './norm-reduction';
 
 /**
- * A new ΔF whose part outside the history's span is below this fraction of its size adds only float32 noise
- * to Q (and a tiny R diagonal entry that would amplify it): such a pair is not kept.
+ * A new ΔF whose part outside the history's span is below this fraction of its size would add only float32 noise
+ * to Q (and a tiny R diagonal entry that would amplify it): the oldest pairs make room until it is independent.
  */
 const DEPENDENT = 1e-5;
 
@@ -29,9 +30,9 @@ function acrossShards(partial: Float64Array): Float64Array {
   return reduction ? reduction.allReduce(0, 0, partial).shared : partial;
 }
 
-/** Qᵀv for columns q (flattened tensors) and v, in float64. */
-function dots(q: Tensor[], v: Tensor): Float64Array {
-  const products = tf.tidy(() => tf.matMul(tf.stack(q), tf.reshape(v, [-1, 1])));
+/** Qᵀv in float64, for Q's columns stacked as the rows of `qRows` and a flattened v. */
+function dots(qRows: Tensor, v: Tensor): Float64Array {
+  const products = tf.tidy(() => tf.matMul(qRows as tf.Tensor2D, tf.reshape(v, [-1, 1])));
   const values = Float64Array.from(products.dataSync());
   products.dispose();
   return acrossShards(values);
@@ -53,43 +54,85 @@ export class SecantHistory {
   /** ΔG of the kept pairs, oldest first, flattened. */
   private dG: Tensor[] = [];
 
+  /** Q's columns stacked as rows: built once per change of Q, for the three or more products with it per push. */
+  private stacked: Tensor | undefined;
+
   constructor(private readonly memory: number) {}
+
+  private qRows(): Tensor {
+    this.stacked ??= tf.keep(tf.stack(this.q));
+    return this.stacked;
+  }
+
+  /** Q changed: the stacked copy is stale. */
+  private qChanged(): void {
+    this.stacked?.dispose();
+    this.stacked = undefined;
+  }
 
   get size(): number {
     return this.q.length;
   }
 
-  /** Adds a secant pair (taking ownership of both tensors), dropping the oldest pair past `memory`. */
+  private offeredSinceClear = 0;
+
+  /** Pairs offered since the last clear(), kept or not (the restart rule's "full history"). */
+  get offered(): number {
+    return this.offeredSinceClear;
+  }
+
+  /**
+   * Adds a secant pair (taking ownership of both tensors), dropping the oldest pair past `memory`. A ΔF (nearly)
+   * in the span of the history makes room by dropping the oldest pairs until it is independent (Walker & Ni
+   * 2011, §4, drop from the left): the newest pair carries the Jacobian at the current iterate, and a history
+   * that already spans the state would otherwise never change again.
+   */
   push(dF: Tensor, dG: Tensor): void {
+    this.offeredSinceClear++;
     const magnitude = norm(dF);
-    let v = dF;
-    const coefficients = new Array<number>(this.size).fill(0);
-    for (let pass = 0; pass < 2 && this.size > 0; pass++) {
-      const c = dots(this.q, v);
-      const projected = tf.tidy(() =>
-        tf.sub(v, tf.reshape(tf.matMul(tf.tensor2d(Float32Array.from(c), [1, c.length]), tf.stack(this.q)), [-1])),
-      );
-      v.dispose();
-      v = projected;
-      c.forEach((value, i) => (coefficients[i] += value));
+    for (;;) {
+      let v = dF;
+      let rest = magnitude;
+      const coefficients = new Array<number>(this.size).fill(0);
+      // A second pass only when the first removed most of v (Kahan–Parlett: a part left above 1/√2 of what went in
+      // is orthogonal to working precision already), which a well-conditioned history seldom needs.
+      for (let pass = 0; pass < 2 && this.size > 0; pass++) {
+        const before = rest;
+        const c = dots(this.qRows(), v);
+        const projected = tf.tidy(() =>
+          tf.sub(v, tf.reshape(tf.matMul(tf.tensor2d(Float32Array.from(c), [1, c.length]), this.qRows() as tf.Tensor2D), [-1])),
+        );
+        if (v !== dF) v.dispose();
+        v = projected;
+        c.forEach((value, i) => (coefficients[i] += value));
+        rest = norm(v);
+        if (rest > before / Math.SQRT2) break;
+      }
+      if (rest > DEPENDENT * magnitude) {
+        this.q.push(tf.keep(tf.tidy(() => tf.div(v, rest))));
+        this.qChanged();
+        tf.dispose(v === dF ? [dF] : [v, dF]);
+        this.r.forEach((row, i) => row.push(coefficients[i]));
+        this.r.push([...new Array<number>(this.size - 1).fill(0), rest]);
+        this.dG.push(tf.keep(dG));
+        if (this.size > this.memory) this.dropOldest();
+        return;
+      }
+      if (v !== dF) v.dispose();
+      // A zero or non-finite ΔF is not kept (and costs the history nothing). Every test here is on totals across
+      // shards, so all shards take the same branch.
+      if (this.size === 0 || !(magnitude > 0) || !Number.isFinite(rest)) {
+        tf.dispose([dF, dG]);
+        return;
+      }
+      this.dropOldest();
     }
-    const rest = norm(v);
-    if (!(rest > DEPENDENT * magnitude)) {
-      tf.dispose([v, dG]);
-      return;
-    }
-    this.q.push(tf.keep(tf.tidy(() => tf.div(v, rest))));
-    v.dispose();
-    this.r.forEach((row, i) => row.push(coefficients[i]));
-    this.r.push([...new Array<number>(this.size - 1).fill(0), rest]);
-    this.dG.push(tf.keep(dG));
-    if (this.size > this.memory) this.dropOldest();
   }
 
   /** Weights γ minimising ‖f − ΔF·γ‖ (f flattened like the pairs). */
   weights(f: Tensor): number[] {
     const m = this.size;
-    const qf = dots(this.q, f);
+    const qf = dots(this.qRows(), f);
     const gamma = new Array<number>(m).fill(0);
     for (let i = m - 1; i >= 0; i--) {
       let s = qf[i];
@@ -107,6 +150,8 @@ export class SecantHistory {
   }
 
   clear(): void {
+    this.offeredSinceClear = 0;
+    this.qChanged();
     tf.dispose([...this.q.splice(0), ...this.dG.splice(0)]);
     this.r = [];
   }
@@ -117,6 +162,7 @@ export class SecantHistory {
    * to drop.
    */
   private dropOldest(): void {
+    this.qChanged();
     const r = this.r.map((row) => row.slice(1));
     const q = this.q;
     for (let i = 0; i < r.length - 1; i++) {
