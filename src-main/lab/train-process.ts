@@ -9,15 +9,18 @@
  * ignored from the first moment: this module imports nothing heavy and loads the session (the engine, tfjs: about
  * a second) only afterwards, so a Ctrl-C in the process's first second is a cancel too, not a death by SIGINT.
  */
+import { exitWhenOrphaned } from './orphan-watchdog';
 import { TERMINAL_SIGNALS, type ToTrainer } from './protocol';
 
 for (const signal of TERMINAL_SIGNALS) process.on(signal, () => {});
+// Mid-batch too, where the disconnect below cannot be heard.
+exitWhenOrphaned();
 
 const controller = new AbortController();
 const session = import('./train-session');
 
-// The parent is gone (killed, crashed): stop at the next batch instead of training on as an orphan, and let the
-// signals ignored above stop this process again (nobody else will decide what they mean).
+// The parent is gone (killed, crashed) and this process is between batches: stop instead of training on as an
+// orphan, and let the signals ignored above stop this process again (nobody else will decide what they mean).
 process.on('disconnect', () => {
   controller.abort();
   for (const signal of TERMINAL_SIGNALS) process.removeAllListeners(signal);

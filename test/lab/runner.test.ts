@@ -123,9 +123,11 @@ describe('Runner', () => {
     // installed its handlers after tfjs had loaded (about 1.5 s here), and a Ctrl-C in that time killed it.
     const entry = readFileSync(join(__dirname, '../../src-main/lab/train-process.ts'), 'utf8');
     const valueImports = (source: string) => [...source.matchAll(/^import (?!type )[^;]*? from '([^']+)'/gm)].map((m) => m[1]);
-    expect(valueImports(entry)).toEqual(['./protocol']);
-    const protocol = readFileSync(join(__dirname, '../../src-main/lab/protocol.ts'), 'utf8');
-    expect(valueImports(protocol)).toEqual([]);
+    expect(valueImports(entry)).toEqual(['./orphan-watchdog', './protocol']);
+    for (const light of ['protocol.ts', 'orphan-watchdog.ts']) {
+      const source = readFileSync(join(__dirname, '../../src-main/lab', light), 'utf8');
+      expect(valueImports(source).filter((m) => !m.startsWith('node:')), light).toEqual([]);
+    }
     const ignoring = entry.search(/^for \(const signal of TERMINAL_SIGNALS\) process\.on\(signal, \(\) => \{\}\);$/m);
     expect(ignoring).toBeGreaterThan(0);
     expect(ignoring).toBeLessThan(entry.indexOf("import('./train-session')"));
