@@ -91,7 +91,8 @@ const StoredRunConfig = z.object({
 
 /**
  * A run's config. Beyond StoredRunConfig: solver settings that cannot work (solverSpecIssues), and a fixed-step
- * ODE block that needs more steps than maxSteps allows, refused here rather than by the first batch's MAX_STEPS.
+ * ODE block that needs more steps than maxSteps allows, refused here rather than by the first batch's MAX_STEPS,
+ * or whose step is longer than the block's interval.
  */
 export const RunConfig = StoredRunConfig.superRefine((config, ctx) => {
   const { name, solver } = config.model;
@@ -102,6 +103,15 @@ export const RunConfig = StoredRunConfig.superRefine((config, ctx) => {
   if (solverRefused || !usesSolverSpec(name) || solverInfo(solver.method).adaptive) return;
   const [t0, t1] = ODE_BLOCK_INTERVAL;
   const stepSize = stepSizeOf(solver);
+  if (stepSize > t1 - t0) {
+    // The integrator would cut it to one step of the interval, while the config (and every listing) said otherwise.
+    ctx.addIssue({
+      code: 'custom',
+      path: ['model', 'solver', 'stepSize'],
+      message: `stepSize ${stepSize} is longer than the ODE block's interval [${t0}, ${t1}]: at most ${t1 - t0} (one step)`,
+    });
+    return;
+  }
   const needed = fixedStepCount(t1 - t0, stepSize);
   if (needed > solver.maxSteps) {
     ctx.addIssue({

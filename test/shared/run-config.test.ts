@@ -27,6 +27,13 @@ describe('RunConfig: a fixed-step ODE block must fit in maxSteps', () => {
     expect(RunConfig.safeParse(withSolver({ method: 'implicit-midpoint', stepSize: 0.3, maxSteps: 4 })).success).toBe(true);
   });
 
+  it("refuses a step longer than the block's interval, which the integrator would cut to one step of 1", () => {
+    expect(issues(withSolver({ method: 'euler', stepSize: 2 }))).toEqual([
+      "model.solver.stepSize: stepSize 2 is longer than the ODE block's interval [0, 1]: at most 1 (one step)",
+    ]);
+    expect(RunConfig.safeParse(withSolver({ method: 'euler', stepSize: 1 })).success).toBe(true);
+  });
+
   it("counts with the catalogue's step size when the config has none", () => {
     expect(issues(withSolver({ method: 'rk4', maxSteps: 9 }))[0]).toMatch(/rk4 with stepSize 0\.1 \(its default\) needs 10 steps/);
   });
