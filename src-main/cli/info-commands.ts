@@ -4,17 +4,19 @@
  */
 import { Command, Option } from 'commander';
 import { PRESETS } from '../../src-shared/presets';
-import { ModelSpec } from '../../src-shared/run-config';
-import { SOLVERS } from '../../src-shared/solvers';
+import { ModelSpec, usesSolverSpec, type RunConfig } from '../../src-shared/run-config';
+import type { SolverSpec } from '../../src-shared/config';
+import { METHOD_NAMES, SOLVERS } from '../../src-shared/solvers';
 import { decodeCheckpoint, type Checkpoint } from '../engine/train/checkpoint';
 import { readCheckpointFile } from './file-arguments';
-import type { SplitName, WeightsName } from '../engine/train/evaluate-checkpoint';
+import type { CheckpointEvaluation, SplitName, WeightsName } from '../engine/train/evaluate-checkpoint';
 import type { BackendName } from '../engine/backend';
 import { loadDataset } from '../data/load';
 import { LabError } from '../../src-shared/errors';
 import { loadCheckpoint } from '../store';
 import { dbOption, withStore } from './store-options';
-import { positiveInt } from './option-parsers';
+import { int, num, positiveInt } from './option-parsers';
+import { runConfigFromFlags, type TrainFlags } from './run-config-from-flags';
 import { printJson } from './json-output';
 import { scoringBar } from './reporters';
 import { EXIT } from './exit-codes';
@@ -91,7 +93,58 @@ async function checkpointToEvaluate(opts: EvalOptions): Promise<{ bytes: Uint8Ar
   throw new LabError('INVALID_ARGUMENT', 'give either --checkpoint <file> or --run <id>', { field: 'checkpoint' });
 }
 
-interface EvalOptions {
+/** `odelab train`'s flags for the model's ODE block that `eval` takes too (the gradient's mean nothing there). */
+export type SolverFlags = Pick<TrainFlags, 'method' | 'stepSize' | 'rtol' | 'atol' | 'maxSteps'>;
+
+const SOLVER_FLAG_NAMES: Record<keyof SolverFlags, string> = {
+  method: '--method',
+  stepSize: '--step-size',
+  rtol: '--rtol',
+  atol: '--atol',
+  maxSteps: '--max-steps',
+};
+
+/**
+ * The solver `eval` scores a checkpoint with: its run's (undefined) unless solver flags are given. Without --method
+ * they change the run's solver; --method starts from that method as the catalogue has it (its default step size or
+ * tolerances), keeping the run's other settings (maxSteps, the step-size controller, the implicit solve's). Checked
+ * as `odelab train` checks them (runConfigFromFlags over the run's config), with its messages: tolerances with a
+ * fixed-step method, a step size with an adaptive one, a step needing more than maxSteps steps. Refused for a model
+ * whose ODE block does not follow a solver spec (mlp and resnet have none; rknet's RK4 steps are its layers).
+ */
+export function scoringSolverFromFlags(flags: SolverFlags, config: RunConfig, name: string): SolverSpec | undefined {
+  const given = (Object.keys(SOLVER_FLAG_NAMES) as (keyof SolverFlags)[]).filter((k) => flags[k] !== undefined);
+  if (given.length === 0) return undefined;
+  const model = config.model.name;
+  if (!usesSolverSpec(model)) {
+    const flag = SOLVER_FLAG_NAMES[given[0]];
+    const why = model === 'rknet' ? `its RK4 steps are its layers (model.blocks: ${config.model.blocks})` : 'it has no ODE block';
+    throw new LabError('INVALID_ARGUMENT', `${flag}: ${name} holds a '${model}' model and ${why}: there is no solver to score it with`, {
+      field: flag.replace(/^--/, ''),
+    });
+  }
+  const { method, stepSize, rtol, atol, maxSteps } = flags;
+  let base = config;
+  if (method !== undefined) {
+    // The method's own defaults, not the run's step or tolerances (train --resume keeps a fixed step for another
+    // fixed-step method; here the flags say which solver scores, and the output names it).
+    const { stepSize: _step, rtol: _rtol, atol: _atol, ...kept } = config.model.solver;
+    base = { ...config, model: { ...config.model, solver: { ...kept, method } as SolverSpec } };
+  }
+  return runConfigFromFlags({ method, stepSize, rtol, atol, maxSteps }, base).model.solver;
+}
+
+/** A solver as eval's output names it: method, step or tolerances, and the settings in which `other` differs. */
+function describeSolver(settings: Record<string, string | number>, other: Record<string, string | number>): string {
+  const { method, stepSize, rtol, atol } = settings;
+  const parts = [String(method), stepSize !== undefined ? `step ${stepSize}` : `rtol ${rtol} atol ${atol}`];
+  for (const [key, value] of Object.entries(settings)) {
+    if (!['method', 'stepSize', 'rtol', 'atol'].includes(key) && key in other && other[key] !== value) parts.push(`${key} ${value}`);
+  }
+  return parts.join(' ');
+}
+
+interface EvalOptions extends SolverFlags {
   checkpoint?: string;
   run?: number;
   epoch?: number;
@@ -104,6 +157,13 @@ interface EvalOptions {
   batchSize?: number;
   weights?: WeightsName;
   json?: boolean;
+}
+
+/** The text output's second line when another solver than the run's scored it: both, as each solves a forward pass. */
+function solverLine(result: CheckpointEvaluation, forwardSettings: (spec: SolverSpec) => Record<string, string | number>): string {
+  if (!result.solver || !result.trainedSolver) return '';
+  const [scored, trained] = [forwardSettings(result.solver), forwardSettings(result.trainedSolver)];
+  return `\nsolver: ${describeSolver(scored, trained)} (trained with ${describeSolver(trained, scored)})`;
 }
 
 export function evalCommand(): Command {
@@ -133,6 +193,12 @@ export function evalCommand(): Command {
         'averaged (the default when the run averaged its weights, --ema-decay) or trained (what the optimiser reached)',
       ).choices(['averaged', 'trained']),
     )
+    // As `odelab train` has them, and checked as it checks them.
+    .addOption(new Option('--method <name>', "ODE solver to score with instead of the run's (its default step or tolerances)").choices([...METHOD_NAMES]))
+    .option('--step-size <h>', 'step size (fixed-step methods)', num)
+    .option('--rtol <x>', 'relative tolerance (adaptive methods)', num)
+    .option('--atol <x>', 'absolute tolerance (adaptive methods)', num)
+    .option('--max-steps <n>', 'solver step limit per solve', int)
     .option('--json', 'JSON output: one JSON document (progress as JSON lines on stderr)')
     .action(async (opts: EvalOptions) => {
       // Ctrl-C: stop before the next batch (CANCELLED, exit 130) with the bar cleared and the cursor shown again
@@ -149,13 +215,15 @@ export function evalCommand(): Command {
       process.on('SIGINT', onSigint);
       try {
         if (opts.workers !== undefined) checkWorkerMemory(opts.workers);
-        const [{ initEngine }, { checkEvaluationRequest, evaluateCheckpoint }] = await Promise.all([
+        const { bytes, checkpoint, label } = await checkpointToEvaluate(opts);
+        // Solver flags checked as train checks them, before the engine loads.
+        const solver = scoringSolverFromFlags(opts, checkpoint.config, label);
+        const [{ initEngine }, { checkEvaluationRequest, evaluateCheckpoint, forwardSettings }] = await Promise.all([
           import('../engine'),
           import('../engine/train/evaluate-checkpoint'),
         ]);
-        const { bytes, checkpoint, label } = await checkpointToEvaluate(opts);
         // Refuse what the checkpoint alone rules out before loading its dataset (seconds for the IDX datasets).
-        checkEvaluationRequest(checkpoint, { name: label, split: opts.split, weights: opts.weights });
+        checkEvaluationRequest(checkpoint, { name: label, split: opts.split, weights: opts.weights, solver });
         const { config } = checkpoint;
         await initEngine({ backend: opts.backend });
         const dataset = await loadDataset(config.dataset, { dataDir: opts.dataDir });
@@ -168,6 +236,7 @@ export function evalCommand(): Command {
           limit: opts.limit,
           batchSize: opts.batchSize,
           weights: opts.weights,
+          solver,
           // --json: how far it has got, as JSON lines on stderr (as datasets fetch and generate give theirs).
           onProgress: opts.json ? (done, total) => process.stderr.write(JSON.stringify({ phase: 'score', done, total }) + '\n') : bar?.update,
           signal: controller.signal,
@@ -180,7 +249,8 @@ export function evalCommand(): Command {
           // A run's label names its epoch already.
           `${opts.checkpoint ? `${label}: epoch ${result.epoch}` : label} (${result.weights} weights): ${opts.split} loss ${result.loss.toFixed(4)}, ` +
           `accuracy ${(100 * result.accuracy).toFixed(2)}% ` +
-          `on ${result.count} images, NFE ${result.nfeForwardMean.toFixed(1)} per batch`,
+          `on ${result.count} images, NFE ${result.nfeForwardMean.toFixed(1)} per batch` +
+          solverLine(result, forwardSettings),
         );
       } finally {
         bar?.stop();

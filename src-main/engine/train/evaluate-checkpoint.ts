@@ -1,6 +1,9 @@
 /** Evaluates a saved checkpoint on its dataset's test split (or its training split, or the images it held out). */
 import { complement, datasetContentHash, head, type Dataset, type Split } from '../../data';
 import { LabError, requirePositiveInteger } from '../../../src-shared/errors';
+import { describeIssues, stepSizeOf, type SolverSpec } from '../../../src-shared/config';
+import { RunConfig, usesSolverSpec } from '../../../src-shared/run-config';
+import { solverInfo } from '../../../src-shared/solvers';
 import { tf } from '../tf';
 import { buildModel } from '../models';
 import { decodeCheckpoint, sameSubset, trainedOnOf, trainingSubsetOf, type Checkpoint } from './checkpoint';
@@ -36,6 +39,14 @@ export interface CheckpointEvaluationOptions {
    * with averaged weights (config.emaDecay > 0) is scored on those, as the run's own evaluations were.
    */
   weights?: WeightsName;
+  /**
+   * Score with this solver instead of the one the run trained with (config.model.solver), e.g. a finer or coarser
+   * step, or another method: whether the model learned a flow or depends on its discretisation (Ott et al. 2021).
+   * Only for a model whose ODE block is solved as its spec says (usesSolverSpec: not mlp, resnet, rknet); checked
+   * as a new run's solver is (RunConfig: a fixed step needing more than maxSteps steps, tolerances beyond float32).
+   * Its gradient settings mean nothing here.
+   */
+  solver?: SolverSpec;
   /** After each batch: images scored so far, of how many. */
   onProgress?: (done: number, total: number) => void;
   /** An abort stops the evaluation before its next batch, with CANCELLED (a training split takes minutes). */
@@ -53,8 +64,9 @@ export type WeightsName = 'averaged' | 'trained';
  */
 export function checkEvaluationRequest(
   checkpoint: Checkpoint,
-  { name, split = 'test', weights }: Pick<CheckpointEvaluationOptions, 'name' | 'split' | 'weights'>,
+  { name, split = 'test', weights, solver }: Pick<CheckpointEvaluationOptions, 'name' | 'split' | 'weights' | 'solver'>,
 ): WeightsName {
+  if (solver) checkScoringSolver(checkpoint, solver, name);
   if (weights === 'averaged' && !checkpoint.average) {
     throw new LabError(
       'INVALID_ARGUMENT',
@@ -73,6 +85,45 @@ export function checkEvaluationRequest(
     );
   }
   return weights ?? (checkpoint.average ? 'averaged' : 'trained');
+}
+
+/** A solver to score `checkpoint` with: only for a model that has one, and one a new run could use. */
+function checkScoringSolver(checkpoint: Checkpoint, solver: SolverSpec, name: string | undefined): void {
+  const { config } = checkpoint;
+  const model = config.model.name;
+  if (!usesSolverSpec(model)) {
+    throw new LabError(
+      'INVALID_ARGUMENT',
+      `${name ?? 'the checkpoint'} holds a '${model}' model, which has no ODE block solved as a solver spec says ` +
+        `(mlp and resnet have none; rknet's RK4 steps are its layers): there is no solver to score it with`,
+      { field: 'solver' },
+    );
+  }
+  const parsed = RunConfig.safeParse({ ...config, model: { ...config.model, solver } });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new LabError('INVALID_ARGUMENT', `invalid solver to score with:\n${describeIssues(parsed.error)}`, {
+      field: issue.path.length ? issue.path.join('.') : 'solver',
+    });
+  }
+}
+
+/** The settings of a solver spec that decide a forward solve (not its gradient's), the catalogue's defaults filled in. */
+export function forwardSettings(spec: SolverSpec): Record<string, string | number> {
+  const { method, maxSteps, minStep, controller, implicitTol, implicitMaxIters } = spec;
+  const info = solverInfo(method);
+  const defaults = info.defaults;
+  const step: Record<string, string | number> = info.adaptive
+    ? { rtol: spec.rtol ?? ('rtol' in defaults ? defaults.rtol : 1e-3), atol: spec.atol ?? ('atol' in defaults ? defaults.atol : 1e-3), minStep, controller }
+    : { stepSize: stepSizeOf(spec) };
+  return { method, ...step, maxSteps, ...(info.kind === 'implicit' ? { implicitTol, implicitMaxIters } : {}) };
+}
+
+/** Whether two solver specs solve a forward pass alike (their gradient settings aside). */
+export function sameForwardSolver(a: SolverSpec, b: SolverSpec): boolean {
+  const [x, y] = [forwardSettings(a), forwardSettings(b)];
+  const keys = new Set([...Object.keys(x), ...Object.keys(y)]);
+  return [...keys].every((k) => x[k] === y[k]);
 }
 
 /**
@@ -121,6 +172,13 @@ export interface CheckpointEvaluation extends Evaluation {
   weights: WeightsName;
   /** datasetContentHash of the dataset scored. */
   datasetHash: string;
+  /**
+   * The solver that scored it (the options' solver, else the one the run trained with); absent for a model whose
+   * ODE block does not follow a solver spec (mlp, resnet, rknet).
+   */
+  solver?: SolverSpec;
+  /** The solver the run trained with, when it solves a forward pass otherwise than `solver` (sameForwardSolver). */
+  trainedSolver?: SolverSpec;
   /** The checkpoint's: the copy its run trained on (absent in checkpoints written before it was kept). */
   trainedOnDatasetHash?: string;
   /**
@@ -133,25 +191,27 @@ export interface CheckpointEvaluation extends Evaluation {
 export async function evaluateCheckpoint(
   bytes: Uint8Array,
   dataset: Dataset,
-  { name, workers = 1, backend, split = 'test', limit, batchSize, weights, onProgress, signal }: CheckpointEvaluationOptions = {},
+  { name, workers = 1, backend, split = 'test', limit, batchSize, weights, solver, onProgress, signal }: CheckpointEvaluationOptions = {},
 ): Promise<CheckpointEvaluation> {
   // Checked before the model is built; batches() checks batchSize with the same helper, but only once it runs.
   if (limit !== undefined) requirePositiveInteger('limit', limit);
   if (batchSize !== undefined) requirePositiveInteger('batchSize', batchSize);
   const checkpoint = decodeCheckpoint(bytes, name);
   const { config, average } = checkpoint;
-  const scoredWeights = checkEvaluationRequest(checkpoint, { name, split, weights });
+  const scoredWeights = checkEvaluationRequest(checkpoint, { name, split, weights, solver });
   const hash = datasetContentHash(dataset);
   const change = datasetChange(checkpoint, dataset, hash);
   const images = splitImages(dataset, checkpoint, split, change);
   const scored = limit === undefined ? images : head(images, limit);
   const ctx = { classes: dataset.classes.length, imageShape: dataset.imageShape, seed: config.seed };
-  const model = buildModel(config.model, ctx);
+  // The model as trained, its ODE block solved by `solver` when one is given (no parameter depends on the solver).
+  const spec = solver ? { ...config.model, solver } : config.model;
+  const model = buildModel(spec, ctx);
   let pool: GradientWorkerPool | undefined;
   try {
     if (scoredWeights === 'averaged') loadWeights(model, average!.weights, 'averaged weight');
     else loadWeights(model, checkpoint.weights);
-    if (workers > 1) pool = await GradientWorkerPool.create({ spec: config.model, ctx, backend, workers });
+    if (workers > 1) pool = await GradientWorkerPool.create({ spec, ctx, backend, workers });
     const options = evaluationOptions(config, dataset);
     const result = await evaluate(model, scored, { ...options, batchSize: batchSize ?? options.batchSize }, { pool, onProgress, signal });
     // Misclassified images by their index in the dataset's split (held-out ones: in the training split).
@@ -162,6 +222,8 @@ export async function evaluateCheckpoint(
       epoch: checkpoint.epoch,
       split,
       weights: scoredWeights,
+      ...(usesSolverSpec(config.model.name) ? { solver: spec.solver } : {}),
+      ...(solver && !sameForwardSolver(solver, config.model.solver) ? { trainedSolver: config.model.solver } : {}),
       datasetHash: hash,
       ...(checkpoint.datasetHash ? { trainedOnDatasetHash: checkpoint.datasetHash } : {}),
       warnings: change ? [evaluationNote(change, name)] : [],
