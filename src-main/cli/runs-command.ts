@@ -3,11 +3,13 @@
  * the command line. `--json` prints one JSON document, indented, as `models`, `presets` and `eval` do.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { copyFile, link, rm, stat, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { describeError, isLabError, LabError } from '../../src-shared/errors';
 import { STORED_RUN_STATUSES, type RunSummary, type StartedFrom, type StoredRunStatus } from '../../src-shared/run-record';
-import { MODEL_NAMES } from '../../src-shared/run-config';
+import { MODEL_NAMES, usesSolverSpec, type ModelName } from '../../src-shared/run-config';
+import { METHOD_NAMES } from '../../src-shared/solvers';
 import {
   configDiff,
   deleteRun,
@@ -23,6 +25,7 @@ import {
   checkStoredCheckpoints,
   parseExportDocument,
   listRuns,
+  runSetups,
   SCHEMA_VERSION,
   setNotes,
   setTags,
@@ -36,7 +39,9 @@ import {
   type ExportDocument,
   type SeriesAxis,
   type RunStore,
+  type Db,
 } from '../store';
+import { tempName, writeFileAtomic } from '../data/fsAtomic';
 import { followRun, launchOptions, type LaunchFlags } from './train-command';
 import { dbOption, withService, withStore } from './store-options';
 import { jsonOption, printJson } from './json-output';
@@ -44,6 +49,7 @@ import { EXIT } from './exit-codes';
 import { int, names, nonEmpty, positiveInt, runIds } from './option-parsers';
 import { cancelCommand } from './cancel-command';
 import { fileProblem, readFileArgument, textOf } from './file-arguments';
+import { setupFields, setupOfDetail, type SetupFields } from './run-setup';
 
 /** Every command but import works on a store that exists. */
 const STORE_HELP = `
@@ -68,17 +74,53 @@ const oneLine = (name: string) =>
   // eslint-disable-next-line no-control-regex -- matching control characters is the point
   name.replace(/[\u0000-\u001f\u007f]/g, (c) => ({ '\n': '\\n', '\t': '\\t', '\r': '\\r' })[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
-function listLine(r: RunSummary): string {
-  return [
-    String(r.id).padStart(5),
-    r.status.padEnd(11),
-    `${r.model}/${r.method}`.padEnd(32),
-    `ep ${r.epochsCompleted}`.padEnd(7),
-    `test ${pct(r.final?.testAccuracy)}`.padEnd(13),
-    `best ${pct(r.best?.testAccuracy)}`.padEnd(13),
-    `${r.wallSeconds.toFixed(0)} s`.padStart(8),
-    ` ${oneLine(r.name)}`,
-  ].join(' ');
+/** Set on a listed run whose config trains on a subset (trainSize): its training images are then shown. A symbol, so --json leaves it out. */
+const TRAINS_ON_SUBSET = Symbol('trainsOnSubset');
+
+/** A run as runs list (and studies show) prints it: its summary and what tells it apart in a sweep (run-setup.ts). */
+export type ListedRun = RunSummary & SetupFields & { [TRAINS_ON_SUBSET]?: boolean };
+
+const UNKNOWN_SETUP: SetupFields = { stepSize: null, rtol: null, atol: null, gradient: null, trainSize: null, solverSummary: '?' };
+
+/** Runs with their setup fields (solver settings, training images), read from their stored configs. */
+export function describeRuns(db: Db, runs: readonly RunSummary[]): ListedRun[] {
+  const setups = runSetups(db, runs.map((r) => r.id));
+  return runs.map((r) => {
+    const setup = setups.get(r.id);
+    // Absent only for a run deleted between the two reads.
+    return { ...r, ...(setup ? setupFields(setup) : UNKNOWN_SETUP), [TRAINS_ON_SUBSET]: setup?.trainSize != null };
+  });
+}
+
+/** The training images, in the listing of runs of which one (at least) trains on a subset. */
+const trainCell = (r: ListedRun) => (r.trainSize === null ? '' : `n=${r.trainSize}`);
+
+/**
+ * The runs as a table without a header (studies show prints these lines under its own), each column as wide as its
+ * widest cell here and the name last, whatever its length. Two columns appear only where they tell runs apart: the
+ * model when the runs listed are of more than one (or `model`), the training images when one of them trains on a
+ * subset. A sweep of one model (names of up to 20 characters, ids up to 999) then fits in 100 columns.
+ */
+function runLines(runs: readonly ListedRun[], { model = false } = {}): string[] {
+  const showModel = model || new Set(runs.map((r) => r.model)).size > 1;
+  const showTrain = runs.some((r) => r[TRAINS_ON_SUBSET]);
+  const rows = runs.map((r) => [
+    String(r.id),
+    r.status,
+    ...(showModel ? [r.model] : []),
+    r.solverSummary,
+    ...(showTrain ? [trainCell(r)] : []),
+    `ep ${r.epochsCompleted}`,
+    `test ${pct(r.final?.testAccuracy)}`,
+    `best ${pct(r.best?.testAccuracy)}`,
+    `${r.wallSeconds.toFixed(0)} s`,
+    oneLine(r.name),
+  ]);
+  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((row) => row[c].length))) ?? [];
+  const last = widths.length - 1;
+  // Numbers (the id, the wall time) right-aligned; the name unpadded.
+  const alignRight = new Set([0, last - 1]);
+  return rows.map((row) => row.map((cell, c) => (c === last ? cell : alignRight.has(c) ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join(' '));
 }
 
 function startedFromLine(from: StartedFrom, parentId: number | null): string {
@@ -91,28 +133,58 @@ function tagsAndNotesLines(run: { tags: string[]; notes: string }): { tags: stri
   return { tags: `tags: ${run.tags.join(', ') || '—'}`, notes: `notes: ${run.notes.replace(/\r?\n/g, '\n       ') || '—'}` };
 }
 
-async function output(text: string, out: string | undefined): Promise<void> {
+async function output(text: string, out: string | undefined, replace: boolean): Promise<void> {
   if (!out) {
     process.stdout.write(text.endsWith('\n') ? text : text + '\n');
     return;
   }
-  await writeOut(out, text);
+  await writeOut(out, text, { replace });
 }
 
-/** Writes an --out file; with `replace` false, an existing file is refused (--force replaces it). */
-async function writeOut(out: string, data: string | Uint8Array, { replace = true } = {}): Promise<void> {
+/**
+ * Writes an --out file (runs export, runs checkpoint) whole or not at all: the data goes to a temporary file beside
+ * it, which then takes the name. With `replace` false an existing file is refused (--force replaces it), and the
+ * check is the publishing itself (a hard link, which fails if the name exists), so a file made meanwhile is not
+ * overwritten either.
+ */
+async function writeOut(out: string, data: string | Uint8Array, { replace }: { replace: boolean }): Promise<void> {
   try {
-    await writeFile(out, data, { flag: replace ? 'w' : 'wx' });
+    if (replace) await writeFileAtomic(out, data);
+    else await writeNew(out, data);
   } catch (e) {
-    const { path = out, code } = e as NodeJS.ErrnoException;
-    const why = code === 'EEXIST' ? 'it exists (--force replaces it)' : fileProblem(e);
-    throw new LabError('INVALID_ARGUMENT', `--out: cannot write ${path}: ${why}`, { field: 'out', path, errno: code });
+    const { code } = e as NodeJS.ErrnoException;
+    // The temporary file's name is not the user's: errors name --out's path.
+    let why = fileProblem(e);
+    if (code === 'EEXIST') why = (await isFolder(out)) ? fileProblem({ code: 'EISDIR' }) : 'it exists (--force replaces it)';
+    throw new LabError('INVALID_ARGUMENT', `--out: cannot write ${out}: ${why}`, { field: 'out', path: out, errno: code });
   }
 }
 
-export function printRuns(runs: RunSummary[], json: boolean | undefined): void {
+async function isFolder(path: string): Promise<boolean> {
+  return stat(path).then((s) => s.isDirectory(), () => false);
+}
+
+/** writeFileAtomic, refusing (EEXIST) an existing file. */
+async function writeNew(out: string, data: string | Uint8Array): Promise<void> {
+  const tmp = tempName(out);
+  try {
+    await writeFile(tmp, data, { flag: 'wx' });
+    try {
+      await link(tmp, out);
+    } catch (e) {
+      // A file system without hard links (FAT, some network shares): an exclusive copy, still never overwriting.
+      if (!['EPERM', 'ENOTSUP', 'ENOSYS', 'EOPNOTSUPP'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
+      await copyFile(tmp, out, constants.COPYFILE_EXCL);
+    }
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+/** Prints listed runs (describeRuns): --json as they are, else one line each. */
+export function printRuns(runs: ListedRun[], json: boolean | undefined): void {
   if (json) printJson(runs);
-  else process.stdout.write(runs.map(listLine).join('\n') + (runs.length ? '\n' : 'no runs\n'));
+  else process.stdout.write(runLines(runs).join('\n') + (runs.length ? '\n' : 'no runs\n'));
 }
 
 function listCommand(): Command {
@@ -122,16 +194,32 @@ function listCommand(): Command {
     .option('--tag <tag>', 'only runs with this tag', nonEmpty)
     .option('--study <name>', 'only the runs of this study', nonEmpty)
     .addOption(new Option('--model <name>', 'only runs of this model').choices([...MODEL_NAMES]))
+    .addOption(new Option('--method <name>', 'only runs whose ODE block this solver method solves').choices([...METHOD_NAMES]))
     .option('--limit <n>', 'at most n runs', positiveInt)
     .addOption(dbOption())
     .addOption(jsonOption())
-    .action((opts: { status?: StoredRunStatus[]; tag?: string; study?: string; model?: string; limit?: number; db?: string; json?: boolean }) =>
+    .addHelpText(
+      'after',
+      '\nEach run: id, status, model (when the runs listed are of more than one), solver (method with its step size h\n' +
+        'or tolerances, adjoint if used; — for a model without an ODE block), training images (n=, when a run listed\n' +
+        'trains on a subset), epochs, final and best test accuracy, wall time, name. --json: each run also carries\n' +
+        'stepSize, rtol, atol, gradient, trainSize (its training images) and solverSummary.',
+    )
+    .action((opts: { status?: StoredRunStatus[]; tag?: string; study?: string; model?: string; method?: string; limit?: number; db?: string; json?: boolean }) =>
       withStore(
         opts.db,
         (store) => {
-          // The study's runs in the query, so --limit counts them, not the store's newest runs.
-          const studyId = opts.study === undefined ? undefined : getStudy(store.db, opts.study).id;
-          printRuns(listRuns(store.db, { ...opts, studyId }), opts.json);
+          // One read transaction: the summaries and their configs' settings from the same state.
+          const runs = store.db.transaction(() => {
+            // The study's runs in the query, so --limit counts them, not the store's newest runs.
+            const studyId = opts.study === undefined ? undefined : getStudy(store.db, opts.study).id;
+            if (opts.method === undefined) return describeRuns(store.db, listRuns(store.db, { ...opts, studyId }));
+            // A model without an ODE block stores a method it does not use (mlp: dopri5, the schema's default): not
+            // listed, and so not counted by --limit either.
+            const solved = listRuns(store.db, { ...opts, studyId, limit: undefined }).filter((r) => usesSolverSpec(r.model as ModelName));
+            return describeRuns(store.db, solved.slice(0, opts.limit));
+          })();
+          printRuns(runs, opts.json);
         },
         { existing: true, emptyIfDefaultAbsent: true },
       ),
@@ -160,7 +248,7 @@ function showCommand(): Command {
           return;
         }
         const lines = [
-          listLine(run),
+          ...runLines([{ ...run, ...setupFields(setupOfDetail(run)), [TRAINS_ON_SUBSET]: run.config.trainSize !== undefined }], { model: true }),
           `created ${run.createdAt}${run.endedAt ? `, ended ${run.endedAt}` : ''}; backend ${run.backend ?? '—'}; ${run.parameterCount ?? '—'} parameters`,
           ...(run.error ? [describeError(run.error)] : []),
           // Only when set: most runs have neither, and runs tag shows both.
@@ -201,28 +289,64 @@ function diffCommand(): Command {
     });
 }
 
+/**
+ * --metric checked against --per-epoch before the store is read: a per-epoch metric asked per batch (testAccuracy
+ * without --per-epoch) or the reverse says which flag it needs, not only which metrics the other kind has.
+ */
+function checkSeriesMetric(metric: string, perEpoch: boolean): void {
+  const [batch, epoch] = [BATCH_METRICS as readonly string[], EPOCH_METRICS as readonly string[]];
+  if ((perEpoch ? epoch : batch).includes(metric)) return;
+  const [batchList, epochList] = [batch.join(', '), epoch.join(', ')];
+  let message: string;
+  if (!perEpoch && epoch.includes(metric)) message = `metric: ${metric} is a per-epoch metric: add --per-epoch (per-epoch metrics: ${epochList}; per batch: ${batchList})`;
+  else if (perEpoch && batch.includes(metric)) message = `metric: ${metric} is a per-batch metric: drop --per-epoch (per-batch metrics: ${batchList}; per epoch: ${epochList})`;
+  else if (perEpoch) message = `metric: expected one of ${epochList} (per epoch), got '${metric}'; without --per-epoch: ${batchList}`;
+  else message = `metric: expected one of ${batchList} (per batch), got '${metric}'; with --per-epoch: ${epochList}`;
+  throw new LabError('INVALID_ARGUMENT', message, { field: 'metric' });
+}
+
 function seriesCommand(): Command {
   return new Command('series')
     .description('a metric of several runs, downsampled to at most --points per run (keeps first, last, min and max)')
     .argument('<ids...>', 'run ids')
     .option('--metric <name>', `per-batch: ${BATCH_METRICS.join(', ')}; per-epoch (with --per-epoch): ${EPOCH_METRICS.join(', ')}`, 'loss')
     .option('--per-epoch', 'a per-epoch metric (default: per batch)')
-    .addOption(new Option('--axis <axis>', 'x axis').choices(['step', 'epoch', 'wall']).default('step'))
+    .addOption(new Option('--axis <axis>', 'x axis (default: step; with --per-epoch, epoch)').choices(['step', 'epoch', 'wall']))
     .option('--points <n>', `at most this many points per run (at least ${MIN_POINTS})`, points, 500)
     .addOption(dbOption())
     .addOption(jsonOption())
-    .action((ids: string[], opts: { metric: string; perEpoch?: boolean; axis: SeriesAxis; points: number; db?: string; json?: boolean }) => {
+    .action((ids: string[], opts: { metric: string; perEpoch?: boolean; axis?: SeriesAxis; points: number; db?: string; json?: boolean }) => {
       const list = runIds(ids);
+      checkSeriesMetric(opts.metric, !!opts.perEpoch);
+      // Per epoch, x is the epoch unless asked otherwise (the store's default too); per batch, the step.
+      const axis = opts.axis ?? (opts.perEpoch ? 'epoch' : 'step');
       return withStore(opts.db, (store) => {
-        const series = opts.perEpoch
-          ? epochSeries(store.db, list, opts.metric as EpochMetric, { axis: opts.axis, maxPoints: opts.points })
-          : batchSeries(store.db, list, opts.metric as BatchMetric, { axis: opts.axis, maxPoints: opts.points });
-        if (opts.json) printJson(series);
-        else {
-          process.stdout.write(
-            series.map((s) => [`run ${s.runId} (${s.points.length} of ${s.totalPoints} points)`, ...s.points.map((p) => `  ${p.x}\t${p.y}`)].join('\n')).join('\n') + '\n',
-          );
+        const { series, setups } = store.db.transaction(() => ({
+          series: opts.perEpoch
+            ? epochSeries(store.db, list, opts.metric as EpochMetric, { axis, maxPoints: opts.points })
+            : batchSeries(store.db, list, opts.metric as BatchMetric, { axis, maxPoints: opts.points }),
+          setups: runSetups(store.db, list),
+        }))();
+        // Each run named, with what sets it apart (as runs list shows it); series checked that every id exists.
+        const labelled = series.map((s) => {
+          const setup = setups.get(s.runId)!;
+          const { solverSummary, trainSize } = setupFields(setup);
+          return { runId: s.runId, name: setup.name, solverSummary, trainSize, points: s.points, totalPoints: s.totalPoints, subset: setup.trainSize !== null };
+        });
+        if (opts.json) {
+          printJson(labelled.map(({ subset: _, ...s }) => s));
+          return;
         }
+        const per = opts.perEpoch ? 'per epoch' : 'per batch';
+        process.stdout.write(
+          labelled
+            .map((s) => {
+              const setup = [s.solverSummary, ...(s.subset ? [`n=${s.trainSize}`] : [])].join(', ');
+              const header = `run ${s.runId} ${oneLine(s.name)} (${setup}): ${opts.metric} ${per}, ${s.points.length} of ${s.totalPoints} points`;
+              return [header, `  ${axis}\t${opts.metric}`, ...s.points.map((p) => `  ${p.x}\t${p.y}`)].join('\n');
+            })
+            .join('\n') + '\n',
+        );
       }, true);
     });
 }
@@ -280,10 +404,12 @@ function exportCommand(): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'csv']).default('json'))
     .addOption(new Option('--table <table>', 'CSV: which metrics (default epoch; evaluation: the --eval-every scores)').choices(['batch', 'epoch', 'evaluation']))
     .option('--checkpoints', 'JSON: include checkpoint blobs (base64)')
-    .option('--out <file>', 'write here instead of stdout')
+    .option('--out <file>', 'write here instead of stdout (refused if it exists, unless --force)')
+    .option('--force', 'replace the --out file if it exists')
     .addOption(dbOption())
-    .action((ids: string[], opts: { study?: string; format: 'json' | 'csv'; table?: CsvTable; checkpoints?: boolean; out?: string; db?: string }) => {
+    .action((ids: string[], opts: { study?: string; format: 'json' | 'csv'; table?: CsvTable; checkpoints?: boolean; out?: string; force?: boolean; db?: string }) => {
       if (!opts.study && ids.length === 0) throw new LabError('INVALID_ARGUMENT', 'give run ids or --study <name>', { field: 'ids' });
+      if (opts.force && opts.out === undefined) throw new LabError('INVALID_ARGUMENT', '--force replaces the --out file; without --out the export goes to stdout', { field: 'force' });
       // Each option belongs to one format: refused with the other rather than ignored.
       if (opts.format === 'csv' && opts.checkpoints) throw new LabError('INVALID_ARGUMENT', '--checkpoints: CSV holds metrics only; use --format json', { field: 'checkpoints' });
       if (opts.format === 'json' && opts.table) throw new LabError('INVALID_ARGUMENT', '--table picks the CSV table; a JSON export holds every table', { field: 'table' });
@@ -291,13 +417,13 @@ function exportCommand(): Command {
       const list = runIds(ids);
       return withStore(opts.db, async (store) => {
         if (opts.format === 'csv') {
-          await output(exportCsv(store.db, opts.study ? exportStudy(store.db, opts.study).runs.map((r) => r.id) : list, opts.table ?? 'epoch'), opts.out);
+          await output(exportCsv(store.db, opts.study ? exportStudy(store.db, opts.study).runs.map((r) => r.id) : list, opts.table ?? 'epoch'), opts.out, !!opts.force);
           return;
         }
         const doc = opts.study
           ? exportStudy(store.db, opts.study, { checkpoints: !!opts.checkpoints })
           : exportRuns(store.db, list, { checkpoints: !!opts.checkpoints });
-        await output(JSON.stringify(doc), opts.out);
+        await output(JSON.stringify(doc), opts.out, !!opts.force);
       }, true);
     });
 }

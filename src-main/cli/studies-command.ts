@@ -5,10 +5,9 @@
  */
 import { Command } from 'commander';
 import { LabError } from '../../src-shared/errors';
-import type { RunSummary } from '../../src-shared/run-record';
 import { addToStudy, deleteStudy, getStudy, listRuns, listStudies, removeRunsFromStudy, type StudySummary } from '../store';
 import { nonEmpty, runIds } from './option-parsers';
-import { printRuns } from './runs-command';
+import { describeRuns, printRuns, type ListedRun } from './runs-command';
 import { dbOption, withStore } from './store-options';
 import { jsonOption, printJson } from './json-output';
 
@@ -55,7 +54,7 @@ function showCommand(): Command {
         opts.db,
         (store) => {
           const study = getStudy(store.db, name);
-          const runs: RunSummary[] = listRuns(store.db, { studyId: study.id });
+          const runs: ListedRun[] = describeRuns(store.db, listRuns(store.db, { studyId: study.id }));
           if (opts.json) {
             printJson({ name: study.name, createdAt: study.createdAt, notes: study.notes, grid: study.grid, runs });
             return;

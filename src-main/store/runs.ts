@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { LabError } from '../../src-shared/errors';
+import { isPlainObject } from '../../src-shared/config';
 import { readStoredConfig, type RunConfig } from '../../src-shared/run-config';
 import type { RunErrorInfo } from '../../src-shared/run-events';
 import {
@@ -273,6 +274,45 @@ export function listRuns(db: Db, filter: RunFilter = {}): RunSummary[] {
   const sql = `SELECT ${SUMMARY_JSON_SQL} FROM runs r ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.id DESC
     ${filter.limit !== undefined ? 'LIMIT ?' : ''}`;
   return parseSummaries(db.prepare(sql).pluck().all(...args) as string[]);
+}
+
+/**
+ * What tells the runs of a sweep apart beyond their summaries (listRuns reads no configs): each run's name and
+ * model, its ODE solver and dataset as its stored config has them (a setting left to its default, or added since
+ * the run was stored, is absent), its trainSize, and the training images it trains on once it has started. For
+ * `runs list` and `runs series`; ids with no run are left out.
+ */
+export interface RunSetup {
+  name: string;
+  model: string;
+  solver: Record<string, unknown>;
+  dataset: Record<string, unknown>;
+  /** config.trainSize: the stratified subset asked for; null when it trains on all its training images. */
+  trainSize: number | null;
+  /** runs.train_size: the training images it trains on; null until it has started. */
+  trainImages: number | null;
+}
+
+export function runSetups(db: Db, ids: readonly number[]): Map<number, RunSetup> {
+  // Only the parts of config_json that are needed: parsing 10 000 whole configs would cost more than the listing.
+  const rows = db
+    .prepare(
+      `SELECT r.id, r.name, r.model, r.config_json -> '$.model.solver', r.config_json -> '$.dataset',
+         r.config_json ->> '$.trainSize', r.train_size
+       FROM runs r WHERE r.id IN (SELECT value FROM json_each(?))`,
+    )
+    .raw()
+    .all(JSON.stringify(ids)) as [number, string, string, string | null, string | null, unknown, number | null][];
+  const object = (json: string | null): Record<string, unknown> => {
+    const value: unknown = json === null ? null : JSON.parse(json);
+    return isPlainObject(value) ? value : {};
+  };
+  return new Map(
+    rows.map(([id, name, model, solver, dataset, trainSize, trainImages]) => [
+      id,
+      { name, model, solver: object(solver), dataset: object(dataset), trainSize: typeof trainSize === 'number' ? trainSize : null, trainImages },
+    ]),
+  );
 }
 
 function runNotFound(id: number): LabError {

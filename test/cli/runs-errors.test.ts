@@ -156,7 +156,7 @@ describe('odelab runs: errors a user can act on', () => {
     ]);
     expect(list.code).toBe(0);
     const lines = list.stdout.trimEnd().split('\n');
-    expect(lines.filter((l) => l.startsWith(String(id).padStart(5)))).toEqual([expect.stringMatching(/ two\\nlines\\tand\\u0007$/)]);
+    expect(lines.filter((l) => l.startsWith(`${id} `))).toEqual([expect.stringMatching(/ two\\nlines\\tand\\u0007$/)]);
     expect(imported).toMatchObject({ code: 0, stdout: expect.stringMatching(/^imported 2 run\(s\)/) });
   });
 });
