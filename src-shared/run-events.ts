@@ -79,6 +79,7 @@ export interface EpochEvent {
   nfeForwardMax: number;
   nfeBackwardMean: number;
   nfeBackwardMax: number;
+  /** Solver steps of the epoch's forward solves, accepted and rejected: totals over its batches (not means). */
   stepsAccepted: number;
   stepsRejected: number;
   /** Forward NFE of the test-set evaluation, per batch. */
@@ -104,7 +105,8 @@ export interface CheckpointEvent {
 
 /**
  * How far a test-set evaluation has got (the epoch's, or an evalEvery one), for a progress display: not a
- * RunEvent, so neither recorded nor in the JSON lines. `step` is the training step it scores.
+ * RunEvent, so neither recorded nor among the JSON lines on stdout (`train --json` tells it on stderr). `step` is
+ * the training step it scores.
  */
 export interface TestingProgress {
   epoch: number;

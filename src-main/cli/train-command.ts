@@ -123,7 +123,7 @@ export function trainCommand(): Command {
     .option('--ema-decay <d>', 'evaluate a moving average of the weights with this decay, in [0, 1) (0.99: about the last 100 updates; 0 = off)', num)
     .option('--seed <n>', 'seed (initialisation, subset, shuffling)', int)
     .option('--train-size <n>', 'train on a stratified subset of this size', int)
-    .option('--eval-every <n>', 'also evaluate on test images every n batches', int)
+    .option('--eval-every <n>', 'also evaluate on the first evalSize test images (1000; --config sets it) every n batches', int)
     .addOption(new Option('--normalisation <mode>', 'pixel scaling').choices(['unit', 'symmetric']))
     .option('--name <text>', 'run name')
     .option('--tag <tag>', 'tag the run (repeatable)', names)

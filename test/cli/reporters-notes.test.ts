@@ -42,4 +42,14 @@ describe('progressReporter on a run start', () => {
     event(started({}));
     expect(stderr).toHaveLength(1);
   });
+
+  it('tells how far a test-set evaluation has got as JSON lines on stderr, with the run id', () => {
+    const stderr: string[] = [];
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (stderr.push(String(chunk)), true));
+    const lines: string[] = [];
+    const { testing } = jsonLinesReporter({ runId: 3 }, (l) => lines.push(l));
+    testing!({ epoch: 1, step: 45, done: 500, total: 6000 });
+    expect(stderr.map((l) => JSON.parse(l))).toEqual([{ phase: 'test', epoch: 1, step: 45, done: 500, total: 6000, runId: 3 }]);
+    expect(lines).toEqual([]);
+  });
 });
