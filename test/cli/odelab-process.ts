@@ -1,5 +1,6 @@
 /** `odelab` as a user runs it: bin/odelab.js in its own process, with a test's environment (its store, data). */
 import { spawn, spawnSync } from 'node:child_process';
+import { expect } from 'vitest';
 
 export interface CliResult {
   code: number | null;
@@ -21,4 +22,21 @@ export function startOdelab(env: NodeJS.ProcessEnv, args: string[]): Promise<Cli
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+/** A command's --json output: one JSON document, indented as every runs/db/studies/eval command prints it. */
+export async function jsonDocument(env: NodeJS.ProcessEnv, args: string[]) {
+  const r = await startOdelab(env, [...args, '--json']);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  const value = JSON.parse(r.stdout);
+  expect(r.stdout).toBe(JSON.stringify(value, null, 2) + '\n');
+  return value;
+}
+
+/** A failure as main.ts prints it: one `CODE: message` (no stack trace) and the exit code. */
+export function expectFailure(r: CliResult, exit: number, message: RegExp): void {
+  expect(r.stderr).toMatch(message);
+  expect(r.stderr).not.toMatch(/^\s+at /m);
+  expect(r.code).toBe(exit);
 }

@@ -6,7 +6,6 @@
  * their epochs as the recorder's rows: no training. Each `odelab` costs 1.5–2 s of startup, so independent
  * commands run side by side.
  */
-import { execFile } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -18,41 +17,16 @@ import { PRESETS } from '../../src-shared/presets';
 import { RunConfig, type RunConfigInput } from '../../src-shared/run-config';
 import { checkpointBytes } from '../store/fixtures';
 import { tempDir } from '../train/fixtures';
+import { expectFailure, jsonDocument, startOdelab, type CliResult } from './odelab-process';
 
 const folder = tempDir();
 const db = join(folder, 'lab.db');
 const env = { ...process.env, ODELAB_DATA_DIR: join(folder, 'data'), ODELAB_DB: db };
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+const odelab = (...args: string[]) => startOdelab(env, args);
+const json = (...args: string[]) => jsonDocument(env, args);
 
-function odelab(...args: string[]): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/odelab.js', ...args], { encoding: 'utf8', env, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-/** The command's --json output: one JSON document, indented. */
-async function json(...args: string[]) {
-  const r = await odelab(...args, '--json');
-  expect(r.stderr).toBe('');
-  expect(r.code).toBe(0);
-  return JSON.parse(r.stdout);
-}
-
-/** A failure as main.ts prints it: one `CODE: message` (no stack trace) and the exit code. */
-function expectFailure(r: Result, exit: number, message: RegExp): void {
-  expect(r.stderr).toMatch(message);
-  expect(r.stderr).not.toMatch(/^\s+at /m);
-  expect(r.code).toBe(exit);
-}
-
-const lines = (r: Result) => r.stdout.trimEnd().split('\n');
+const lines = (r: CliResult) => r.stdout.trimEnd().split('\n');
 
 /**
  * A completed run of the shapes-euler preset (named after it, as train names it, whatever was overridden) with

@@ -3,7 +3,6 @@
  * files, the runs in them written by the store's own functions (createRun, markRunning, recordProgress, markEnded),
  * no training. Each `odelab` costs 1.5–2 s of startup, so independent commands run side by side.
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,40 +11,13 @@ import { createRun, markEnded, markRunning, recordProgress } from '../../src-mai
 import { addToStudy } from '../../src-main/store/studies';
 import { sampleConfig } from '../store/fixtures';
 import { tempDir } from '../train/fixtures';
+import { expectFailure, jsonDocument, startOdelab } from './odelab-process';
 
 const folder = tempDir();
 const env = { ...process.env, ODELAB_DATA_DIR: join(folder, 'data'), ODELAB_DB: join(folder, 'default.db') };
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function odelab(...args: string[]): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/odelab.js', ...args], { encoding: 'utf8', env, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-/** The command's --json output: one JSON document, indented. */
-async function json(...args: string[]) {
-  const r = await odelab(...args, '--json');
-  expect(r.stderr).toBe('');
-  expect(r.code).toBe(0);
-  const value = JSON.parse(r.stdout);
-  expect(r.stdout).toBe(JSON.stringify(value, null, 2) + '\n');
-  return value;
-}
-
-/** A failure as main.ts prints it: one `CODE: message` (no stack trace) and the exit code. */
-function expectFailure(r: Result, exit: number, message: RegExp): void {
-  expect(r.stderr).toMatch(message);
-  expect(r.stderr).not.toMatch(/^\s+at /m);
-  expect(r.code).toBe(exit);
-}
+const odelab = (...args: string[]) => startOdelab(env, args);
+const json = (...args: string[]) => jsonDocument(env, args);
 
 /** Three completed runs (a, b, c) in a new store file, as the recorder leaves them. */
 function storeWithRuns(name: string, work: (d: Db, ids: number[]) => void = () => {}): { db: string; ids: number[] } {
