@@ -75,6 +75,11 @@ const StoredRunConfig = z.object({
   epochs: z.number().int().positive().max(10000).default(1),
   /** Train on a stratified, seeded subset of this many training images (all when absent). */
   trainSize: z.number().int().positive().optional(),
+  /**
+   * Score each epoch's end on a stratified, seeded subset of this many test images (the whole test split when
+   * absent): the same images every epoch and on resume. In-epoch evaluations (evalEvery) take their evalSize from it.
+   */
+  testSize: z.number().int().positive().optional(),
   seed: z.number().int().nonnegative().max(0xffffffff).default(0),
   /**
    * Weight averaging: evaluate (and checkpoint alongside the trained weights) the exponential moving average of
@@ -85,7 +90,7 @@ const StoredRunConfig = z.object({
   emaDecay: z.number().finite().min(0).lt(1).default(0),
   /** Evaluate on the test set every N batches as well as at each epoch end (0 = only at epoch ends). */
   evalEvery: z.number().int().nonnegative().default(0),
-  /** Test images used by those in-epoch evaluations (all at epoch ends). */
+  /** Test images used by those in-epoch evaluations: the first evalSize of those an epoch's end scores (testSize). */
   evalSize: z.number().int().positive().default(1000),
 });
 

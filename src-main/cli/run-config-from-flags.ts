@@ -32,6 +32,7 @@ export interface TrainFlags {
   weightDecay?: number;
   seed?: number;
   trainSize?: number;
+  testSize?: number;
   evalEvery?: number;
   emaDecay?: number;
   normalisation?: string;
@@ -171,6 +172,7 @@ export function runConfigFromFlags(f: TrainFlags, base?: RunConfig): RunConfig {
     epochs: f.epochs,
     seed: f.seed,
     trainSize: f.trainSize,
+    testSize: f.testSize,
     evalEvery: f.evalEvery,
     emaDecay: f.emaDecay,
     normalisation: f.normalisation,

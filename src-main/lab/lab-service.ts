@@ -32,7 +32,7 @@ import { checkResumable, decodeCheckpoint } from '../engine/train/checkpoint';
 import { checkBackendRequest } from '../engine/backend-request';
 import { checkWorkerMemory } from '../engine/parallel/worker-memory';
 import { defaultDataDir } from '../data/dataDir';
-import { plannedTrainImages } from '../data/train-images';
+import { plannedImages } from '../data/planned-images';
 import type { CheckpointData } from './protocol';
 import type { EndedEvent, RunErrorInfo, RunEvent } from '../../src-shared/run-events';
 
@@ -57,22 +57,27 @@ const CANCEL_POLL_MS = 500;
 /**
  * What would fail the run in its training process, after the run is created (a resumed run would lose its real
  * error to it), yet can be seen from here: refused first. A backend that is not one, or `tensorflow` uninstalled;
- * a trainSize above the training images the dataset will have (plannedTrainImages); a data directory that is a
- * file; more worker threads than the machine's memory holds. Other problems (permissions, a full disk) still surface from the process, naming what failed.
+ * a trainSize or testSize above the training or test images the dataset will have (plannedImages); a data
+ * directory that is a file; more worker threads than the machine's memory holds. Other problems (permissions, a full disk) still surface from the process, naming what failed.
  */
 function checkLaunch(config: RunConfig, opts: LaunchOptions): void {
   checkBackendRequest({ backend: opts.backend });
   if (opts.workers !== undefined) checkWorkerMemory(opts.workers);
   const dataDir = opts.dataDir ?? defaultDataDir();
-  const planned = config.trainSize === undefined ? undefined : plannedTrainImages(config.dataset, dataDir);
-  if (config.trainSize !== undefined && planned !== undefined && config.trainSize > planned.images) {
+  const subsets = [
+    { field: 'trainSize', size: config.trainSize, split: 'train', what: 'training' },
+    { field: 'testSize', size: config.testSize, split: 'test', what: 'test' },
+  ] as const;
+  for (const { field, size, split, what } of subsets) {
+    const planned = size === undefined ? undefined : plannedImages(config.dataset, dataDir, split);
+    if (size === undefined || planned === undefined || size <= planned.images) continue;
     const { images, customCopy } = planned;
     // A copy of the user's own may be why (imported since the run began, say): name it.
     const which = customCopy ? ` (the copy in ${customCopy}: a dataset of your own, imported with --force)` : '';
-    throw new LabError('INVALID_ARGUMENT', `trainSize ${config.trainSize} is more than the ${images} training images of this ${config.dataset.kind} dataset${which}`, {
-      field: 'trainSize',
-      trainSize: config.trainSize,
-      trainImages: images,
+    throw new LabError('INVALID_ARGUMENT', `${field} ${size} is more than the ${images} ${what} images of this ${config.dataset.kind} dataset${which}`, {
+      field,
+      [field]: size,
+      [`${split}Images`]: images,
     });
   }
   const dir = opts.dataDir;

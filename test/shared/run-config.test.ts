@@ -110,6 +110,17 @@ describe('readStoredConfig', () => {
     }
   });
 
+  it('reads a run stored before testSize as it was (the whole test split), and one with it back to the same config', () => {
+    const before = stored(RunConfig.parse({ ...shapes, trainSize: 1350 }));
+    const read = readStoredConfig(before);
+    expect(read).toEqual(before);
+    expect(read).not.toHaveProperty('testSize');
+    const withTestSize = stored(RunConfig.parse({ ...shapes, testSize: 600 }));
+    expect(readStoredConfig(withTestSize)).toEqual(withTestSize);
+    expect(readStoredConfig({ ...withTestSize, testSize: 0 })).toBeUndefined();
+    expect(issues({ ...shapes, testSize: 2.5 })).toEqual(['testSize: Invalid input: expected int, received number']);
+  });
+
   it("reads an adam run's stored momentum (taken from --config files before) as 0: adam never used it", () => {
     const config = stored(RunConfig.parse({ ...shapes, optimizer: { kind: 'adamw', lr: 0.01 } }));
     const withMomentum = { ...config, optimizer: { ...(config.optimizer as object), momentum: 0.9 } };

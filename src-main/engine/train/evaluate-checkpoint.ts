@@ -7,7 +7,7 @@ import { solverInfo } from '../../../src-shared/solvers';
 import { tf } from '../tf';
 import { buildModel } from '../models';
 import { decodeCheckpoint, sameSubset, trainedOnOf, trainingSubsetOf, type Checkpoint } from './checkpoint';
-import { evaluate, evaluationOptions, type Evaluation } from './evaluate';
+import { evaluate, evaluationOptions, inSplit, type Evaluation } from './evaluate';
 import { loadWeights } from './weights';
 import { trainingIndices } from './trainer';
 import { datasetChange, evaluationNote, shortHash, type DatasetChange } from './dataset-identity';
@@ -215,7 +215,7 @@ export async function evaluateCheckpoint(
     const options = evaluationOptions(config, dataset);
     const result = await evaluate(model, scored, { ...options, batchSize: batchSize ?? options.batchSize }, { pool, onProgress, signal });
     // Misclassified images by their index in the dataset's split (held-out ones: in the training split).
-    const misclassified = images.indices ? result.misclassified.map((i) => images.indices![i]) : result.misclassified;
+    const misclassified = inSplit(result.misclassified, images.indices);
     return {
       ...result,
       misclassified,

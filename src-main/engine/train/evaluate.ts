@@ -18,6 +18,11 @@ export interface Evaluation {
   misclassified: number[];
 }
 
+/** Misclassified images of a subset (positions in it) by their index in its split; the split itself: as they are. */
+export function inSplit(misclassified: number[], indices?: ArrayLike<number>): number[] {
+  return indices ? misclassified.map((i) => indices[i]) : misclassified;
+}
+
 /** How a run evaluates: its normalisation, in batches of at least 500 (no gradients, so larger is cheaper). */
 export function evaluationOptions(config: RunConfig, dataset: Dataset) {
   return {

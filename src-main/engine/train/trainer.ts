@@ -30,7 +30,7 @@ import {
   type Checkpoint,
   type TrainingSubset,
 } from './checkpoint';
-import { evaluate, evaluationOptions } from './evaluate';
+import { evaluate, evaluationOptions, inSplit } from './evaluate';
 import { continuingMessage, datasetChange, startingNote } from './dataset-identity';
 import { loadWeights } from './weights';
 import { createOptimizer, type Optimizer } from './optimizers';
@@ -82,6 +82,21 @@ export function trainingIndices(config: RunConfig, dataset: Dataset): Uint32Arra
 export function trainingSplit(config: RunConfig, dataset: Dataset): Split {
   const indices = trainingIndices(config, dataset);
   return indices ? gather(dataset.train, indices) : dataset.train;
+}
+
+/**
+ * Indices of the test images each epoch's end scores: the config's stratified --test-size subset, seeded by its
+ * seed, so the same images every epoch and on resume; all: undefined.
+ */
+export function testIndices(config: RunConfig, dataset: Dataset): Uint32Array | undefined {
+  if (config.testSize === undefined || config.testSize >= dataset.test.labels.length) return undefined;
+  return stratifiedIndices(dataset.test.labels, config.testSize, config.seed);
+}
+
+/** The test images each epoch's end scores, and, for a --test-size subset, their indices in the test split. */
+export function testingSplit(config: RunConfig, dataset: Dataset): Split & { indices?: Uint32Array } {
+  const indices = testIndices(config, dataset);
+  return indices ? { ...gather(dataset.test, indices), indices } : dataset.test;
 }
 
 /** What training holds: the trained model, its optimiser and, with weight averaging, the averaged model. */
@@ -237,6 +252,12 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
     const message = `trainSize ${config.trainSize} is more than the ${dataset.train.labels.length} training images of ${dataset.name}`;
     return finish('failed', { code: 'INVALID_ARGUMENT', message, details: { field: 'trainSize', trainSize: config.trainSize } });
   }
+  if (config.testSize !== undefined && config.testSize > dataset.test.labels.length) {
+    const message = `testSize ${config.testSize} is more than the ${dataset.test.labels.length} test images of ${dataset.name}`;
+    return finish('failed', { code: 'INVALID_ARGUMENT', message, details: { field: 'testSize', testSize: config.testSize } });
+  }
+  /** What every test-set evaluation scores: the epoch's end all of it, an in-epoch one (evalEvery) its first evalSize. */
+  const tested = testingSplit(config, dataset);
   if ((opts.workers ?? 1) > 1) {
     try {
       const backend = opts.backend as BackendName;
@@ -262,7 +283,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
     ...(datasetNote ? { datasetNote } : {}),
     parameterCount: parameterCount(model),
     trainSize: split.labels.length,
-    testSize: dataset.test.labels.length,
+    testSize: tested.labels.length,
     batchesPerEpoch: perEpoch,
     startEpoch: epoch,
     startStep: step,
@@ -346,7 +367,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
           ...(recordStepSizes && result.stepSizes ? { stepSizes: result.stepSizes } : {}),
         });
         if (config.evalEvery > 0 && step % config.evalEvery === 0 && batchIndex < perEpoch) {
-          const sample = head(dataset.test, config.evalSize);
+          const sample = head(tested, config.evalSize);
           const e = await evaluate(scored, sample, evalOpts, { pool: owned.pool, signal: opts.signal, onProgress: testing(current, step) });
           opts.onEvent({
             event: 'evaluation',
@@ -359,7 +380,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
           });
         }
       }
-      const test = await evaluate(scored, dataset.test, evalOpts, { pool: owned.pool, signal: opts.signal, onProgress: testing(current, step) });
+      const test = await evaluate(scored, tested, evalOpts, { pool: owned.pool, signal: opts.signal, onProgress: testing(current, step) });
       const blownUp = divergedWeights(model, test.loss);
       if (blownUp) {
         return finish('diverged', {
@@ -389,7 +410,8 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
         peakTensorBytes: totals.peakBytes,
         rssBytes: process.memoryUsage().rss,
         confusion: test.confusion,
-        misclassified: test.misclassified,
+        // Indices into the test split, as the store and `odelab eval` read them, not into the subset scored.
+        misclassified: inSplit(test.misclassified, tested.indices),
       });
       if (opts.saveCheckpoint) {
         const bytes = encodeCheckpoint(toCheckpoint(config, state, epoch, step));
