@@ -3,13 +3,13 @@
  * on generated shapes, real scoring; the forward NFE says which solver ran.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initEngine, tf } from '../../src-main/engine';
+import { tf } from '../../src-main/engine';
 import { train } from '../../src-main/engine/train/trainer';
 import { evaluateCheckpoint, sameForwardSolver } from '../../src-main/engine/train/evaluate-checkpoint';
 import { SolverSpec } from '../../src-shared/config';
 import type { RunConfig } from '../../src-shared/run-config';
 import type { Dataset } from '../../src-main/data';
-import { tinyConfig, tinyDataset } from './fixtures';
+import { engineWithTinyDataset, tinyConfig } from './fixtures';
 
 let dataset: Dataset;
 let backend: string;
@@ -25,8 +25,7 @@ async function checkpointOf(config: RunConfig): Promise<Uint8Array> {
 }
 
 beforeAll(async () => {
-  backend = (await initEngine()).backend;
-  dataset = await tinyDataset();
+  ({ backend, dataset } = await engineWithTinyDataset());
   odenet = await checkpointOf(tinyConfig({ epochs: 1 }));
   mlp = await checkpointOf(tinyConfig({ epochs: 1, model: { name: 'mlp' } }));
 });

@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadDataset, type Dataset } from '../../src-main/data';
+import { initEngine } from '../../src-main/engine';
 import { RunConfig, type RunConfigInput } from '../../src-shared/run-config';
 
 export const tinyShapes = { kind: 'shapes', mode: 'compound', trainCount: 240, testCount: 70, seed: 5 } as const;
@@ -25,6 +26,12 @@ export function tempDir(prefix = 'odelab-test-'): string {
 
 export async function tinyDataset(): Promise<Dataset> {
   return loadDataset(tinyShapes, { dataDir: tempDir(), cache: false });
+}
+
+/** The engine started and tinyDataset loaded: what a trainer test's beforeAll needs. */
+export async function engineWithTinyDataset(): Promise<{ backend: string; dataset: Dataset }> {
+  const { backend } = await initEngine();
+  return { backend, dataset: await tinyDataset() };
 }
 
 /** The bias-corrected exponential average Σ dⁿ⁻ⁱ·wᵢ / Σ dⁿ⁻ⁱ of `ws` (each a flat array), in float64. */

@@ -4,20 +4,18 @@
  * (70 test images, 7 classes) and the real engine.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initEngine } from '../../src-main/engine';
 import { testIndices, testingSplit, train, type TrainOptions } from '../../src-main/engine/train/trainer';
 import { evaluateCheckpoint } from '../../src-main/engine/train/evaluate-checkpoint';
 import { gather, stratifiedIndices, type Dataset } from '../../src-main/data';
 import { proportionalQuotas } from '../../src-main/data/subset';
 import type { RunConfig } from '../../src-shared/run-config';
 import type { BatchEvent, EpochEvent, EvaluationEvent, RunEvent, StartedEvent } from '../../src-shared/run-events';
-import { tinyConfig, tinyDataset } from './fixtures';
+import { engineWithTinyDataset, tinyConfig } from './fixtures';
 
 let dataset: Dataset;
 let backend: string;
 beforeAll(async () => {
-  backend = (await initEngine()).backend;
-  dataset = await tinyDataset();
+  ({ backend, dataset } = await engineWithTinyDataset());
 });
 
 async function run(config: RunConfig, extra: Partial<TrainOptions> = {}) {

@@ -3,20 +3,19 @@
  * loss sequence exactly, bad runs end with the right status, and tensors do not leak across batches.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initEngine, tf } from '../../src-main/engine';
+import { tf } from '../../src-main/engine';
 import { train, type TrainOptions } from '../../src-main/engine/train/trainer';
 import { decodeCheckpoint, encodeCheckpoint } from '../../src-main/engine/train/checkpoint';
 import { checkEvaluationRequest, evaluateCheckpoint } from '../../src-main/engine/train/evaluate-checkpoint';
 import { datasetContentHash, gather, subsetStratified, type Dataset } from '../../src-main/data';
 import type { RunConfig } from '../../src-shared/run-config';
 import type { BatchEvent, EpochEvent, RunEvent, StartedEvent, TestingProgress } from '../../src-shared/run-events';
-import { expectedAverage, tinyConfig, tinyDataset, tinyShapes } from './fixtures';
+import { engineWithTinyDataset, expectedAverage, tinyConfig, tinyShapes } from './fixtures';
 
 let dataset: Dataset;
 let backend: string;
 beforeAll(async () => {
-  backend = (await initEngine()).backend;
-  dataset = await tinyDataset();
+  ({ backend, dataset } = await engineWithTinyDataset());
 });
 
 async function run(config: RunConfig, extra: Partial<TrainOptions> = {}) {
