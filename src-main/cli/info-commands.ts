@@ -124,14 +124,9 @@ export function scoringSolverFromFlags(flags: SolverFlags, config: RunConfig, na
     });
   }
   const { method, stepSize, rtol, atol, maxSteps } = flags;
-  let base = config;
-  if (method !== undefined) {
-    // The method's own defaults, not the run's step or tolerances (train --resume keeps a fixed step for another
-    // fixed-step method; here the flags say which solver scores, and the output names it).
-    const { stepSize: _step, rtol: _rtol, atol: _atol, ...kept } = config.model.solver;
-    base = { ...config, model: { ...config.model, solver: { ...kept, method } as SolverSpec } };
-  }
-  return runConfigFromFlags({ method, stepSize, rtol, atol, maxSteps }, base).model.solver;
+  // Over the run's solver, as `train --resume` applies them: --method keeps the run's step for another fixed-step
+  // method (and its tolerances for another adaptive one); switching kind takes the new method's defaults.
+  return runConfigFromFlags({ method, stepSize, rtol, atol, maxSteps }, config).model.solver;
 }
 
 /** A solver as eval's output names it: method, step or tolerances, and the settings in which `other` differs. */

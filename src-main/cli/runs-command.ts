@@ -4,7 +4,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { constants } from 'node:fs';
-import { copyFile, link, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, link, lstat, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { describeError, isLabError, LabError } from '../../src-shared/errors';
 import { STORED_RUN_STATUSES, type RunSummary, type StartedFrom, type StoredRunStatus } from '../../src-shared/run-record';
@@ -149,7 +149,8 @@ async function output(text: string, out: string | undefined, replace: boolean): 
  */
 async function writeOut(out: string, data: string | Uint8Array, { replace }: { replace: boolean }): Promise<void> {
   try {
-    if (replace) await writeFileAtomic(out, data);
+    // Through a symbolic link to the file it names, as a plain write would: renaming over the link would replace it.
+    if (replace) await writeFileAtomic(await throughLinks(out), data);
     else await writeNew(out, data);
   } catch (e) {
     const { code } = e as NodeJS.ErrnoException;
@@ -158,6 +159,12 @@ async function writeOut(out: string, data: string | Uint8Array, { replace }: { r
     if (code === 'EEXIST') why = (await isFolder(out)) ? fileProblem({ code: 'EISDIR' }) : 'it exists (--force replaces it)';
     throw new LabError('INVALID_ARGUMENT', `--out: cannot write ${out}: ${why}`, { field: 'out', path: out, errno: code });
   }
+}
+
+/** The file `path` names: itself, or what its symbolic links lead to (ENOENT when a link dangles). */
+async function throughLinks(path: string): Promise<string> {
+  const isLink = await lstat(path).then((s) => s.isSymbolicLink(), () => false);
+  return isLink ? realpath(path) : path;
 }
 
 async function isFolder(path: string): Promise<boolean> {

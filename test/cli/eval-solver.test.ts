@@ -67,8 +67,10 @@ describe('odelab eval with another solver', () => {
       new RegExp(`^run ${runId}, epoch 1 \\(trained weights\\): test loss [\\d.]+, accuracy [\\d.]+% on 100 images, NFE 16\\.0 per batch\n` +
         'solver: rk4 step 0\\.25 \\(trained with euler step 0\\.25\\)\n$'),
     );
-    // --method alone: that method's default step (0.1), not the run's 0.25.
-    expect(json('eval', '--run', runId, '--method', 'midpoint', '--limit', '100')).toMatchObject({ nfeForwardMean: 20, solver: { method: 'midpoint' } });
+    // --method alone, as train --resume reads it: another fixed-step method keeps the run's step (0.25: 4 steps of
+    // 2 evaluations), and the JSON says which step scored; an adaptive one takes its default tolerances.
+    expect(json('eval', '--run', runId, '--method', 'midpoint', '--limit', '100')).toMatchObject({ nfeForwardMean: 8, solver: { method: 'midpoint', stepSize: 0.25 } });
+    expect(json('eval', '--run', runId, '--method', 'dopri5', '--limit', '100')).toMatchObject({ solver: { method: 'dopri5', rtol: 1e-3, atol: 1e-3 } });
     // Only the step limit changed: named as it differs.
     expect(odelab('eval', '--run', runId, '--max-steps', '4', '--limit', '100').stdout).toContain(
       'solver: euler step 0.25 maxSteps 4 (trained with euler step 0.25 maxSteps 1000)',
@@ -130,15 +132,16 @@ describe('scoringSolverFromFlags', () => {
   const config = (model: Record<string, unknown>) => RunConfig.parse({ model, dataset: { kind: 'shapes' } });
   const trained = config({ name: 'shapes-odenet', solver: { method: 'tsit5', rtol: 1e-4, atol: 1e-6, maxSteps: 200, controller: 'PI' } });
 
-  it("changes the run's solver, or starts from the method's defaults with --method, keeping the run's other settings", () => {
+  it("changes the run's solver as train --resume does: --method keeps the run's step or tolerances within a kind", () => {
     expect(scoringSolverFromFlags({}, trained, 'run 1')).toBeUndefined();
     expect(scoringSolverFromFlags({ rtol: 1e-5 }, trained, 'run 1')).toMatchObject({ method: 'tsit5', rtol: 1e-5, atol: 1e-6, maxSteps: 200, controller: 'PI' });
-    const dopri5 = scoringSolverFromFlags({ method: 'dopri5' }, trained, 'run 1')!;
-    expect(dopri5).toMatchObject({ method: 'dopri5', maxSteps: 200, controller: 'PI' });
-    expect(dopri5.rtol).toBeUndefined(); // the catalogue's 1e-3
-    expect(dopri5.atol).toBeUndefined();
+    expect(scoringSolverFromFlags({ method: 'dopri5' }, trained, 'run 1')).toMatchObject({ method: 'dopri5', rtol: 1e-4, atol: 1e-6, maxSteps: 200, controller: 'PI' });
+    const rk4 = scoringSolverFromFlags({ method: 'rk4' }, trained, 'run 1')!; // another kind: the catalogue's step
+    expect(rk4).toMatchObject({ method: 'rk4', maxSteps: 200 });
+    expect(rk4.stepSize).toBeUndefined();
+    expect(rk4.rtol).toBeUndefined();
     const euler = config({ name: 'odenet-mnist', solver: { method: 'euler', stepSize: 0.05 } });
-    expect(scoringSolverFromFlags({ method: 'rk4' }, euler, 'run 2')).toMatchObject({ method: 'rk4', stepSize: undefined });
+    expect(scoringSolverFromFlags({ method: 'rk4' }, euler, 'run 2')).toMatchObject({ method: 'rk4', stepSize: 0.05 });
     expect(scoringSolverFromFlags({ maxSteps: 30 }, euler, 'run 2')).toMatchObject({ method: 'euler', stepSize: 0.05, maxSteps: 30 });
   });
 

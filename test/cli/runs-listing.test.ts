@@ -6,7 +6,7 @@
  * their epochs as the recorder's rows: no training. Each `odelab` costs 1.5–2 s of startup, so independent
  * commands run side by side.
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Db } from '../../src-main/store/database';
@@ -212,5 +212,23 @@ describe('--out files are not overwritten without --force (runs export, runs che
     expect(fresh.code).toBe(0);
     expect(JSON.parse(readFileSync(join(out, 'new.json'), 'utf8')).runs.map((r: { id: number }) => r.id)).toEqual([euler05]);
     expect(readdirSync(out).sort()).toEqual(['keep.csv', 'new.json', 'run.ckpt']);
+
+    // --force through a symbolic link writes the file it names, as a plain write would, and keeps the link; a
+    // dangling one is refused (no file to write through it).
+    const target = join(out, 'target.csv');
+    writeFileSync(target, 'old\n');
+    const viaLink = join(out, 'link.csv');
+    symlinkSync(target, viaLink);
+    const dangling = join(out, 'dangling.csv');
+    symlinkSync(join(out, 'nowhere.csv'), dangling);
+    const [throughLink, throughDangling] = await Promise.all([
+      odelab('runs', 'export', String(euler05), '--format', 'csv', '--out', viaLink, '--force'),
+      odelab('runs', 'export', String(euler05), '--format', 'csv', '--out', dangling, '--force'),
+    ]);
+    expect(throughLink.code).toBe(0);
+    expect(lstatSync(viaLink).isSymbolicLink()).toBe(true);
+    expect(readFileSync(target, 'utf8')).toBe(stdout.stdout);
+    expectFailure(throughDangling, 2, new RegExp(`^INVALID_ARGUMENT: --out: cannot write ${dangling}: `));
+    expect(lstatSync(dangling).isSymbolicLink()).toBe(true);
   });
 });

@@ -119,6 +119,12 @@ export function forwardSettings(spec: SolverSpec): Record<string, string | numbe
   return { method, ...step, maxSteps, ...(info.kind === 'implicit' ? { implicitTol, implicitMaxIters } : {}) };
 }
 
+/** The spec with the step size or tolerances it leaves to the catalogue filled in: what a reader needs to know. */
+function withDefaults(spec: SolverSpec): SolverSpec {
+  const { stepSize, rtol, atol } = forwardSettings(spec);
+  return solverInfo(spec.method).adaptive ? { ...spec, rtol: Number(rtol), atol: Number(atol) } : { ...spec, stepSize: Number(stepSize) };
+}
+
 /** Whether two solver specs solve a forward pass alike (their gradient settings aside). */
 export function sameForwardSolver(a: SolverSpec, b: SolverSpec): boolean {
   const [x, y] = [forwardSettings(a), forwardSettings(b)];
@@ -173,7 +179,8 @@ export interface CheckpointEvaluation extends Evaluation {
   /** datasetContentHash of the dataset scored. */
   datasetHash: string;
   /**
-   * The solver that scored it (the options' solver, else the one the run trained with); absent for a model whose
+   * The solver that scored it (the options' solver, else the one the run trained with; its step size or tolerances
+   * filled in from the catalogue where the spec leaves them); absent for a model whose
    * ODE block does not follow a solver spec (mlp, resnet, rknet).
    */
   solver?: SolverSpec;
@@ -222,8 +229,8 @@ export async function evaluateCheckpoint(
       epoch: checkpoint.epoch,
       split,
       weights: scoredWeights,
-      ...(usesSolverSpec(config.model.name) ? { solver: spec.solver } : {}),
-      ...(solver && !sameForwardSolver(solver, config.model.solver) ? { trainedSolver: config.model.solver } : {}),
+      ...(usesSolverSpec(config.model.name) ? { solver: withDefaults(spec.solver) } : {}),
+      ...(solver && !sameForwardSolver(solver, config.model.solver) ? { trainedSolver: withDefaults(config.model.solver) } : {}),
       datasetHash: hash,
       ...(checkpoint.datasetHash ? { trainedOnDatasetHash: checkpoint.datasetHash } : {}),
       warnings: change ? [evaluationNote(change, name)] : [],
