@@ -11,10 +11,13 @@ import { EXIT } from './exit-codes';
 import { int, names, nonEmpty, num, positiveInt } from './option-parsers';
 import { dbOption, withService } from './store-options';
 import { readCheckpointFile } from './file-arguments';
+import { NOT_SWEPT, checkNotGivenPlainly, combinationLabel, expandGrid, flagsWith, parseSweeps, sweepGrid } from './sweep';
+import { LabError } from '../../src-shared/errors';
+import type { RunConfig } from '../../src-shared/run-config';
 import { onBrokenPipe } from './broken-pipe';
 import { progressPrinter } from './data-progress';
-import { addToStudy } from '../store';
-import type { RunEvent } from '../../src-shared/run-events';
+import { addRunsToStudy, addToStudy, studyForSweep } from '../store';
+import type { EndedEvent, RunEvent } from '../../src-shared/run-events';
 
 export interface LaunchFlags {
   dataDir?: string;
@@ -34,8 +37,8 @@ export function launchOptions(cmd: Command): Command {
     .option('--json', 'print one JSON object per event (the default when stdout is not a TTY)');
 }
 
-/** Reports a recorded run's events until it ends; Ctrl-C cancels (twice: kills). Sets the exit code. */
-export async function followRun(run: RecordedRun, flags: LaunchFlags, dbPath: string): Promise<void> {
+/** Reports a recorded run's events until it ends; Ctrl-C cancels (twice: kills). Sets the exit code; returns the end. */
+export async function followRun(run: RecordedRun, flags: LaunchFlags, dbPath: string): Promise<EndedEvent> {
   const report = flags.json || !process.stdout.isTTY ? jsonLinesReporter({ runId: run.runId }) : progressReporter();
   if (!flags.json && process.stdout.isTTY) process.stdout.write(`run ${run.runId} in ${dbPath}\n`);
   for (const warning of run.warnings) process.stderr.write(`warning: ${warning}\n`);
@@ -96,6 +99,73 @@ export async function followRun(run: RecordedRun, flags: LaunchFlags, dbPath: st
       });
     }
   }
+  return ended;
+}
+
+type TrainOptions = TrainFlags & LaunchFlags & { resume?: string; tag?: string[]; notes?: string; study?: string; db?: string; sweep?: string[] };
+
+/**
+ * A sweep's runs, each combination's config built by runConfigFromFlags as if its flags had been given plainly and
+ * checked as a single run's is (checkStartRequest): all of them before any starts, and one refused refuses the
+ * sweep, naming its combination.
+ */
+function planSweep(cmd: Command, opts: TrainOptions, base: RunConfig | undefined, start: StartOptions) {
+  const refuse = (field: string, message: string) => new LabError('INVALID_ARGUMENT', message, { field });
+  if (opts.study === undefined) throw refuse('study', '--sweep needs --study <name>: the study records the grid and holds its runs');
+  if (opts.out !== undefined) {
+    throw refuse('out', '--out cannot be used with --sweep: each run would need a folder of its own, and there is no naming scheme for them');
+  }
+  const axes = parseSweeps(opts.sweep ?? [], cmd.options);
+  checkNotGivenPlainly(axes, opts);
+  const refused: LabError[] = [];
+  const runs = expandGrid(axes).flatMap((combo) => {
+    const label = combinationLabel(combo);
+    try {
+      const flags = flagsWith(opts, combo);
+      const { name, model, dataset } = runConfigFromFlags(flags, base);
+      // Named as the single run would be (--name, the preset's or config's, else the store's default), plus its values.
+      const config = runConfigFromFlags({ ...flags, name: `${name ?? `${model.name} · ${model.solver.method} · ${dataset.kind}`} ${label}` }, base);
+      checkStartRequest(config, start);
+      return [{ label, config }];
+    } catch (e) {
+      if (!(e instanceof LabError)) throw e;
+      refused.push(new LabError(e.code, `--sweep ${label}: ${e.reason}`, e.details));
+      return [];
+    }
+  });
+  if (refused.length > 0) {
+    const more = refused.length > 1 ? `
+(${refused.length} of the sweep's ${runs.length + refused.length} combinations are refused; nothing was run)` : '';
+    throw new LabError(refused[0].code, refused[0].reason + more, refused[0].details);
+  }
+  return { grid: sweepGrid(axes), runs };
+}
+
+/** Runs a sweep's combinations one after another, each as `train` runs one; a cancelled run stops the sweep. */
+async function runSweep(service: LabService, plan: ReturnType<typeof planSweep>, opts: TrainOptions, start: StartOptions): Promise<void> {
+  const { db } = service.store;
+  const study = opts.study!;
+  const studyId = studyForSweep(db, study, plan.grid);
+  const tty = !opts.json && process.stdout.isTTY;
+  const notCompleted: string[] = [];
+  for (const [i, { label, config }] of plan.runs.entries()) {
+    const which = `run ${i + 1} of ${plan.runs.length}`;
+    if (tty) process.stdout.write(`${which}: ${label}\n`);
+    const run = service.startRun(config, start);
+    addRunsToStudy(db, studyId, [run.runId]);
+    const ended = await followRun(run, opts, service.store.path);
+    if (ended.status === 'cancelled') {
+      const skipped = plan.runs.length - i - 1;
+      process.stderr.write(`sweep stopped: ${which} (${label}, run ${run.runId}) was cancelled; ${skipped} combination${skipped === 1 ? '' : 's'} not started\n`);
+      process.exitCode = EXIT.CANCELLED;
+      return;
+    }
+    if (ended.status !== 'completed') notCompleted.push(`run ${run.runId} (${label}) ${ended.status}`);
+  }
+  process.exitCode = notCompleted.length > 0 ? EXIT.FAILED : EXIT.OK;
+  const summary = `sweep: ${plan.runs.length} runs in study '${study}'${notCompleted.length ? `; not completed: ${notCompleted.join(', ')}` : ', all completed'}\n`;
+  if (tty) process.stdout.write(summary);
+  else if (notCompleted.length) process.stderr.write(summary);
 }
 
 export function trainCommand(): Command {
@@ -131,12 +201,27 @@ export function trainCommand(): Command {
     .option('--notes <text>', 'notes kept with the run')
     .option('--study <name>', 'add the run to this study (created if new)', nonEmpty)
     .option('--resume <checkpoint>', "start a new run from a checkpoint file, with its run's config unless flags change it (raise --epochs to train on; `odelab runs resume <id>` continues a stored run)")
-    .addOption(dbOption(true));
+    .option(
+      '--sweep <flag=v1,v2,...>',
+      'run a grid: one run per combination of these values of a value flag (repeatable: the product, the last --sweep varying fastest), one after another, in --study',
+      (v: string, all: string[] = []) => [...all, v],
+    )
+    .addOption(dbOption(true))
+    .addHelpText(
+      'after',
+      `
+Sweeps:
+  odelab train --preset shapes-euler --sweep method=euler,implicit-euler --sweep step-size=0.1,0.05 --study solvers
+  runs the 4 combinations one after another, each named '<name> method=… step-size=…', in study 'solvers', which
+  records the grid (a study that exists must have been made by the same grid). Every combination is checked before
+  any runs; one refused refuses the sweep. Swept values are read as the flag reads them. Ctrl-C cancels the current
+  run and stops the sweep. Exit 0 when every run completed, 1 if any failed or diverged, 130 when cancelled.
+  Not sweepable: ${[...NOT_SWEPT].map((f) => `--${f}`).join(', ')}.`,
+    );
   return launchOptions(cmd).action(
-    async (opts: TrainFlags & LaunchFlags & { resume?: string; tag?: string[]; notes?: string; study?: string; db?: string }) => {
+    async (opts: TrainOptions) => {
       // From a checkpoint, its run's config is the starting point: flags change it (--epochs to train on).
       const resume = opts.resume ? await readCheckpointFile(opts.resume, '--resume') : undefined;
-      const config = runConfigFromFlags(opts, resume?.checkpoint.config);
       const start: StartOptions = {
         dataDir: opts.dataDir,
         backend: opts.backend,
@@ -147,6 +232,13 @@ export function trainCommand(): Command {
         tags: opts.tag,
         notes: opts.notes,
       };
+      if (opts.sweep) {
+        // Every combination before the store is opened: a refused sweep must not leave a new, empty store behind.
+        const plan = planSweep(cmd, opts, resume?.checkpoint.config, start);
+        await withService(opts.db, (service: LabService) => runSweep(service, plan, opts, start));
+        return;
+      }
+      const config = runConfigFromFlags(opts, resume?.checkpoint.config);
       // Before the store is opened: a refused run must not leave a new, empty store behind.
       checkStartRequest(config, start);
       await withService(opts.db, async (service: LabService) => {

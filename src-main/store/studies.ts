@@ -35,6 +35,27 @@ export function createStudy(db: Db, s: { name: string; grid?: Record<string, unk
 }
 
 
+/** A grid as compared: its keys sorted (the values' order is the sweep's, and kept). */
+const gridKey = (grid: Record<string, unknown>) => JSON.stringify(Object.fromEntries(Object.entries(grid).sort(([a], [b]) => a.localeCompare(b))));
+
+/**
+ * The study a sweep (`train --sweep … --study <name>`) adds its runs to: created with `grid` if new, or one that
+ * exists with the same grid (the same sweep run again). One that exists with another grid, or none (runs added by
+ * hand), is refused (INVALID_ARGUMENT, field study): its grid would no longer say what made its runs.
+ */
+export function studyForSweep(db: Db, name: string, grid: Record<string, unknown>): number {
+  return db.transaction(() => {
+    const id = studyId(db, name);
+    if (id === undefined) return createStudy(db, { name, grid });
+    const stored = getStudy(db, name).grid;
+    if (gridKey(stored) === gridKey(grid)) return id;
+    const has = Object.keys(stored).length ? `the grid ${JSON.stringify(stored)}` : 'no grid (runs added by hand or by train without --sweep)';
+    throw new LabError('INVALID_ARGUMENT', `--study: study '${name}' exists with ${has}, not this sweep's ${JSON.stringify(grid)}; choose another --study name`, {
+      field: 'study',
+    });
+  }).immediate(); // reads, then writes: wait for the write lock rather than fail on it (SQLITE_BUSY)
+}
+
 /** The ids among `runIds` the store has no run of, in the order given. */
 function missingRuns(db: Db, runIds: number[]): number[] {
   const exists = db.prepare('SELECT 1 FROM runs WHERE id = ?').pluck();

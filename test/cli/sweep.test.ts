@@ -1,0 +1,114 @@
+/**
+ * `odelab train --sweep … --study <name>` as a user runs it: real processes on real store files, tiny shapes runs
+ * (two batches of 60 images, 70 test images: about 2 s each).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { RunConfig } from '../../src-shared/run-config';
+import { tempDir } from '../train/fixtures';
+import { expectFailure, jsonDocument, startOdelab } from './odelab-process';
+
+const folder = tempDir();
+const env = { ...process.env, ODELAB_DATA_DIR: join(folder, 'data'), ODELAB_DB: join(folder, 'default.db') };
+const odelab = (...args: string[]) => startOdelab(env, args);
+const json = (...args: string[]) => jsonDocument(env, args);
+const tiny = ['--model', 'shapes-odenet', '--dataset', 'shapes', '--train-size', '120', '--batch-size', '60', '--epochs', '1', '--test-size', '70'];
+const lines = (stdout: string) => stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; runId: number; config: RunConfig; status?: string });
+
+describe('odelab train --sweep', () => {
+  it('runs the product one after another, named by their values, in a study that records the grid', async () => {
+    const db = join(folder, 'sweep.db');
+    const r = await odelab('train', ...tiny, '--method', 'euler', '--sweep', 'step-size=0.5,1', '--sweep', 'seed=1,2', '--study', 'grid', '--db', db, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const events = lines(r.stdout);
+    const started = events.filter((e) => e.event === 'started');
+    const runIds = started.map((e) => e.runId);
+    expect(new Set(runIds).size).toBe(4);
+    // Each run's events carry its id, and come whole before the next run's.
+    expect(events.map((e) => e.runId)).toEqual([...events.map((e) => e.runId)].sort((a, b) => a - b));
+    expect(events.filter((e) => e.event === 'ended').map((e) => [e.runId, e.status])).toEqual(runIds.map((id) => [id, 'completed']));
+    expect(started.map((e) => [e.config.model.solver.stepSize, e.config.seed, e.config.name])).toEqual([
+      [0.5, 1, 'shapes-odenet · euler · shapes step-size=0.5 seed=1'],
+      [0.5, 2, 'shapes-odenet · euler · shapes step-size=0.5 seed=2'],
+      [1, 1, 'shapes-odenet · euler · shapes step-size=1 seed=1'],
+      [1, 2, 'shapes-odenet · euler · shapes step-size=1 seed=2'],
+    ]);
+    expect(started.every((e) => e.config.trainSize === 120 && e.config.model.solver.method === 'euler')).toBe(true);
+    const study = await json('studies', 'show', 'grid', '--db', db);
+    expect(study.grid).toEqual({ 'step-size': [0.5, 1], seed: [1, 2] });
+    expect(study.runs.map((run: { id: number }) => run.id).sort()).toEqual(runIds);
+    expect(study.runs.map((run: { name: string }) => run.name)).toContain('shapes-odenet · euler · shapes step-size=1 seed=2');
+
+    // A study made by another grid, or by hand, would no longer say what made its runs: refused, nothing run.
+    await odelab('studies', 'add', 'by-hand', String(runIds[0]), '--db', db);
+    const [otherGrid, byHand] = await Promise.all([
+      odelab('train', ...tiny, '--method', 'euler', '--sweep', 'seed=3', '--study', 'grid', '--db', db, '--json'),
+      odelab('train', ...tiny, '--method', 'euler', '--sweep', 'seed=3', '--study', 'by-hand', '--db', db, '--json'),
+    ]);
+    expectFailure(otherGrid, 2, /^INVALID_ARGUMENT: --study: study 'grid' exists with the grid \{"step-size":\[0\.5,1\],"seed":\[1,2\]\}, not this sweep's \{"seed":\[3\]\}/);
+    expectFailure(byHand, 2, /study 'by-hand' exists with no grid/);
+    expect((await json('runs', 'list', '--db', db)).length).toBe(4);
+  }, 120_000);
+
+  it('goes on after a failed run and exits 1', async () => {
+    const db = join(folder, 'failing.db');
+    // Implicit Euler's Newton iteration does not converge at step 1 on this model; explicit Euler has none to fail.
+    const r = await odelab('train', ...tiny, '--step-size', '1', '--sweep', 'method=implicit-euler,euler', '--study', 's', '--db', db, '--json');
+    expect(r.code).toBe(1);
+    const ended = lines(r.stdout).filter((e) => e.event === 'ended');
+    expect(ended.map((e) => e.status)).toEqual(['failed', 'completed']);
+    expect(r.stderr).toMatch(new RegExp(`^sweep: 2 runs in study 's'; not completed: run ${ended[0].runId} \\(method=implicit-euler\\) failed$`, 'm'));
+  }, 120_000);
+
+  it('stops on Ctrl-C: the current run cancelled, the rest not started, exit 130', async () => {
+    const db = join(folder, 'cancelled.db');
+    const args = ['bin/odelab.js', 'train', ...tiny, '--epochs', '3', '--method', 'euler', '--sweep', 'seed=1,2,3', '--study', 's', '--db', db, '--json'];
+    // Its own process group, as a terminal's foreground job: Ctrl-C reaches the CLI and its training process.
+    const cli = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let stderr = '';
+    cli.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => cli.on('close', (code) => resolve(code)));
+    const events: { event: string; step?: number; status?: string }[] = [];
+    for await (const line of createInterface({ input: cli.stdout })) {
+      events.push(JSON.parse(line));
+      if (events.at(-1)!.event === 'batch' && events.at(-1)!.step === 1) process.kill(-cli.pid!, 'SIGINT');
+    }
+    expect(await exited).toBe(130);
+    expect(events.filter((e) => e.event === 'started')).toHaveLength(1);
+    expect(events.at(-1)).toMatchObject({ event: 'ended', status: 'cancelled' });
+    expect(stderr).toMatch(/^sweep stopped: run 1 of 3 \(seed=1, run 1\) was cancelled; 2 combinations not started$/m);
+    expect((await json('runs', 'list', '--db', db)).map((run: { status: string }) => run.status)).toEqual(['cancelled']);
+  }, 120_000);
+
+  it('refuses, before the store is made, a sweep any combination of which train would refuse, and what a sweep cannot be', async () => {
+    const db = join(folder, 'never.db');
+    const train = (...args: string[]) => odelab('train', ...args, '--db', db, '--json');
+    const [invalidCombination, tooLarge, badValue, noStudy, withOut, twice, notSweepable] = await Promise.all([
+      train('--preset', 'shapes-euler', '--step-size', '0.05', '--sweep', 'method=euler,dopri5', '--study', 's'),
+      train('--preset', 'shapes-euler', '--sweep', 'train-size=100,99999', '--sweep', 'seed=1,2', '--study', 's'),
+      train(...tiny, '--sweep', 'method=euler,rk45', '--study', 's'),
+      train(...tiny, '--sweep', 'seed=1,2'),
+      train(...tiny, '--sweep', 'seed=1,2', '--study', 's', '--out', join(folder, 'out')),
+      train(...tiny, '--seed', '1', '--sweep', 'seed=1,2', '--study', 's'),
+      train(...tiny, '--sweep', 'workers=1,2', '--study', 's'),
+    ]);
+    expectFailure(invalidCombination, 2, /^INVALID_ARGUMENT: --sweep method=dopri5: invalid run configuration:\nmodel\.solver\.stepSize: 'dopri5' chooses its own step size/);
+    expectFailure(tooLarge, 2, /--sweep train-size=99999 seed=1: trainSize 99999 is more than the 5400 training images.*\n\(2 of the sweep's 4 combinations are refused; nothing was run\)/);
+    expectFailure(badValue, 2, /--sweep method=euler,rk45: option '--method <name>' argument 'rk45' is invalid\. Allowed choices are/);
+    expectFailure(noStudy, 2, /--sweep needs --study <name>/);
+    expectFailure(withOut, 2, /--out cannot be used with --sweep: each run would need a folder of its own/);
+    expectFailure(twice, 2, /--seed is given both plainly and in --sweep/);
+    expectFailure(notSweepable, 2, /--sweep workers=1,2: --workers cannot be swept/);
+    expect(existsSync(db)).toBe(false);
+    expect(existsSync(join(folder, 'out'))).toBe(false);
+  }, 120_000);
+
+  it('documents itself in --help', async () => {
+    const help = await odelab('train', '--help');
+    expect(help.stdout).toMatch(/--sweep <flag=v1,v2,...>/);
+    expect(help.stdout).toMatch(/Sweeps:\n {2}odelab train --preset shapes-euler --sweep method=/);
+  });
+});
