@@ -1,6 +1,6 @@
 /**
  * What tells the runs of a sweep apart, in a few characters: the ODE solver (method with its step size or
- * tolerances, `adjoint` when used) and the training images. A run's name is its preset's whatever was overridden,
+ * tolerances, `adjoint` when used), the training images, and the test images scored when a subset. A run's name is its preset's whatever was overridden,
  * so `runs list` and `runs series` show this beside it; `runs list --json` carries the same fields.
  */
 import { isPlainObject, trainImagesOf, type DatasetSpec } from '../../src-shared/config';
@@ -19,6 +19,8 @@ export interface SetupFields {
   gradient: string | null;
   /** The training images it trains on: once started, as recorded; before, as its config says (null: not known yet). */
   trainSize: number | null;
+  /** The test images each epoch scores when a subset (--test-size); null: the whole test split. */
+  testSize: number | null;
   /** `euler h=0.05`, `dopri5 tol=1e-3 adjoint`; '—' for a model without an ODE block (mlp, resnet; rknet's own RK4 grid). */
   solverSummary: string;
 }
@@ -41,7 +43,7 @@ export function compactNumber(x: number): string {
 export function setupFields(setup: RunSetup): SetupFields {
   const trainSize = setup.trainImages ?? setup.trainSize ?? trainImagesOf(setup.dataset as DatasetSpec) ?? null;
   if (!usesSolverSpec(setup.model as ModelName)) {
-    return { stepSize: null, rtol: null, atol: null, gradient: null, trainSize, solverSummary: NO_SOLVER };
+    return { stepSize: null, rtol: null, atol: null, gradient: null, trainSize, testSize: setup.testSize, solverSummary: NO_SOLVER };
   }
   const solver = setup.solver;
   const method = typeof solver.method === 'string' ? solver.method : 'dopri5';
@@ -61,7 +63,7 @@ export function setupFields(setup: RunSetup): SetupFields {
     if (atol !== null) parts.push(`atol=${compactNumber(atol)}`);
   }
   if (gradient !== 'direct') parts.push(gradient);
-  return { stepSize, rtol, atol, gradient, trainSize, solverSummary: parts.join(' ') };
+  return { stepSize, rtol, atol, gradient, trainSize, testSize: setup.testSize, solverSummary: parts.join(' ') };
 }
 
 /** A run's setup from its detail (runs show): the same fields from its parsed config. */
@@ -75,5 +77,6 @@ export function setupOfDetail(run: { name: string; model: string; trainSize: num
     dataset: isPlainObject(config.dataset) ? config.dataset : {},
     trainSize: typeof config.trainSize === 'number' ? config.trainSize : null,
     trainImages: run.trainSize,
+    testSize: typeof config.testSize === 'number' ? config.testSize : null,
   };
 }

@@ -80,7 +80,7 @@ const TRAINS_ON_SUBSET = Symbol('trainsOnSubset');
 /** A run as runs list (and studies show) prints it: its summary and what tells it apart in a sweep (run-setup.ts). */
 export type ListedRun = RunSummary & SetupFields & { [TRAINS_ON_SUBSET]?: boolean };
 
-const UNKNOWN_SETUP: SetupFields = { stepSize: null, rtol: null, atol: null, gradient: null, trainSize: null, solverSummary: '?' };
+const UNKNOWN_SETUP: SetupFields = { stepSize: null, rtol: null, atol: null, gradient: null, trainSize: null, testSize: null, solverSummary: '?' };
 
 /** Runs with their setup fields (solver settings, training images), read from their stored configs. */
 export function describeRuns(db: Db, runs: readonly RunSummary[]): ListedRun[] {
@@ -99,11 +99,13 @@ const trainCell = (r: ListedRun) => (r.trainSize === null ? '' : `n=${r.trainSiz
  * The runs as a table without a header (studies show prints these lines under its own), each column as wide as its
  * widest cell here and the name last, whatever its length. Two columns appear only where they tell runs apart: the
  * model when the runs listed are of more than one (or `model`), the training images when one of them trains on a
- * subset. A sweep of one model (names of up to 20 characters, ids up to 999) then fits in 100 columns.
+ * subset, the test images when one of them scores a subset (--test-size). A sweep of one model (names of up to 20 characters, ids up to 999) then fits in 100 columns.
  */
 function runLines(runs: readonly ListedRun[], { model = false } = {}): string[] {
   const showModel = model || new Set(runs.map((r) => r.model)).size > 1;
   const showTrain = runs.some((r) => r[TRAINS_ON_SUBSET]);
+  // Test accuracies over a subset are not those over the whole split: said beside them when a listed run has one.
+  const showTest = runs.some((r) => r.testSize !== null);
   const rows = runs.map((r) => [
     String(r.id),
     r.status,
@@ -111,6 +113,7 @@ function runLines(runs: readonly ListedRun[], { model = false } = {}): string[] 
     r.solverSummary,
     ...(showTrain ? [trainCell(r)] : []),
     `ep ${r.epochsCompleted}`,
+    ...(showTest ? [r.testSize === null ? 'all test' : `test n=${r.testSize}`] : []),
     `test ${pct(r.final?.testAccuracy)}`,
     `best ${pct(r.best?.testAccuracy)}`,
     `${r.wallSeconds.toFixed(0)} s`,
@@ -209,8 +212,9 @@ function listCommand(): Command {
       'after',
       '\nEach run: id, status, model (when the runs listed are of more than one), solver (method with its step size h\n' +
         'or tolerances, adjoint if used; — for a model without an ODE block), training images (n=, when a run listed\n' +
-        'trains on a subset), epochs, final and best test accuracy, wall time, name. --json: each run also carries\n' +
-        'stepSize, rtol, atol, gradient, trainSize (its training images) and solverSummary.',
+        'trains on a subset), epochs, test images (test n=, when a run listed scores a subset), final and best test\n' +
+        'accuracy, wall time, name. --json: each run also carries stepSize, rtol, atol, gradient, trainSize (its\n' +
+        'training images), testSize (its test subset, null for all) and solverSummary.',
     )
     .action((opts: { status?: StoredRunStatus[]; tag?: string; study?: string; model?: string; method?: string; limit?: number; db?: string; json?: boolean }) =>
       withStore(

@@ -291,6 +291,8 @@ export interface RunSetup {
   trainSize: number | null;
   /** runs.train_size: the training images it trains on; null until it has started. */
   trainImages: number | null;
+  /** config.testSize: the stratified test subset each epoch scores; null when it scores the whole test split. */
+  testSize: number | null;
 }
 
 export function runSetups(db: Db, ids: readonly number[]): Map<number, RunSetup> {
@@ -298,19 +300,27 @@ export function runSetups(db: Db, ids: readonly number[]): Map<number, RunSetup>
   const rows = db
     .prepare(
       `SELECT r.id, r.name, r.model, r.config_json -> '$.model.solver', r.config_json -> '$.dataset',
-         r.config_json ->> '$.trainSize', r.train_size
+         r.config_json ->> '$.trainSize', r.train_size, r.config_json ->> '$.testSize'
        FROM runs r WHERE r.id IN (SELECT value FROM json_each(?))`,
     )
     .raw()
-    .all(JSON.stringify(ids)) as [number, string, string, string | null, string | null, unknown, number | null][];
+    .all(JSON.stringify(ids)) as [number, string, string, string | null, string | null, unknown, number | null, unknown][];
   const object = (json: string | null): Record<string, unknown> => {
     const value: unknown = json === null ? null : JSON.parse(json);
     return isPlainObject(value) ? value : {};
   };
   return new Map(
-    rows.map(([id, name, model, solver, dataset, trainSize, trainImages]) => [
+    rows.map(([id, name, model, solver, dataset, trainSize, trainImages, testSize]) => [
       id,
-      { name, model, solver: object(solver), dataset: object(dataset), trainSize: typeof trainSize === 'number' ? trainSize : null, trainImages },
+      {
+        name,
+        model,
+        solver: object(solver),
+        dataset: object(dataset),
+        trainSize: typeof trainSize === 'number' ? trainSize : null,
+        trainImages,
+        testSize: typeof testSize === 'number' ? testSize : null,
+      },
     ]),
   );
 }

@@ -115,6 +115,7 @@ describe('odelab runs list: what tells runs apart', () => {
       atol: null,
       gradient: 'direct',
       trainSize: 5400,
+      testSize: null,
       solverSummary: 'euler h=0.05',
     });
     expect(byId.get(crank)).toMatchObject({ method: 'crank-nicolson', stepSize: 0.1, trainSize: 500, seed: 3, solverSummary: 'crank-nicolson h=0.1' });
@@ -173,6 +174,26 @@ describe('odelab runs series: labelled', () => {
     ]);
     expectFailure(testAccuracy, 2, /^INVALID_ARGUMENT: metric: testAccuracy is a per-epoch metric: add --per-epoch \(per-epoch metrics: loss, accuracy, testLoss, testAccuracy, .*; per batch: loss, accuracy, nfeForward, nfeBackward, seconds\)\n$/);
     expectFailure(nfeForward, 2, /^INVALID_ARGUMENT: metric: nfeForward is a per-batch metric: drop --per-epoch \(per-batch metrics: .*; per epoch: .*nfeForwardMean, nfeForwardMax/);
+  });
+});
+
+describe('odelab runs list: runs scored on a test subset (--test-size)', () => {
+  it('says which test images each accuracy is over, once a listed run scored a subset', async () => {
+    const store = join(tempDir(), 'subset.db');
+    const d = openDatabase(store);
+    const whole = completedRun(d, solver('euler', { stepSize: 0.05 }), 5400, [0.98, 0.99]);
+    const subset = completedRun(d, { ...solver('euler', { stepSize: 0.05 }), testSize: 600 }, 5400, [0.97, 0.975]);
+    d.close();
+    const listed = await odelab('runs', 'list', '--db', store);
+    expect(lines(listed)).toEqual([
+      `${subset} completed euler h=0.05 ep 2 test n=600 test 97.50% best 97.50% 60 s shapes-euler`,
+      `${whole} completed euler h=0.05 ep 2 all test   test 99.00% best 99.00% 60 s shapes-euler`,
+    ]);
+    const runs = (await json('runs', 'list', '--db', store)) as { id: number; testSize: number | null }[];
+    expect(runs.map((r) => [r.id, r.testSize])).toEqual([
+      [subset, 600],
+      [whole, null],
+    ]);
   });
 });
 
