@@ -45,6 +45,12 @@ export function stepSizeOf(spec: SolverSpec): number {
   return spec.stepSize ?? ('stepSize' in defaults ? defaults.stepSize : 0.1);
 }
 
+/** The tolerances an adaptive spec solves to: its own, or the catalogue's defaults. */
+export function tolerancesOf(spec: Pick<SolverSpec, 'method' | 'rtol' | 'atol'>): { rtol: number; atol: number } {
+  const defaults = solverInfo(spec.method).defaults;
+  return { rtol: spec.rtol ?? ('rtol' in defaults ? defaults.rtol : 1e-3), atol: spec.atol ?? ('atol' in defaults ? defaults.atol : 1e-3) };
+}
+
 /** float32's normal range: the solver's error norms run in float32. */
 const FLOAT32_MIN_NORMAL = 2 ** -126;
 const FLOAT32_MAX = 3.4028234663852886e38;

@@ -1,7 +1,6 @@
 /** Turns user-facing odeint options into a complete, validated set, with the catalogue's defaults. */
 import { LabError } from '../../../src-shared/errors';
-import { describeIssues, RunnableSolverSpec, stepSizeOf, type SolverSpecInput } from '../../../src-shared/config';
-import { solverInfo } from '../../../src-shared/solvers';
+import { describeIssues, RunnableSolverSpec, stepSizeOf, tolerancesOf, type SolverSpecInput } from '../../../src-shared/config';
 import type { IntegrateOptions } from './integrate';
 
 export type OdeintOptions = SolverSpecInput & {
@@ -27,9 +26,7 @@ export function resolveOptions(options: OdeintOptions = {}): ResolvedOptions {
     throw new LabError('INVALID_ARGUMENT', `implicitMemory: expected a non-negative integer, got ${implicitMemory}`);
   }
   const spec = parsed.data;
-  const defaults = solverInfo(spec.method).defaults;
-  const rtol = spec.rtol ?? ('rtol' in defaults ? defaults.rtol : 1e-3);
-  const atol = spec.atol ?? ('atol' in defaults ? defaults.atol : 1e-3);
+  const { rtol, atol } = tolerancesOf(spec);
   const forward: IntegrateOptions = {
     method: spec.method,
     rtol,

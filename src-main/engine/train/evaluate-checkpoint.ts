@@ -1,7 +1,7 @@
 /** Evaluates a saved checkpoint on its dataset's test split (or its training split, or the images it held out). */
 import { complement, datasetContentHash, head, type Dataset, type Split } from '../../data';
 import { LabError, requirePositiveInteger } from '../../../src-shared/errors';
-import { describeIssues, stepSizeOf, type SolverSpec } from '../../../src-shared/config';
+import { describeIssues, stepSizeOf, tolerancesOf, type SolverSpec } from '../../../src-shared/config';
 import { RunConfig, usesSolverSpec } from '../../../src-shared/run-config';
 import { solverInfo } from '../../../src-shared/solvers';
 import { tf } from '../tf';
@@ -112,17 +112,13 @@ function checkScoringSolver(checkpoint: Checkpoint, solver: SolverSpec, name: st
 export function forwardSettings(spec: SolverSpec): Record<string, string | number> {
   const { method, maxSteps, minStep, controller, implicitTol, implicitMaxIters } = spec;
   const info = solverInfo(method);
-  const defaults = info.defaults;
-  const step: Record<string, string | number> = info.adaptive
-    ? { rtol: spec.rtol ?? ('rtol' in defaults ? defaults.rtol : 1e-3), atol: spec.atol ?? ('atol' in defaults ? defaults.atol : 1e-3), minStep, controller }
-    : { stepSize: stepSizeOf(spec) };
+  const step: Record<string, string | number> = info.adaptive ? { ...tolerancesOf(spec), minStep, controller } : { stepSize: stepSizeOf(spec) };
   return { method, ...step, maxSteps, ...(info.kind === 'implicit' ? { implicitTol, implicitMaxIters } : {}) };
 }
 
 /** The spec with the step size or tolerances it leaves to the catalogue filled in: what a reader needs to know. */
 function withDefaults(spec: SolverSpec): SolverSpec {
-  const { stepSize, rtol, atol } = forwardSettings(spec);
-  return solverInfo(spec.method).adaptive ? { ...spec, rtol: Number(rtol), atol: Number(atol) } : { ...spec, stepSize: Number(stepSize) };
+  return solverInfo(spec.method).adaptive ? { ...spec, ...tolerancesOf(spec) } : { ...spec, stepSize: stepSizeOf(spec) };
 }
 
 /** Whether two solver specs solve a forward pass alike (their gradient settings aside). */
