@@ -131,6 +131,11 @@ export const RunConfig = StoredRunConfig.superRefine((config, ctx) => {
 export type RunConfig = z.infer<typeof RunConfig>;
 export type RunConfigInput = z.input<typeof RunConfig>;
 
+/** What a run is called: its config's name, else `shapes-odenet · euler · shapes` (model, method, dataset). */
+export function runName(config: RunConfig): string {
+  return config.name ?? `${config.model.name} · ${config.model.solver.method} · ${config.dataset.kind}`;
+}
+
 export const RUN_STATUSES = ['completed', 'cancelled', 'diverged', 'failed'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 

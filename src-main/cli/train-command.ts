@@ -13,7 +13,7 @@ import { dbOption, withService } from './store-options';
 import { readCheckpointFile } from './file-arguments';
 import { NOT_SWEPT, checkNotGivenPlainly, combinationLabel, expandGrid, flagsWith, parseSweeps, sweepGrid } from './sweep';
 import { LabError } from '../../src-shared/errors';
-import type { RunConfig } from '../../src-shared/run-config';
+import { runName, type RunConfig } from '../../src-shared/run-config';
 import { onBrokenPipe } from './broken-pipe';
 import { progressPrinter } from './data-progress';
 import { addRunsToStudy, addToStudy, studyForSweep } from '../store';
@@ -122,9 +122,9 @@ function planSweep(cmd: Command, opts: TrainOptions, base: RunConfig | undefined
     const label = combinationLabel(combo);
     try {
       const flags = flagsWith(opts, combo);
-      const { name, model, dataset } = runConfigFromFlags(flags, base);
-      // Named as the single run would be (--name, the preset's or config's, else the store's default), plus its values.
-      const config = runConfigFromFlags({ ...flags, name: `${name ?? `${model.name} · ${model.solver.method} · ${dataset.kind}`} ${label}` }, base);
+      // Named as the single run would be (--name, the preset's or config's, else the store's default), plus its
+      // values; built again with that name so the schema checks it too (its length).
+      const config = runConfigFromFlags({ ...flags, name: `${runName(runConfigFromFlags(flags, base))} ${label}` }, base);
       checkStartRequest(config, start);
       return [{ label, config }];
     } catch (e) {

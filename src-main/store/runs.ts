@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { LabError } from '../../src-shared/errors';
 import { isPlainObject } from '../../src-shared/config';
-import { readStoredConfig, type RunConfig } from '../../src-shared/run-config';
+import { readStoredConfig, runName, type RunConfig } from '../../src-shared/run-config';
 import type { RunErrorInfo } from '../../src-shared/run-events';
 import {
   STORED_RUN_STATUSES,
@@ -61,7 +61,7 @@ export function createRun(db: Db, run: NewRun, owner: Owner = THIS_PROCESS): num
        VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     .run(
-      run.name ?? config.name ?? `${config.model.name} · ${config.model.solver.method} · ${config.dataset.kind}`,
+      run.name ?? runName(config),
       now(),
       JSON.stringify(config),
       configHash(config),
