@@ -18,10 +18,16 @@ const started = (notes: Partial<StartedEvent>) =>
 
 afterEach(() => vi.restoreAllMocks());
 
+/** What the code under test writes to stderr, one entry per write, until the test's end. */
+function captureStderr(): string[] {
+  const stderr: string[] = [];
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (stderr.push(String(chunk)), true));
+  return stderr;
+}
+
 describe('progressReporter on a run start', () => {
   it('prints the backend and dataset notes as warnings on stderr, and nothing without them', () => {
-    const stderr: string[] = [];
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (stderr.push(String(chunk)), true));
+    const stderr = captureStderr();
     const out = new Sink();
     const { event } = progressReporter({ out, bars: new Sink() });
     event(started({ backendNote: 'the cpu backend is slow', datasetNote: 'the checkpoint this run starts from was trained on another copy' }));
@@ -32,8 +38,7 @@ describe('progressReporter on a run start', () => {
   });
 
   it('prints them on stderr in JSON lines mode too (piped, --json), beside the fields that carry them', () => {
-    const stderr: string[] = [];
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (stderr.push(String(chunk)), true));
+    const stderr = captureStderr();
     const lines: string[] = [];
     const { event } = jsonLinesReporter({ runId: 3 }, (l) => lines.push(l));
     event(started({ backendNote: 'the cpu backend is slow' }));
@@ -44,8 +49,7 @@ describe('progressReporter on a run start', () => {
   });
 
   it('tells how far a test-set evaluation has got as JSON lines on stderr, with the run id', () => {
-    const stderr: string[] = [];
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (stderr.push(String(chunk)), true));
+    const stderr = captureStderr();
     const lines: string[] = [];
     const { testing } = jsonLinesReporter({ runId: 3 }, (l) => lines.push(l));
     testing!({ epoch: 1, step: 45, done: 500, total: 6000 });
