@@ -35,11 +35,13 @@ export async function readFileArgument(path: string, flag: string): Promise<Buff
 }
 
 /**
- * A text file's bytes as a string, without the UTF-8 byte order mark Windows editors (Notepad, PowerShell's
- * Out-File) write at the start: JSON.parse refuses it ("Unexpected token '\uFEFF'").
+ * A text file's bytes as a string, without the byte order mark Windows tools write at the start (JSON.parse refuses
+ * it: "Unexpected token '\uFEFF'"). Notepad writes UTF-8 with one; Windows PowerShell 5.1's `>` and Out-File write
+ * UTF-16LE (FF FE), the default shell of Windows 10 and 11; Notepad can save UTF-16BE (FE FF). No mark: UTF-8.
  */
 export function textOf(bytes: Uint8Array): string {
-  return new TextDecoder('utf-8').decode(bytes); // ignoreBOM false: a leading BOM is dropped
+  const encoding = bytes[0] === 0xff && bytes[1] === 0xfe ? 'utf-16le' : bytes[0] === 0xfe && bytes[1] === 0xff ? 'utf-16be' : 'utf-8';
+  return new TextDecoder(encoding).decode(bytes); // ignoreBOM false: a leading BOM is dropped
 }
 
 export async function readCheckpointFile(path: string, flag: string): Promise<{ bytes: Uint8Array; checkpoint: Checkpoint }> {

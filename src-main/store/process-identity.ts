@@ -114,10 +114,19 @@ export function isThisProcess(owner: OwnerRecord): boolean {
 }
 
 /**
+ * Whether `kill(pid, 0)` failing with this code still means a process has the pid: EPERM on POSIX (another user's
+ * process); on Windows libuv reports OpenProcess's ERROR_ACCESS_DENIED as EACCES (an elevated process seen from a
+ * normal terminal), which must not make a live run look dead and be resumed twice. ESRCH: no such process.
+ */
+export function killSaysAlive(code: string | undefined): boolean {
+  return code === 'EPERM' || code === 'EACCES';
+}
+
+/**
  * Whether a recorded owner is still alive. No pid: nobody owns it. Another host's process is not ours to judge
  * (the file is shared): alive. This process's pid: alive if the token is ours (else an earlier process that had
- * our pid, as in a restarted container). Any other pid: alive if a process has it (EPERM: it exists, another
- * user's) and it is the recorded one, i.e. its token matches (or one of the two tokens cannot be known).
+ * our pid, as in a restarted container). Any other pid: alive if a process has it (EPERM/EACCES: it exists,
+ * another user's) and it is the recorded one, i.e. its token matches (or one of the two tokens cannot be known).
  */
 export function processAlive(owner: OwnerRecord): boolean {
   const { pid, host, started } = owner;
@@ -127,7 +136,7 @@ export function processAlive(owner: OwnerRecord): boolean {
   try {
     process.kill(pid, 0);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+    if (!killSaysAlive((e as NodeJS.ErrnoException).code)) return false;
   }
   const status = readStatus(pid);
   // A zombie (exited, its parent has not yet collected it) still answers kill(pid, 0), but writes nothing more.

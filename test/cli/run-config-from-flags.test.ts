@@ -8,13 +8,13 @@ import { labErrorOf } from '../lab-error';
 import { RunConfig } from '../../src-shared/run-config';
 
 /** Runs `body` with a function that writes a --config file (text as given, or an object as JSON) and returns its path. */
-function withConfigFiles(body: (write: (content: string | object) => string) => void): void {
+function withConfigFiles(body: (write: (content: string | object | Uint8Array) => string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), 'odelab-config-'));
   let n = 0;
   try {
     body((content) => {
       const file = join(dir, `config-${n++}.json`);
-      writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
+      writeFileSync(file, typeof content === 'string' || content instanceof Uint8Array ? content : JSON.stringify(content));
       return file;
     });
   } finally {
@@ -165,6 +165,20 @@ describe('runConfigFromFlags', () => {
       expect(runConfigFromFlags({ preset: 'shapes-euler', config: write('\uFEFF{"epochs": 2}') }).epochs).toBe(2);
       // Only a leading one: JSON has no BOM elsewhere.
       expect(labErrorOf(() => runConfigFromFlags({ config: write('{"epochs": 2}\uFEFF') })).message).toMatch(/^INVALID_ARGUMENT: --config: .* is not a JSON object: /);
+    });
+  });
+
+  it("reads a --config file Windows PowerShell 5.1 wrote (`>`, Out-File: UTF-16LE with its byte order mark), and UTF-16BE", () => {
+    const text = '{"epochs": 3, "name": "ü run"}\r\n';
+    const utf16le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+    const utf16be = Buffer.from(utf16le.subarray(2)).swap16();
+    withConfigFiles((write) => {
+      for (const bytes of [utf16le, Buffer.concat([Buffer.from([0xfe, 0xff]), utf16be])]) {
+        const config = runConfigFromFlags({ preset: 'shapes-euler', config: write(bytes) });
+        expect({ epochs: config.epochs, name: config.name }).toEqual({ epochs: 3, name: 'ü run' });
+      }
+      // Without a byte order mark the bytes are UTF-8: UTF-16 text without one is refused, not guessed at.
+      expect(labErrorOf(() => runConfigFromFlags({ config: write(utf16le.subarray(2)) })).message).toMatch(/^INVALID_ARGUMENT: --config: /);
     });
   });
 

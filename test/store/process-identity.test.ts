@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isThisProcess, parsePsLine, parseStat, processAlive, processStartToken, psStatus, THIS_PROCESS } from '../../src-main/store/process-identity';
+import { isThisProcess, killSaysAlive, parsePsLine, parseStat, processAlive, processStartToken, psStatus, THIS_PROCESS } from '../../src-main/store/process-identity';
 
 const onLinux = process.platform === 'linux';
 /** macOS's way (ps) is tested wherever a ps is installed (procps here: a minimal Debian may lack it). */
@@ -88,5 +88,12 @@ describe('process identity', () => {
     expect(processAlive({ pid: dead, host, started: 'whatever:1' })).toBe(false);
     expect(processAlive({ pid: dead, host: `not-${host}`, started: 'whatever:1' })).toBe(true);
     expect(isThisProcess({ ...THIS_PROCESS, host: `not-${host}` })).toBe(false);
+  });
+
+  it("takes a pid that kill(pid, 0) may not signal for a live process: EPERM on POSIX, EACCES on Windows (an elevated one's)", () => {
+    expect(killSaysAlive('EPERM')).toBe(true);
+    expect(killSaysAlive('EACCES')).toBe(true);
+    expect(killSaysAlive('ESRCH')).toBe(false);
+    expect(killSaysAlive(undefined)).toBe(false);
   });
 });
