@@ -7,6 +7,7 @@ import { isPlainObject, trainImagesOf, type DatasetSpec } from '../../src-shared
 import { usesSolverSpec, type ModelName } from '../../src-shared/run-config';
 import { METHOD_NAMES, solverInfo, type MethodName } from '../../src-shared/solvers';
 import type { RunSetup } from '../store';
+import { compactNumber } from './number-text';
 
 /** The settings of a run's ODE solve that a sweep varies, with the defaults the engine fills in (ode/options.ts). */
 export interface SetupFields {
@@ -28,13 +29,6 @@ export interface SetupFields {
 const NO_SOLVER = '—';
 
 const numberOr = (v: unknown, fallback: number | null): number | null => (typeof v === 'number' ? v : fallback);
-
-/** The shorter of 0.05 and 5e-2 (the decimal on a tie): 1e-3, 0.05, 0.1, 2.5e-4, 1e-12. */
-export function compactNumber(x: number): string {
-  const decimal = String(x);
-  const exponent = x.toExponential().replace('e+', 'e');
-  return exponent.length < decimal.length ? exponent : decimal;
-}
 
 /**
  * A run's setup fields. `setup.solver` is its stored `model.solver`: a setting left to its default is absent, and

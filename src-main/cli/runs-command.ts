@@ -50,6 +50,7 @@ import { int, names, nonEmpty, positiveInt, runIds } from './option-parsers';
 import { cancelCommand } from './cancel-command';
 import { fileProblem, readFileArgument, textOf } from './file-arguments';
 import { setupFields, setupOfDetail, type SetupFields } from './run-setup';
+import { float32Text } from './number-text';
 
 /** Every command but import works on a store that exists. */
 const STORE_HELP = `
@@ -354,7 +355,8 @@ function seriesCommand(): Command {
             .map((s) => {
               const setup = [s.solverSummary, ...(s.subset ? [`n=${s.trainSize}`] : [])].join(', ');
               const header = `run ${s.runId} ${oneLine(s.name)} (${setup}): ${opts.metric} ${per}, ${s.points.length} of ${s.totalPoints} points`;
-              return [header, `  ${axis}\t${opts.metric}`, ...s.points.map((p) => `  ${p.x}\t${p.y}`)].join('\n');
+              // Read as float32 (0.3, not 0.30000001192092896); --json and runs export keep the stored values.
+              return [header, `  ${axis}\t${opts.metric}`, ...s.points.map((p) => `  ${float32Text(p.x)}\t${float32Text(p.y)}`)].join('\n');
             })
             .join('\n') + '\n',
         );

@@ -167,6 +167,20 @@ describe('odelab runs series: labelled', () => {
     ]);
   });
 
+  it('prints values as float32 reads them (0.3, not 0.30000001192092896); --json and CSV keep the stored doubles', async () => {
+    const store = join(tempDir(), 'float32.db');
+    const d = openDatabase(store);
+    const stored = [Math.fround(0.3), 589 / 600];
+    const id = completedRun(d, solver('euler', { stepSize: 0.05 }), 5400, [stored[0], stored[1]]);
+    d.close();
+    const args = ['runs', 'series', String(id), '--metric', 'testAccuracy', '--per-epoch', '--db', store];
+    const [text, asJson, csv] = await Promise.all([odelab(...args), json(...args), odelab('runs', 'export', String(id), '--format', 'csv', '--db', store)]);
+    expect(lines(text).slice(1)).toEqual(['  epoch\ttestAccuracy', '  1\t0.3', '  2\t0.9816667']);
+    expect(asJson[0].points.map((p: { y: number }) => p.y)).toEqual(stored);
+    expect(csv.stdout).toContain(`,${stored[0]},`);
+    expect(String(stored[0])).toBe('0.30000001192092896');
+  });
+
   it('a per-epoch metric without --per-epoch (or a per-batch one with it) says which flag it needs', async () => {
     const [testAccuracy, nfeForward] = await Promise.all([
       odelab('runs', 'series', String(euler05), '--metric', 'testAccuracy'),
