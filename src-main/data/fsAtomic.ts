@@ -4,7 +4,7 @@
  * `.tmp-*` / `.staging-*` names, which no reader looks at.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { makeDirectory } from '../platform/make-directory';
 
@@ -14,10 +14,29 @@ export function tempName(target: string): string {
   return path.join(path.dirname(target), `.tmp-${path.basename(target)}-${randomBytes(6).toString('hex')}`);
 }
 
+/**
+ * Writes `target` whole or not at all. A file it replaces keeps its permissions (a 0600 export stays private), and,
+ * when running as root, its owner and group: the new content is a new file, which would otherwise get the defaults.
+ */
 export async function writeFileAtomic(target: string, data: Uint8Array | string): Promise<void> {
   const tmp = tempName(target);
+  const replaced = await stat(target).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return undefined;
+    throw e;
+  });
   try {
-    await writeFile(tmp, data, { flag: 'wx' });
+    const file = await open(tmp, 'wx');
+    try {
+      // Before the data goes in, so a private file's content is never readable by more. Owner first: chown clears
+      // set-id bits; only the permission bits are carried over, never set-id ones.
+      if (replaced?.isFile()) {
+        if (process.getuid?.() === 0) await file.chown(replaced.uid, replaced.gid);
+        await file.chmod(replaced.mode & 0o777);
+      }
+      await file.writeFile(data);
+    } finally {
+      await file.close();
+    }
     await rename(tmp, target);
   } catch (e) {
     await rm(tmp, { force: true });

@@ -6,7 +6,7 @@
  * their epochs as the recorder's rows: no training. Each `odelab` costs 1.5–2 s of startup, so independent
  * commands run side by side.
  */
-import { lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Db } from '../../src-main/store/database';
@@ -265,5 +265,34 @@ describe('--out files are not overwritten without --force (runs export, runs che
     expect(readFileSync(target, 'utf8')).toBe(stdout.stdout);
     expectFailure(throughDangling, 2, new RegExp(`^INVALID_ARGUMENT: --out: cannot write ${dangling}: `));
     expect(lstatSync(dangling).isSymbolicLink()).toBe(true);
+  });
+
+  it('--force keeps the replaced file’s permissions (and, as root, its owner); a new file gets the default mode', async () => {
+    const out = join(tempDir(), 'modes');
+    mkdirSync(out, { recursive: true });
+    const mode = (file: string) => statSync(file).mode & 0o7777;
+    const [privateCsv, sharedCkpt, owned] = ['private.csv', 'shared.ckpt', 'owned.csv'].map((f) => join(out, f));
+    for (const f of [privateCsv, sharedCkpt, owned]) writeFileSync(f, 'old\n');
+    chmodSync(privateCsv, 0o600);
+    chmodSync(sharedCkpt, 0o664);
+    chmodSync(owned, 0o640);
+    const root = process.getuid?.() === 0;
+    if (root) chownSync(owned, 4321, 4322);
+    const [csvReplaced, ckptReplaced, ownedReplaced, forcedNew, plainNew] = await Promise.all([
+      odelab('runs', 'export', String(euler05), '--format', 'csv', '--out', privateCsv, '--force'),
+      odelab('runs', 'checkpoint', String(euler05), '--out', sharedCkpt, '--force'),
+      odelab('runs', 'export', String(euler05), '--out', owned, '--force'),
+      odelab('runs', 'export', String(euler05), '--out', join(out, 'forced-new.json'), '--force'),
+      odelab('runs', 'export', String(euler05), '--out', join(out, 'new.json')),
+    ]);
+    for (const r of [csvReplaced, ckptReplaced, ownedReplaced, forcedNew, plainNew]) expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(readFileSync(privateCsv, 'utf8')).toMatch(/^run_id,/);
+    expect(readFileSync(sharedCkpt)).toEqual(checkpointBytes(2, 20));
+    expect([mode(privateCsv), mode(sharedCkpt), mode(owned)]).toEqual([0o600, 0o664, 0o640]);
+    if (root) expect(statSync(owned)).toMatchObject({ uid: 4321, gid: 4322 });
+    // The child's umask is this process's.
+    const umask = process.umask();
+    expect([mode(join(out, 'forced-new.json')), mode(join(out, 'new.json'))]).toEqual([0o666 & ~umask, 0o666 & ~umask]);
+    expect(readdirSync(out).sort()).toEqual(['forced-new.json', 'new.json', 'owned.csv', 'private.csv', 'shared.ckpt']);
   });
 });
