@@ -87,3 +87,22 @@ export function checkNotGivenPlainly(axes: readonly SweepAxis[], flags: object):
   const given = axes.find((a) => (flags as Record<string, unknown>)[a.option.attributeName()] !== undefined);
   if (given) throw refuse(`--${given.flag} is given both plainly and in --sweep; give its values in --sweep only`, given.flag);
 }
+
+/** How many refused combinations a sweep's refusal names; the rest are counted. */
+export const REFUSALS_NAMED = 10;
+
+/**
+ * One error for a sweep's refused combinations (each refusal's reason, by label), out of `total`: a single one as
+ * `--sweep <label>: <reason>`; several counted and each named on its own line (the first REFUSALS_NAMED), so a
+ * user fixes them all at once rather than one per attempt. The first refusal's code and details, and every label.
+ */
+export function sweepRefusal(refused: readonly { label: string; error: LabError }[], total: number): LabError {
+  const [first] = refused;
+  if (refused.length === 1) return new LabError(first.error.code, `--sweep ${first.label}: ${first.error.reason}`, first.error.details);
+  // A reason of several lines (the schema's issues) indented under its combination.
+  const named = refused.slice(0, REFUSALS_NAMED).map(({ label, error }) => `  ${label}: ${error.reason.replaceAll('\n', '\n    ')}`);
+  const rest = refused.length - named.length;
+  const more = rest > 0 ? [`  … and ${rest} more`] : [];
+  const header = `--sweep: ${refused.length} of the sweep's ${total} combinations are refused; nothing was run:`;
+  return new LabError(first.error.code, [header, ...named, ...more].join('\n'), { ...first.error.details, refused: refused.map((r) => r.label) });
+}

@@ -11,7 +11,7 @@ import { EXIT } from './exit-codes';
 import { int, names, nonEmpty, num, positiveInt } from './option-parsers';
 import { dbOption, withService } from './store-options';
 import { readCheckpointFile } from './file-arguments';
-import { NOT_SWEPT, checkNotGivenPlainly, combinationLabel, expandGrid, flagsWith, parseSweeps, sweepGrid } from './sweep';
+import { NOT_SWEPT, checkNotGivenPlainly, combinationLabel, expandGrid, flagsWith, parseSweeps, sweepGrid, sweepRefusal } from './sweep';
 import { LabError } from '../../src-shared/errors';
 import { runName, type RunConfig } from '../../src-shared/run-config';
 import { onBrokenPipe } from './broken-pipe';
@@ -107,7 +107,7 @@ type TrainOptions = TrainFlags & LaunchFlags & { resume?: string; tag?: string[]
 /**
  * A sweep's runs, each combination's config built by runConfigFromFlags as if its flags had been given plainly and
  * checked as a single run's is (checkStartRequest): all of them before any starts, and one refused refuses the
- * sweep, naming its combination.
+ * sweep, naming each refused combination (sweepRefusal).
  */
 function planSweep(cmd: Command, opts: TrainOptions, base: RunConfig | undefined, start: StartOptions) {
   const refuse = (field: string, message: string) => new LabError('INVALID_ARGUMENT', message, { field });
@@ -117,7 +117,7 @@ function planSweep(cmd: Command, opts: TrainOptions, base: RunConfig | undefined
   }
   const axes = parseSweeps(opts.sweep ?? [], cmd.options);
   checkNotGivenPlainly(axes, opts);
-  const refused: LabError[] = [];
+  const refused: { label: string; error: LabError }[] = [];
   const runs = expandGrid(axes).flatMap((combo) => {
     const label = combinationLabel(combo);
     try {
@@ -129,15 +129,11 @@ function planSweep(cmd: Command, opts: TrainOptions, base: RunConfig | undefined
       return [{ label, config }];
     } catch (e) {
       if (!(e instanceof LabError)) throw e;
-      refused.push(new LabError(e.code, `--sweep ${label}: ${e.reason}`, e.details));
+      refused.push({ label, error: e });
       return [];
     }
   });
-  if (refused.length > 0) {
-    const more = refused.length > 1 ? `
-(${refused.length} of the sweep's ${runs.length + refused.length} combinations are refused; nothing was run)` : '';
-    throw new LabError(refused[0].code, refused[0].reason + more, refused[0].details);
-  }
+  if (refused.length > 0) throw sweepRefusal(refused, runs.length + refused.length);
   return { grid: sweepGrid(axes), runs };
 }
 

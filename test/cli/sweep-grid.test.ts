@@ -9,8 +9,11 @@ import {
   NOT_SWEPT,
   parseSweeps,
   sweepableOptions,
+  REFUSALS_NAMED,
   sweepGrid,
+  sweepRefusal,
 } from '../../src-main/cli/sweep';
+import { LabError } from '../../src-shared/errors';
 
 const { options } = trainCommand();
 const parse = (...specs: string[]) => parseSweeps(specs, options);
@@ -71,5 +74,27 @@ describe('train --sweep grid', () => {
     const axes = parse('step-size=0.1,0.05');
     expect(() => checkNotGivenPlainly(axes, { stepSize: 0.2 })).toThrow(/--step-size is given both plainly and in --sweep/);
     expect(() => checkNotGivenPlainly(axes, { seed: 1 })).not.toThrow();
+  });
+
+  it('names each refused combination, counted, up to REFUSALS_NAMED; one alone as before', () => {
+    const refused = (n: number) =>
+      Array.from({ length: n }, (_, i) => ({ label: `seed=${i}`, error: new LabError('INVALID_ARGUMENT', `reason ${i}`, { field: 'seed' }) }));
+    const one = sweepRefusal(refused(1), 4);
+    expect([one.code, one.reason, one.details]).toEqual(['INVALID_ARGUMENT', '--sweep seed=0: reason 0', { field: 'seed' }]);
+    // Several: each on its line, a reason of several lines indented under its combination.
+    const schema = { label: 'method=dopri5', error: new LabError('INVALID_ARGUMENT', 'invalid run configuration:\nmodel.solver.stepSize: no', { field: 'x' }) };
+    const three = sweepRefusal([...refused(2), schema], 6);
+    expect(three.reason).toBe(
+      "--sweep: 3 of the sweep's 6 combinations are refused; nothing was run:\n" +
+        '  seed=0: reason 0\n  seed=1: reason 1\n  method=dopri5: invalid run configuration:\n    model.solver.stepSize: no',
+    );
+    expect(three.details).toEqual({ field: 'seed', refused: ['seed=0', 'seed=1', 'method=dopri5'] });
+    // Many: the first named, the rest counted.
+    const many = sweepRefusal(refused(REFUSALS_NAMED + 3), 20);
+    const lines = many.reason.split('\n');
+    expect(lines[0]).toBe(`--sweep: ${REFUSALS_NAMED + 3} of the sweep's 20 combinations are refused; nothing was run:`);
+    expect(lines.slice(1, -1)).toEqual(refused(REFUSALS_NAMED).map((r) => `  ${r.label}: ${r.error.reason}`));
+    expect(lines.at(-1)).toBe('  … and 3 more');
+    expect((many.details.refused as string[]).length).toBe(REFUSALS_NAMED + 3);
   });
 });
