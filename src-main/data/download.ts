@@ -5,10 +5,11 @@
  * checksum mismatch moves on to the next mirror; cancellation stops at once.
  */
 import { createHash } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import { LabError, type LabErrorCode } from '../../src-shared/errors';
 import { asCancelled, throwIfAborted } from './cancel';
 import { tempName } from './fsAtomic';
+import { renameRetrying } from '../platform/rename';
 
 export interface ExpectedDigest {
   /** Hex digests; at least one must be given. */
@@ -56,22 +57,31 @@ export async function downloadVerified(
   for (const url of urls) {
     throwIfAborted(opts.signal, `download of ${url}`);
     const tmp = tempName(dest);
+    let got: Fetched;
     try {
-      const got = await fetchToFile(url, tmp, opts);
-      const mismatch = compareDigests(expected, got);
-      if (mismatch) {
-        attempts.push({ url, code: 'CHECKSUM_MISMATCH', reason: mismatch });
-        await rm(tmp, { force: true });
-        continue;
-      }
-      await rename(tmp, dest);
-      return { url, bytes: got.bytes, sha256: got.sha256 };
+      got = await fetchToFile(url, tmp, opts);
     } catch (e) {
       await rm(tmp, { force: true });
       const cancelled = asCancelled(e, opts.signal, `download of ${url}`);
       if (cancelled) throw cancelled;
       attempts.push({ url, code: 'DOWNLOAD_FAILED', reason: describeFetchError(e) });
+      continue;
     }
+    const mismatch = compareDigests(expected, got);
+    if (mismatch) {
+      attempts.push({ url, code: 'CHECKSUM_MISMATCH', reason: mismatch });
+      await rm(tmp, { force: true });
+      continue;
+    }
+    // The right bytes are on disk: failing to put them in place is this machine's problem, not the mirror's, and
+    // another mirror would fail the same way.
+    try {
+      await renameRetrying(tmp, dest);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw new LabError('IO_ERROR', `downloaded ${url} but could not write ${dest}: ${(e as Error).message}`, { file: dest, url });
+    }
+    return { url, bytes: got.bytes, sha256: got.sha256 };
   }
   // All mirrors failed. If every one served the wrong bytes, say so; otherwise it is a download failure.
   const code: LabErrorCode = attempts.every((a) => a.code === 'CHECKSUM_MISMATCH') ? 'CHECKSUM_MISMATCH' : 'DOWNLOAD_FAILED';

@@ -4,9 +4,10 @@
  * `.tmp-*` / `.staging-*` names, which no reader looks at.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { makeDirectory } from '../platform/make-directory';
+import { renameRetrying as rename } from '../platform/rename';
 
 const STALE_MS = 24 * 3600 * 1000;
 
@@ -70,7 +71,9 @@ export async function publishDir(staging: string, target: string): Promise<void>
     if (moved) await rename(aside, target); // put the previous copy back
     throw e;
   }
-  if (moved) await rm(aside, { recursive: true, force: true });
+  // The new copy is in place: an old one that cannot be removed now (a file in it held open on Windows) is left for
+  // sweepStale, not reported as a failed publication.
+  if (moved) await rm(aside, { recursive: true, force: true }).catch(() => undefined);
 }
 
 /** Removes leftovers of interrupted writes older than a day (younger ones may belong to a running process). */

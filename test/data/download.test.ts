@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -121,6 +121,16 @@ describe('downloadVerified', () => {
     expect(got.url).toBe(`${base}/good/blob.gz`);
     expect(hits).toEqual(['/404/blob.gz', '/cut/blob.gz', '/bad/blob.gz', '/good/blob.gz']);
     expect(await readdir(dir)).toEqual(['blob.gz']);
+  });
+
+  it('says a verified file it cannot put in place is an I/O error here, and does not fetch it again from the next mirror', async () => {
+    // A folder (not empty) where the file should go: rename cannot replace it, on any system.
+    await mkdir(path.join(dest(), 'inside'), { recursive: true });
+    const e = await errorOf(downloadVerified([`${base}/good/blob.gz`, `${base}/good/blob.gz?again`], dest(), { md5: md5(payload) }));
+    expect(e.code).toBe('IO_ERROR');
+    expect(e.message).toMatch(new RegExp(`^IO_ERROR: downloaded ${base}/good/blob\\.gz but could not write ${dest().replace(/[.\\/]/g, '\\$&')}: `));
+    expect(hits).toEqual(['/good/blob.gz']);
+    expect(await readdir(dir)).toEqual(['blob.gz']); // the temporary file is gone
   });
 
   it('reports every mirror when all fail', async () => {
