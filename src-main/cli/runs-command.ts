@@ -3,8 +3,7 @@
  * the command line. `--json` prints one JSON document, indented, as `models`, `presets` and `eval` do.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { constants } from 'node:fs';
-import { copyFile, link, lstat, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, realpath, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { describeError, isLabError, LabError } from '../../src-shared/errors';
 import { STORED_RUN_STATUSES, type RunSummary, type StartedFrom, type StoredRunStatus } from '../../src-shared/run-record';
@@ -41,7 +40,7 @@ import {
   type RunStore,
   type Db,
 } from '../store';
-import { tempName, writeFileAtomic } from '../data/fsAtomic';
+import { writeFileAtomic, writeNewFileAtomic } from '../data/fsAtomic';
 import { followRun, launchOptions, type LaunchFlags } from './train-command';
 import { dbOption, withService, withStore } from './store-options';
 import { jsonOption, printJson } from './json-output';
@@ -155,7 +154,7 @@ async function writeOut(out: string, data: string | Uint8Array, { replace }: { r
   try {
     // Through a symbolic link to the file it names, as a plain write would: renaming over the link would replace it.
     if (replace) await writeFileAtomic(await throughLinks(out), data);
-    else await writeNew(out, data);
+    else await writeNewFileAtomic(out, data);
   } catch (e) {
     const { code } = e as NodeJS.ErrnoException;
     // The temporary file's name is not the user's: errors name --out's path.
@@ -173,23 +172,6 @@ async function throughLinks(path: string): Promise<string> {
 
 async function isFolder(path: string): Promise<boolean> {
   return stat(path).then((s) => s.isDirectory(), () => false);
-}
-
-/** writeFileAtomic, refusing (EEXIST) an existing file. */
-async function writeNew(out: string, data: string | Uint8Array): Promise<void> {
-  const tmp = tempName(out);
-  try {
-    await writeFile(tmp, data, { flag: 'wx' });
-    try {
-      await link(tmp, out);
-    } catch (e) {
-      // A file system without hard links (FAT, some network shares): an exclusive copy, still never overwriting.
-      if (!['EPERM', 'ENOTSUP', 'ENOSYS', 'EOPNOTSUPP'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
-      await copyFile(tmp, out, constants.COPYFILE_EXCL);
-    }
-  } finally {
-    await rm(tmp, { force: true });
-  }
 }
 
 /** Prints listed runs (describeRuns): --json as they are, else one line each. */

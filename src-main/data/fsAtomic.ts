@@ -4,7 +4,8 @@
  * `.tmp-*` / `.staging-*` names, which no reader looks at.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { copyFile, link, mkdtemp, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { makeDirectory } from '../platform/make-directory';
 import { renameRetrying as rename } from '../platform/rename';
@@ -42,6 +43,32 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string)
   } catch (e) {
     await rm(tmp, { force: true });
     throw e;
+  }
+}
+
+/**
+ * writeFileAtomic that refuses (EEXIST) to replace an existing file: the publishing itself is the check (a hard link
+ * fails if the name exists), so a file made meanwhile is not overwritten either. Where hard links fail — FAT and
+ * exFAT drives, some network shares, with codes that vary by system (Linux EPERM; Windows reports FAT's
+ * ERROR_INVALID_FUNCTION as EISDIR, a share may say EACCES) — an exclusive copy does the same job and gives the
+ * real error if there is one. `linkFile` is there for tests: no file system here refuses links as Windows does.
+ */
+export async function writeNewFileAtomic(
+  target: string,
+  data: Uint8Array | string,
+  linkFile: (existing: string, name: string) => Promise<void> = link,
+): Promise<void> {
+  const tmp = tempName(target);
+  try {
+    await writeFile(tmp, data, { flag: 'wx' });
+    try {
+      await linkFile(tmp, target);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw e;
+      await copyFile(tmp, target, constants.COPYFILE_EXCL);
+    }
+  } finally {
+    await rm(tmp, { force: true });
   }
 }
 
