@@ -97,13 +97,16 @@ const trainCell = (r: ListedRun) => (r.trainSize === null ? '' : `n=${r.trainSiz
 
 /**
  * The runs as a table without a header (studies show prints these lines under its own), each column as wide as its
- * widest cell here and the name last, whatever its length. Two columns appear only where they tell runs apart: the
+ * widest cell here and the name last, whatever its length. Some columns appear only where they tell runs apart: the
  * model when the runs listed are of more than one (or `model`), the training images when one of them trains on a
- * subset, the test images when one of them scores a subset (--test-size). A sweep of one model (names of up to 20 characters, ids up to 999) then fits in 100 columns.
+ * subset, the seed when they have more than one (a seed sweep's runs differ in nothing else), the test images when
+ * one of them scores a subset (--test-size). A sweep of one model (names of up to 20 characters, ids up to 999) then
+ * fits in 100 columns.
  */
 function runLines(runs: readonly ListedRun[], { model = false } = {}): string[] {
   const showModel = model || new Set(runs.map((r) => r.model)).size > 1;
   const showTrain = runs.some((r) => r[TRAINS_ON_SUBSET]);
+  const showSeed = new Set(runs.map((r) => r.seed)).size > 1;
   // Test accuracies over a subset are not those over the whole split: said beside them when a listed run has one.
   const showTest = runs.some((r) => r.testSize !== null);
   const rows = runs.map((r) => [
@@ -112,6 +115,7 @@ function runLines(runs: readonly ListedRun[], { model = false } = {}): string[] 
     ...(showModel ? [r.model] : []),
     r.solverSummary,
     ...(showTrain ? [trainCell(r)] : []),
+    ...(showSeed ? [`seed ${r.seed}`] : []),
     `ep ${r.epochsCompleted}`,
     ...(showTest ? [r.testSize === null ? 'all test' : `test n=${r.testSize}`] : []),
     `test ${pct(r.final?.testAccuracy)}`,
@@ -195,9 +199,10 @@ function listCommand(): Command {
       'after',
       '\nEach run: id, status, model (when the runs listed are of more than one), solver (method with its step size h\n' +
         'or tolerances, adjoint if used; — for a model without an ODE block), training images (n=, when a run listed\n' +
-        'trains on a subset), epochs, test images (test n=, when a run listed scores a subset), final and best test\n' +
-        'accuracy, wall time, name. --json: each run also carries stepSize, rtol, atol, gradient, trainSize (its\n' +
-        'training images), testSize (its test subset, null for all) and solverSummary.',
+        'trains on a subset), seed (when the runs listed have more than one), epochs, test images (test n=, when a\n' +
+        'run listed scores a subset), final and best test accuracy, wall time, name. --json: each run carries its seed\n' +
+        'and also stepSize, rtol, atol, gradient, trainSize (its training images), testSize (its test subset, null for\n' +
+        'all) and solverSummary.',
     )
     .action((opts: { status?: StoredRunStatus[]; tag?: string; study?: string; model?: string; method?: string; limit?: number; db?: string; json?: boolean }) =>
       withStore(

@@ -77,21 +77,21 @@ describe('odelab runs list: what tells runs apart', () => {
     const [study, all, shown] = await Promise.all([odelab('runs', 'list', '--study', 'sweep'), odelab('runs', 'list'), odelab('runs', 'show', String(implicit))]);
     // The same preset name on every row; the solver and training images set them apart, in aligned columns.
     expect(lines(study)).toEqual([
-      `${crank} completed crank-nicolson h=0.1  n=500  ep 2 test 91.00% best 91.00% 60 s shapes-euler`,
-      `${implicit} completed implicit-euler h=0.05 n=1350 ep 2 test 97.00% best 97.00% 60 s shapes-euler`,
-      `${euler2} completed euler h=0.2           n=5400 ep 2 test 98.00% best 98.00% 60 s shapes-euler`,
-      `${euler05} completed euler h=0.05          n=5400 ep 2 test 99.00% best 99.00% 60 s shapes-euler`,
+      `${crank} completed crank-nicolson h=0.1  n=500  seed 3 ep 2 test 91.00% best 91.00% 60 s shapes-euler`,
+      `${implicit} completed implicit-euler h=0.05 n=1350 seed 0 ep 2 test 97.00% best 97.00% 60 s shapes-euler`,
+      `${euler2} completed euler h=0.2           n=5400 seed 0 ep 2 test 98.00% best 98.00% 60 s shapes-euler`,
+      `${euler05} completed euler h=0.05          n=5400 seed 0 ep 2 test 99.00% best 99.00% 60 s shapes-euler`,
     ]);
     expect(study.stderr).toBe('');
     // Of several models: a model column; '—' for the one without an ODE block; tolerances, adjoint.
     const rows = new Map(lines(all).map((l) => [Number(l.split(' ')[0]), l]));
     expect(rows.size).toBe(7);
-    expect(rows.get(mlp)).toMatch(new RegExp(`^${mlp} completed mlp +— +n=5400 ep 2 test 50.00% best 50.00% 60 s mlp baseline$`));
-    expect(rows.get(paper)).toMatch(new RegExp(`^${paper} completed odenet-paper +dopri5 rtol=1e-3 atol=1e-4 adjoint n=5400 ep 2 .* paper$`));
+    expect(rows.get(mlp)).toMatch(new RegExp(`^${mlp} completed mlp +— +n=5400 seed 0 ep 2 test 50.00% best 50.00% 60 s mlp baseline$`));
+    expect(rows.get(paper)).toMatch(new RegExp(`^${paper} completed odenet-paper +dopri5 rtol=1e-3 atol=1e-4 adjoint n=5400 seed 0 ep 2 .* paper$`));
     expect(rows.get(adaptive)).toMatch(new RegExp(`^${adaptive} completed shapes-odenet +dopri5 tol=1e-3 +n=5400 .* adaptive$`));
-    expect(rows.get(crank)).toMatch(new RegExp(`^${crank} completed shapes-odenet +crank-nicolson h=0.1 +n=500 +ep 2 test 91.00% best 91.00% +60 s shapes-euler$`));
-    // Columns line up: every row's training images and epochs start where the others' do.
-    for (const cell of [' n=', ' ep ', ' test ']) expect(new Set([...rows.values()].map((l) => l.indexOf(cell))).size).toBe(1);
+    expect(rows.get(crank)).toMatch(new RegExp(`^${crank} completed shapes-odenet +crank-nicolson h=0.1 +n=500 +seed 3 ep 2 test 91.00% best 91.00% +60 s shapes-euler$`));
+    // Columns line up: every row's training images, seed and epochs start where the others' do.
+    for (const cell of [' n=', ' seed ', ' ep ', ' test ']) expect(new Set([...rows.values()].map((l) => l.indexOf(cell))).size).toBe(1);
     // runs show's first line is the run's listing line, with its model.
     expect(lines(shown)[0]).toBe(`${implicit} completed shapes-odenet implicit-euler h=0.05 n=1350 ep 2 test 97.00% best 97.00% 60 s shapes-euler`);
   });
@@ -188,6 +188,34 @@ describe('odelab runs series: labelled', () => {
     ]);
     expectFailure(testAccuracy, 2, /^INVALID_ARGUMENT: metric: testAccuracy is a per-epoch metric: add --per-epoch \(per-epoch metrics: loss, accuracy, testLoss, testAccuracy, .*; per batch: loss, accuracy, nfeForward, nfeBackward, seconds\)\n$/);
     expectFailure(nfeForward, 2, /^INVALID_ARGUMENT: metric: nfeForward is a per-batch metric: drop --per-epoch \(per-batch metrics: .*; per epoch: .*nfeForwardMean, nfeForwardMax/);
+  });
+});
+
+describe('odelab runs list: a seed sweep', () => {
+  it('shows each run’s seed once the runs listed have more than one, within 100 columns; --json carries it', async () => {
+    const store = join(tempDir(), 'seeds.db');
+    const d = openDatabase(store);
+    // What train --sweep seed=0,1,2 records: the same config and name but for the seed.
+    const seeds = [0, 1, 12].map((seed) => completedRun(d, { ...solver('euler', { stepSize: 0.05 }), seed }, 5400, [0.9, 0.9 + seed / 1000], 'shapes-euler seed sweep'));
+    d.close();
+    const [listed, one, asJson] = await Promise.all([
+      odelab('runs', 'list', '--db', store),
+      odelab('runs', 'list', '--db', store, '--limit', '1'),
+      json('runs', 'list', '--db', store),
+    ]);
+    expect(lines(listed)).toEqual([
+      `${seeds[2]} completed euler h=0.05 seed 12 ep 2 test 91.20% best 91.20% 60 s shapes-euler seed sweep`,
+      `${seeds[1]} completed euler h=0.05 seed 1  ep 2 test 90.10% best 90.10% 60 s shapes-euler seed sweep`,
+      `${seeds[0]} completed euler h=0.05 seed 0  ep 2 test 90.00% best 90.00% 60 s shapes-euler seed sweep`,
+    ]);
+    expect(Math.max(...lines(listed).map((l) => l.length))).toBeLessThanOrEqual(100);
+    // One seed among the runs listed tells nothing apart: no column.
+    expect(lines(one)).toEqual([`${seeds[2]} completed euler h=0.05 ep 2 test 91.20% best 91.20% 60 s shapes-euler seed sweep`]);
+    expect((asJson as { id: number; seed: number }[]).map((r) => [r.id, r.seed])).toEqual([
+      [seeds[2], 12],
+      [seeds[1], 1],
+      [seeds[0], 0],
+    ]);
   });
 });
 

@@ -95,11 +95,11 @@ describe('odelab runs', () => {
       ]);
 
       expect(json('runs', 'list', '--study', 'solvers', '--db', db).map((r: { id: number }) => r.id)).toEqual([otherId]);
-      // Two runs of one model and one name: the solver and training images of train's flags tell them apart.
+      // Two runs of one model and one name: the solver, training images and seed of train's flags tell them apart.
       const listed = odelab('runs', 'list', '--db', db).stdout.trimEnd().split('\n');
       expect(listed.map((l) => l.replace(/ +/g, ' ').replace(/test \S+ best \S+ \d+ s/, 'test …'))).toEqual([
-        `${otherId} completed midpoint h=0.25 n=240 ep 1 test … shapes-odenet · midpoint · shapes`,
-        `${runId} completed euler h=0.25 n=240 ep 3 test … shapes-odenet · euler · shapes`,
+        `${otherId} completed midpoint h=0.25 n=240 seed 7 ep 1 test … shapes-odenet · midpoint · shapes`,
+        `${runId} completed euler h=0.25 n=240 seed 2 ep 3 test … shapes-odenet · euler · shapes`,
       ]);
       expect(json('runs', 'list', '--method', 'euler', '--db', db)).toMatchObject([{ id: runId, stepSize: 0.25, trainSize: 240, gradient: 'direct', seed: 2 }]);
       expect(json('runs', 'tag', String(runId), '--add', 'baseline', 'euler', '--notes', 'the reference', '--db', db)).toEqual({
