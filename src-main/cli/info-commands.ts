@@ -105,12 +105,38 @@ const SOLVER_FLAG_NAMES: Record<keyof SolverFlags, string> = {
 };
 
 /**
+ * eval's refusal of its solver flags, from runConfigFromFlags' (train's): said of eval, the checkpoint and the flags
+ * typed, each reason naming the flag rather than the config field (`--step-size`, not `model.solver.stepSize`).
+ */
+function evalSolverRefusal(e: LabError, flags: SolverFlags, given: (keyof SolverFlags)[], name: string): LabError {
+  const issues = e.details.issues as { path: string[]; message: string }[] | undefined;
+  const flagOf = (key: string) => (Object.hasOwn(SOLVER_FLAG_NAMES, key) ? SOLVER_FLAG_NAMES[key as keyof SolverFlags] : undefined);
+  // The schema's words for the settings, as the flags that set them; a field no flag sets (the run's own config) stays.
+  const inFlagTerms = (text: string) => text.replace(/\b(stepSize|maxSteps|rtol|atol)\b/g, (key) => flagOf(key)!);
+  const typedFlags = given.map((k) => SOLVER_FLAG_NAMES[k]);
+  const refusals = issues
+    ? issues.map(({ path, message }) => {
+        const text = inFlagTerms(message);
+        let flag = path.length === 3 && path[0] === 'model' && path[1] === 'solver' ? flagOf(path[2]) : undefined;
+        // The run's maxSteps refusing a typed --step-size: the flag typed is the one to name.
+        if (flag && !typedFlags.includes(flag)) flag = typedFlags.find((f) => text.includes(f)) ?? flag;
+        const label = flag ?? path.join('.');
+        return { field: label.replace(/^--/, ''), line: text.startsWith(`${label} `) ? text : `${label}: ${text}` };
+      })
+    : [{ field: e.details.field, line: e.reason }]; // checkFlagsApply's, which names the flag already
+  const typed = given.map((k) => `${SOLVER_FLAG_NAMES[k]} ${String(flags[k])}`).join(' ');
+  const lines = refusals.map((r) => r.line).join('\n');
+  return new LabError(e.code, `eval: cannot score ${name} with ${typed}:\n${lines}`, { ...e.details, field: refusals[0].field });
+}
+
+/**
  * The solver `eval` scores a checkpoint with: its run's (undefined) unless solver flags are given. Without --method
  * they change the run's solver; --method starts from that method as the catalogue has it (its default step size or
  * tolerances), keeping the run's other settings (maxSteps, the step-size controller, the implicit solve's). Checked
- * as `odelab train` checks them (runConfigFromFlags over the run's config), with its messages: tolerances with a
- * fixed-step method, a step size with an adaptive one, a step needing more than maxSteps steps. Refused for a model
- * whose ODE block does not follow a solver spec (mlp and resnet have none; rknet's RK4 steps are its layers).
+ * as `odelab train` checks them (runConfigFromFlags over the run's config), but refused in eval's words
+ * (evalSolverRefusal): tolerances with a fixed-step method, a step size with an adaptive one, a step needing more
+ * than maxSteps steps. Refused for a model whose ODE block does not follow a solver spec (mlp and resnet have none;
+ * rknet's RK4 steps are its layers).
  */
 export function scoringSolverFromFlags(flags: SolverFlags, config: RunConfig, name: string): SolverSpec | undefined {
   const given = (Object.keys(SOLVER_FLAG_NAMES) as (keyof SolverFlags)[]).filter((k) => flags[k] !== undefined);
@@ -126,7 +152,12 @@ export function scoringSolverFromFlags(flags: SolverFlags, config: RunConfig, na
   const { method, stepSize, rtol, atol, maxSteps } = flags;
   // Over the run's solver, as `train --resume` applies them: --method keeps the run's step for another fixed-step
   // method (and its tolerances for another adaptive one); switching kind takes the new method's defaults.
-  return runConfigFromFlags({ method, stepSize, rtol, atol, maxSteps }, config).model.solver;
+  try {
+    return runConfigFromFlags({ method, stepSize, rtol, atol, maxSteps }, config).model.solver;
+  } catch (e) {
+    if (!(e instanceof LabError)) throw e;
+    throw evalSolverRefusal(e, flags, given, name);
+  }
 }
 
 /** A solver as eval's output names it: method, step or tolerances, and the settings in which `other` differs. */

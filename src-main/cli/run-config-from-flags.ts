@@ -180,7 +180,9 @@ export function runConfigFromFlags(f: TrainFlags, base?: RunConfig): RunConfig {
   const merged = deepMerge(config, flags);
   const parsed = RunConfig.safeParse(merged);
   if (!parsed.success) {
-    throw new LabError('INVALID_ARGUMENT', `invalid run configuration:\n${describeIssues(parsed.error)}`);
+    // The issues structured too, for a command whose user typed other words than the config's (eval's flags).
+    const issues = parsed.error.issues.map(({ path, message }) => ({ path: path.map(String), message }));
+    throw new LabError('INVALID_ARGUMENT', `invalid run configuration:\n${describeIssues(parsed.error)}`, { field: issues[0]?.path.join('.'), issues });
   }
   checkFlagsApply(f, parsed.data);
   // Zod drops keys it does not know; a misspelt setting in --config would otherwise be silently ignored.

@@ -85,25 +85,33 @@ describe('odelab eval with another solver', () => {
     expect(text.stdout).toContain('\nsolver: dopri5 rtol 0.001 atol 0.001 (trained with euler step 0.25)\n');
   });
 
-  it('refuses solver flags as train refuses them: exit 2, nothing scored, the same message', () => {
-    const cases: [string[], RegExp][] = [
-      [['--rtol', '1e-3'], /^INVALID_ARGUMENT: --rtol: 'euler' takes a fixed step \(--step-size\), not tolerances\n$/],
-      [['--method', 'rk4', '--atol', '1e-3'], /^INVALID_ARGUMENT: --atol: 'rk4' takes a fixed step/],
-      [['--method', 'dopri5', '--step-size', '0.1'], /model\.solver\.stepSize: 'dopri5' chooses its own step size; set rtol\/atol instead of stepSize\n$/],
-      [['--step-size', '0.0001'], /model\.solver\.maxSteps: euler with stepSize 0\.0001 needs 10000 steps over \[0, 1\]; maxSteps is 1000/],
-      [['--max-steps', '3'], /model\.solver\.maxSteps: euler with stepSize 0\.25 needs 4 steps over \[0, 1\]; maxSteps is 3/],
-      [['--step-size', '0'], /model\.solver\.stepSize: /],
-      [['--step-size', '2'], /model\.solver\.stepSize: stepSize 2 is longer than the ODE block's interval/],
-      [['--method', 'dopri5', '--rtol', '1e-60'], /model\.solver\.rtol: 1e-60 is below float32's range/],
+  it('refuses solver flags as train would, in eval’s words: exit 2, nothing scored, naming the flags typed', () => {
+    const cases: [string[], string][] = [
+      [['--rtol', '1e-3'], "--rtol: 'euler' takes a fixed step (--step-size), not tolerances"],
+      [['--method', 'rk4', '--atol', '1e-3'], "--atol: 'rk4' takes a fixed step (--step-size), not tolerances"],
+      [['--method', 'dopri5', '--step-size', '0.1'], "--step-size: 'dopri5' chooses its own step size; set --rtol/--atol instead of --step-size"],
+      // The run's step limit refuses the step typed: named by the flag typed.
+      [['--step-size', '0.0001'], '--step-size: euler with --step-size 0.0001 needs 10000 steps over [0, 1]; --max-steps is 1000: raise --max-steps to 10000 or more, or the step size'],
+      [['--max-steps', '3'], '--max-steps: euler with --step-size 0.25 needs 4 steps over [0, 1]; --max-steps is 3: raise --max-steps to 4 or more, or the step size'],
+      [['--step-size', '0'], '--step-size: Too small: expected number to be >0'],
+      [['--step-size', '2'], "--step-size 2 is longer than the ODE block's interval [0, 1]: at most 1 (one step)"],
+      [['--method', 'dopri5', '--rtol', '1e-60', '--atol', '1e300'],
+        "--rtol: 1e-60 is below float32's range (the solver's error norm is float32, at least 1.2e-38)\n--atol: 1e+300 is beyond float32 (the solver's error norm is float32, at most 3.4e38)"],
     ];
-    for (const [flags, message] of cases) {
+    for (const [flags, reason] of cases) {
       const evaluated = odelab('eval', '--checkpoint', checkpoint, ...flags);
-      expect({ flags, code: evaluated.code, stdout: evaluated.stdout }).toEqual({ flags, code: 2, stdout: '' });
-      expect(evaluated.stderr).toMatch(message);
-      // Word for word what train says of the same flags over this run's config.
-      const trained = odelab('train', '--resume', checkpoint, '--epochs', '2', ...flags);
-      expect({ flags, code: trained.code, stderr: trained.stderr }).toEqual({ flags, code: 2, stderr: evaluated.stderr });
+      // The flags as typed (numbers as read: 1e300 is 1e+300).
+      const typed = flags.join(' ').replace('1e-3', '0.001').replace('1e300', '1e+300');
+      expect({ flags, code: evaluated.code, stdout: evaluated.stdout, stderr: evaluated.stderr }).toEqual({
+        flags,
+        code: 2,
+        stdout: '',
+        stderr: `INVALID_ARGUMENT: eval: cannot score ${checkpoint} with ${typed}:\n${reason}\n`,
+      });
     }
+    // train keeps its own words for the same flags (the config's fields), with the same exit code.
+    const trained = odelab('train', '--resume', checkpoint, '--epochs', '2', '--method', 'dopri5', '--step-size', '0.1');
+    expect(trained).toMatchObject({ code: 2, stderr: expect.stringMatching(/^INVALID_ARGUMENT: invalid run configuration:\nmodel\.solver\.stepSize: 'dopri5' chooses/) });
     // The parsers' and choices' usage errors, naming the flag.
     expect(odelab('eval', '--run', runId, '--method', 'rk45')).toMatchObject({ code: 2, stderr: expect.stringMatching(/option '--method <name>' argument 'rk45' is invalid/) });
     expect(odelab('eval', '--run', runId, '--step-size', 'fine')).toMatchObject({ code: 2, stderr: expect.stringMatching(/'--step-size <h>' argument 'fine' is invalid\. expected a number/) });
@@ -150,7 +158,16 @@ describe('scoringSolverFromFlags', () => {
     expect(() => scoringSolverFromFlags({ maxSteps: 30 }, config({ name: 'rknet', blocks: 3 }), 'x.ckpt')).toThrow(
       /--max-steps: x\.ckpt holds a 'rknet' model and its RK4 steps are its layers \(model\.blocks: 3\)/,
     );
-    // A model with one: a step size for its adaptive method is the schema's to refuse, as train's.
-    expect(() => scoringSolverFromFlags({ stepSize: 0.5 }, config({ name: 'convnode-fashion' }), 'run 5')).toThrow(/model\.solver\.stepSize: 'dopri5' chooses/);
+    // A model with one: a step size for its adaptive method is the schema's to refuse, as train's, said in eval's words.
+    let refusal: unknown;
+    try {
+      scoringSolverFromFlags({ stepSize: 0.5 }, config({ name: 'convnode-fashion' }), 'run 5');
+    } catch (e) {
+      refusal = e;
+    }
+    expect(refusal).toMatchObject({
+      reason: "eval: cannot score run 5 with --step-size 0.5:\n--step-size: 'dopri5' chooses its own step size; set --rtol/--atol instead of --step-size",
+      details: { field: 'step-size' },
+    });
   });
 });
