@@ -15,5 +15,5 @@ Exit codes:
   1    the run failed or diverged, or the command could not do its work
   2    invalid flags, configuration or arguments (nothing was run)
   130  cancelled (Ctrl-C, odelab runs cancel)
-  143  train or runs resume stopped by SIGTERM (129: SIGHUP): the run is recorded cancelled, then the
-       process ends by that signal`;
+  143  train or runs resume stopped by SIGTERM (129: SIGHUP; 149: Ctrl-Break on Windows): the run is
+       recorded cancelled, then the process ends by that signal`;

@@ -71,6 +71,7 @@ export async function followRun(run: RecordedRun, flags: LaunchFlags, dbPath: st
   };
   process.on('SIGTERM', onTerminate);
   process.on('SIGHUP', onTerminate);
+  process.on('SIGBREAK', onTerminate); // Ctrl-Break, Windows only
   // Nobody reads the events any more (`| head`): stop reporting and cancel the run, which the store records.
   let readerGone = false;
   const offBrokenPipe = onBrokenPipe(() => {
@@ -84,6 +85,7 @@ export async function followRun(run: RecordedRun, flags: LaunchFlags, dbPath: st
   process.off('SIGINT', onSigint);
   process.off('SIGTERM', onTerminate);
   process.off('SIGHUP', onTerminate);
+  process.off('SIGBREAK', onTerminate);
   offBrokenPipe();
   process.exitCode = ended.status === 'completed' ? EXIT.OK : ended.status === 'cancelled' ? EXIT.CANCELLED : EXIT.FAILED;
   // Stopped by a signal: once all is written and closed, die of it as an unhandled one would, so a caller sees the

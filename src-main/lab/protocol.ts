@@ -38,7 +38,27 @@ export type FromTrainer =
   | ({ type: 'checkpoint-data' } & CheckpointData);
 
 /**
- * Signals a terminal (Ctrl-C, closing) or a service manager sends the whole process group, the training process
- * too: it ignores them and lets the runner decide (train-process.ts).
+ * Signals a terminal (Ctrl-C, closing; Ctrl-Break on Windows: SIGBREAK, never sent elsewhere) or a service manager
+ * sends the whole process group, the training process too: it ignores them and lets the runner decide
+ * (train-process.ts).
  */
-export const TERMINAL_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGHUP', 'SIGTERM'];
+export const TERMINAL_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGHUP', 'SIGTERM', 'SIGBREAK'];
+
+/** The exit code of a Windows console process ended by Ctrl-C or Ctrl-Break before it could ignore them. */
+const STATUS_CONTROL_C_EXIT = 0xc000013a;
+
+/**
+ * Whether a training process that died without saying 'ended' was stopped by the user: killed by them (a second
+ * Ctrl-C, runs cancel --now), or cancelled and then ended by the terminal's own signal, which reached it in its
+ * first second, before it could ignore it. POSIX tells that by the signal; Windows by the exit code, with no signal.
+ */
+export function stoppedByUser(
+  user: { killed: boolean; cancelled: boolean },
+  exit: { code: number | null; signal: NodeJS.Signals | null },
+  platform: NodeJS.Platform = process.platform,
+): boolean {
+  if (user.killed) return true;
+  if (!user.cancelled) return false;
+  if (exit.signal !== null) return TERMINAL_SIGNALS.includes(exit.signal);
+  return platform === 'win32' && exit.code === STATUS_CONTROL_C_EXIT;
+}

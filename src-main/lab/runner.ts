@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { RunConfig } from '../../src-shared/run-config';
 import type { EndedEvent, RunErrorInfo, RunEvent } from '../../src-shared/run-events';
-import { TERMINAL_SIGNALS, type FromTrainer, type StartMessage, type ToTrainer } from './protocol';
+import { stoppedByUser, type FromTrainer, type StartMessage, type ToTrainer } from './protocol';
 import { RunFolder } from './run-folder';
 
 export interface RunRequest {
@@ -190,9 +190,7 @@ export class Runner {
           message: `the training process ${signal ? `was killed by ${signal}` : `exited with code ${code}`} before the run ended`,
           details: { exitCode: code, signal, stderr: stderr.trim().split('\n').slice(-5).join('\n') },
         };
-        // A cancel whose signal also reached the process before it could ignore it (a Ctrl-C to the terminal's process
-        // group in the process's first second, while its imports load) killed it by that signal: still a cancel.
-        const userStop = user.killed() || (user.cancelled() && signal !== null && TERMINAL_SIGNALS.includes(signal));
+        const userStop = stoppedByUser({ killed: user.killed(), cancelled: user.cancelled() }, { code, signal });
         ended = unreportedEnd(stood, (Date.now() - started) / 1000, userStop ? { status: 'cancelled' } : { status: 'failed', error: crashed });
         publish(ended);
       }
