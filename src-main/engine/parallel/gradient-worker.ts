@@ -12,6 +12,7 @@ import { lossAndGradients, type LossAndGradients } from '../train/gradients';
 import { setNormReduction } from '../ode/norm-reduction';
 import { serialiseError, type FromWorker, type GradientRequest, type WorkerSetup } from './protocol';
 import { ShardSync } from './shard-sync';
+import { openPeakWindow, peakSinceOpened } from '../memory-peak';
 
 const port = parentPort!;
 const setup = workerData as WorkerSetup;
@@ -50,11 +51,12 @@ function compute(model: Model, req: GradientRequest): Extract<FromWorker, { type
     });
     x = tf.tensor4d(req.x, req.shape);
     y = tf.tensor1d(req.labels, 'int32');
+    openPeakWindow();
     out =
       req.type === 'logits'
         ? lossOnly(model, x, y, setup.ctx.classes)
         : lossAndGradients(model, x, y, setup.ctx.classes, req.share);
-    const tensorBytes = tf.memory().numBytes;
+    const tensorBytes = peakSinceOpened();
     return {
       type: 'result',
       id: req.id,

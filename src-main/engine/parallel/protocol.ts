@@ -51,7 +51,7 @@ export interface GradientResult {
   odeStats: ShardOdeStats[];
   /** Accepted step sizes of the shard's first ODE solve (the run store's step-size history). */
   stepSizes?: number[];
-  /** tfjs bytes held by the worker right after its backward pass (its peak for the step). */
+  /** The most tfjs bytes the worker held during the step (memory-peak.ts: sampled at solver steps and the forward's end). */
   tensorBytes: number;
   /** The worker's own time for the request (assign weights, forward, backward, read gradients). */
   seconds: number;

@@ -3,6 +3,7 @@
  * one signature, so the trainer's loop and events are the same either way.
  */
 import { tf } from '../tf';
+import { openPeakWindow, peakSinceOpened } from '../memory-peak';
 import type { Model } from '../models';
 import type { GradientWorkerPool } from '../parallel';
 import { correctCount } from './metrics';
@@ -17,6 +18,7 @@ export interface StepResult {
   nfeBackward: number;
   stepsAccepted: number;
   stepsRejected: number;
+  /** The most tensor bytes alive during the step (memory-peak.ts), the epoch's peakTensorBytes. */
   tensorBytes: number;
   /** Accepted step sizes of the first ODE block's forward solve, when known. */
   stepSizes?: number[];
@@ -27,11 +29,12 @@ export type Step = (batch: { x: tf.Tensor4D; y: tf.Tensor1D; size: number }) => 
 /** Forward, backward and optimiser update on this thread. */
 export function localStep(model: Model, optimizer: Optimizer, classes: number): Step {
   return async (batch) => {
+    openPeakWindow();
     const { loss, logits, grads, odeStats } = lossAndGradients(model, batch.x, batch.y, classes);
     try {
       const lossValue = loss.dataSync()[0];
       const correct = correctCount(logits, batch.y);
-      const tensorBytes = tf.memory().numBytes;
+      const tensorBytes = peakSinceOpened();
       if (Number.isFinite(lossValue)) optimizer.step(grads);
       const sum = (key: 'nfeForward' | 'nfeBackward' | 'stepsAccepted' | 'stepsRejected') =>
         odeStats.reduce((n, s) => n + s[key], 0);
@@ -68,7 +71,7 @@ export function pooledStep(model: Model, optimizer: Optimizer, pool: GradientWor
       tf.dispose(grads);
     }
     const { loss, correct, nfeForward, nfeBackward, stepsAccepted, stepsRejected } = r;
-    // Worker threads share this process: their tensors add to the main thread's.
+    // Worker threads share this process: their peaks (taken at about the same time) add to the main thread's tensors.
     const tensorBytes = tf.memory().numBytes + r.shards.reduce((n, s) => n + s.tensorBytes, 0);
     // Shards take the whole batch's steps (their error norms are summed), so any shard's step sizes are the batch's.
     return { loss, correct, nfeForward, nfeBackward, stepsAccepted, stepsRejected, tensorBytes, stepSizes: r.shards[0]?.stepSizes };
