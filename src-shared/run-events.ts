@@ -1,5 +1,6 @@
 /**
- * What a training run reports, in order: started → (batch | evaluation)* → epoch → checkpoint … → ended.
+ * What a training run reports, in order: started → (batch | evaluation | checkpoint with batch)* → epoch → checkpoint
+ * … → ended (a cancelled run's last checkpoint before it: its resume point).
  * The same objects travel from the training process to the runner, the CLI's JSON lines and (later) the UI.
  */
 import type { LabErrorCode } from './errors';
@@ -37,6 +38,8 @@ export interface StartedEvent {
   /** Epochs and steps already done when resuming from a checkpoint (0 for a fresh run). */
   startEpoch: number;
   startStep: number;
+  /** Resuming from a resume point: the batches of epoch startEpoch + 1 it had done (skipped, not trained again). */
+  startBatch?: number;
   datasetSource: string;
   dataset: DatasetFacts;
 }
@@ -96,7 +99,13 @@ export interface EpochEvent {
 
 export interface CheckpointEvent {
   event: 'checkpoint';
+  /** The epoch completed; with `batch`, the epoch in progress (as batch events number it). */
   epoch: number;
+  /**
+   * Set for a resume point (a checkpoint inside an epoch, taken on a cancel or every --checkpoint-every minutes):
+   * the batches of `epoch` done. `runs resume` continues after it.
+   */
+  batch?: number;
   step: number;
   /** The file the runner wrote it to, when the run has an output folder (the run store keeps it either way). */
   path?: string;

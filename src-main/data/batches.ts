@@ -51,6 +51,8 @@ export interface BatchOptions {
   normalisation?: Normalisation;
   /** Drop the last, smaller batch. Default false. */
   dropRemainder?: boolean;
+  /** Leave out the order's first this many batches (a resumed epoch's, already trained): never built. Default 0. */
+  skip?: number;
 }
 
 export interface Batch<Y extends tf.Tensor = tf.Tensor1D> {
@@ -95,7 +97,7 @@ function* iterate<Y extends tf.Tensor>(split: Split, opts: BatchOptions, makeY: 
   const order = epochOrder(n, opts.seed ?? 0, opts.epoch ?? 0, opts.shuffle ?? true);
   const table = normalisationTable(opts.normalisation ?? 'unit');
   const count = batchCount(n, opts.batchSize, opts.dropRemainder);
-  for (let b = 0; b < count; b++) {
+  for (let b = opts.skip ?? 0; b < count; b++) {
     const start = b * opts.batchSize;
     const size = Math.min(opts.batchSize, n - start);
     // Fresh arrays per batch: tfjs may keep a reference to the values instead of copying them.

@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { checkCheckpoint, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../src-main/engine/train/checkpoint';
+import type { EpochPosition } from '../../src-main/engine/train/epoch-position';
 import { tinyConfig } from './fixtures';
 import { expectNoTfjsFrom } from '../tfjs-loaded';
 
@@ -21,6 +22,14 @@ function asVersion1(bytes: Uint8Array): Uint8Array {
   const v1 = bytes.slice(0, bytes.length - 32);
   v1.set(new TextEncoder().encode('ODLCKPT1'), 0);
   return v1;
+}
+
+/** The bytes as version `v` would label them, with their checksum made again (what a careless tool could write). */
+function withVersion(bytes: Uint8Array, v: number): Uint8Array {
+  const copy = bytes.slice();
+  copy.set(new TextEncoder().encode(`ODLCKPT${v}`), 0);
+  copy.set(createHash('sha256').update(copy.subarray(0, copy.length - 32)).digest(), copy.length - 32);
+  return copy;
 }
 
 /** The checkpoint with one byte's bits flipped at `at` (counted from the end when negative). */
@@ -66,7 +75,7 @@ describe('checkpoints', () => {
 
   it('refuses a file that is not a checkpoint, or is truncated, naming it', () => {
     expect(() => decodeCheckpoint(new TextEncoder().encode('hello world, not a checkpoint'), 'notes.txt')).toThrow(
-      /notes\.txt is not a valid checkpoint: expected magic ODLCKPT2 \(or ODLCKPT1\), found "hello wo"/,
+      /notes\.txt is not a valid checkpoint: expected magic ODLCKPT2 \(or ODLCKPT1, or ODLCKPT3 for a resume point\), found "hello wo"/,
     );
     const bytes = encodeCheckpoint(checkpoint);
     expect(() => decodeCheckpoint(bytes.subarray(0, bytes.length - 4), 'run.ckpt')).toThrow(
@@ -133,13 +142,45 @@ describe('checkpoints', () => {
   });
 
   it("refuses a newer format by name, and a file too short for a header", () => {
-    const v3 = encodeCheckpoint(checkpoint);
-    v3.set(new TextEncoder().encode('ODLCKPT3'), 0);
-    expect(() => decodeCheckpoint(v3, 'new.ckpt')).toThrow(
-      /new\.ckpt is not a valid checkpoint: it is in format ODLCKPT3, written by a newer Neural ODE Lab \(this version reads up to ODLCKPT2\); update the lab/,
+    const v4 = encodeCheckpoint(checkpoint);
+    v4.set(new TextEncoder().encode('ODLCKPT4'), 0);
+    expect(() => decodeCheckpoint(v4, 'new.ckpt')).toThrow(
+      /new\.ckpt is not a valid checkpoint: it is in format ODLCKPT4, written by a newer Neural ODE Lab \(this version reads up to ODLCKPT3\); update the lab/,
     );
     expect(() => decodeCheckpoint(new TextEncoder().encode('ODLCKPT2'), 'stub.ckpt')).toThrow(/stub\.ckpt is not a valid checkpoint: expected at least 44 bytes, found 8/);
     expect(() => decodeCheckpoint(new TextEncoder().encode('ODLCKPT1ab'), 'stub.ckpt')).toThrow(/expected at least 12 bytes, found 10/);
+  });
+
+  it('writes a resume point (a position inside an epoch) as version 3, and only a resume point', () => {
+    const position: EpochPosition = {
+      batches: 2,
+      lossSum: 0.1 + 0.2, // a float64 sum that must come back to the last bit
+      correct: 7,
+      seen: 120,
+      stepsAccepted: 40,
+      stepsRejected: 1,
+      peakTensorBytes: 123456,
+      nfeForward: [20, 26],
+      nfeBackward: [20, 21],
+      seconds: 12.5,
+    };
+    const resumePoint = { ...checkpoint, step: 14, optimizer: { ...checkpoint.optimizer, iterations: 14 }, position };
+    const bytes = encodeCheckpoint(resumePoint);
+    expect(new TextDecoder().decode(bytes.subarray(0, 8))).toBe('ODLCKPT3');
+    expect(new TextDecoder().decode(encodeCheckpoint(checkpoint).subarray(0, 8))).toBe('ODLCKPT2');
+    expect(decodeCheckpoint(bytes)).toEqual(resumePoint);
+    expect(decodeCheckpoint(bytes).position!.lossSum).toBe(0.30000000000000004);
+    expect(checkCheckpoint(bytes)).toEqual({ version: 3, epoch: 3, step: 14, batch: 2 });
+    // A lab of version 2 refuses ODLCKPT3 as a newer lab's (the test above), rather than read it as an epoch's end.
+    // The version and the position go together; a position that would skew the epoch's sums is refused.
+    expect(() => decodeCheckpoint(withVersion(encodeCheckpoint(checkpoint), 3), 'r.ckpt')).toThrow(
+      /r\.ckpt is not a valid checkpoint: a version 3 checkpoint \(a resume point\) without its position in the epoch/,
+    );
+    expect(() => decodeCheckpoint(withVersion(bytes, 2))).toThrow(/a version 2 checkpoint with a position in an epoch \(only version 3 holds one\)/);
+    const short = encodeCheckpoint({ ...resumePoint, position: { ...position, nfeBackward: [20] } });
+    expect(() => checkCheckpoint(short)).toThrow(/header field position: nfeBackward: expected 2 counts, one per batch done/);
+    const nan = encodeCheckpoint({ ...resumePoint, position: { ...position, lossSum: NaN } });
+    expect(() => checkCheckpoint(nan)).toThrow(/header field position: lossSum: expected a finite number, found null/);
   });
 
   it('loads no tfjs, nor does the run store that checks checkpoints with it', () => {

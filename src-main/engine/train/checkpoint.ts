@@ -4,6 +4,11 @@
  *   "ODLCKPT2" | uint32 LE header length | UTF-8 JSON header | zero padding to 4 bytes | float32 payload
  *   (tensors back to back) | SHA-256 of every byte before it (32 bytes).
  * Version 1 ("ODLCKPT1", no checksum) still reads: older checkpoints live on in run stores and folders.
+ * Version 3 is version 2 whose header also holds `position`: a resume point, taken inside an epoch (epoch-position.ts).
+ * Only such files are written as version 3; epoch-end checkpoints stay version 2, readable by older labs. The bump
+ * is what keeps an older lab, which ignores header fields it does not know, from reading a resume point as the
+ * checkpoint of an epoch end (weights part-way into the next epoch, continued from its first batch): it refuses
+ * the file as a newer lab's instead.
  * Tensors are stored by position (the model's stable parameter order), not by tfjs variable name.
  *
  * No tfjs here (nor anything that imports it): the run store checks checkpoint bytes with checkCheckpoint.
@@ -12,10 +17,13 @@ import { createHash } from 'node:crypto';
 import { LabError } from '../../../src-shared/errors';
 import type { DatasetSpec } from '../../../src-shared/config';
 import { readStoredConfig, type RunConfig } from '../../../src-shared/run-config';
+import { positionProblem, type EpochPosition } from './epoch-position';
 
 const MAGIC_STEM = 'ODLCKPT';
-/** The version encodeCheckpoint writes; decodeCheckpoint reads it and every earlier one. */
-const VERSION = 2;
+/** The newest version, written for resume points; decodeCheckpoint reads it and every earlier one. */
+const VERSION = 3;
+/** What an epoch-end checkpoint is written as (see the top of the file). */
+const EPOCH_END_VERSION = 2;
 const MAGIC_LENGTH = MAGIC_STEM.length + 1;
 /** Magic and header length: what every version starts with. */
 const PREFIX_LENGTH = MAGIC_LENGTH + 4;
@@ -66,6 +74,8 @@ export interface Checkpoint {
   trainedOn?: TrainingSubset[];
   /** datasetContentHash of the dataset the run trained on (absent in checkpoints written before it was kept). */
   datasetHash?: string;
+  /** Set in a resume point: how far into epoch `epoch + 1` training had got, and that epoch's tallies so far. */
+  position?: EpochPosition;
 }
 
 interface Header {
@@ -80,6 +90,7 @@ interface Header {
   averagedUpdates?: number;
   trainedOn?: TrainingSubset[];
   datasetHash?: string;
+  position?: EpochPosition;
 }
 
 function sha256(bytes: Uint8Array): Buffer {
@@ -97,6 +108,7 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
     ...(c.average ? { averaged: c.average.weights.map((t) => t.shape), averagedUpdates: c.average.updates } : {}),
     ...(c.trainedOn ? { trainedOn: c.trainedOn } : {}),
     ...(c.datasetHash ? { datasetHash: c.datasetHash } : {}),
+    ...(c.position ? { position: c.position } : {}),
   };
   const json = new TextEncoder().encode(JSON.stringify(header));
   const tensors = [...c.weights, ...c.optimizer.tensors, ...(c.average?.weights ?? [])];
@@ -105,7 +117,7 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
   const headerEnd = Math.ceil((PREFIX_LENGTH + json.length) / 4) * 4;
   const checksumAt = headerEnd + floats * 4;
   const bytes = new Uint8Array(checksumAt + CHECKSUM_LENGTH);
-  bytes.set(new TextEncoder().encode(`${MAGIC_STEM}${VERSION}`), 0);
+  bytes.set(new TextEncoder().encode(`${MAGIC_STEM}${c.position ? VERSION : EPOCH_END_VERSION}`), 0);
   new DataView(bytes.buffer).setUint32(MAGIC_LENGTH, json.length, true);
   bytes.set(json, PREFIX_LENGTH);
   const payload = new Float32Array(bytes.buffer, headerEnd, floats);
@@ -120,10 +132,13 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
 
 /** Where a checkpoint stands, as its header says: what checkCheckpoint reports. */
 export interface CheckpointSummary {
-  /** The format version: 1 (no checksum) or 2. */
+  /** The format version: 1 (no checksum), 2, or 3 (a resume point). */
   version: number;
+  /** Epochs completed. */
   epoch: number;
   step: number;
+  /** A resume point's batches done of the epoch in progress (epoch + 1); absent for an epoch-end checkpoint. */
+  batch?: number;
 }
 
 interface Layout extends CheckpointSummary {
@@ -165,6 +180,18 @@ function headerProblem(h: unknown): string | undefined {
   }
   if (r.averaged !== undefined && !isShapeList(r.averaged)) return 'header field averaged: expected a list of tensor shapes';
   if (typeof r.config !== 'object' || r.config === null) return 'header field config: expected an object';
+  if (r.position !== undefined) {
+    const problem = positionProblem(r.position);
+    if (problem) return `header field position: ${problem}`;
+  }
+  return undefined;
+}
+
+/** A resume point's position is what version 3 adds: a version 3 file without one, or an older one with one, is damaged. */
+function versionProblem(version: number, header: Header): string | undefined {
+  const hasPosition = header.position !== undefined;
+  if (version === 3 && !hasPosition) return 'a version 3 checkpoint (a resume point) without its position in the epoch';
+  if (version < 3 && hasPosition) return `a version ${version} checkpoint with a position in an epoch (only version 3 holds one)`;
   return undefined;
 }
 
@@ -176,7 +203,7 @@ function readLayout(bytes: Uint8Array, name: string): Layout {
   const corrupt = (what: string) => new LabError('INVALID_ARGUMENT', `${name} is not a valid checkpoint: ${what}`);
   const magic = new TextDecoder().decode(bytes.subarray(0, MAGIC_LENGTH));
   const version = magic.startsWith(MAGIC_STEM) && /^[1-9]$/.test(magic.slice(MAGIC_STEM.length)) ? Number(magic.slice(MAGIC_STEM.length)) : undefined;
-  if (version === undefined) throw corrupt(`expected magic ${MAGIC_STEM}${VERSION} (or ${MAGIC_STEM}1), found ${JSON.stringify(magic)}`);
+  if (version === undefined) throw corrupt(`expected magic ${MAGIC_STEM}${EPOCH_END_VERSION} (or ${MAGIC_STEM}1, or ${MAGIC_STEM}${VERSION} for a resume point), found ${JSON.stringify(magic)}`);
   if (version > VERSION) {
     throw corrupt(`it is in format ${magic}, written by a newer Neural ODE Lab (this version reads up to ${MAGIC_STEM}${VERSION}); update the lab to use it`);
   }
@@ -194,7 +221,7 @@ function readLayout(bytes: Uint8Array, name: string): Layout {
   } catch {
     throw trailer && !checksumMatches() ? damaged() : corrupt('unreadable header');
   }
-  const problem = headerProblem(header);
+  const problem = headerProblem(header) ?? versionProblem(version, header);
   if (problem) throw trailer && !checksumMatches() ? damaged() : corrupt(problem);
   const headerEnd = Math.ceil((PREFIX_LENGTH + headerLength) / 4) * 4;
   const averaged = header.averaged ?? [];
@@ -235,7 +262,7 @@ function readLayout(bytes: Uint8Array, name: string): Layout {
           : ['averaged weight', bad.tensor - optimizerEnd];
     throw corrupt(`${what} tensor ${index} holds ${bad.value} at element ${bad.element} (damaged, or weights that had diverged)`);
   }
-  return { version, epoch: header.epoch, step: header.step, header, tensors, averagedUpdates };
+  return { version, epoch: header.epoch, step: header.step, ...(header.position ? { batch: header.position.batches } : {}), header, tensors, averagedUpdates };
 }
 
 /**
@@ -243,8 +270,8 @@ function readLayout(bytes: Uint8Array, name: string): Layout {
  * for the run store, which keeps checkpoints opaque, to refuse damaged ones on import and report them in a check.
  */
 export function checkCheckpoint(bytes: Uint8Array, name = 'checkpoint'): CheckpointSummary {
-  const { version, epoch, step } = readLayout(bytes, name);
-  return { version, epoch, step };
+  const { version, epoch, step, batch } = readLayout(bytes, name);
+  return { version, epoch, step, ...(batch !== undefined ? { batch } : {}) };
 }
 
 export function decodeCheckpoint(bytes: Uint8Array, name = 'checkpoint'): Checkpoint {
@@ -260,6 +287,7 @@ export function decodeCheckpoint(bytes: Uint8Array, name = 'checkpoint'): Checkp
     ...(header.averaged ? { average: { updates: averagedUpdates, weights: tensors.slice(optimizerEnd) } } : {}),
     ...(header.trainedOn ? { trainedOn: header.trainedOn } : {}),
     ...(header.datasetHash ? { datasetHash: header.datasetHash } : {}),
+    ...(header.position ? { position: header.position } : {}),
   };
 }
 
@@ -284,5 +312,19 @@ export function checkResumable(c: Checkpoint, config: RunConfig, name = 'the che
   }
   if (c.epoch >= config.epochs) {
     refuse('epochs', `it is at epoch ${c.epoch} and this run has epochs ${config.epochs}, so nothing is left to train; raise --epochs`);
+  }
+  if (c.position) {
+    // The batches it has done are named by their place in the epoch's shuffled order, which these settings fix.
+    const order = (r: RunConfig) => ({ batchSize: r.batchSize, seed: r.seed, trainSize: r.trainSize, dataset: r.dataset });
+    const [mine, its] = [order(config), order(c.config)];
+    const differs = (Object.keys(mine) as (keyof typeof mine)[]).find((k) => JSON.stringify(mine[k]) !== JSON.stringify(its[k]));
+    if (differs) {
+      refuse(
+        differs,
+        `it is a resume point inside epoch ${c.epoch + 1} (after batch ${c.position.batches}), which stands for the same batches only ` +
+          `with its run's ${differs} (${JSON.stringify(its[differs])}; this run's: ${JSON.stringify(mine[differs])}); ` +
+          `start from one of its epoch-end checkpoints to change it`,
+      );
+    }
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The training loop: batches → loss → gradients (through or around the ODE solver) → optimiser, with the
- * metrics a researcher watches, checkpoints at epoch ends, cancellation between batches, and a clear end state:
- * completed, cancelled, diverged (non-finite loss, at once) or failed (the engine's typed error, and where).
+ * metrics a researcher watches, checkpoints at epoch ends, resume points inside epochs (when cancelled, and every
+ * few minutes), cancellation between batches, and a clear end state: completed, cancelled, diverged (non-finite
+ * loss, at once) or failed (the engine's typed error, and where).
  */
 import { LabError } from '../../../src-shared/errors';
 import { usesSolverSpec, type RunConfig } from '../../../src-shared/run-config';
@@ -30,6 +31,7 @@ import {
   type Checkpoint,
   type TrainingSubset,
 } from './checkpoint';
+import { EpochTally, type EpochPosition } from './epoch-position';
 import { evaluate, evaluationOptions, inSplit } from './evaluate';
 import { continuingMessage, datasetChange, startingNote } from './dataset-identity';
 import { loadWeights } from './weights';
@@ -60,6 +62,16 @@ export interface TrainOptions {
   continuing?: boolean;
   /** Persists a checkpoint (awaited before the 'checkpoint' event). */
   saveCheckpoint?: (bytes: Uint8Array, epoch: number, step: number) => Promise<void> | void;
+  /**
+   * Persists a resume point: a checkpoint inside epoch `epoch` (1-based, in progress) after its `batch`-th batch
+   * (awaited before its 'checkpoint' event, which carries `batch`). Without it, no resume point is taken.
+   */
+  saveResumePoint?: (bytes: Uint8Array, at: ResumePointAt) => Promise<void> | void;
+  /**
+   * Also take a resume point after the batch that ends each this many minutes of training since the last
+   * checkpoint (0 or absent: only on a cancel). A runtime choice, not part of the run: results are the same.
+   */
+  resumePointMinutes?: number;
   /** Stop after this many epochs in total (for tests of resume); defaults to config.epochs. */
   stopAfterEpoch?: number;
   /**
@@ -70,6 +82,13 @@ export interface TrainOptions {
    * NFE too (the shards' solvers decide on the whole batch's error norms). Default 1.
    */
   workers?: number;
+}
+
+/** Where a resume point stands: the epoch in progress (1-based), its batches done, the run's step. */
+export interface ResumePointAt {
+  epoch: number;
+  batch: number;
+  step: number;
 }
 
 /** Indices of the training images the config trains on (its stratified, seeded --train-size subset); all: undefined. */
@@ -110,7 +129,7 @@ interface TrainingState {
   datasetHash: string;
 }
 
-function toCheckpoint(config: RunConfig, state: TrainingState, epoch: number, step: number): Checkpoint {
+function toCheckpoint(config: RunConfig, state: TrainingState, epoch: number, step: number, position?: EpochPosition): Checkpoint {
   const { model, optimizer, average, trainedBefore, datasetHash } = state;
   const optimizerState = optimizer.state();
   const own = trainingSubsetOf(config);
@@ -124,6 +143,7 @@ function toCheckpoint(config: RunConfig, state: TrainingState, epoch: number, st
     ...(average ? { average: { updates: average.updates, weights: average.model.params.map(stored) } } : {}),
     trainedOn: [...trainedBefore.filter((s) => !sameSubset(s, own)), own],
     datasetHash,
+    ...(position ? { position } : {}),
   };
   tf.dispose(optimizerState.tensors);
   return checkpoint;
@@ -204,6 +224,8 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
   const scored = average?.model ?? model;
   let epoch = 0;
   let step = 0;
+  /** A resume point's place in epoch `epoch + 1`, from the checkpoint continued. */
+  let resumedAt: EpochPosition | undefined;
   /** Set when a new run starts from a checkpoint trained on another copy of its dataset. */
   let datasetNote: string | undefined;
   const finish = async (status: EndedEvent['status'], error?: RunErrorInfo): Promise<EndedEvent> => {
@@ -241,6 +263,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
       }
       if (change) datasetNote = startingNote(change);
       restore(state, c, config.emaDecay);
+      resumedAt = c.position;
     } catch (e) {
       // A checkpoint that is corrupt or belongs to another model or configuration: the run cannot start.
       return finish('failed', errorInfo(e, { resuming: true }));
@@ -275,6 +298,11 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
     seed: config.seed,
   };
   const perEpoch = batchCount(split.labels.length, config.batchSize);
+  if (resumedAt && resumedAt.batches > perEpoch) {
+    // checkResumable refuses another batch size or seed; a dataset of another size can still get here.
+    const message = `the checkpoint is a resume point after batch ${resumedAt.batches} of epoch ${epoch + 1}, which has ${perEpoch} batches here`;
+    return finish('failed', { code: 'INVALID_ARGUMENT', message, details: { field: 'checkpoint', resuming: true } });
+  }
   opts.onEvent({
     event: 'started',
     config,
@@ -287,6 +315,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
     batchesPerEpoch: perEpoch,
     startEpoch: epoch,
     startStep: step,
+    ...(resumedAt ? { startBatch: resumedAt.batches } : {}),
     datasetSource: dataset.source.kind,
     dataset: {
       name: dataset.name,
@@ -306,23 +335,52 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
   /** A failure as the run reports it; memory exhausted is told with what would make this run need less. */
   const failure = (e: unknown, where: Record<string, unknown>) => errorInfo(outOfMemoryError(e, memoryAdvice(config)) ?? e, where);
 
-  // Anything unforeseen (a dataset or checkpoint write failing, say) still ends the run, saying where.
   let current = epoch + 1; // the epoch in progress, for error reports
+  /** The step and time of the last checkpoint or resume point (or of the start): what a new resume point adds to. */
+  let saved = { step, at: performance.now() };
+  const periodMs = (opts.resumePointMinutes ?? 0) * 60_000;
+  /** The epoch in progress's tallies, until its epoch event. */
+  let tally: EpochTally | undefined;
+  /**
+   * Saves a resume point for the epoch in progress, when there is one to save: batches done since the last
+   * checkpoint, and finite weights (never a resume point that holds NaN; the run ends diverged soon enough).
+   */
+  const saveResumePoint = async (): Promise<void> => {
+    if (!opts.saveResumePoint || !tally || tally.batches === 0 || step === saved.step) return;
+    const checkpoint = toCheckpoint(config, state, epoch, step, tally.position());
+    const stored = [...checkpoint.weights, ...checkpoint.optimizer.tensors, ...(checkpoint.average?.weights ?? [])];
+    if (firstNonFinite(stored)) return;
+    const bytes = encodeCheckpoint(checkpoint);
+    const at = { epoch: epoch + 1, batch: tally.batches, step };
+    await opts.saveResumePoint(bytes, at);
+    saved = { step, at: performance.now() };
+    opts.onEvent({ event: 'checkpoint', ...at, bytes: bytes.length });
+  };
+  /** Cancelled between batches or in an evaluation: the epoch so far is kept as a resume point, then the run ends. */
+  const cancelled = async (): Promise<EndedEvent> => {
+    try {
+      await saveResumePoint();
+    } catch (e) {
+      return finish('failed', failure(e, { epoch: current, step, savingResumePoint: true }));
+    }
+    return finish('cancelled');
+  };
+
+  // Anything unforeseen (a dataset or checkpoint write failing, say) still ends the run, saying where.
   try {
     while (epoch < lastEpoch) {
       current = epoch + 1;
-      const epochStart = performance.now();
-      const totals = { loss: 0, correct: 0, seen: 0, accepted: 0, rejected: 0, peakBytes: 0 };
-      const nfeF: number[] = [];
-      const nfeB: number[] = [];
-      let batchIndex = 0;
-      for (const batch of batches(split, { ...batchOpts, epoch: current })) {
+      // A resumed run's first epoch goes on from its resume point: the batches done are skipped, never built.
+      tally = new EpochTally(resumedAt);
+      resumedAt = undefined;
+      let batchIndex = tally.batches;
+      for (const batch of batches(split, { ...batchOpts, epoch: current, skip: batchIndex })) {
         // A training step is synchronous work between microtasks: give the event loop a turn each batch, or a
         // cancel message (or the parent's disconnect) would wait for the epoch's end.
         await new Promise((resolve) => setImmediate(resolve));
         if (opts.signal?.aborted) {
           disposeBatch(batch);
-          return finish('cancelled');
+          return await cancelled();
         }
         batchIndex++;
         const batchStart = performance.now();
@@ -338,7 +396,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
         disposeBatch(batch);
         step++;
         const { loss: lossValue, correct, nfeForward, nfeBackward } = result;
-        totals.peakBytes = Math.max(totals.peakBytes, result.tensorBytes);
+        tally.notePeak(result.tensorBytes);
         if (!Number.isFinite(lossValue)) {
           return finish('diverged', {
             code: 'NON_FINITE',
@@ -347,13 +405,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
           });
         }
         if (average) updateAverage(average.model.params, model.params, config.emaDecay, ++average.updates);
-        nfeF.push(nfeForward);
-        nfeB.push(nfeBackward);
-        totals.accepted += result.stepsAccepted;
-        totals.rejected += result.stepsRejected;
-        totals.loss += lossValue * batch.size;
-        totals.correct += correct;
-        totals.seen += batch.size;
+        tally.add({ ...result, loss: lossValue, size: batch.size });
         opts.onEvent({
           event: 'batch',
           epoch: current,
@@ -379,6 +431,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
             nfeForward: e.nfeForwardMean,
           });
         }
+        if (periodMs > 0 && performance.now() - saved.at >= periodMs) await saveResumePoint();
       }
       const test = await evaluate(scored, tested, evalOpts, { pool: owned.pool, signal: opts.signal, onProgress: testing(current, step) });
       const blownUp = divergedWeights(model, test.loss);
@@ -390,24 +443,25 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
         });
       }
       epoch = current;
-      const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+      const trained = tally.summary();
+      tally = undefined;
       opts.onEvent({
         event: 'epoch',
         epoch,
         step,
-        loss: totals.loss / totals.seen,
-        accuracy: totals.correct / totals.seen,
+        loss: trained.loss,
+        accuracy: trained.accuracy,
         testLoss: test.loss,
         testAccuracy: test.accuracy,
-        nfeForwardMean: mean(nfeF),
-        nfeForwardMax: Math.max(0, ...nfeF),
-        nfeBackwardMean: mean(nfeB),
-        nfeBackwardMax: Math.max(0, ...nfeB),
-        stepsAccepted: totals.accepted,
-        stepsRejected: totals.rejected,
+        nfeForwardMean: trained.nfeForwardMean,
+        nfeForwardMax: trained.nfeForwardMax,
+        nfeBackwardMean: trained.nfeBackwardMean,
+        nfeBackwardMax: trained.nfeBackwardMax,
+        stepsAccepted: trained.stepsAccepted,
+        stepsRejected: trained.stepsRejected,
         testNfeForwardMean: test.nfeForwardMean,
-        seconds: (performance.now() - epochStart) / 1000,
-        peakTensorBytes: totals.peakBytes,
+        seconds: trained.seconds,
+        peakTensorBytes: trained.peakTensorBytes,
         rssBytes: process.memoryUsage().rss,
         confusion: test.confusion,
         // Indices into the test split, as the store and `odelab eval` read them, not into the subset scored.
@@ -416,12 +470,14 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
       if (opts.saveCheckpoint) {
         const bytes = encodeCheckpoint(toCheckpoint(config, state, epoch, step));
         await opts.saveCheckpoint(bytes, epoch, step);
+        saved = { step, at: performance.now() };
         opts.onEvent({ event: 'checkpoint', epoch, step, bytes: bytes.length });
       }
     }
   } catch (e) {
-    // A cancel that lands in an evaluation stops it with CANCELLED: the run was cancelled, it did not fail.
-    if (opts.signal?.aborted) return finish('cancelled');
+    // A cancel that lands in an evaluation stops it with CANCELLED: the run was cancelled, it did not fail. Cut
+    // short at the epoch's end, its resume point holds every batch: resumed, it only scores the test set again.
+    if (opts.signal?.aborted) return cancelled();
     // Weights that blew up without a non-finite batch loss can still make an evaluation's ODE state non-finite.
     if (e instanceof LabError && e.code === 'NON_FINITE') {
       const info = errorInfo(e, { epoch: current, step, evaluating: true });
