@@ -59,6 +59,18 @@ export interface CheckpointInfo {
   createdAt: string;
 }
 
+/** A run's resume point (a checkpoint inside an epoch): where it stands, and when it was saved. */
+export interface ResumePointInfo {
+  /** The epoch in progress, 1-based, and its batches done (as batch metrics number them). */
+  epoch: number;
+  batch: number;
+  step: number;
+  /** The run's wall clock (training seconds) there. */
+  wallSeconds: number;
+  bytes: number;
+  createdAt: string;
+}
+
 /** The checkpoint file a run was started from (`odelab train --resume <file>`), as it was when read. */
 export interface StartedFrom {
   /** Absolute, on the machine that read it. */
@@ -85,6 +97,8 @@ export interface RunDetail extends RunSummary {
   /** A stop asked of the process that owns the run (`odelab runs cancel`), until the run ends. */
   cancelRequested: CancelRequest | null;
   checkpoints: CheckpointInfo[];
+  /** Its resume point, when it has one later than its last epoch-end checkpoint (runs resume continues from it). */
+  resumePoint: ResumePointInfo | null;
 }
 
 /** How a run is asked to stop: after its current batch, or now (its training process killed). */

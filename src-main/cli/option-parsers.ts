@@ -33,6 +33,13 @@ export function nonEmpty(v: string): string {
 /** A repeatable (or variadic) name option: the names so far plus this one. */
 export const names = (v: string, all: string[] = []): string[] => [...all, nonEmpty(v)];
 
+/** A number ≥ 0 (a period in minutes, where 0 means never). */
+export function nonNegativeNum(v: string): number {
+  const x = num(v);
+  if (x < 0) throw new InvalidArgumentError(`expected a number ≥ 0, got '${v}'`);
+  return x;
+}
+
 export function positiveInt(v: string): number {
   if (!INTEGER.test(v) || !Number.isSafeInteger(Number(v)) || Number(v) < 1) {
     throw new InvalidArgumentError(`expected a positive integer, got '${v}'`);

@@ -104,7 +104,9 @@ export function progressReporter({ out = process.stdout, bars = process.stderr }
         );
         break;
       case 'checkpoint':
-        out.write(`  checkpoint: epoch ${e.epoch}, ${(e.bytes / 1024).toFixed(0)} KiB${e.path ? ` (${e.path})` : ''}\n`);
+        // A resume point (on a cancel, or every --checkpoint-every minutes) is taken mid-epoch: a line, then the bar again.
+        if (e.batch !== undefined) log(`  resume point: epoch ${e.epoch}, batch ${e.batch} (step ${e.step}), ${(e.bytes / 1024).toFixed(0)} KiB${e.path ? ` (${e.path})` : ''}`);
+        else out.write(`  checkpoint: epoch ${e.epoch}, ${(e.bytes / 1024).toFixed(0)} KiB${e.path ? ` (${e.path})` : ''}\n`);
         break;
       case 'ended':
         log(`run ${e.status} after ${e.epochsCompleted} epoch(s), ${e.seconds.toFixed(1)} s` + (e.error ? `\n${describeError(e.error)}` : ''));

@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { lstat, realpath, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { describeError, isLabError, LabError } from '../../src-shared/errors';
-import { STORED_RUN_STATUSES, type RunSummary, type StartedFrom, type StoredRunStatus } from '../../src-shared/run-record';
+import { STORED_RUN_STATUSES, type RunSummary, type ResumePointInfo, type StartedFrom, type StoredRunStatus } from '../../src-shared/run-record';
 import { MODEL_NAMES, usesSolverSpec, type ModelName } from '../../src-shared/run-config';
 import { METHOD_NAMES } from '../../src-shared/solvers';
 import {
@@ -22,6 +22,7 @@ import {
   isDamagedStoreError,
   loadCheckpoint,
   checkStoredCheckpoints,
+  checkStoredResumePoints,
   parseExportDocument,
   listRuns,
   runSetups,
@@ -133,6 +134,12 @@ function runLines(runs: readonly ListedRun[], { model = false } = {}): string[] 
 function startedFromLine(from: StartedFrom, parentId: number | null): string {
   const whose = parentId === null ? 'not written by a run of this store' : `written by run ${parentId}`;
   return `started from ${from.file} (epoch ${from.epoch}, step ${from.step}; sha256 ${from.sha256.slice(0, 16)}…; ${whose})`;
+}
+
+/** Where a run's resume point stands: what runs resume continues from (it is later than the last epoch's checkpoint). */
+function resumePointLine(p: ResumePointInfo, batchesPerEpoch: number | null): string {
+  const of = batchesPerEpoch === null ? '' : ` of ${batchesPerEpoch}`;
+  return `resume point: epoch ${p.epoch}, batch ${p.batch}${of} (step ${p.step}, ${p.wallSeconds.toFixed(0)} s of training), saved ${p.createdAt}; runs resume continues from it`;
 }
 
 /** A run's tags and notes as text lines (notes' own line breaks kept, indented under the first); '—' when unset. */
@@ -261,6 +268,7 @@ function showCommand(): Command {
           ...evaluations.map((v) => `  step ${v.step} (epoch ${v.epoch}): test loss ${fixed(v.testLoss)} acc ${pct(v.testAccuracy)}`),
           ...(run.startedFrom ? [startedFromLine(run.startedFrom, run.parentId)] : []),
           `checkpoints: ${run.checkpoints.map((c) => `epoch ${c.epoch}`).join(', ') || 'none'}`,
+          ...(run.resumePoint ? [resumePointLine(run.resumePoint, run.batchesPerEpoch)] : []),
           ...(run.outDir ? [`files: ${run.outDir} (events.jsonl, checkpoints/)`] : []),
           ...(run.cancelRequested ? [`cancel requested (${run.cancelRequested === 'now' ? 'now' : 'after the current batch'})`] : []),
           `config: ${JSON.stringify(run.config)}`,
@@ -482,7 +490,7 @@ function importCommand(): Command {
 function resumeCommand(): Command {
   const cmd = new Command('resume')
     .description(
-      "continue an interrupted, failed or cancelled run from its last checkpoint, in place; its files go on in the run's " +
+      "continue an interrupted, failed or cancelled run from its last checkpoint or its resume point (whichever is later), in place; its files go on in the run's " +
         'own folder (the --out it was started with), or in --out',
     )
     .argument('<id>', 'run id')
@@ -492,7 +500,8 @@ function resumeCommand(): Command {
       opts.db,
       async (service) => {
         const [runId] = runIds([id]);
-        const run = service.resumeRun(runId, { dataDir: opts.dataDir, backend: opts.backend, workers: opts.workers, outDir: opts.out });
+        const launch = { dataDir: opts.dataDir, backend: opts.backend, workers: opts.workers, outDir: opts.out, resumePointMinutes: opts.checkpointEvery };
+        const run = service.resumeRun(runId, launch);
         await followRun(run, opts, service.store.path);
       },
       { existing: true },
@@ -537,6 +546,7 @@ interface DbCheckReport {
   schemaVersion: number | null;
   runs: number | null;
   checkpoints: number | null;
+  resumePoints: number | null;
   ok: boolean;
   problems: string[];
 }
@@ -560,15 +570,25 @@ function checkOpenStore(store: RunStore): DbCheckReport {
   // The store keeps checkpoints opaque: a damaged one would otherwise show only at eval or resume.
   const checkpoints = attempt('cannot read every checkpoint', () => checkStoredCheckpoints(store.db));
   if (checkpoints) problems.push(...checkpoints.problems);
+  const resumePoints = attempt('cannot read every resume point', () => checkStoredResumePoints(store.db));
+  if (resumePoints) problems.push(...resumePoints.problems);
   const runs = attempt('cannot count the runs', () => store.db.prepare('SELECT count(*) FROM runs').pluck().get() as number);
-  return { path: store.path, schemaVersion: SCHEMA_VERSION, runs, checkpoints: checkpoints?.checked ?? null, ok: problems.length === 0, problems };
+  return {
+    path: store.path,
+    schemaVersion: SCHEMA_VERSION,
+    runs,
+    checkpoints: checkpoints?.checked ?? null,
+    resumePoints: resumePoints?.checked ?? null,
+    ok: problems.length === 0,
+    problems,
+  };
 }
 
 export function dbCommand(): Command {
   const db = new Command('db').description('the run store file');
   db.addCommand(
     new Command('check')
-      .description("SQLite's integrity check (and foreign keys) on the run store, and every stored checkpoint's length and checksum")
+      .description("SQLite's integrity check (and foreign keys) on the run store, and every stored checkpoint's and resume point's length and checksum")
       .addOption(dbOption())
       .addOption(jsonOption())
       .action(async (opts: { db?: string; json?: boolean }) => {
@@ -578,13 +598,13 @@ export function dbCommand(): Command {
         } catch (e) {
           // Too damaged to open (or to finish checking): that is the check's finding, not an error.
           if (!isLabError(e, 'STORE_UNREADABLE') || e.details.damaged !== true) throw e;
-          report = { path: String(e.details.path), schemaVersion: null, runs: null, checkpoints: null, ok: false, problems: [e.reason] };
+          report = { path: String(e.details.path), schemaVersion: null, runs: null, checkpoints: null, resumePoints: null, ok: false, problems: [e.reason] };
         }
         const { ok, problems } = report;
         if (opts.json) printJson(report);
         else {
           const count = (n: number | null, what: string) => `${n ?? '?'} ${what}(s)`;
-          const counts = `${report.path}: schema ${report.schemaVersion ?? '?'}, ${count(report.runs, 'run')}, ${count(report.checkpoints, 'checkpoint')}`;
+          const counts = `${report.path}: schema ${report.schemaVersion ?? '?'}, ${count(report.runs, 'run')}, ${count(report.checkpoints, 'checkpoint')}, ${count(report.resumePoints, 'resume point')}`;
           process.stdout.write(ok ? `${counts}, ok\n` : `${counts}, ${problems.length} problem(s):\n${problems.map((p) => `  ${p}\n`).join('')}`);
         }
         if (!ok) process.exitCode = EXIT.FAILED;

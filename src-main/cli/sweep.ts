@@ -8,7 +8,7 @@ import { LabError } from '../../src-shared/errors';
 
 /** Flags that name no setting of the run to compare (where it goes, what it is called, how it is run): never swept. */
 export const NOT_SWEPT: ReadonlySet<string> = new Set([
-  'config', 'preset', 'resume', 'out', 'db', 'json', 'name', 'study', 'tag', 'notes', 'workers', 'backend', 'data-dir', 'sweep',
+  'config', 'preset', 'resume', 'out', 'db', 'json', 'name', 'study', 'tag', 'notes', 'workers', 'backend', 'data-dir', 'sweep', 'checkpoint-every',
 ]);
 
 /** One swept flag: its long name without dashes (`step-size`), the option, and its values as its parser reads them. */

@@ -4,11 +4,11 @@ import { constants } from 'node:os';
 import { PRESETS } from '../../src-shared/presets';
 import { MODEL_NAMES } from '../../src-shared/run-config';
 import { METHOD_NAMES } from '../../src-shared/solvers';
-import { checkStartRequest, type LabService, type RecordedRun, type StartOptions } from '../lab/lab-service';
+import { checkStartRequest, DEFAULT_RESUME_POINT_MINUTES, type LabService, type RecordedRun, type StartOptions } from '../lab/lab-service';
 import { jsonLinesReporter, progressReporter } from './reporters';
 import { runConfigFromFlags, type TrainFlags } from './run-config-from-flags';
 import { EXIT } from './exit-codes';
-import { int, names, nonEmpty, num, positiveInt } from './option-parsers';
+import { int, names, nonEmpty, nonNegativeNum, num, positiveInt } from './option-parsers';
 import { dbOption, withService } from './store-options';
 import { readCheckpointFile } from './file-arguments';
 import { NOT_SWEPT, checkNotGivenPlainly, combinationLabel, expandGrid, flagsWith, parseSweeps, sweepGrid, sweepRefusal } from './sweep';
@@ -16,6 +16,7 @@ import { LabError } from '../../src-shared/errors';
 import { runName, type RunConfig } from '../../src-shared/run-config';
 import { onBrokenPipe } from './broken-pipe';
 import { progressPrinter } from './data-progress';
+import { cancelNote } from './cancel-note';
 import { addRunsToStudy, addToStudy, studyForSweep } from '../store';
 import type { EndedEvent, RunEvent } from '../../src-shared/run-events';
 
@@ -25,6 +26,7 @@ export interface LaunchFlags {
   workers?: number;
   out?: string;
   json?: boolean;
+  checkpointEvery?: number;
 }
 
 /** Adds the flags every command that launches a training process shares (train, runs resume). */
@@ -33,14 +35,22 @@ export function launchOptions(cmd: Command): Command {
     .option('--data-dir <dir>', 'dataset directory')
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(['tensorflow', 'wasm', 'cpu']))
     .option('--workers <n>', 'gradient worker threads per training step and evaluation (data parallel; default 1)', positiveInt)
-    .option('--out <dir>', 'also keep the run as files here (events.jsonl, checkpoints/epoch-NNN.ckpt)')
+    .option('--out <dir>', 'also keep the run as files here (events.jsonl, checkpoints/epoch-NNN.ckpt, checkpoints/resume.ckpt)')
+    .option(
+      '--checkpoint-every <minutes>',
+      `also save a resume point (a checkpoint inside the epoch) every this many minutes of training (default ${DEFAULT_RESUME_POINT_MINUTES}; 0: only at epoch ends and on Ctrl-C)`,
+      nonNegativeNum,
+    )
     .option('--json', 'print one JSON object per event (the default when stdout is not a TTY)');
 }
 
 /** Reports a recorded run's events until it ends; Ctrl-C cancels (twice: kills). Sets the exit code; returns the end. */
 export async function followRun(run: RecordedRun, flags: LaunchFlags, dbPath: string): Promise<EndedEvent> {
-  const report = flags.json || !process.stdout.isTTY ? jsonLinesReporter({ runId: run.runId }) : progressReporter();
-  if (!flags.json && process.stdout.isTTY) process.stdout.write(`run ${run.runId} in ${dbPath}\n`);
+  const tty = !flags.json && process.stdout.isTTY;
+  const report = tty ? progressReporter() : jsonLinesReporter({ runId: run.runId });
+  if (tty) process.stdout.write(`run ${run.runId} in ${dbPath}\n`);
+  const cancelled = cancelNote(run.runId, dbPath);
+  run.handle.events.on('event', cancelled.event);
   for (const warning of run.warnings) process.stderr.write(`warning: ${warning}\n`);
   // Every event as it comes but the end, which is reported as the store recorded it (below).
   const reportEvent = (e: RunEvent) => e.event !== 'ended' && report.event(e);
@@ -82,6 +92,7 @@ export async function followRun(run: RecordedRun, flags: LaunchFlags, dbPath: st
   });
   const ended = await run.ended;
   if (!readerGone) report.event(ended);
+  if (tty && !readerGone && ended.status === 'cancelled') process.stdout.write(cancelled.note() + '\n');
   process.off('SIGINT', onSigint);
   process.off('SIGTERM', onTerminate);
   process.off('SIGHUP', onTerminate);
@@ -225,6 +236,7 @@ Sweeps:
         backend: opts.backend,
         workers: opts.workers,
         outDir: opts.out,
+        resumePointMinutes: opts.checkpointEvery,
         resumeFrom: resume?.bytes,
         resumeFile: opts.resume,
         tags: opts.tag,

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
-import { LabError } from '../../src-shared/errors';
+import { isLabError, LabError } from '../../src-shared/errors';
 import { readStoredConfig, usesSolverSpec, type RunConfig } from '../../src-shared/run-config';
 import { solverInfo } from '../../src-shared/solvers';
 import { RESUMABLE_STATUSES } from '../../src-shared/run-record';
@@ -14,6 +14,9 @@ import {
   claimRun,
   createRun,
   deleteBatchesAfter,
+  deleteResumePointUpTo,
+  loadResumePoint,
+  saveResumePoint,
   getRun,
   latestCheckpointEpoch,
   loadCheckpoint,
@@ -36,7 +39,13 @@ import { plannedImages } from '../data/planned-images';
 import type { CheckpointData } from './protocol';
 import type { EndedEvent, RunErrorInfo, RunEvent } from '../../src-shared/run-events';
 
-export type LaunchOptions = Pick<RunRequest, 'dataDir' | 'backend' | 'workers' | 'outDir'>;
+export type LaunchOptions = Pick<RunRequest, 'dataDir' | 'backend' | 'workers' | 'outDir' | 'resumePointMinutes'>;
+
+/**
+ * How often a run takes a resume point unless told (--checkpoint-every): an interrupted run loses at most this many
+ * minutes. A save costs a few tens of milliseconds (the weights, the optimiser's state and their SHA-256).
+ */
+export const DEFAULT_RESUME_POINT_MINUTES = 10;
 
 export interface RecordedRun {
   runId: number;
@@ -146,6 +155,32 @@ export function checkStartRequest(config: RunConfig, opts: StartOptions): Return
   return start || undefined;
 }
 
+/**
+ * Where `runs resume` continues a run: its resume point when that is later than its last epoch-end checkpoint (a
+ * later checkpoint deletes the point; one left behind is obsolete, and goes), else that checkpoint, else the start.
+ * `epoch`: the epochs it had completed; `wallSeconds`: the run's wall clock there. A damaged checkpoint is
+ * STORE_UNREADABLE; a damaged resume point is deleted, the run continuing from the checkpoint before it, and
+ * `warning` says so (else the run could never be resumed again).
+ */
+function resumeStart(db: RunStore['db'], runId: number): { epoch: number; step: number; wallSeconds: number; data?: Uint8Array; warning?: string } {
+  const epoch = latestCheckpointEpoch(db, runId);
+  const checkpoint = epoch === null ? null : loadCheckpoint(db, runId, epoch);
+  let point: ReturnType<typeof loadResumePoint>;
+  let warning: string | undefined;
+  try {
+    point = loadResumePoint(db, runId);
+  } catch (e) {
+    if (!isLabError(e, 'STORE_UNREADABLE')) throw e;
+    deleteResumePointUpTo(db, runId, Number.MAX_SAFE_INTEGER);
+    warning = `${e.reason}; it was deleted, and the run continues from ${checkpoint ? `epoch ${checkpoint.epoch}'s checkpoint` : 'its start'}`;
+  }
+  if (point && point.step > (checkpoint?.step ?? 0)) return { epoch: point.epoch - 1, step: point.step, wallSeconds: point.wallSeconds, data: point.data };
+  if (point) deleteResumePointUpTo(db, runId, point.step);
+  const keepEpoch = checkpoint?.epoch ?? 0;
+  const wall = db.prepare('SELECT wall_seconds FROM epoch_metrics WHERE run_id = ? AND epoch = ?').pluck().get(runId, keepEpoch) as number | undefined;
+  return { epoch: keepEpoch, step: checkpoint?.step ?? 0, wallSeconds: wall ?? 0, data: checkpoint?.data, ...(warning ? { warning } : {}) };
+}
+
 export class LabService {
   constructor(
     readonly store: RunStore,
@@ -171,12 +206,13 @@ export class LabService {
           ? { file: resolve(opts.resumeFile), sha256: createHash('sha256').update(opts.resumeFrom!).digest('hex'), epoch: start.epoch, step: start.step }
           : undefined;
       const id = createRun(db, { config, tags: opts.tags, notes: opts.notes, parentId, outDir, startedFrom });
-      // The state the run starts from is its checkpoint at that epoch: resumeRun continues from it if the run
-      // stops before its own first one, rather than starting over from scratch.
-      if (start) {
-        saveCheckpoint(db, id, { epoch: start.epoch, step: start.step, data: opts.resumeFrom! });
-        recordProgress(db, id, { epochsCompleted: start.epoch, stepsCompleted: start.step, wallSeconds: 0 });
-      }
+      // The state the run starts from is its checkpoint at that epoch (a resume point: its resume point there):
+      // resumeRun continues from it if the run stops before its own first one, rather than starting over from scratch.
+      if (start?.position) {
+        const at = { epoch: start.epoch + 1, batch: start.position.batches, step: start.step };
+        saveResumePoint(db, id, { ...at, wallSeconds: 0, data: opts.resumeFrom! });
+      } else if (start) saveCheckpoint(db, id, { epoch: start.epoch, step: start.step, data: opts.resumeFrom! });
+      if (start) recordProgress(db, id, { epochsCompleted: start.epoch, stepsCompleted: start.step, wallSeconds: 0 });
       // Last, in the transaction: a folder that cannot be marked as this run's leaves no run behind.
       if (outDir) claimFolder(outDir, this.folderOwner(id));
       return id;
@@ -206,9 +242,10 @@ export class LabService {
   }
 
   /**
-   * Continues an interrupted, failed or cancelled run from its last checkpoint, in place: what it recorded after
-   * that checkpoint (the partial epoch) is dropped, so its series continue as if it had never stopped. Its files
-   * go on in the folder it kept them in (--out), unless `outDir` names another.
+   * Continues an interrupted, failed or cancelled run from its last checkpoint or its resume point, whichever is
+   * later, in place: what it recorded after that point (batches past a resume point, the partial epoch) is dropped,
+   * so its series continue as if it had never stopped. Its files go on in the folder it kept them in (--out),
+   * unless `outDir` names another.
    */
   resumeRun(runId: number, opts: LaunchOptions = {}): RecordedRun {
     const { db } = this.store;
@@ -245,30 +282,25 @@ export class LabService {
       // Again where the run is claimed (a write transaction from its start, so two processes cannot both pass):
       // another process may have resumed it since the check above.
       checkResumableStatus(db.prepare('SELECT status FROM runs WHERE id = ?').pluck().get(runId) as string);
-      const epoch = latestCheckpointEpoch(db, runId);
-      const checkpoint = epoch === null ? null : loadCheckpoint(db, runId, epoch);
-      const keepEpoch = checkpoint?.epoch ?? 0;
-      const keepStep = checkpoint?.step ?? 0;
+      const from = resumeStart(db, runId);
+      const { epoch: keepEpoch, step: keepStep } = from;
       deleteBatchesAfter(db, runId, keepStep);
       for (const table of ['epoch_metrics', 'confusion_matrices', 'checkpoints']) {
         db.prepare(`DELETE FROM ${table} WHERE run_id = ? AND epoch > ?`).run(runId, keepEpoch);
       }
       db.prepare('DELETE FROM evaluations WHERE run_id = ? AND step > ?').run(runId, keepStep);
-      const wall = db.prepare('SELECT wall_seconds FROM epoch_metrics WHERE run_id = ? AND epoch = ?').pluck().get(runId, keepEpoch) as
-        | number
-        | undefined;
-      recordProgress(db, runId, { epochsCompleted: keepEpoch, stepsCompleted: keepStep, wallSeconds: wall ?? 0 });
+      recordProgress(db, runId, { epochsCompleted: keepEpoch, stepsCompleted: keepStep, wallSeconds: from.wallSeconds });
       claimRun(db, runId, { outDir });
       if (outDir) claimFolder(outDir, owner);
-      return { bytes: checkpoint?.data, wallSecondsBefore: wall ?? 0, startAt: { epoch: keepEpoch, step: keepStep } };
+      return { bytes: from.data, wallSecondsBefore: from.wallSeconds, startAt: { epoch: keepEpoch, step: keepStep }, warning: from.warning };
     });
     const request = { config, resumeFrom: resume.bytes, startAt: resume.startAt, continuing: true, ...opts, outDir };
     const launched = this.launch(runId, request, resume.wallSecondsBefore);
-    return { ...launched, warnings: [...warnings, ...launched.warnings] };
+    return { ...launched, warnings: [...warnings, ...(resume.warning ? [resume.warning] : []), ...launched.warnings] };
   }
 
   private launch(runId: number, request: RunRequest, wallSecondsBefore = 0): RecordedRun {
-    const handle = this.runner.enqueue(request);
+    const handle = this.runner.enqueue({ ...request, resumePointMinutes: request.resumePointMinutes ?? DEFAULT_RESUME_POINT_MINUTES });
     // A store that cannot be written (disk full, say; a lock held for minutes) must not let a run train on
     // unrecorded: stop it, once. The writer has given up by then and writes nothing more.
     const writer = new RunWriter(this.store.db, runId, {
@@ -281,7 +313,11 @@ export class LabService {
       },
     });
     handle.events.on('event', (e: RunEvent) => writer.write(e));
-    handle.events.on('checkpoint-data', (c: CheckpointData) => writer.writeCheckpoint({ epoch: c.epoch, step: c.step, data: c.bytes }));
+    handle.events.on('checkpoint-data', (c: CheckpointData) =>
+      c.batch === undefined
+        ? writer.writeCheckpoint({ epoch: c.epoch, step: c.step, data: c.bytes })
+        : writer.writeResumePoint({ epoch: c.epoch, batch: c.batch, step: c.step, data: c.bytes }),
+    );
     this.watchCancelRequests(runId, handle);
     const ended = handle.done.then(async (e): Promise<EndedEvent> => {
       await writer.settled();

@@ -14,6 +14,8 @@ export interface StartMessage {
   continuing?: boolean;
   /** Gradient worker threads per training step (TrainOptions.workers); 1 or absent: single-threaded. */
   workers?: number;
+  /** Take a resume point every this many minutes of training (TrainOptions.resumePointMinutes); 0 or absent: only on a cancel. */
+  resumePointMinutes?: number;
 }
 
 export interface CancelMessage {
@@ -22,9 +24,13 @@ export interface CancelMessage {
 
 export type ToTrainer = StartMessage | CancelMessage;
 
-/** A checkpoint's bytes, sent just before its 'checkpoint' event; the parent decides where they are kept. */
+/**
+ * A checkpoint's bytes, sent just before its 'checkpoint' event; the parent decides where they are kept. With
+ * `batch`, a resume point: `epoch` is then the epoch in progress and `batch` its batches done.
+ */
 export interface CheckpointData {
   epoch: number;
+  batch?: number;
   step: number;
   bytes: Uint8Array;
 }

@@ -1,6 +1,6 @@
 /**
  * A run's folder (`--out`): the check before a run may use one, the run.json that says which run owns it, and the
- * writer of its files (events.jsonl, checkpoints/epoch-NNN.ckpt).
+ * writer of its files (events.jsonl, checkpoints/epoch-NNN.ckpt, checkpoints/resume.ckpt).
  */
 import {
   accessSync,
@@ -42,6 +42,8 @@ export interface FolderOwner {
 }
 
 const OWNER_FILE = 'run.json';
+/** A run's resume point in its folder's checkpoints/ (the epochs' are epoch-NNN.ckpt). */
+export const RESUME_POINT_FILE = 'resume.ckpt';
 
 function readOwner(dir: string): FolderOwner | undefined {
   try {
@@ -240,10 +242,17 @@ export class RunFolder {
     this.log.write(JSON.stringify(e) + '\n');
   }
 
+  /**
+   * An epoch's checkpoint as epoch-NNN.ckpt; a resume point (`batch` set) as resume.ckpt, replacing the last one.
+   * An epoch's checkpoint is later than any resume point the folder holds (a run resumes from the later of the
+   * two), so it removes resume.ckpt: `train --resume` of that file would go back in time.
+   */
   writeCheckpoint(c: CheckpointData): void {
-    const path = join(this.dir, 'checkpoints', `epoch-${String(c.epoch).padStart(3, '0')}.ckpt`);
+    const name = c.batch === undefined ? `epoch-${String(c.epoch).padStart(3, '0')}.ckpt` : RESUME_POINT_FILE;
+    const path = join(this.dir, 'checkpoints', name);
     writeFileSync(`${path}.tmp`, c.bytes);
     renameSync(`${path}.tmp`, path);
+    if (c.batch === undefined) rmSync(join(this.dir, 'checkpoints', RESUME_POINT_FILE), { force: true });
     this.lastCheckpointPath = path;
   }
 

@@ -25,6 +25,8 @@ export interface RunRequest {
   /** Where that checkpoint stands: what an 'ended' says for a run stopped before its process said where it was. */
   startAt?: { epoch: number; step: number };
   workers?: number;
+  /** Take a resume point every this many minutes of training (0 or absent: only when cancelled). */
+  resumePointMinutes?: number;
 }
 
 export interface RunHandle {
@@ -37,7 +39,10 @@ export interface RunHandle {
   events: EventEmitter;
   /** Resolves with the run's 'ended' event, whatever happened. */
   done: Promise<EndedEvent>;
-  /** Stop after the current batch; the run ends 'cancelled'. */
+  /**
+   * Stop after the current batch (or in the evaluation under way); the process saves a resume point first, then the
+   * run ends 'cancelled'. No timer cuts that short: kill() does, when asked.
+   */
   cancel(): void;
   /** Stop now (a user who will not wait for the batch): kills the process; the run still ends 'cancelled'. */
   kill(): void;

@@ -52,8 +52,10 @@ async function run(msg: StartMessage, signal: AbortSignal): Promise<void> {
       resumeFrom: msg.resumeFrom,
       continuing: msg.continuing,
       workers: msg.workers,
+      resumePointMinutes: msg.resumePointMinutes,
       // The parent keeps checkpoints (run store, files): send the bytes up, in order with the events.
       saveCheckpoint: (bytes, epoch, step) => send({ type: 'checkpoint-data', epoch, step, bytes }),
+      saveResumePoint: (bytes, at) => send({ type: 'checkpoint-data', ...at, bytes }),
     });
   } catch (e) {
     const ended: EndedEvent = {

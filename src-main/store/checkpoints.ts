@@ -6,8 +6,17 @@ import { checkCheckpoint } from '../engine/train/checkpoint';
 import { isLabError, LabError } from '../../src-shared/errors';
 import type { CheckpointInfo } from '../../src-shared/run-record';
 import type { Db } from './database';
+import { deleteResumePointUpTo } from './resume-points';
 
+/** Saves a run's epoch-end checkpoint; a resume point it reaches or passes is obsolete and deleted with it. */
 export function saveCheckpoint(db: Db, runId: number, c: { epoch: number; step: number; data: Uint8Array }): void {
+  db.transaction(() => {
+    insertCheckpoint(db, runId, c);
+    deleteResumePointUpTo(db, runId, c.step);
+  })();
+}
+
+function insertCheckpoint(db: Db, runId: number, c: { epoch: number; step: number; data: Uint8Array }): void {
   db.prepare(
     `INSERT OR REPLACE INTO checkpoints (run_id, epoch, step, bytes, created_at, data) VALUES (?, ?, ?, ?, ?, ?)`,
   ).run(runId, c.epoch, c.step, c.data.byteLength, new Date().toISOString(), Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength));
@@ -48,10 +57,13 @@ export function loadCheckpoint(db: Db, runId: number, epoch?: number): Checkpoin
   return { epoch: row.epoch, step: row.step, bytes: row.bytes, createdAt: row.created_at, data: new Uint8Array(row.data) };
 }
 
-/** The run that stored exactly these checkpoint bytes (the oldest, if several), if any: where a checkpoint file came from. */
+/** The run that stored exactly these checkpoint (or resume point) bytes (the oldest, if several), if any: where a checkpoint file came from. */
 export function runWithCheckpoint(db: Db, data: Uint8Array): number | undefined {
   const blob = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  const runId = db.prepare('SELECT min(run_id) FROM checkpoints WHERE bytes = ? AND data = ?').pluck().get(data.byteLength, blob) as number | null;
+  const runId = db
+    .prepare('SELECT min(run_id) FROM (SELECT run_id FROM checkpoints WHERE bytes = ? AND data = ? UNION ALL SELECT run_id FROM resume_points WHERE bytes = ? AND data = ?)')
+    .pluck()
+    .get(data.byteLength, blob, data.byteLength, blob) as number | null;
   return runId ?? undefined;
 }
 

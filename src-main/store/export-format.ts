@@ -18,8 +18,14 @@ import { LabError } from '../../src-shared/errors';
 import { STORED_RUN_STATUSES } from '../../src-shared/run-record';
 
 export const EXPORT_FORMAT = 'neural-ode-lab.runs';
-/** 2: each run's uid. Version 1 documents (without it) still import: see matchExisting (import.ts). */
-export const EXPORT_VERSION = 2;
+/**
+ * 2: each run's uid. Version 1 documents (without it) still import: see matchExisting (import.ts).
+ * 3: a run's resume point (with --checkpoints). Only a document that holds one is written as version 3, so a lab
+ * that reads up to 2 still imports every other export, and refuses one with a resume point as a newer lab's.
+ */
+export const EXPORT_VERSION = 3;
+/** What a document without a resume point is written as. */
+export const EXPORT_VERSION_WITHOUT_RESUME_POINTS = 2;
 
 // ── Values ───────────────────────────────────────────────────────────────────────────────────────────────────
 
@@ -160,6 +166,17 @@ const CheckpointExport = z.strictObject({
   data: z.base64(),
 });
 
+/** A run's resume point (resume_points): a checkpoint inside epoch `epoch` after its `batch`-th batch (ODLCKPT3). */
+const ResumePointExport = z.strictObject({
+  epoch: Int,
+  batch: Int,
+  step: Int,
+  wallSeconds: z.number(),
+  bytes: Int,
+  createdAt: Text,
+  data: z.base64(),
+});
+
 /**
  * The runs columns that travel as they are (camelCase of the column); config, tags and error details are parsed.
  * Not exported: final_json and best_json (derived from epoch_metrics by triggers), out_dir (a folder on the
@@ -214,6 +231,8 @@ const RunExport = z.strictObject({
   stepSizes: z.array(StepSizesExport),
   /** Present only when the export asked for checkpoints. */
   checkpoints: z.array(CheckpointExport).optional(),
+  /** Present only when the export asked for checkpoints and the run has one (version 3). */
+  resumePoint: ResumePointExport.optional(),
 });
 export type RunExport = z.infer<typeof RunExport>;
 

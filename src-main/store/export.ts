@@ -5,7 +5,7 @@
  */
 import { LabError } from '../../src-shared/errors';
 import type { Db } from './database';
-import { blobToNumbers, column, encodeFloat, EXPORT_FORMAT, EXPORT_VERSION, FLOAT64, INT32, METRIC_TABLES, RUN_COLUMN_KEYS } from './export-format';
+import { blobToNumbers, column, encodeFloat, EXPORT_FORMAT, EXPORT_VERSION, EXPORT_VERSION_WITHOUT_RESUME_POINTS, FLOAT64, INT32, METRIC_TABLES, RUN_COLUMN_KEYS } from './export-format';
 import type { DatasetExport, ExportDocument, RunExport, StudyExport } from './export-format';
 import { readColumns, runRows, uniqueIds, type Row } from './export-rows';
 import { SCHEMA_VERSION } from './migrations';
@@ -55,6 +55,15 @@ function readCheckpoints(db: Db, runId: number): NonNullable<RunExport['checkpoi
   return rows.map((r) => ({ epoch: r.epoch, step: r.step, bytes: r.bytes, createdAt: r.created_at, data: r.data.toString('base64') }));
 }
 
+function readResumePoint(db: Db, runId: number): Pick<RunExport, 'resumePoint'> {
+  const r = db.prepare('SELECT epoch, batch, step, wall_seconds, bytes, created_at, data FROM resume_points WHERE run_id = ?').get(runId) as
+    | { epoch: number; batch: number; step: number; wall_seconds: number; bytes: number; created_at: string; data: Buffer }
+    | undefined;
+  if (!r) return {};
+  const { epoch, batch, step, bytes } = r;
+  return { resumePoint: { epoch, batch, step, wallSeconds: r.wall_seconds, bytes, createdAt: r.created_at, data: r.data.toString('base64') } };
+}
+
 function exportRun(db: Db, row: Row, opts: ExportOptions): RunExport {
   const id = row.id as number;
   return {
@@ -64,7 +73,7 @@ function exportRun(db: Db, row: Row, opts: ExportOptions): RunExport {
     evaluations: readColumns(db, METRIC_TABLES.evaluations, id) as RunExport['evaluations'],
     confusionMatrices: readConfusion(db, id),
     stepSizes: readStepSizes(db, id),
-    ...(opts.checkpoints ? { checkpoints: readCheckpoints(db, id) } : {}),
+    ...(opts.checkpoints ? { checkpoints: readCheckpoints(db, id), ...readResumePoint(db, id) } : {}),
   };
 }
 
@@ -110,7 +119,7 @@ function buildDocument(db: Db, runIds: number[], studyIds: number[], opts: Expor
   const runs = runRows(db, runIds).map((row) => exportRun(db, row, opts));
   return {
     format: EXPORT_FORMAT,
-    version: EXPORT_VERSION,
+    version: runs.some((r) => r.resumePoint) ? EXPORT_VERSION : EXPORT_VERSION_WITHOUT_RESUME_POINTS,
     exportedAt: new Date().toISOString(),
     schemaVersion: SCHEMA_VERSION,
     runs,

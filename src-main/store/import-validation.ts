@@ -9,6 +9,7 @@ import { describeIssues } from '../../src-shared/config';
 import { LabError } from '../../src-shared/errors';
 import { droppedKeys, readStoredConfig, RunConfig } from '../../src-shared/run-config';
 import { checkpointProblem } from './checkpoints';
+import { resumePointProblem } from './resume-points';
 import { EXPORT_FORMAT, EXPORT_VERSION, ExportDocument, type RunExport } from './export-format';
 import { SCHEMA_VERSION } from './migrations';
 
@@ -101,6 +102,13 @@ function assertIntactCheckpoints(doc: ExportDocument): void {
       damaged.push(`${runLabel(run)} at epoch ${c.epoch}`);
     }),
   );
+  doc.runs.forEach((run, i) => {
+    const p = run.resumePoint;
+    const problem = p && resumePointProblem(Buffer.from(p.data, 'base64'), p);
+    if (!problem) return;
+    issues.push({ code: 'custom', path: ['runs', i, 'resumePoint', 'data'], message: problem, input: undefined });
+    damaged.push(`${runLabel(run)}, resume point (epoch ${p.epoch}, batch ${p.batch})`);
+  });
   if (issues.length === 0) return;
   const report = issueReport(issues);
   const which = damaged.length === 1 ? `the checkpoint of ${damaged[0]} is` : `${damaged.length} checkpoints are (${damaged.join('; ')})`;

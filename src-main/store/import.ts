@@ -12,6 +12,7 @@ import type { DatasetExport, ExportDocument, RunExport, StudyExport } from './ex
 import { insertColumns } from './export-rows';
 import { invalid, parseExportDocument, runLabel } from './import-validation';
 import { rebuildBuckets } from './metrics';
+import { saveResumePoint } from './resume-points';
 import { isLive } from './runs';
 
 /** How far a run got: what tells two copies of one run apart (one exported mid-run, one after it ended). */
@@ -177,6 +178,7 @@ function importRun(db: Db, exported: RunExport, datasetIds: Map<number, number>,
   insertConfusion(db, id, run.confusionMatrices);
   insertStepSizes(db, id, run.stepSizes);
   insertCheckpoints(db, id, run.checkpoints);
+  if (run.resumePoint) saveResumePoint(db, id, { ...run.resumePoint, data: Buffer.from(run.resumePoint.data, 'base64') });
   rebuildBuckets(db, id);
   return id;
 }

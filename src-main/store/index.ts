@@ -34,6 +34,7 @@ export { SCHEMA_VERSION } from './migrations';
 export * from './runs';
 export { THIS_PROCESS, processAlive, processStartToken, type Owner } from './process-identity';
 export * from './checkpoints';
+export * from './resume-points';
 export * from './datasets';
 export * from './studies';
 export { RunWriter } from './run-writer';

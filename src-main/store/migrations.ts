@@ -279,6 +279,27 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE runs ADD COLUMN started_from_json TEXT;
     `,
   },
+  {
+    version: 7,
+    description: "a run's resume point: a checkpoint inside an epoch",
+    sql: `
+      -- A checkpoint taken inside an epoch (on a cancel, or every --checkpoint-every minutes), so an interrupted run
+      -- loses minutes, not its epoch: the engine's bytes (format version 3, which records the position). One per
+      -- run, replaced by the next, and deleted once an epoch-end checkpoint at its step or later is saved. epoch is
+      -- the epoch in progress (1-based) and batch its batches done, as batch_metrics numbers them; wall_seconds
+      -- the run's wall clock there, which a resumed run continues.
+      CREATE TABLE resume_points (
+        run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+        epoch INTEGER NOT NULL,
+        batch INTEGER NOT NULL,
+        step INTEGER NOT NULL,
+        wall_seconds REAL NOT NULL,
+        bytes INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        data BLOB NOT NULL
+      );
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -1,8 +1,8 @@
 /**
  * Writes one run's event stream into the store. Batch rows are buffered and written together (one transaction
  * per flush, at most every `flushMs` or `flushRows`), so storing stays off the training's critical path; an
- * epoch, its evaluation artefacts and its checkpoint are each committed at once, so a kill loses at most the
- * unflushed batch rows of the epoch in progress, never a completed epoch.
+ * epoch, its evaluation artefacts, its checkpoint and a resume point are each committed at once, so a kill loses
+ * at most the unflushed batch rows of the epoch in progress, never a completed epoch (nor batches before a resume point).
  *
  * Writes are made in order, from a queue: a store another process holds locked for longer than SQLite's busy
  * timeout (an `odelab runs export` of a large store, a backup) leaves them queued and tried again, for up to
@@ -12,6 +12,7 @@
 import type { BatchEvent, EpochEvent, RunEvent } from '../../src-shared/run-events';
 import type { Db } from './database';
 import { saveCheckpoint } from './checkpoints';
+import { saveResumePoint, type ResumePointAt } from './resume-points';
 import { upsertDataset } from './datasets';
 import type { BatchRow } from './metric-inputs';
 import { insertBatchRows } from './metrics';
@@ -200,6 +201,16 @@ export class RunWriter {
 
   writeCheckpoint(c: { epoch: number; step: number; data: Uint8Array }): void {
     this.enqueue(() => saveCheckpoint(this.db, this.runId, c));
+  }
+
+  /**
+   * Replaces the run's resume point. The batch rows up to it are written first: a process killed right after must
+   * leave no step before the point without its row (resuming deletes only the rows after it).
+   */
+  writeResumePoint(p: ResumePointAt & { data: Uint8Array }): void {
+    this.flush();
+    const wallSeconds = this.wallSeconds();
+    this.enqueue(() => saveResumePoint(this.db, this.runId, { ...p, wallSeconds }));
   }
 
   private queueBatch(e: BatchEvent): void {

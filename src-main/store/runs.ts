@@ -17,6 +17,7 @@ import {
   type StoredRunStatus,
 } from '../../src-shared/run-record';
 import type { Db } from './database';
+import { resumePointInfo } from './resume-points';
 import { processAlive, THIS_PROCESS, type Owner, type OwnerRecord } from './process-identity';
 
 export interface NewRun {
@@ -355,6 +356,7 @@ export function getRun(db: Db, id: number): RunDetail {
     startedFrom: r.started_from_json === null ? null : (JSON.parse(r.started_from_json) as StartedFrom),
     cancelRequested: r.cancel_requested,
     checkpoints,
+    resumePoint: resumePointInfo(db, id),
   };
 }
 

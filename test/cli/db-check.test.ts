@@ -61,7 +61,7 @@ describe('a damaged run store', () => {
   it('db check lists the problems as text too', () => {
     const r = runOdelab(env, ['db', 'check', '--db', corrupt]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/corrupt3\.db: schema \d+, 3 run\(s\), 1 checkpoint\(s\), 2 problem\(s\):\n {2}Tree 3 page 3: btreeInitPage\(\) returns error code 11\n {2}wrong # of entries in index runs_by_status\n$/);
+    expect(r.stdout).toMatch(/corrupt3\.db: schema \d+, 3 run\(s\), 1 checkpoint\(s\), 0 resume point\(s\), 2 problem\(s\):\n {2}Tree 3 page 3: btreeInitPage\(\) returns error code 11\n {2}wrong # of entries in index runs_by_status\n$/);
     expect(r.stderr).toBe('');
   });
 

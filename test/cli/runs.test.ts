@@ -197,7 +197,7 @@ describe('odelab runs', () => {
       expect(damaged).toEqual({
         code: 1,
         stdout:
-          `${copy}: schema ${SCHEMA_VERSION}, 1 run(s), 1 checkpoint(s), 1 problem(s):\n` +
+          `${copy}: schema ${SCHEMA_VERSION}, 1 run(s), 1 checkpoint(s), 0 resume point(s), 1 problem(s):\n` +
           `  checkpoint of run ${kept} at epoch 1: the data is not a valid checkpoint: its content does not match its checksum (damaged)\n`,
         stderr: '',
       });

@@ -641,7 +641,7 @@ describe('import validation and atomicity', () => {
 
   it('refuses a newer format version by name, leaving the store unchanged', () => {
     const { b, doc, before } = populatedTarget();
-    expectLabError(() => importDocument(b, { ...doc, version: 3 }), 'INVALID_ARGUMENT', /newer Neural ODE Lab \(export format version 3; this version reads up to 2\)/);
+    expectLabError(() => importDocument(b, { ...doc, version: 4 }), 'INVALID_ARGUMENT', /newer Neural ODE Lab \(export format version 4; this version reads up to 3\)/);
     expect(snapshot(b)).toEqual(before);
   });
 

@@ -83,3 +83,12 @@ export function checkpointBytes(epoch: number, step: number, floats = 1000, offs
   const bytes = encodeCheckpoint({ config: sampleConfig(), epoch, step, weights, optimizer: { iterations: step, tensors: [] } });
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
+
+/** A resume point's bytes (ODLCKPT3): inside epoch `epoch` (1-based, in progress) after its `batch`-th batch. */
+export function resumePointBytes(epoch: number, batch: number, step: number, floats = 1000): Buffer {
+  const weights = [{ shape: [floats], data: Float32Array.from({ length: floats }, (_, i) => i) }];
+  const nfe = Array<number>(batch).fill(20);
+  const position = { batches: batch, lossSum: 1.5 * batch, correct: batch, seen: 10 * batch, stepsAccepted: 0, stepsRejected: 0, peakTensorBytes: 1, nfeForward: nfe, nfeBackward: nfe, seconds: 1 };
+  const bytes = encodeCheckpoint({ config: sampleConfig(), epoch: epoch - 1, step, weights, optimizer: { iterations: step, tensors: [] }, position });
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}

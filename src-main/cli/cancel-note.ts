@@ -1,0 +1,37 @@
+/**
+ * What a cancelled run on a terminal says last: where its work was saved (its resume point, or its last epoch's
+ * checkpoint) and the command that continues it, so Ctrl-C is never a guess about what was lost.
+ */
+import { resolve } from 'node:path';
+import type { CheckpointEvent, RunEvent } from '../../src-shared/run-events';
+import { defaultDbPath } from './paths';
+
+/** Follows a run's events and, once it has ended cancelled, says where it can be continued from. */
+export function cancelNote(runId: number, dbPath: string): { event: (e: RunEvent) => void; note: () => string } {
+  let perEpoch: number | undefined;
+  let start = { epoch: 0, step: 0, batch: undefined as number | undefined };
+  let saved: CheckpointEvent | undefined;
+  const event = (e: RunEvent) => {
+    if (e.event === 'started') {
+      perEpoch = e.batchesPerEpoch;
+      start = { epoch: e.startEpoch, step: e.startStep, batch: e.startBatch };
+    }
+    if (e.event === 'checkpoint') saved = e;
+  };
+  const note = () => {
+    // Only a store other than the one odelab opens by itself needs naming.
+    const usual = resolve(process.env.ODELAB_DB || defaultDbPath());
+    const command = `odelab runs resume ${runId}${resolve(dbPath) === usual ? '' : ` --db ${JSON.stringify(dbPath)}`}`;
+    const of = perEpoch ? ` of ${perEpoch}` : '';
+    const where =
+      saved?.batch !== undefined
+        ? `saved a resume point at epoch ${saved.epoch}, batch ${saved.batch}${of} (step ${saved.step})`
+        : saved
+          ? `its last checkpoint is epoch ${saved.epoch}'s (step ${saved.step}); the batches after it are lost`
+          : start.step > 0
+            ? `nothing new was saved; it stands where this session started (${start.batch !== undefined ? `epoch ${start.epoch + 1}, batch ${start.batch}` : `end of epoch ${start.epoch}`}, step ${start.step})`
+            : 'nothing was saved yet; it would start again from the beginning';
+    return `run ${runId}: ${where}. To continue it: ${command}`;
+  };
+  return { event, note };
+}
