@@ -57,6 +57,7 @@ export async function followRun(run: RecordedRun, flags: LaunchFlags, dbPath: st
   run.handle.events.on('event', reportEvent);
   if (report.testing) run.handle.events.on('testing', report.testing);
   run.handle.events.on('store-error', (e: Error) => process.stderr.write(`the run store could not be written: ${e.message}; stopping the run\n`));
+  run.handle.events.on('folder-error', (problem: string) => process.stderr.write(`warning: the run's folder: ${problem}\n`));
   run.handle.events.on('store-busy', (patienceMs: number) =>
     process.stderr.write(`the run store is locked by another process; its records wait (up to ${patienceMs / 1000} s) while training goes on\n`),
   );

@@ -12,7 +12,6 @@ import {
   readdirSync,
   readFileSync,
   readSync,
-  renameSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -26,6 +25,7 @@ import type { RunEvent } from '../../src-shared/run-events';
 import type { CheckpointData } from './protocol';
 import { lockFolder } from './folder-lock';
 import { makeDirectory } from '../platform/make-directory';
+import { renameSyncRetrying } from '../platform/rename';
 import { isThisProcess, processAlive, type OwnerRecord } from '../store/process-identity';
 
 /** Which run a folder belongs to (run.json): its id and creation time in the store that recorded it. */
@@ -58,7 +58,7 @@ function readOwner(dir: string): FolderOwner | undefined {
 function writeOwner(dir: string, owner: FolderOwner): void {
   const tmp = join(dir, `${OWNER_FILE}.${process.pid}.tmp`);
   writeFileSync(tmp, JSON.stringify(owner, null, 2) + '\n');
-  renameSync(tmp, join(dir, OWNER_FILE));
+  renameSyncRetrying(tmp, join(dir, OWNER_FILE));
 }
 
 /** run.json's process, as processAlive judges it. */
@@ -165,6 +165,8 @@ export function checkRunFolder(dir: string, { resuming, label = '--out', hint = 
     // To be created: under a file, or in a folder this user cannot write, it cannot be.
     let parent = dirname(dir);
     while (!existsSync(parent) && dirname(parent) !== parent) parent = dirname(parent);
+    // Up to a root that does not exist either: a Windows drive letter nothing is mapped to (Z:\), a gone share.
+    if (!existsSync(parent)) refuse(`cannot be created: ${parent} does not exist (a drive or share that is not there?)`);
     if (!statSync(parent).isDirectory()) refuse(`cannot be created: ${parent} is a file`);
     try {
       accessSync(parent, constants.W_OK);
@@ -176,7 +178,9 @@ export function checkRunFolder(dir: string, { resuming, label = '--out', hint = 
   if (!statSync(dir).isDirectory()) refuse('is a file, not a folder');
   const head = readLogHead(join(dir, 'events.jsonl'));
   const checkpoints = join(dir, 'checkpoints');
-  const hasCheckpoints = existsSync(checkpoints) && statSync(checkpoints).isDirectory() && readdirSync(checkpoints).length > 0;
+  // Checkpoint files (or their temporaries) only: Finder's .DS_Store or Explorer's desktop.ini in an empty folder is no run.
+  const hasCheckpoints =
+    existsSync(checkpoints) && statSync(checkpoints).isDirectory() && readdirSync(checkpoints).some((name) => /\.ckpt(\.tmp)?$/.test(name));
   const trained = hasCheckpoints || (head?.includes('"event":"batch"') ?? false);
   const owner = readOwner(dir);
   const own =
@@ -228,18 +232,33 @@ function loggedConfig(head: string): unknown {
   }
 }
 
-/** A run's files: the event log, and checkpoints written to a temp name then renamed (never half a file). */
+/**
+ * A run's files: the event log, and checkpoints written to a temp name then renamed (never half a file). They are a
+ * copy of what the run store records: a write that fails (disk full, the folder removed, a file held open on
+ * Windows past the rename's retries) is told through `onError`, once per file, and training goes on.
+ */
 export class RunFolder {
   private readonly log: WriteStream;
+  private logFailed = false;
+  /** The file the last checkpoint went to; undefined when its write failed. */
   lastCheckpointPath: string | undefined;
 
-  constructor(private readonly dir: string) {
+  constructor(
+    private readonly dir: string,
+    private readonly onError: (problem: string) => void = () => {},
+  ) {
     makeDirectory(join(dir, 'checkpoints'));
     this.log = createWriteStream(join(dir, 'events.jsonl'), { flags: 'a' });
+    // A stream's error with no listener would end the whole process (the CLI), not just the log.
+    this.log.on('error', (e) => {
+      if (this.logFailed) return;
+      this.logFailed = true;
+      this.onError(`cannot write ${join(dir, 'events.jsonl')}: ${e.message}; its events are no longer logged there`);
+    });
   }
 
   writeEvent(e: RunEvent): void {
-    this.log.write(JSON.stringify(e) + '\n');
+    if (!this.logFailed) this.log.write(JSON.stringify(e) + '\n');
   }
 
   /**
@@ -250,10 +269,16 @@ export class RunFolder {
   writeCheckpoint(c: CheckpointData): void {
     const name = c.batch === undefined ? `epoch-${String(c.epoch).padStart(3, '0')}.ckpt` : RESUME_POINT_FILE;
     const path = join(this.dir, 'checkpoints', name);
-    writeFileSync(`${path}.tmp`, c.bytes);
-    renameSync(`${path}.tmp`, path);
-    if (c.batch === undefined) rmSync(join(this.dir, 'checkpoints', RESUME_POINT_FILE), { force: true });
-    this.lastCheckpointPath = path;
+    this.lastCheckpointPath = undefined;
+    try {
+      writeFileSync(`${path}.tmp`, c.bytes);
+      renameSyncRetrying(`${path}.tmp`, path);
+      if (c.batch === undefined) rmSync(join(this.dir, 'checkpoints', RESUME_POINT_FILE), { force: true });
+      this.lastCheckpointPath = path;
+    } catch (e) {
+      rmSync(`${path}.tmp`, { force: true, recursive: true });
+      this.onError(`cannot write ${path}: ${(e as Error).message}; the run store keeps the checkpoint`);
+    }
   }
 
   close(): void {

@@ -141,7 +141,7 @@ export class Runner {
     const { request, events } = handle;
     let folder: RunFolder | undefined;
     try {
-      folder = request.outDir ? new RunFolder(request.outDir) : undefined;
+      folder = request.outDir ? new RunFolder(request.outDir, (problem) => events.emit('folder-error', problem)) : undefined;
     } catch (e) {
       // Checked before the run was created (prepareRunFolder), but the disk can change: end the run, never hang it.
       const message = `--out ${request.outDir}: cannot write the run's files: ${(e as Error).message}`;

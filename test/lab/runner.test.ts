@@ -2,7 +2,7 @@
  * The runner, with real training processes (forked, tsx): events stream back, cancel stops a run, a killed
  * process is reported as crashed rather than hanging, and runs queue one at a time.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Runner, type RunHandle } from '../../src-main/lab/runner';
@@ -22,6 +22,28 @@ function collect(handle: RunHandle): RunEvent[] {
 const dataDir = tempDir();
 
 describe('Runner', () => {
+  it("tells a run folder it cannot write (log or checkpoint) as a warning and trains on: the store keeps everything", async () => {
+    const runner = new Runner();
+    const outDir = tempDir();
+    // Where the log and the first epoch's checkpoint should go, folders: neither file can be written (as root too).
+    mkdirSync(join(outDir, 'events.jsonl'));
+    mkdirSync(join(outDir, 'checkpoints', 'epoch-001.ckpt', 'inside'), { recursive: true });
+    const handle = runner.enqueue({ config: tinyConfig({ epochs: 2 }), outDir, dataDir });
+    const events = collect(handle);
+    const problems: string[] = [];
+    handle.events.on('folder-error', (p: string) => problems.push(p));
+    const ended = await handle.done;
+    expect(ended.status).toBe('completed');
+    expect(problems).toEqual([
+      expect.stringMatching(new RegExp(`^cannot write ${join(outDir, 'events.jsonl')}: EISDIR.*; its events are no longer logged there$`)),
+      expect.stringMatching(new RegExp(`^cannot write ${join(outDir, 'checkpoints', 'epoch-001.ckpt')}: .*; the run store keeps the checkpoint$`)),
+    ]);
+    // The second epoch's file is written, and each checkpoint event names a file only when it was.
+    const paths = events.flatMap((e) => (e.event === 'checkpoint' ? [e.path] : []));
+    expect(paths).toEqual([undefined, join(outDir, 'checkpoints', 'epoch-002.ckpt')]);
+    expect(readdirSync(join(outDir, 'checkpoints')).sort()).toEqual(['epoch-001.ckpt', 'epoch-002.ckpt']);
+  });
+
   it('runs a training process to completion, streaming events and logging them', async () => {
     const runner = new Runner();
     const outDir = tempDir();
@@ -206,6 +228,9 @@ describe('Runner', () => {
     const trained = folder({ 'events.jsonl': started + line({ event: 'batch', step: 1 }) });
     expect(() => prepareRunFolder(trained)).toThrow(/already holds a run/);
     expect(() => prepareRunFolder(folder({ 'checkpoints/epoch-001.ckpt': 'x' }))).toThrow(/already holds a run/);
+    expect(() => prepareRunFolder(folder({ 'checkpoints/resume.ckpt.tmp': 'x' }))).toThrow(/already holds a run/);
+    // What Finder or Explorer leave in a folder looked at is no run.
+    prepareRunFolder(folder({ 'checkpoints/.DS_Store': 'x', 'checkpoints/desktop.ini': 'x' }));
     const run7 = { runId: 7, createdAt: '2026-11-24T10:00:00.000Z', store: '/lab.db' };
     expect(() => prepareRunFolder(trained, { resuming: { config: tinyConfig({ epochs: 3 }), owner: run7 } })).toThrow(/already holds another run/);
     // Its own run resuming (the config its log starts with): kept, to be appended to.
