@@ -494,14 +494,18 @@ function resumeCommand(): Command {
         'own folder (the --out it was started with), or in --out',
     )
     .argument('<id>', 'run id')
+    .option(
+      '--force',
+      'take over a run the store still has as running or queued, whose process you know is gone (the lab judges a process by its id alone on Windows, and never judges another machine\'s)',
+    )
     .addOption(dbOption());
-  return launchOptions(cmd).action((id: string, opts: LaunchFlags & { db?: string }) =>
+  return launchOptions(cmd).action((id: string, opts: LaunchFlags & { db?: string; force?: boolean }) =>
     withService(
       opts.db,
       async (service) => {
         const [runId] = runIds([id]);
         const launch = { dataDir: opts.dataDir, backend: opts.backend, workers: opts.workers, outDir: opts.out, resumePointMinutes: opts.checkpointEvery };
-        const run = service.resumeRun(runId, launch);
+        const run = service.resumeRun(runId, { ...launch, force: opts.force });
         await followRun(run, opts, service.store.path);
       },
       { existing: true },

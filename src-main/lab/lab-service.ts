@@ -21,6 +21,7 @@ import {
   latestCheckpointEpoch,
   loadCheckpoint,
   markEnded,
+  markTakenOver,
   pendingCancel,
   THIS_PROCESS,
   recordProgress,
@@ -247,12 +248,19 @@ export class LabService {
    * so its series continue as if it had never stopped. Its files go on in the folder it kept them in (--out),
    * unless `outDir` names another.
    */
-  resumeRun(runId: number, opts: LaunchOptions = {}): RecordedRun {
+  resumeRun(runId: number, { force, ...opts }: LaunchOptions & { force?: boolean } = {}): RecordedRun {
     const { db } = this.store;
     const run = getRun(db, runId);
     const checkResumableStatus = (status: string) => {
       if (RESUMABLE_STATUSES.includes(status as (typeof RESUMABLE_STATUSES)[number])) return;
-      throw new LabError('INVALID_ARGUMENT', `run ${runId} is ${status}; only ${RESUMABLE_STATUSES.join(', ')} runs can be resumed`, {
+      // Opening the store has already marked interrupted a run whose process is gone, as far as it can tell.
+      const live = status === 'running' || status === 'queued';
+      if (live && force) return;
+      const takeOver = live
+        ? `; if no process trains it any more (the lab tells by process id alone on Windows, where a new process may ` +
+          `have taken it, and never judges another machine's process), odelab runs resume ${runId} --force takes it over`
+        : '';
+      throw new LabError('INVALID_ARGUMENT', `run ${runId} is ${status}; only ${RESUMABLE_STATUSES.join(', ')} runs can be resumed${takeOver}`, {
         runId,
         status,
       });
@@ -282,6 +290,7 @@ export class LabService {
       // Again where the run is claimed (a write transaction from its start, so two processes cannot both pass):
       // another process may have resumed it since the check above.
       checkResumableStatus(db.prepare('SELECT status FROM runs WHERE id = ?').pluck().get(runId) as string);
+      if (force) markTakenOver(db, runId);
       const from = resumeStart(db, runId);
       const { epoch: keepEpoch, step: keepStep } = from;
       deleteBatchesAfter(db, runId, keepStep);

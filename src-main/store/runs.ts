@@ -142,6 +142,27 @@ export function recoverInterrupted(db: Db): number[] {
   }).immediate();
 }
 
+/**
+ * A run left 'queued' or 'running' whose recorded process, the user says, no longer trains it (runs resume --force):
+ * marked interrupted as recoverInterrupted marks one whose process is gone, for the cases this lab cannot tell —
+ * on Windows a process is judged by its pid alone, which a new process may since have taken, and another machine's
+ * process (a store on a shared drive) is never judged. Returns whether it was such a run.
+ */
+export function markTakenOver(db: Db, id: number): boolean {
+  const r = db.prepare(`SELECT ${OWNER_COLUMNS}, epochs_completed FROM runs WHERE id = ? AND status IN ('queued', 'running')`).get(id) as
+    | (OwnerRecord & { epochs_completed: number })
+    | undefined;
+  if (!r) return false;
+  const message =
+    `taken over by odelab runs resume --force: the process recorded as writing this run (pid ${r.pid} on ${r.host}) ` +
+    `no longer did, its user said; ${r.epochs_completed} epoch(s) completed`;
+  db.prepare(
+    `UPDATE runs SET status = 'interrupted', ended_at = ?, error_code = 'INTERRUPTED', error_message = ?, owner_pid = NULL,
+       owner_host = NULL, owner_started = NULL, cancel_requested = NULL WHERE id = ?`,
+  ).run(now(), message, id);
+  return true;
+}
+
 /** The run columns a detail view adds to the summary. */
 interface RunDetailRow {
   summary: string;

@@ -4,7 +4,7 @@
  */
 import type { MethodName } from '../../src-shared/solvers';
 import { spawn } from 'node:child_process';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -216,6 +216,40 @@ describe('LabService', () => {
 
     expect(() => service.resumeRun(cut.runId, { dataDir })).toThrow(/run \d+ is completed; only interrupted, failed, cancelled runs can be resumed/);
     store.close();
+  });
+
+  it('takes over, with --force, a run the store has as running whose process it cannot judge gone (pid alone, as on Windows)', async () => {
+    const store = openStore(tempDbPath());
+    const service = new LabService(store);
+    const config = tinyConfig({ epochs: 2 });
+    const reference = service.startRun(config, { dataDir });
+    expect((await reference.handle.done).status).toBe('completed');
+    const cut = service.startRun(config, { dataDir });
+    cut.handle.events.on('event', (e: RunEvent) => e.event === 'checkpoint' && e.epoch === 1 && e.batch === undefined && cut.handle.cancel());
+    expect((await cut.handle.done).status).toBe('cancelled');
+    // As a crash on Windows leaves it: still 'running', its owner a pid some live process has since taken, no start token.
+    const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      const owner = { pid: sleeper.pid, host: hostname() };
+      store.db.prepare(`UPDATE runs SET status = 'running', owner_pid = ?, owner_host = ?, owner_started = NULL WHERE id = ?`).run(owner.pid, owner.host, cut.runId);
+      const reopened = openStore(store.path);
+      expect(reopened.interrupted).toEqual([]); // the pid is alive: the store cannot tell
+      reopened.close();
+      expect(() => service.resumeRun(cut.runId, { dataDir })).toThrow(
+        `INVALID_ARGUMENT: run ${cut.runId} is running; only interrupted, failed, cancelled runs can be resumed; if no process trains it any ` +
+          `more (the lab tells by process id alone on Windows, where a new process may have taken it, and never judges another machine's ` +
+          `process), odelab runs resume ${cut.runId} --force takes it over`,
+      );
+      const resumed = service.resumeRun(cut.runId, { dataDir, force: true });
+      expect(['queued', 'running']).toContain(getRun(store.db, cut.runId).status); // this process's now
+      expect((await resumed.handle.done).status).toBe('completed');
+      expect(batchLosses(store, cut.runId)).toEqual(batchLosses(store, reference.runId));
+      // Nothing to take over in a run that has ended: --force resumes it as a plain resume would, or refuses the same.
+      expect(() => service.resumeRun(cut.runId, { dataDir, force: true })).toThrow(/is completed; only interrupted, failed, cancelled runs can be resumed$/);
+    } finally {
+      sleeper.kill();
+      store.close();
+    }
   });
 
   it('stops a run whose records can no longer be written, rather than training on unrecorded', async () => {
