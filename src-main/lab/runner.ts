@@ -91,7 +91,9 @@ export class Runner {
       done,
       cancel: () => {
         cancelled = true;
-        if (handle.process?.connected) handle.process.send({ type: 'cancel' } satisfies ToTrainer);
+        // A second cancel (Ctrl-C, then runs cancel) can race the process's exit: the send then fails (EPIPE), which
+        // without a callback is an 'error' event that would end this process; the exit ends the run anyway.
+        if (handle.process?.connected) handle.process.send({ type: 'cancel' } satisfies ToTrainer, () => {});
         // Still waiting for its turn: it ends now rather than when the runs ahead of it have.
         else if (this.unqueue(handle)) endUnstarted();
       },
@@ -187,6 +189,23 @@ export class Runner {
       if (e.event === 'ended') ended = e;
       publish(e.event === 'checkpoint' && folder?.lastCheckpointPath ? { ...e, path: folder.lastCheckpointPath } : e);
     });
+    let settled = false;
+    const settle = (e: EndedEvent) => {
+      if (settled) return;
+      settled = true;
+      folder?.close();
+      onEnded(e);
+    };
+    // The process could not be started (fork failing: no memory, too many processes): no 'exit' need follow, and
+    // without a listener the error would end this process. Other errors (a message that could not be sent) are
+    // followed by the exit, which ends the run.
+    child.on('error', (e) => {
+      if (child.pid !== undefined || ended) return;
+      const error: RunErrorInfo = { code: 'CRASHED', message: `the training process could not be started: ${e.message}`, details: {} };
+      ended = unreportedEnd(stood, 0, { status: 'failed', error });
+      publish(ended);
+      settle(ended);
+    });
     child.on('exit', (code, signal) => {
       if (!ended) {
         // The process died before it could say 'ended': where the run stood, and why.
@@ -199,8 +218,7 @@ export class Runner {
         ended = unreportedEnd(stood, (Date.now() - started) / 1000, userStop ? { status: 'cancelled' } : { status: 'failed', error: crashed });
         publish(ended);
       }
-      folder?.close();
-      onEnded(ended);
+      settle(ended);
     });
     const { outDir: _outDir, startAt: _startAt, ...start } = request;
     child.send({ type: 'start', ...start } satisfies ToTrainer);

@@ -44,6 +44,18 @@ describe('Runner', () => {
     expect(readdirSync(join(outDir, 'checkpoints')).sort()).toEqual(['epoch-001.ckpt', 'epoch-002.ckpt']);
   });
 
+  it("survives an error on the training process's channel (a cancel sent as it exits: EPIPE) and lets the exit end the run", async () => {
+    const runner = new Runner();
+    const handle = runner.enqueue({ config: tinyConfig({ epochs: 1 }), dataDir });
+    // Node reports a message that could not be sent as an 'error' event on the child; with no listener, emitting
+    // it throws, which in the CLI ends the process. Played here by emitting what Node would.
+    handle.events.once('event', () => {
+      const epipe = Object.assign(new Error('write EPIPE'), { code: 'EPIPE', syscall: 'write' });
+      expect(() => handle.process!.emit('error', epipe)).not.toThrow();
+    });
+    expect((await handle.done).status).toBe('completed');
+  });
+
   it('runs a training process to completion, streaming events and logging them', async () => {
     const runner = new Runner();
     const outDir = tempDir();
