@@ -17,12 +17,18 @@ export const MODEL_NAMES = [
 ] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
 
+/** The blocks of resnet and rknet unless set. */
+export const DEFAULT_BLOCKS = 6;
+
 export const ModelSpec = z.object({
   name: z.enum(MODEL_NAMES),
-  /** How the ODE block is solved (ignored by `mlp` and `resnet`; `rknet` always uses a fixed RK4 grid). */
+  /**
+   * How the ODE block is solved. Only for the models usesSolverSpec names: the others record ownSolver's (new runs;
+   * runs stored earlier may hold a preset's solver they ignored).
+   */
   solver: SolverSpec.prefault({ method: 'dopri5' }),
   /** `resnet`: number of residual blocks replacing the ODE block. `rknet`: RK4 steps over [0, 1]. */
-  blocks: z.number().int().positive().max(64).default(6),
+  blocks: z.number().int().positive().max(64).default(DEFAULT_BLOCKS),
   /**
    * Parameter initialisation: 'pytorch' (U(±1/√fanIn) for weights and biases, torch.nn's default) or 'glorot'
    * (U(±√(6/(fanIn + fanOut))) weights, zero biases: Flux.jl's default, the Fashion-MNIST write-up's framework).
@@ -37,6 +43,15 @@ export const ODE_BLOCK_INTERVAL = [0, 1] as const;
 /** Whether a model solves its ODE block as `model.solver` says: mlp and resnet have none, rknet fixes its own RK4 grid. */
 export function usesSolverSpec(name: ModelName): boolean {
   return name !== 'mlp' && name !== 'resnet' && name !== 'rknet';
+}
+
+/**
+ * The solver a model that does not follow `model.solver` records, so its config says what it does: rknet's RK4
+ * grid of `blocks` steps with direct backprop (models/zoo.ts), and for mlp and resnet the schema's default, which
+ * they never read (a preset's dopri5 with adjoint would read as if they solved something).
+ */
+export function ownSolver(model: Pick<ModelSpec, 'name' | 'blocks'>): SolverSpec {
+  return SolverSpec.parse(model.name === 'rknet' ? { method: 'rk4', stepSize: 1 / model.blocks, gradient: 'direct' } : {});
 }
 
 export const OptimizerSpec = z.object({

@@ -7,8 +7,19 @@ import { fileProblem, textOf } from './file-arguments';
 import { LabError } from '../../src-shared/errors';
 import { describeIssues, isPlainObject } from '../../src-shared/config';
 import { PRESETS } from '../../src-shared/presets';
-import { droppedKeys, misshapenFields, OptimizerSpec, RunConfig } from '../../src-shared/run-config';
+import {
+  DEFAULT_BLOCKS,
+  droppedKeys,
+  misshapenFields,
+  MODEL_NAMES,
+  OptimizerSpec,
+  ownSolver,
+  RunConfig,
+  usesSolverSpec,
+  type ModelName,
+} from '../../src-shared/run-config';
 import { METHOD_NAMES, solverInfo, type MethodName } from '../../src-shared/solvers';
+import { checkModelFlags } from './model-flags';
 
 export interface TrainFlags {
   preset?: string;
@@ -118,6 +129,15 @@ function checkFlagsApply(f: TrainFlags, config: RunConfig): void {
 }
 
 /**
+ * The solver of a model that does not follow model.solver (a preset's, a checkpoint's or a --config file's) as the
+ * model solves, so the run's config and listing do not show settings that changed nothing.
+ */
+function withoutIgnoredSettings(config: RunConfig): RunConfig {
+  const { model } = config;
+  return usesSolverSpec(model.name) ? config : { ...config, model: { ...model, solver: ownSolver(model) } };
+}
+
+/**
  * `base`: a config to start from (the checkpoint's, for `train --resume`); the preset, the --config file and the
  * flags go over it in that order.
  */
@@ -178,6 +198,11 @@ export function runConfigFromFlags(f: TrainFlags, base?: RunConfig): RunConfig {
     normalisation: f.normalisation,
   };
   const merged = deepMerge(config, flags);
+  // Before the schema: its refusal of a setting the model ignores (`--step-size -1` for mlp) would miss the point.
+  const model = isPlainObject(merged.model) ? merged.model : {};
+  if (MODEL_NAMES.includes(model.name as ModelName)) {
+    checkModelFlags(f, model.name as ModelName, typeof model.blocks === 'number' ? model.blocks : DEFAULT_BLOCKS);
+  }
   const parsed = RunConfig.safeParse(merged);
   if (!parsed.success) {
     // The issues structured too, for a command whose user typed other words than the config's (eval's flags).
@@ -192,5 +217,5 @@ export function runConfigFromFlags(f: TrainFlags, base?: RunConfig): RunConfig {
       field: unknown[0],
     });
   }
-  return parsed.data;
+  return withoutIgnoredSettings(parsed.data);
 }

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { runConfigFromFlags } from '../../src-main/cli/run-config-from-flags';
 import { labErrorOf } from '../lab-error';
 import { RunConfig } from '../../src-shared/run-config';
+import { SolverSpec } from '../../src-shared/config';
 
 /** Runs `body` with a function that writes a --config file (text as given, or an object as JSON) and returns its path. */
 function withConfigFiles(body: (write: (content: string | object | Uint8Array) => string) => void): void {
@@ -185,6 +186,65 @@ describe('runConfigFromFlags', () => {
   it('refuses --step-size 0 with the one message, not a step count of Infinity beside it', () => {
     const e = labErrorOf(() => runConfigFromFlags({ preset: 'shapes-euler', stepSize: 0 }));
     expect(e.message).toBe('INVALID_ARGUMENT: invalid run configuration:\nmodel.solver.stepSize: Too small: expected number to be >0');
+  });
+
+  describe("the paper's baselines, whose block follows no --method (mlp, resnet, rknet)", () => {
+    const refusal = (flags: Parameters<typeof runConfigFromFlags>[0]) => {
+      const e = labErrorOf(() => runConfigFromFlags({ dataset: 'mnist', ...flags }));
+      return { message: e.message, field: e.details.field };
+    };
+
+    it('refuses the solver flags given for them, naming each flag and what the model does instead', () => {
+      expect(refusal({ model: 'mlp', method: 'rk4' })).toEqual({
+        message: "INVALID_ARGUMENT: --method: model 'mlp' has no ODE block, so no solver; --method does not apply to it",
+        field: 'method',
+      });
+      expect(refusal({ model: 'resnet', rtol: 1e-3 })).toEqual({
+        message: "INVALID_ARGUMENT: --rtol: model 'resnet' stacks 6 residual blocks and has no ODE solver; --rtol does not apply to it",
+        field: 'rtol',
+      });
+      expect(refusal({ model: 'rknet', gradient: 'adjoint' })).toEqual({
+        message:
+          "INVALID_ARGUMENT: --gradient: model 'rknet' integrates its block on a fixed grid of 6 RK4 steps with direct backprop; " +
+          '--gradient does not apply to it',
+        field: 'gradient',
+      });
+      expect(refusal({ model: 'rknet', method: 'euler', stepSize: 0.5 })).toEqual({
+        message:
+          "INVALID_ARGUMENT: --method, --step-size: model 'rknet' integrates its block on a fixed grid of 6 RK4 steps with direct " +
+          'backprop; --method, --step-size do not apply to it',
+        field: 'method',
+      });
+      expect(refusal({ model: 'mlp', atol: 1e-4, maxSteps: 5 }).message).toBe(
+        "INVALID_ARGUMENT: --atol, --max-steps: model 'mlp' has no ODE block, so no solver; --atol, --max-steps do not apply to it",
+      );
+      // Before the schema, whose word on the value would miss the point.
+      expect(refusal({ model: 'mlp', stepSize: -1 }).message).toBe(
+        "INVALID_ARGUMENT: --step-size: model 'mlp' has no ODE block, so no solver; --step-size does not apply to it",
+      );
+      // The model from a preset or --config counts as the flag's would; the other models take them as before.
+      withConfigFiles((write) => {
+        expect(refusal({ config: write({ model: { name: 'resnet', blocks: 3 } }), maxSteps: 10 }).message).toBe(
+          "INVALID_ARGUMENT: --max-steps: model 'resnet' stacks 3 residual blocks and has no ODE solver; --max-steps does not apply to it",
+        );
+      });
+      expect(runConfigFromFlags({ model: 'odenet-paper', dataset: 'mnist', method: 'rk4', gradient: 'adjoint' }).model.solver).toMatchObject({
+        method: 'rk4',
+        gradient: 'adjoint',
+      });
+    });
+
+    it("takes a preset's solver as inherited, not refused, and records what the model does instead of it", () => {
+      const mlp = runConfigFromFlags({ preset: 'mnist-odenet', model: 'mlp' });
+      // mnist-odenet's dopri5 0.1 with adjoint is not the mlp's: its config holds the schema's default, as a config without a solver would.
+      expect(mlp.model.solver).toEqual(SolverSpec.parse({}));
+      expect(runConfigFromFlags({ preset: 'shapes-euler', model: 'resnet', dataset: 'mnist' }).model.solver).toEqual(SolverSpec.parse({}));
+      const rknet = runConfigFromFlags({ preset: 'mnist-odenet', model: 'rknet' }).model.solver;
+      expect(rknet).toEqual(SolverSpec.parse({ method: 'rk4', stepSize: 1 / 6, gradient: 'direct' }));
+      // A checkpoint's config (train --resume) likewise, and the config is what the schema reads back.
+      expect(runConfigFromFlags({ epochs: 3 }, mlp).model.solver).toEqual(SolverSpec.parse({}));
+      expect(RunConfig.parse(mlp)).toEqual(mlp);
+    });
   });
 
   it('refuses an empty or blank --name as --tag and --study refuse one, and trims a name', () => {

@@ -86,7 +86,7 @@ describe('odelab train --sweep', () => {
   it('refuses, before the store is made, a sweep any combination of which train would refuse, and what a sweep cannot be', async () => {
     const db = join(folder, 'never.db');
     const train = (...args: string[]) => odelab('train', ...args, '--db', db, '--json');
-    const [invalidCombination, tooLarge, badValue, noStudy, withOut, twice, notSweepable] = await Promise.all([
+    const [invalidCombination, tooLarge, badValue, noStudy, withOut, twice, notSweepable, mlpMethods, rknetGradient] = await Promise.all([
       train('--preset', 'shapes-euler', '--step-size', '0.05', '--sweep', 'method=euler,dopri5', '--study', 's'),
       train('--preset', 'shapes-euler', '--sweep', 'train-size=100,99999', '--sweep', 'seed=1,2', '--study', 's'),
       train(...tiny, '--sweep', 'method=euler,rk45', '--study', 's'),
@@ -94,6 +94,9 @@ describe('odelab train --sweep', () => {
       train(...tiny, '--sweep', 'seed=1,2', '--study', 's', '--out', join(folder, 'out')),
       train(...tiny, '--seed', '1', '--sweep', 'seed=1,2', '--study', 's'),
       train(...tiny, '--sweep', 'workers=1,2', '--study', 's'),
+      // A baseline without a settable solver: the sweep refused as the single run is.
+      train('--preset', 'mnist-odenet', '--model', 'mlp', '--sweep', 'method=euler,rk4', '--study', 's'),
+      train('--preset', 'mnist-odenet', '--model', 'rknet', '--gradient', 'adjoint'),
     ]);
     expectFailure(invalidCombination, 2, /^INVALID_ARGUMENT: --sweep method=dopri5: invalid run configuration:\nmodel\.solver\.stepSize: 'dopri5' chooses its own step size/);
     expectFailure(
@@ -106,6 +109,12 @@ describe('odelab train --sweep', () => {
     expectFailure(withOut, 2, /--out cannot be used with --sweep: each run would need a folder of its own/);
     expectFailure(twice, 2, /--seed is given both plainly and in --sweep/);
     expectFailure(notSweepable, 2, /--sweep workers=1,2: --workers cannot be swept/);
+    const mlpNoSolver = "--method: model 'mlp' has no ODE block, so no solver; --method does not apply to it";
+    expect(mlpMethods.stderr).toBe(
+      `INVALID_ARGUMENT: --sweep: 2 of the sweep's 2 combinations are refused; nothing was run:\n  method=euler: ${mlpNoSolver}\n  method=rk4: ${mlpNoSolver}\n`,
+    );
+    expect(mlpMethods.code).toBe(2);
+    expectFailure(rknetGradient, 2, /^INVALID_ARGUMENT: --gradient: model 'rknet' integrates its block on a fixed grid of 6 RK4 steps/);
     expect(existsSync(db)).toBe(false);
     expect(existsSync(join(folder, 'out'))).toBe(false);
   }, 120_000);

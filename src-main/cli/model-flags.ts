@@ -1,0 +1,44 @@
+/**
+ * train's flags that only some models take: the solver flags (models whose ODE block follows model.solver). Given
+ * for another model they would be recorded and ignored, so they are refused, naming the flags and what the model
+ * does instead.
+ */
+import { LabError } from '../../src-shared/errors';
+import { usesSolverSpec, type ModelName } from '../../src-shared/run-config';
+
+export interface ModelFlags {
+  method?: string;
+  rtol?: number;
+  atol?: number;
+  stepSize?: number;
+  gradient?: string;
+  maxSteps?: number;
+}
+
+const SOLVER_FLAGS: [keyof ModelFlags, string][] = [
+  ['method', '--method'],
+  ['rtol', '--rtol'],
+  ['atol', '--atol'],
+  ['stepSize', '--step-size'],
+  ['gradient', '--gradient'],
+  ['maxSteps', '--max-steps'],
+];
+
+/** What a model that ignores model.solver does instead, and the flag that sets it. */
+function instead(model: ModelName, blocks: number): string {
+  if (model === 'mlp') return "model 'mlp' has no ODE block, so no solver";
+  if (model === 'resnet') return `model 'resnet' stacks ${blocks} residual blocks and has no ODE solver`;
+  return `model 'rknet' integrates its block on a fixed grid of ${blocks} RK4 steps with direct backprop`;
+}
+
+/** Refuses the flags `model` (with `blocks`, as the config will hold it) would ignore. */
+export function checkModelFlags(f: ModelFlags, model: ModelName, blocks: number): void {
+  const solverFlags = SOLVER_FLAGS.filter(([key]) => f[key] !== undefined).map(([, flag]) => flag);
+  if (solverFlags.length > 0 && !usesSolverSpec(model)) {
+    const which = solverFlags.join(', ');
+    const verb = solverFlags.length === 1 ? 'does' : 'do';
+    throw new LabError('INVALID_ARGUMENT', `${which}: ${instead(model, blocks)}; ${which} ${verb} not apply to it`, {
+      field: solverFlags[0].replace(/^--/, ''),
+    });
+  }
+}
