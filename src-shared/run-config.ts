@@ -54,6 +54,22 @@ export function ownSolver(model: Pick<ModelSpec, 'name' | 'blocks'>): SolverSpec
   return SolverSpec.parse(model.name === 'rknet' ? { method: 'rk4', stepSize: 1 / model.blocks, gradient: 'direct' } : {});
 }
 
+/** How a baseline computes what an ODE block would, in a few characters: `6 blocks` (resnet), `rk4×6` (rknet). */
+export function depthLabel(name: string, blocks: number): string | undefined {
+  if (name === 'resnet') return `${blocks} block${blocks === 1 ? '' : 's'}`;
+  if (name === 'rknet') return `rk4×${blocks}`;
+  return undefined;
+}
+
+/**
+ * The method a run's block is solved with, as runs list --method filters: the stored one for the models that
+ * follow it, rk4 for rknet (whose runs stored before ownSolver hold an ignored default), none for mlp and resnet.
+ */
+export function solvedMethod(model: string, storedMethod: string): string | undefined {
+  if (model === 'rknet') return 'rk4';
+  return (MODEL_NAMES as readonly string[]).includes(model) && !usesSolverSpec(model as ModelName) ? undefined : storedMethod;
+}
+
 export const OptimizerSpec = z.object({
   kind: z.enum(['sgd', 'adam', 'adamw']).default('adam'),
   lr: z.number().finite().positive().default(1e-3),
@@ -146,9 +162,15 @@ export const RunConfig = StoredRunConfig.superRefine((config, ctx) => {
 export type RunConfig = z.infer<typeof RunConfig>;
 export type RunConfigInput = z.input<typeof RunConfig>;
 
-/** What a run is called: its config's name, else `shapes-odenet · euler · shapes` (model, method, dataset). */
+/**
+ * What a run is called: its config's name, else `shapes-odenet · euler · shapes` (model, method, dataset); for the
+ * baselines, what they do instead of a method (as runs list's solver column): `mlp · mnist`, `resnet · 6 blocks ·
+ * mnist`, `rknet · rk4×6 · mnist`.
+ */
 export function runName(config: RunConfig): string {
-  return config.name ?? `${config.model.name} · ${config.model.solver.method} · ${config.dataset.kind}`;
+  const { name, solver, blocks } = config.model;
+  const how = usesSolverSpec(name) ? solver.method : depthLabel(name, blocks);
+  return config.name ?? [name, ...(how ? [how] : []), config.dataset.kind].join(' · ');
 }
 
 export const RUN_STATUSES = ['completed', 'cancelled', 'diverged', 'failed'] as const;

@@ -1,28 +1,30 @@
 /**
  * What tells the runs of a sweep apart, in a few characters: the ODE solver (method with its step size or
- * tolerances, `adjoint` when used), the training images, and the test images scored when a subset. A run's name is its preset's whatever was overridden,
+ * tolerances, `adjoint` when used; for the baselines what they do instead), the training images, and the test images scored when a subset. A run's name is its preset's whatever was overridden,
  * so `runs list` and `runs series` show this beside it; `runs list --json` carries the same fields.
  */
 import { isPlainObject, trainImagesOf, type DatasetSpec } from '../../src-shared/config';
-import { usesSolverSpec, type ModelName } from '../../src-shared/run-config';
+import { DEFAULT_BLOCKS, depthLabel, usesSolverSpec, type ModelName } from '../../src-shared/run-config';
 import { METHOD_NAMES, solverInfo, type MethodName } from '../../src-shared/solvers';
 import type { RunSetup } from '../store';
 import { compactNumber } from './number-text';
 
 /** The settings of a run's ODE solve that a sweep varies, with the defaults the engine fills in (ode/options.ts). */
 export interface SetupFields {
-  /** Fixed-step methods; null for adaptive ones and for models without an ODE block. */
+  /** Fixed-step methods (rknet: 1/blocks); null for adaptive ones and for models without an ODE block. */
   stepSize: number | null;
   /** Adaptive methods; null for fixed-step ones and for models without an ODE block. */
   rtol: number | null;
   atol: number | null;
-  /** 'direct' or 'adjoint'; null for models without an ODE block. */
+  /** 'direct' or 'adjoint' (rknet: direct); null for models without an ODE block. */
   gradient: string | null;
+  /** resnet's residual blocks, rknet's RK4 steps; null for the other models. */
+  blocks: number | null;
   /** The training images it trains on: once started, as recorded; before, as its config says (null: not known yet). */
   trainSize: number | null;
   /** The test images each epoch scores when a subset (--test-size); null: the whole test split. */
   testSize: number | null;
-  /** `euler h=0.05`, `dopri5 tol=1e-3 adjoint`; '—' for a model without an ODE block (mlp, resnet; rknet's own RK4 grid). */
+  /** `euler h=0.05`, `dopri5 tol=1e-3 adjoint`; `rk4×6` (rknet), `6 blocks` (resnet), '—' (mlp), as runName says them. */
   solverSummary: string;
 }
 
@@ -37,7 +39,11 @@ const numberOr = (v: unknown, fallback: number | null): number | null => (typeof
 export function setupFields(setup: RunSetup): SetupFields {
   const trainSize = setup.trainImages ?? setup.trainSize ?? trainImagesOf(setup.dataset as DatasetSpec) ?? null;
   if (!usesSolverSpec(setup.model as ModelName)) {
-    return { stepSize: null, rtol: null, atol: null, gradient: null, trainSize, testSize: setup.testSize, solverSummary: NO_SOLVER };
+    // What the model does, from its blocks: runs stored before the config said so hold a solver it ignored.
+    const blocks = setup.model === 'mlp' ? null : (setup.blocks ?? DEFAULT_BLOCKS);
+    const rk4 = setup.model === 'rknet' && blocks !== null ? { stepSize: 1 / blocks, gradient: 'direct' } : { stepSize: null, gradient: null };
+    const summary = blocks === null ? undefined : depthLabel(setup.model, blocks);
+    return { ...rk4, rtol: null, atol: null, blocks, trainSize, testSize: setup.testSize, solverSummary: summary ?? NO_SOLVER };
   }
   const solver = setup.solver;
   const method = typeof solver.method === 'string' ? solver.method : 'dopri5';
@@ -57,7 +63,7 @@ export function setupFields(setup: RunSetup): SetupFields {
     if (atol !== null) parts.push(`atol=${compactNumber(atol)}`);
   }
   if (gradient !== 'direct') parts.push(gradient);
-  return { stepSize, rtol, atol, gradient, trainSize, testSize: setup.testSize, solverSummary: parts.join(' ') };
+  return { stepSize, rtol, atol, gradient, blocks: null, trainSize, testSize: setup.testSize, solverSummary: parts.join(' ') };
 }
 
 /** A run's setup from its detail (runs show): the same fields from its parsed config. */
@@ -72,5 +78,6 @@ export function setupOfDetail(run: { name: string; model: string; trainSize: num
     trainSize: typeof config.trainSize === 'number' ? config.trainSize : null,
     trainImages: run.trainSize,
     testSize: typeof config.testSize === 'number' ? config.testSize : null,
+    blocks: typeof model.blocks === 'number' ? model.blocks : null,
   };
 }

@@ -7,7 +7,7 @@ import { lstat, realpath, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { describeError, isLabError, LabError } from '../../src-shared/errors';
 import { STORED_RUN_STATUSES, type RunSummary, type ResumePointInfo, type StartedFrom, type StoredRunStatus } from '../../src-shared/run-record';
-import { MODEL_NAMES, usesSolverSpec, type ModelName } from '../../src-shared/run-config';
+import { MODEL_NAMES, solvedMethod } from '../../src-shared/run-config';
 import { METHOD_NAMES } from '../../src-shared/solvers';
 import {
   configDiff,
@@ -81,7 +81,7 @@ const TRAINS_ON_SUBSET = Symbol('trainsOnSubset');
 /** A run as runs list (and studies show) prints it: its summary and what tells it apart in a sweep (run-setup.ts). */
 export type ListedRun = RunSummary & SetupFields & { [TRAINS_ON_SUBSET]?: boolean };
 
-const UNKNOWN_SETUP: SetupFields = { stepSize: null, rtol: null, atol: null, gradient: null, trainSize: null, testSize: null, solverSummary: '?' };
+const UNKNOWN_SETUP: SetupFields = { stepSize: null, rtol: null, atol: null, gradient: null, blocks: null, trainSize: null, testSize: null, solverSummary: '?' };
 
 /** Runs with their setup fields (solver settings, training images), read from their stored configs. */
 export function describeRuns(db: Db, runs: readonly RunSummary[]): ListedRun[] {
@@ -89,7 +89,9 @@ export function describeRuns(db: Db, runs: readonly RunSummary[]): ListedRun[] {
   return runs.map((r) => {
     const setup = setups.get(r.id);
     // Absent only for a run deleted between the two reads.
-    return { ...r, ...(setup ? setupFields(setup) : UNKNOWN_SETUP), [TRAINS_ON_SUBSET]: setup?.trainSize != null };
+    // rknet's method is its RK4, whatever a run stored before its config said so.
+    const method = r.model === 'rknet' ? 'rk4' : r.method;
+    return { ...r, method, ...(setup ? setupFields(setup) : UNKNOWN_SETUP), [TRAINS_ON_SUBSET]: setup?.trainSize != null };
   });
 }
 
@@ -198,14 +200,14 @@ function listCommand(): Command {
     .option('--tag <tag>', 'only runs with this tag', nonEmpty)
     .option('--study <name>', 'only the runs of this study', nonEmpty)
     .addOption(new Option('--model <name>', 'only runs of this model').choices([...MODEL_NAMES]))
-    .addOption(new Option('--method <name>', 'only runs whose ODE block this solver method solves').choices([...METHOD_NAMES]))
+    .addOption(new Option('--method <name>', "only runs whose ODE block this solver method solves (rk4: rknet's too)").choices([...METHOD_NAMES]))
     .option('--limit <n>', 'at most n runs', positiveInt)
     .addOption(dbOption())
     .addOption(jsonOption())
     .addHelpText(
       'after',
       '\nEach run: id, status, model (when the runs listed are of more than one), solver (method with its step size h\n' +
-        'or tolerances, adjoint if used; — for a model without an ODE block), training images (n=, when a run listed\n' +
+        'or tolerances, adjoint if used; rknet: rk4×<blocks>; resnet: <n> blocks; mlp: —), training images (n=, when a run listed\n' +
         'trains on a subset), seed (when the runs listed have more than one), epochs, test images (test n=, when a\n' +
         'run listed scores a subset), final and best test accuracy, wall time, name. --json: each run carries its seed\n' +
         'and also stepSize, rtol, atol, gradient, trainSize (its training images), testSize (its test subset, null for\n' +
@@ -220,9 +222,10 @@ function listCommand(): Command {
             // The study's runs in the query, so --limit counts them, not the store's newest runs.
             const studyId = opts.study === undefined ? undefined : getStudy(store.db, opts.study).id;
             if (opts.method === undefined) return describeRuns(store.db, listRuns(store.db, { ...opts, studyId }));
-            // A model without an ODE block stores a method it does not use (mlp: dopri5, the schema's default): not
-            // listed, and so not counted by --limit either.
-            const solved = listRuns(store.db, { ...opts, studyId, limit: undefined }).filter((r) => usesSolverSpec(r.model as ModelName));
+            // By the method each model solves with (solvedMethod): mlp and resnet store one they do not use (the
+            // schema's default), rknet's older runs one it ignored. Filtered here, so --limit counts only those listed.
+            const all = listRuns(store.db, { ...opts, method: undefined, studyId, limit: undefined });
+            const solved = all.filter((r) => solvedMethod(r.model, r.method) === opts.method);
             return describeRuns(store.db, solved.slice(0, opts.limit));
           })();
           printRuns(runs, opts.json);

@@ -315,6 +315,8 @@ export interface RunSetup {
   trainImages: number | null;
   /** config.testSize: the stratified test subset each epoch scores; null when it scores the whole test split. */
   testSize: number | null;
+  /** config.model.blocks: resnet's residual blocks, rknet's RK4 steps (null if absent). */
+  blocks: number | null;
 }
 
 export function runSetups(db: Db, ids: readonly number[]): Map<number, RunSetup> {
@@ -322,17 +324,17 @@ export function runSetups(db: Db, ids: readonly number[]): Map<number, RunSetup>
   const rows = db
     .prepare(
       `SELECT r.id, r.name, r.model, r.config_json -> '$.model.solver', r.config_json -> '$.dataset',
-         r.config_json ->> '$.trainSize', r.train_size, r.config_json ->> '$.testSize'
+         r.config_json ->> '$.trainSize', r.train_size, r.config_json ->> '$.testSize', r.config_json ->> '$.model.blocks'
        FROM runs r WHERE r.id IN (SELECT value FROM json_each(?))`,
     )
     .raw()
-    .all(JSON.stringify(ids)) as [number, string, string, string | null, string | null, unknown, number | null, unknown][];
+    .all(JSON.stringify(ids)) as [number, string, string, string | null, string | null, unknown, number | null, unknown, unknown][];
   const object = (json: string | null): Record<string, unknown> => {
     const value: unknown = json === null ? null : JSON.parse(json);
     return isPlainObject(value) ? value : {};
   };
   return new Map(
-    rows.map(([id, name, model, solver, dataset, trainSize, trainImages, testSize]) => [
+    rows.map(([id, name, model, solver, dataset, trainSize, trainImages, testSize, blocks]) => [
       id,
       {
         name,
@@ -342,6 +344,7 @@ export function runSetups(db: Db, ids: readonly number[]): Map<number, RunSetup>
         trainSize: typeof trainSize === 'number' ? trainSize : null,
         trainImages,
         testSize: typeof testSize === 'number' ? testSize : null,
+        blocks: typeof blocks === 'number' ? blocks : null,
       },
     ]),
   );

@@ -18,6 +18,7 @@ import { RunConfig, type RunConfigInput } from '../../src-shared/run-config';
 import { checkpointBytes } from '../store/fixtures';
 import { tempDir } from '../train/fixtures';
 import { expectFailure, jsonDocument, startOdelab, type CliResult } from './odelab-process';
+import { runConfigFromFlags } from '../../src-main/cli/run-config-from-flags';
 
 const folder = tempDir();
 const db = join(folder, 'lab.db');
@@ -139,6 +140,44 @@ describe('odelab runs list: what tells runs apart', () => {
     expect(ids(dopri5)).toEqual([adaptive, paper]);
     expect(ids(newest)).toEqual([adaptive]);
     expectFailure(unknown, 2, /option '--method <name>' argument 'rk45' is invalid\. Allowed choices are euler, midpoint, heun, rk4, bosh3, dopri5, tsit5, implicit-euler, crank-nicolson, implicit-midpoint/);
+  });
+});
+
+describe("odelab runs list: the paper's baselines, by what they do", () => {
+  it('names and lists mlp, resnet and rknet by their depth, not a solver they ignore; --method rk4 finds rknet', async () => {
+    const store = join(tempDir(), 'baselines.db');
+    const d = openDatabase(store);
+    const mnist = (config: RunConfig) => ({ ...config, name: undefined }) as Partial<RunConfigInput>;
+    // As train records them now (runConfigFromFlags), and an rknet run stored before: the schema's dopri5, ignored.
+    const mlp = completedRun(d, mnist(runConfigFromFlags({ preset: 'mnist-odenet', model: 'mlp' })), 60000, [0.97, 0.98]);
+    const resnet = completedRun(d, mnist(RunConfig.parse({ model: { name: 'resnet', blocks: 3 }, dataset: { kind: 'mnist' } })), 60000, [0.98, 0.99]);
+    const rknetBefore = completedRun(d, mnist(RunConfig.parse({ model: { name: 'rknet', blocks: 4 }, dataset: { kind: 'mnist' } })), 60000, [0.98, 0.99]);
+    const rknet = completedRun(d, mnist(runConfigFromFlags({ model: 'rknet', dataset: 'mnist' })), 60000, [0.98, 0.99]);
+    const odenetRk4 = completedRun(d, mnist(runConfigFromFlags({ model: 'odenet-paper', dataset: 'mnist', method: 'rk4' })), 60000, [0.98, 0.99]);
+    d.close();
+    const [listed, asJson, rk4, dopri5] = await Promise.all([
+      odelab('runs', 'list', '--db', store),
+      json('runs', 'list', '--db', store),
+      json('runs', 'list', '--db', store, '--method', 'rk4'),
+      odelab('runs', 'list', '--db', store, '--method', 'dopri5'),
+    ]);
+    // The name (runName) and the solver column say the same: `mlp · mnist`, `resnet · 3 blocks · mnist`, `rknet · rk4×6 · mnist`.
+    expect(lines(listed)).toEqual([
+      `${odenetRk4} completed odenet-paper rk4 h=0.1 ep 2 test 99.00% best 99.00% 60 s odenet-paper · rk4 · mnist`,
+      `${rknet} completed rknet        rk4×6     ep 2 test 99.00% best 99.00% 60 s rknet · rk4×6 · mnist`,
+      `${rknetBefore} completed rknet        rk4×4     ep 2 test 99.00% best 99.00% 60 s rknet · rk4×4 · mnist`,
+      `${resnet} completed resnet       3 blocks  ep 2 test 99.00% best 99.00% 60 s resnet · 3 blocks · mnist`,
+      `${mlp} completed mlp          —         ep 2 test 98.00% best 98.00% 60 s mlp · mnist`,
+    ]);
+    const byId = new Map((asJson as Record<string, unknown>[]).map((r) => [r.id, r]));
+    expect(byId.get(rknet)).toMatchObject({ method: 'rk4', stepSize: 1 / 6, rtol: null, atol: null, gradient: 'direct', blocks: 6, solverSummary: 'rk4×6' });
+    expect(byId.get(rknetBefore)).toMatchObject({ method: 'rk4', stepSize: 0.25, gradient: 'direct', blocks: 4, solverSummary: 'rk4×4' });
+    expect(byId.get(resnet)).toMatchObject({ stepSize: null, gradient: null, blocks: 3, solverSummary: '3 blocks' });
+    expect(byId.get(mlp)).toMatchObject({ method: 'dopri5', stepSize: null, gradient: null, blocks: null, solverSummary: '—' });
+    expect(byId.get(odenetRk4)).toMatchObject({ method: 'rk4', stepSize: 0.1, blocks: null, solverSummary: 'rk4 h=0.1' });
+    // rk4: the ODE-Net's and both rknet runs (the one stored with an ignored dopri5 too); dopri5: none of the baselines.
+    expect((rk4 as { id: number }[]).map((r) => r.id)).toEqual([odenetRk4, rknet, rknetBefore]);
+    expect(dopri5.stdout).toBe('no runs\n');
   });
 });
 
