@@ -17,8 +17,9 @@ export const MODEL_NAMES = [
 ] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
 
-/** The blocks of resnet and rknet unless set. */
+/** The blocks of resnet and rknet unless set; what the other models record (and ignore). */
 export const DEFAULT_BLOCKS = 6;
+export const MAX_BLOCKS = 64;
 
 export const ModelSpec = z.object({
   name: z.enum(MODEL_NAMES),
@@ -27,8 +28,8 @@ export const ModelSpec = z.object({
    * runs stored earlier may hold a preset's solver they ignored).
    */
   solver: SolverSpec.prefault({ method: 'dopri5' }),
-  /** `resnet`: number of residual blocks replacing the ODE block. `rknet`: RK4 steps over [0, 1]. */
-  blocks: z.number().int().positive().max(64).default(DEFAULT_BLOCKS),
+  /** resnet: residual blocks replacing the ODE block. rknet: RK4 steps over [0, 1]. Others: DEFAULT_BLOCKS, unread. */
+  blocks: z.number().int().positive().max(MAX_BLOCKS).default(DEFAULT_BLOCKS),
   /**
    * Parameter initialisation: 'pytorch' (U(±1/√fanIn) for weights and biases, torch.nn's default) or 'glorot'
    * (U(±√(6/(fanIn + fanOut))) weights, zero biases: Flux.jl's default, the Fashion-MNIST write-up's framework).
@@ -43,6 +44,11 @@ export const ODE_BLOCK_INTERVAL = [0, 1] as const;
 /** Whether a model solves its ODE block as `model.solver` says: mlp and resnet have none, rknet fixes its own RK4 grid. */
 export function usesSolverSpec(name: ModelName): boolean {
   return name !== 'mlp' && name !== 'resnet' && name !== 'rknet';
+}
+
+/** Whether `model.blocks` means anything to a model: resnet's residual blocks, rknet's RK4 steps. */
+export function hasBlocks(name: ModelName): boolean {
+  return name === 'resnet' || name === 'rknet';
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import { Command, Option } from 'commander';
 import { PRESETS } from '../../src-shared/presets';
-import { ModelSpec, usesSolverSpec, type RunConfig } from '../../src-shared/run-config';
+import { DEFAULT_BLOCKS, hasBlocks, ModelSpec, usesSolverSpec, type RunConfig } from '../../src-shared/run-config';
 import type { SolverSpec } from '../../src-shared/config';
 import { METHOD_NAMES, SOLVERS } from '../../src-shared/solvers';
 import { decodeCheckpoint, type Checkpoint } from '../engine/train/checkpoint';
@@ -29,19 +29,25 @@ function print(json: boolean, value: unknown, text: () => string): void {
 
 export function modelsCommand(): Command {
   return new Command('models')
-    .description('list the models with their parameter counts (MNIST-shaped input, 10 classes)')
+    .description(`list the models with their parameter counts (MNIST-shaped input, 10 classes; resnet and rknet at --blocks ${DEFAULT_BLOCKS})`)
     .option('--json', 'JSON output')
     .action(async (opts: { json?: boolean }) => {
       const [{ initEngine, tf }, { MODELS, parameterCount }] = await Promise.all([import('../engine'), import('../engine/models')]);
       await initEngine();
       const rows = MODELS.map((m) => {
         const model = m.build(ModelSpec.parse({ name: m.name }), { classes: 10, imageShape: [28, 28, 1], seed: 0 });
-        const row = { name: m.name, parameters: parameterCount(model), description: m.description };
+        // blocks: what --blocks sets (resnet's residual blocks, rknet's RK4 steps) and its default; null: not taken.
+        const row = { name: m.name, parameters: parameterCount(model), blocks: hasBlocks(m.name) ? DEFAULT_BLOCKS : null, description: m.description };
         tf.dispose(model.params);
         return row;
       });
       print(!!opts.json, rows, () =>
-        rows.map((r) => `${r.name.padEnd(18)} ${String(r.parameters).padStart(8)}  ${r.description}`).join('\n'),
+        rows
+          .map((r) => {
+            const blocks = r.blocks === null ? '' : ` --blocks <n> sets N (default ${r.blocks}).`;
+            return `${r.name.padEnd(18)} ${String(r.parameters).padStart(8)}  ${r.description}${blocks}`;
+          })
+          .join('\n'),
       );
     });
 }

@@ -1,10 +1,10 @@
 /**
- * train's flags that only some models take: the solver flags (models whose ODE block follows model.solver). Given
- * for another model they would be recorded and ignored, so they are refused, naming the flags and what the model
- * does instead.
+ * train's flags that only some models take: the solver flags (models whose ODE block follows model.solver) and
+ * --blocks (resnet, rknet). Given for another model they would be recorded and ignored, so they are refused, naming
+ * the flags and what the model does instead.
  */
 import { LabError } from '../../src-shared/errors';
-import { usesSolverSpec, type ModelName } from '../../src-shared/run-config';
+import { hasBlocks, MAX_BLOCKS, usesSolverSpec, type ModelName } from '../../src-shared/run-config';
 
 export interface ModelFlags {
   method?: string;
@@ -13,6 +13,7 @@ export interface ModelFlags {
   stepSize?: number;
   gradient?: string;
   maxSteps?: number;
+  blocks?: number;
 }
 
 const SOLVER_FLAGS: [keyof ModelFlags, string][] = [
@@ -27,8 +28,8 @@ const SOLVER_FLAGS: [keyof ModelFlags, string][] = [
 /** What a model that ignores model.solver does instead, and the flag that sets it. */
 function instead(model: ModelName, blocks: number): string {
   if (model === 'mlp') return "model 'mlp' has no ODE block, so no solver";
-  if (model === 'resnet') return `model 'resnet' stacks ${blocks} residual blocks and has no ODE solver`;
-  return `model 'rknet' integrates its block on a fixed grid of ${blocks} RK4 steps with direct backprop`;
+  if (model === 'resnet') return `model 'resnet' stacks ${blocks} residual blocks and has no ODE solver (--blocks sets their number)`;
+  return `model 'rknet' integrates its block on a fixed grid of ${blocks} RK4 steps with direct backprop (--blocks sets the steps)`;
 }
 
 /** Refuses the flags `model` (with `blocks`, as the config will hold it) would ignore. */
@@ -40,5 +41,16 @@ export function checkModelFlags(f: ModelFlags, model: ModelName, blocks: number)
     throw new LabError('INVALID_ARGUMENT', `${which}: ${instead(model, blocks)}; ${which} ${verb} not apply to it`, {
       field: solverFlags[0].replace(/^--/, ''),
     });
+  }
+  if (f.blocks !== undefined && !hasBlocks(model)) {
+    const what = usesSolverSpec(model) ? 'its ODE solver sets its depth (--method, --step-size or --rtol/--atol)' : 'it has a fixed depth';
+    throw new LabError(
+      'INVALID_ARGUMENT',
+      `--blocks: model '${model}' has no blocks; ${what}. --blocks is for resnet (residual blocks) and rknet (RK4 steps)`,
+      { field: 'blocks' },
+    );
+  }
+  if (f.blocks !== undefined && f.blocks > MAX_BLOCKS) {
+    throw new LabError('INVALID_ARGUMENT', `--blocks: expected at most ${MAX_BLOCKS}, got ${f.blocks}`, { field: 'blocks' });
   }
 }

@@ -10,6 +10,7 @@ import { PRESETS } from '../../src-shared/presets';
 import {
   DEFAULT_BLOCKS,
   droppedKeys,
+  hasBlocks,
   misshapenFields,
   MODEL_NAMES,
   OptimizerSpec,
@@ -26,6 +27,7 @@ export interface TrainFlags {
   config?: string;
   model?: string;
   init?: string;
+  blocks?: number;
   dataset?: string;
   shapesMode?: string;
   method?: string;
@@ -129,12 +131,15 @@ function checkFlagsApply(f: TrainFlags, config: RunConfig): void {
 }
 
 /**
- * The solver of a model that does not follow model.solver (a preset's, a checkpoint's or a --config file's) as the
- * model solves, so the run's config and listing do not show settings that changed nothing.
+ * What a model ignores, as it does: the solver of a model that does not follow model.solver (a preset's, a
+ * checkpoint's or a --config file's) and the blocks of one without blocks, so the run's config, name and listing
+ * do not show settings that changed nothing.
  */
 function withoutIgnoredSettings(config: RunConfig): RunConfig {
   const { model } = config;
-  return usesSolverSpec(model.name) ? config : { ...config, model: { ...model, solver: ownSolver(model) } };
+  const blocks = hasBlocks(model.name) ? model.blocks : DEFAULT_BLOCKS;
+  const solver = usesSolverSpec(model.name) ? model.solver : ownSolver({ name: model.name, blocks });
+  return { ...config, model: { ...model, blocks, solver } };
 }
 
 /**
@@ -185,7 +190,7 @@ export function runConfigFromFlags(f: TrainFlags, base?: RunConfig): RunConfig {
   }
   const flags: Json = {
     name,
-    model: { name: f.model, init: f.init, solver: solverFromFlags(f) },
+    model: { name: f.model, init: f.init, blocks: f.blocks, solver: solverFromFlags(f) },
     dataset: datasetFromFlags(f),
     optimizer: { kind: f.optimizer, lr: f.lr, schedule: f.lrSchedule, momentum: f.momentum, weightDecay: f.weightDecay },
     batchSize: f.batchSize,

@@ -184,6 +184,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--preset <name>', 'start from a write-up preset').choices(Object.keys(PRESETS)))
     .option('--config <file.json>', 'RunConfig JSON (merged over the preset; flags win)')
     .addOption(new Option('--model <name>', 'model').choices([...MODEL_NAMES]))
+    .option('--blocks <n>', 'resnet: residual blocks; rknet: RK4 steps over [0, 1] (default 6, at most 64; only these models)', positiveInt)
     .addOption(new Option('--init <scheme>', 'parameter initialisation (pytorch: U(±1/√fanIn); glorot: Flux.jl)').choices(['pytorch', 'glorot']))
     .addOption(new Option('--dataset <kind>', 'dataset').choices(['mnist', 'fashion-mnist', 'shapes']))
     .addOption(new Option('--shapes-mode <mode>', 'shapes dataset mode').choices(['single', 'compound']))

@@ -22,9 +22,15 @@ describe('odelab', () => {
   it('lists models with their parameter counts as JSON', () => {
     const { code, stdout } = odelab('models', '--json');
     expect(code).toBe(0);
-    const models = JSON.parse(stdout) as { name: string; parameters: number }[];
+    const models = JSON.parse(stdout) as { name: string; parameters: number; blocks: number | null }[];
     expect(models.find((m) => m.name === 'odenet-mnist')?.parameters).toBe(10_564);
     expect(models.find((m) => m.name === 'convnode-fashion')?.parameters).toBe(87_532);
+    // Which models take --blocks, with its default (resnet counted at it); the others say null.
+    expect(Object.fromEntries(models.map((m) => [m.name, m.blocks]))).toMatchObject({ resnet: 6, rknet: 6, mlp: null, 'odenet-paper': null });
+    expect(models.find((m) => m.name === 'resnet')?.parameters).toBe(585_226);
+    const text = odelab('models').stdout.split('\n');
+    expect(text.find((l) => l.startsWith('rknet '))).toMatch(/fixed RK4 grid \(N steps\) with direct backprop\. --blocks <n> sets N \(default 6\)\.$/);
+    expect(text.find((l) => l.startsWith('mlp '))).not.toMatch(/--blocks/);
     // A reader that is gone before the output comes (`| true`; `| head` when it has read enough) ends it
     // quietly: exit code 0, no EPIPE stack trace.
     const piped = spawnSync('bash', ['-c', 'node bin/odelab.js models | true; exit ${PIPESTATUS[0]}'], { encoding: 'utf8' });

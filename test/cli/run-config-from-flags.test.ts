@@ -7,6 +7,7 @@ import { runConfigFromFlags } from '../../src-main/cli/run-config-from-flags';
 import { labErrorOf } from '../lab-error';
 import { RunConfig } from '../../src-shared/run-config';
 import { SolverSpec } from '../../src-shared/config';
+import { checkResumable, type Checkpoint } from '../../src-main/engine/train/checkpoint';
 
 /** Runs `body` with a function that writes a --config file (text as given, or an object as JSON) and returns its path. */
 function withConfigFiles(body: (write: (content: string | object | Uint8Array) => string) => void): void {
@@ -200,19 +201,21 @@ describe('runConfigFromFlags', () => {
         field: 'method',
       });
       expect(refusal({ model: 'resnet', rtol: 1e-3 })).toEqual({
-        message: "INVALID_ARGUMENT: --rtol: model 'resnet' stacks 6 residual blocks and has no ODE solver; --rtol does not apply to it",
+        message:
+          "INVALID_ARGUMENT: --rtol: model 'resnet' stacks 6 residual blocks and has no ODE solver (--blocks sets their number); " +
+          '--rtol does not apply to it',
         field: 'rtol',
       });
       expect(refusal({ model: 'rknet', gradient: 'adjoint' })).toEqual({
         message:
-          "INVALID_ARGUMENT: --gradient: model 'rknet' integrates its block on a fixed grid of 6 RK4 steps with direct backprop; " +
-          '--gradient does not apply to it',
+          "INVALID_ARGUMENT: --gradient: model 'rknet' integrates its block on a fixed grid of 6 RK4 steps with direct backprop " +
+          '(--blocks sets the steps); --gradient does not apply to it',
         field: 'gradient',
       });
       expect(refusal({ model: 'rknet', method: 'euler', stepSize: 0.5 })).toEqual({
         message:
           "INVALID_ARGUMENT: --method, --step-size: model 'rknet' integrates its block on a fixed grid of 6 RK4 steps with direct " +
-          'backprop; --method, --step-size do not apply to it',
+          'backprop (--blocks sets the steps); --method, --step-size do not apply to it',
         field: 'method',
       });
       expect(refusal({ model: 'mlp', atol: 1e-4, maxSteps: 5 }).message).toBe(
@@ -225,13 +228,45 @@ describe('runConfigFromFlags', () => {
       // The model from a preset or --config counts as the flag's would; the other models take them as before.
       withConfigFiles((write) => {
         expect(refusal({ config: write({ model: { name: 'resnet', blocks: 3 } }), maxSteps: 10 }).message).toBe(
-          "INVALID_ARGUMENT: --max-steps: model 'resnet' stacks 3 residual blocks and has no ODE solver; --max-steps does not apply to it",
+          "INVALID_ARGUMENT: --max-steps: model 'resnet' stacks 3 residual blocks and has no ODE solver (--blocks sets their number); " +
+            '--max-steps does not apply to it',
         );
       });
       expect(runConfigFromFlags({ model: 'odenet-paper', dataset: 'mnist', method: 'rk4', gradient: 'adjoint' }).model.solver).toMatchObject({
         method: 'rk4',
         gradient: 'adjoint',
       });
+    });
+
+    it('--blocks sets resnet’s residual blocks and rknet’s RK4 steps (its step 1/blocks), and is refused for the other models', () => {
+      expect(runConfigFromFlags({ model: 'resnet', dataset: 'mnist', blocks: 3 }).model).toMatchObject({ name: 'resnet', blocks: 3 });
+      const rknet = runConfigFromFlags({ model: 'rknet', dataset: 'mnist', blocks: 12 }).model;
+      expect(rknet).toMatchObject({ blocks: 12, solver: { method: 'rk4', stepSize: 1 / 12, gradient: 'direct' } });
+      // From a checkpoint's config (train --resume): the grid follows the new count.
+      expect(runConfigFromFlags({ blocks: 4 }, runConfigFromFlags({ model: 'rknet', dataset: 'mnist' })).model.solver.stepSize).toBe(0.25);
+      expect(refusal({ model: 'mlp', blocks: 3 })).toEqual({
+        message: "INVALID_ARGUMENT: --blocks: model 'mlp' has no blocks; it has a fixed depth. --blocks is for resnet (residual blocks) and rknet (RK4 steps)",
+        field: 'blocks',
+      });
+      expect(refusal({ preset: 'mnist-odenet', blocks: 3 }).message).toBe(
+        "INVALID_ARGUMENT: --blocks: model 'odenet-mnist' has no blocks; its ODE solver sets its depth (--method, --step-size or " +
+          '--rtol/--atol). --blocks is for resnet (residual blocks) and rknet (RK4 steps)',
+      );
+      expect(refusal({ model: 'rknet', blocks: 65 })).toEqual({ message: 'INVALID_ARGUMENT: --blocks: expected at most 64, got 65', field: 'blocks' });
+      // A --config file's blocks for a model without them is recorded as the default it is read as: nothing.
+      withConfigFiles((write) => {
+        expect(runConfigFromFlags({ config: write({ model: { name: 'mlp', blocks: 12 } }), dataset: 'mnist' }).model.blocks).toBe(6);
+      });
+    });
+
+    it("refuses to start resnet from a checkpoint of another --blocks (its blocks are its weights); rknet's steps can change", () => {
+      const resnet = runConfigFromFlags({ model: 'resnet', dataset: 'mnist', epochs: 1 });
+      const checkpoint = { config: resnet, epoch: 1 } as Checkpoint; // checkResumable reads only these
+      const e = labErrorOf(() => checkResumable(checkpoint, runConfigFromFlags({ blocks: 3, epochs: 2 }, resnet), 'a.ckpt'));
+      expect(e.message).toBe("INVALID_ARGUMENT: cannot start from a.ckpt: it holds the weights of 6 residual blocks, this run's resnet has 3 (--blocks)");
+      expect(e.details.field).toBe('blocks');
+      const rknet = runConfigFromFlags({ model: 'rknet', dataset: 'mnist', epochs: 1 });
+      expect(() => checkResumable({ config: rknet, epoch: 1 } as Checkpoint, runConfigFromFlags({ blocks: 3, epochs: 2 }, rknet))).not.toThrow();
     });
 
     it("takes a preset's solver as inherited, not refused, and records what the model does instead of it", () => {

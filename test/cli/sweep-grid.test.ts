@@ -29,7 +29,7 @@ const refusal = (specs: string[]) => {
 describe('train --sweep grid', () => {
   it('offers train’s own value flags, not where a run goes or what it is called', () => {
     const sweepable = [...sweepableOptions(options).keys()];
-    expect(sweepable).toEqual(expect.arrayContaining(['method', 'step-size', 'train-size', 'seed', 'lr', 'test-size', 'batch-size', 'gradient', 'rtol', 'atol', 'epochs']));
+    expect(sweepable).toEqual(expect.arrayContaining(['method', 'step-size', 'train-size', 'seed', 'lr', 'test-size', 'batch-size', 'gradient', 'rtol', 'atol', 'epochs', 'blocks']));
     for (const flag of NOT_SWEPT) expect(sweepable).not.toContain(flag);
     expect(sweepable).not.toContain('json'); // a switch, no value
   });

@@ -53,6 +53,30 @@ describe('odelab train --sweep', () => {
     expect((await json('runs', 'list', '--db', db)).length).toBe(4);
   }, 120_000);
 
+  it("sweeps --blocks into the baselines: resnet's blocks are its weights, rknet's its RK4 steps (the forward NFE)", async () => {
+    const db = join(folder, 'blocks.db');
+    const baseline = ['--dataset', 'shapes', '--train-size', '60', '--batch-size', '60', '--epochs', '1', '--test-size', '70'];
+    const r = await odelab('train', ...baseline, '--sweep', 'model=resnet,rknet', '--sweep', 'blocks=1,2', '--study', 'depth', '--db', db, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const events = lines(r.stdout) as (ReturnType<typeof lines>[number] & { parameterCount: number; nfeForwardMean: number })[];
+    const started = events.filter((e) => e.event === 'started');
+    const epochs = events.filter((e) => e.event === 'epoch');
+    expect(started.map((e) => [e.config.name, e.config.model.blocks, e.config.model.solver.method, e.config.model.solver.stepSize])).toEqual([
+      ['resnet · 1 block · shapes model=resnet blocks=1', 1, 'dopri5', undefined],
+      ['resnet · 2 blocks · shapes model=resnet blocks=2', 2, 'dopri5', undefined],
+      ['rknet · rk4×1 · shapes model=rknet blocks=1', 1, 'rk4', 1],
+      ['rknet · rk4×2 · shapes model=rknet blocks=2', 2, 'rk4', 0.5],
+    ]);
+    // A residual block's own weights (two 3×3 convs 65→64 and three GroupNorms: 75 392); rknet's steps share one block.
+    const [resnet1, resnet2, rknet1, rknet2] = started.map((e) => e.parameterCount);
+    expect(resnet2 - resnet1).toBe(2 * (65 * 9 * 64 + 64) + 3 * 2 * 64);
+    expect(rknet2).toBe(rknet1);
+    // Four evaluations of the block per RK4 step; a ResNet solves nothing.
+    expect(epochs.map((e) => e.nfeForwardMean)).toEqual([0, 0, 4, 8]);
+    const listed = await odelab('runs', 'list', '--study', 'depth', '--db', db);
+    expect(listed.stdout.trimEnd().split('\n')).toEqual([/ rknet +rk4×2 /, / rknet +rk4×1 /, / resnet +2 blocks /, / resnet +1 block /].map((re) => expect.stringMatching(re)));
+  }, 120_000);
+
   it('goes on after a failed run and exits 1', async () => {
     const db = join(folder, 'failing.db');
     // Implicit Euler's Newton iteration does not converge at step 1 on this model; explicit Euler has none to fail.

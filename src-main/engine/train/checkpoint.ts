@@ -307,6 +307,10 @@ export function checkResumable(c: Checkpoint, config: RunConfig, name = 'the che
   if (c.config.model.name !== config.model.name) {
     refuse('model.name', `it holds '${c.config.model.name}' weights, this run's model is '${config.model.name}'`);
   }
+  // resnet's blocks are its weights (rknet's are steps of the same block: another count still loads).
+  if (config.model.name === 'resnet' && c.config.model.blocks !== config.model.blocks) {
+    refuse('blocks', `it holds the weights of ${c.config.model.blocks} residual blocks, this run's resnet has ${config.model.blocks} (--blocks)`);
+  }
   if (describeImages(c.config.dataset) !== describeImages(config.dataset)) {
     refuse('dataset', `it was trained on ${describeImages(c.config.dataset)}, this run's dataset is ${describeImages(config.dataset)}`);
   }
