@@ -29,23 +29,34 @@ function print(json: boolean, value: unknown, text: () => string): void {
 
 export function modelsCommand(): Command {
   return new Command('models')
-    .description(`list the models with their parameter counts (MNIST-shaped input, 10 classes; resnet and rknet at --blocks ${DEFAULT_BLOCKS})`)
+    .description(
+      `list the models with their parameter counts (28×28 images; 10 classes, shapes-odenet 7 as the shapes presets; resnet and rknet at --blocks ${DEFAULT_BLOCKS})`,
+    )
     .option('--json', 'JSON output')
     .action(async (opts: { json?: boolean }) => {
       const [{ initEngine, tf }, { MODELS, parameterCount }] = await Promise.all([import('../engine'), import('../engine/models')]);
       await initEngine();
-      const rows = MODELS.map((m) => {
-        const model = m.build(ModelSpec.parse({ name: m.name }), { classes: 10, imageShape: [28, 28, 1], seed: 0 });
-        // blocks: what --blocks sets (resnet's residual blocks, rknet's RK4 steps) and its default; null: not taken.
-        const row = { name: m.name, parameters: parameterCount(model), blocks: hasBlocks(m.name) ? DEFAULT_BLOCKS : null, description: m.description };
+      // Counted with the classes of the dataset a model is written for (the shapes model's presets: 7), as a user
+      // trains it; the head's size depends on them.
+      const count = (m: (typeof MODELS)[number], classes: number) => {
+        const model = m.build(ModelSpec.parse({ name: m.name }), { classes, imageShape: [28, 28, 1], seed: 0 });
+        const parameters = parameterCount(model);
         tf.dispose(model.params);
-        return row;
+        return { classes, parameters };
+      };
+      const rows = MODELS.map((m) => {
+        const [usual, ...others] = (m.classes ?? [10]).map((classes) => count(m, classes));
+        // blocks: what --blocks sets (resnet's residual blocks, rknet's RK4 steps) and its default; null: not taken.
+        const blocks = hasBlocks(m.name) ? DEFAULT_BLOCKS : null;
+        return { name: m.name, parameters: usual.parameters, classes: usual.classes, otherClasses: others, blocks, description: m.description };
       });
       print(!!opts.json, rows, () =>
         rows
           .map((r) => {
+            const others = r.otherClasses.map((o) => `${o.parameters} for ${o.classes}`).join(', ');
+            const classes = r.classes === 10 && !others ? '' : ` Counted for ${r.classes} classes${others && ` (${others})`}.`;
             const blocks = r.blocks === null ? '' : ` --blocks <n> sets N (default ${r.blocks}).`;
-            return `${r.name.padEnd(18)} ${String(r.parameters).padStart(8)}  ${r.description}${blocks}`;
+            return `${r.name.padEnd(18)} ${String(r.parameters).padStart(8)}  ${r.description}${classes}${blocks}`;
           })
           .join('\n'),
       );

@@ -22,15 +22,19 @@ describe('odelab', () => {
   it('lists models with their parameter counts as JSON', () => {
     const { code, stdout } = odelab('models', '--json');
     expect(code).toBe(0);
-    const models = JSON.parse(stdout) as { name: string; parameters: number; blocks: number | null }[];
+    const models = JSON.parse(stdout) as { name: string; parameters: number; classes: number; otherClasses: unknown[]; blocks: number | null }[];
     expect(models.find((m) => m.name === 'odenet-mnist')?.parameters).toBe(10_564);
     expect(models.find((m) => m.name === 'convnode-fashion')?.parameters).toBe(87_532);
+    // The shapes model as the presets train it (compound: 7 classes; its head is 129 parameters a class), the single mode's 3 beside.
+    expect(models.find((m) => m.name === 'shapes-odenet')).toMatchObject({ parameters: 56_967, classes: 7, otherClasses: [{ classes: 3, parameters: 56_451 }] });
+    expect(models.find((m) => m.name === 'mlp')).toMatchObject({ parameters: 238_510, classes: 10, otherClasses: [] });
     // Which models take --blocks, with its default (resnet counted at it); the others say null.
     expect(Object.fromEntries(models.map((m) => [m.name, m.blocks]))).toMatchObject({ resnet: 6, rknet: 6, mlp: null, 'odenet-paper': null });
     expect(models.find((m) => m.name === 'resnet')?.parameters).toBe(585_226);
     const text = odelab('models').stdout.split('\n');
     expect(text.find((l) => l.startsWith('rknet '))).toMatch(/fixed RK4 grid \(N steps\) with direct backprop\. --blocks <n> sets N \(default 6\)\.$/);
-    expect(text.find((l) => l.startsWith('mlp '))).not.toMatch(/--blocks/);
+    expect(text.find((l) => l.startsWith('mlp '))).not.toMatch(/--blocks|Counted/);
+    expect(text.find((l) => l.startsWith('shapes-odenet '))).toMatch(/^shapes-odenet +56967 .* 3 or 7 classes\. Counted for 7 classes \(56451 for 3\)\.$/);
     // A reader that is gone before the output comes (`| true`; `| head` when it has read enough) ends it
     // quietly: exit code 0, no EPIPE stack trace.
     const piped = spawnSync('bash', ['-c', 'node bin/odelab.js models | true; exit ${PIPESTATUS[0]}'], { encoding: 'utf8' });

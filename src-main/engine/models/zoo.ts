@@ -27,6 +27,11 @@ import type { ParametrisedDynamics } from '../ode/odeint';
 export interface ModelInfo {
   name: ModelName;
   description: string;
+  /**
+   * The class counts of the datasets it is written for, the usual first (what `odelab models` counts it with):
+   * 10 (MNIST, Fashion-MNIST) unless set; the shapes model's 7 (compound, the presets') and 3 (single).
+   */
+  classes?: readonly number[];
   build(spec: ModelSpec, ctx: BuildContext): Model;
 }
 
@@ -99,6 +104,7 @@ const SHAPES_WIDTH = 64;
 
 const shapesOdenet: ModelInfo = {
   name: 'shapes-odenet',
+  classes: [7, 3],
   description:
     'Shapes write-up model: two conv 3×3 + GroupNorm + ReLU + max-pool 2 stages (1→32→64 channels) → ODE block ' +
     '[GN → ReLU → conv 3×3 64→64 → GN, ε = 0.1] over t∈[0,1] → global average and max pooling → linear → 3 or 7 classes.',
