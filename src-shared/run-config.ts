@@ -76,11 +76,47 @@ export function solvedMethod(model: string, storedMethod: string): string | unde
   return (MODEL_NAMES as readonly string[]).includes(model) && !usesSolverSpec(model as ModelName) ? undefined : storedMethod;
 }
 
+/** The step schedule's factor unless set (PyTorch's MultiStepLR's, and odenet_mnist.py's ×0.1 per boundary). */
+export const DEFAULT_GAMMA = 0.1;
+
+/**
+ * What is wrong with a learning-rate schedule's settings: milestones or a gamma without the step schedule (as the
+ * default every parsed config carries, [] and 0.1 are not settings), a step schedule without milestones, or
+ * milestones that do not increase (the epochs after which to decay, each once).
+ */
+export function scheduleIssues(spec: { schedule: string; milestones: number[]; gamma: number }): { path: string[]; message: string }[] {
+  const { schedule, milestones, gamma } = spec;
+  if (schedule !== 'step') {
+    return [
+      ...(milestones.length > 0
+        ? [{ path: ['milestones'], message: `only the step schedule has milestones; this schedule is ${schedule}: remove milestones [${milestones.join(', ')}]` }]
+        : []),
+      ...(gamma !== DEFAULT_GAMMA ? [{ path: ['gamma'], message: `only the step schedule uses gamma; this schedule is ${schedule}: remove gamma ${gamma}` }] : []),
+    ];
+  }
+  if (milestones.length === 0) {
+    return [{ path: ['milestones'], message: 'the step schedule needs milestones: the epochs after which the learning rate is multiplied by gamma (e.g. [60, 100, 140])' }];
+  }
+  const i = milestones.findIndex((m, k) => k > 0 && m <= milestones[k - 1]);
+  return i < 0 ? [] : [{ path: ['milestones'], message: `milestones must increase: ${milestones[i]} follows ${milestones[i - 1]}` }];
+}
+
 export const OptimizerSpec = z.object({
   kind: z.enum(['sgd', 'adam', 'adamw']).default('adam'),
   lr: z.number().finite().positive().default(1e-3),
-  /** 'constant', or 'cosine': lr · ½(1 + cos(π·t/T)) over the run's T updates (annealed towards 0). */
-  schedule: z.enum(['constant', 'cosine']).default('constant'),
+  /**
+   * 'constant'; 'cosine': lr · ½(1 + cos(π·t/T)) over the run's T updates (annealed towards 0); 'step': lr ·
+   * gamma^k in epochs after the k-th of `milestones` (torchdiffeq's odenet_mnist.py: 60, 100, 140, gamma 0.1).
+   */
+  schedule: z.enum(['constant', 'cosine', 'step']).default('constant'),
+  /**
+   * The step schedule's epochs, increasing: the learning rate is multiplied by gamma from the first update of the
+   * epoch after each (60: epochs 1–60 at lr, 61 on at lr·gamma). Epochs count from the run's start, a checkpoint's
+   * included, so a longer --epochs never moves them; one beyond the run's last epoch never takes effect.
+   */
+  milestones: z.array(z.number().int().positive()).default([]),
+  /** The step schedule's factor at each milestone. */
+  gamma: z.number().finite().positive().max(1).default(DEFAULT_GAMMA),
   /** SGD momentum (0 = plain SGD). */
   momentum: z.number().finite().min(0).max(1).default(0),
   /** L2 penalty for sgd/adam (added to the gradient); decoupled decay for adamw (as PyTorch's AdamW). */
@@ -97,8 +133,13 @@ export const OptimizerSpec = z.object({
       message: `only SGD uses momentum; ${spec.kind} has its own moment estimates (beta1, beta2): remove momentum ${spec.momentum}`,
     });
   }
+  for (const issue of scheduleIssues(spec)) ctx.addIssue({ code: 'custom', ...issue });
 });
 export type OptimizerSpec = z.infer<typeof OptimizerSpec>;
+
+/** Crop augmentation's padding unless set (odenet_mnist.py's), and the most a config may ask for. */
+export const DEFAULT_AUGMENT_PADDING = 4;
+export const MAX_AUGMENT_PADDING = 64;
 
 /** A run's config as stored runs are read (readStoredConfig); RunConfig adds what a new run must satisfy. */
 const StoredRunConfig = z.object({
@@ -107,6 +148,13 @@ const StoredRunConfig = z.object({
   dataset: DatasetSpec,
   /** 'unit': pixels in [0, 1]; 'symmetric': [−1, 1] (the MNIST write-up's Normalize(0.5, 0.5)). */
   normalisation: z.enum(['unit', 'symmetric']).default('unit'),
+  /**
+   * Training batches only (never test or evaluation images): 'crop' pads each image with augmentPadding black
+   * pixels and crops a random window of its size (torchvision's RandomCrop(28, padding=4), odenet_mnist.py's
+   * data_aug), seeded by the run's seed, the epoch and the image's place in it.
+   */
+  augment: z.enum(['none', 'crop']).default('none'),
+  augmentPadding: z.number().int().positive().max(MAX_AUGMENT_PADDING).default(DEFAULT_AUGMENT_PADDING),
   optimizer: OptimizerSpec.prefault({ kind: 'adam' }),
   batchSize: z.number().int().positive().max(65536).default(128),
   epochs: z.number().int().positive().max(10000).default(1),
@@ -132,11 +180,20 @@ const StoredRunConfig = z.object({
 });
 
 /**
- * A run's config. Beyond StoredRunConfig: solver settings that cannot work (solverSpecIssues), and a fixed-step
+ * A run's config. Beyond StoredRunConfig: an augmentPadding without crop augmentation, solver settings that cannot
+ * work (solverSpecIssues), and a fixed-step
  * ODE block that needs more steps than maxSteps allows, refused here rather than by the first batch's MAX_STEPS,
  * or whose step is longer than the block's interval.
  */
 export const RunConfig = StoredRunConfig.superRefine((config, ctx) => {
+  // As the schedule's defaults: the default padding every parsed config carries is not a setting.
+  if (config.augment !== 'crop' && config.augmentPadding !== DEFAULT_AUGMENT_PADDING) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['augmentPadding'],
+      message: `only augment "crop" pads; this run's augment is ${config.augment}: remove augmentPadding ${config.augmentPadding}`,
+    });
+  }
   const { name, solver } = config.model;
   for (const issue of solverSpecIssues(solver)) ctx.addIssue({ code: 'custom', ...issue, path: ['model', 'solver', ...issue.path] });
   // A solver the schema refused already (a step size of 0, a maxSteps of -5) has its message: counting steps with

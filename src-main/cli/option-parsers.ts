@@ -47,6 +47,18 @@ export function positiveInt(v: string): number {
   return Number(v);
 }
 
+/** Epochs, comma-separated and increasing (`60,100,140`): a step schedule's milestones. */
+export function epochList(v: string): number[] {
+  const texts = v.split(',').map((t) => t.trim());
+  if (texts.some((t) => !INTEGER.test(t) || !Number.isSafeInteger(Number(t)) || Number(t) < 1)) {
+    throw new InvalidArgumentError(`expected comma-separated epochs, positive integers (e.g. 60,100,140), got '${v}'`);
+  }
+  const epochs = texts.map(Number);
+  const i = epochs.findIndex((e, k) => k > 0 && e <= epochs[k - 1]);
+  if (i > 0) throw new InvalidArgumentError(`expected increasing epochs, got '${v}': ${epochs[i]} follows ${epochs[i - 1]}`);
+  return epochs;
+}
+
 /** Run ids given as arguments: positive integers, the one that is not named (a usage error, exit code 2). */
 export function runIds(values: string[]): number[] {
   return values.map((v) => {

@@ -41,7 +41,9 @@ export interface TrainFlags {
   lr?: number;
   optimizer?: string;
   momentum?: number;
-  lrSchedule?: 'constant' | 'cosine';
+  lrSchedule?: 'constant' | 'cosine' | 'step';
+  lrMilestones?: number[];
+  lrGamma?: number;
   weightDecay?: number;
   seed?: number;
   trainSize?: number;
@@ -49,6 +51,8 @@ export interface TrainFlags {
   evalEvery?: number;
   emaDecay?: number;
   normalisation?: string;
+  augment?: string;
+  augmentPadding?: number;
   name?: string;
 }
 
@@ -178,6 +182,30 @@ export function runConfigFromFlags(f: TrainFlags, base?: RunConfig): RunConfig {
   if (f.momentum !== undefined && kind !== 'sgd') {
     throw new LabError('INVALID_ARGUMENT', `--momentum: only SGD uses momentum; this run's optimizer is ${String(kind)}`, { field: 'momentum' });
   }
+  // Likewise another schedule: inherited milestones and gamma mean nothing to cosine (the file's are the schema's
+  // to refuse, the flags' are refused here naming them).
+  const schedule = f.lrSchedule ?? fileOptimizer.schedule ?? inheritedOptimizer.schedule ?? 'constant';
+  if (schedule !== 'step') {
+    delete inheritedOptimizer.milestones;
+    delete inheritedOptimizer.gamma;
+  }
+  for (const [flag, given] of [['--lr-milestones', f.lrMilestones], ['--lr-gamma', f.lrGamma]] as const) {
+    if (given !== undefined && schedule !== 'step') {
+      throw new LabError('INVALID_ARGUMENT', `${flag}: only --lr-schedule step uses it; this run's schedule is ${String(schedule)}`, { field: flag.slice(2) });
+    }
+  }
+  const milestones = f.lrMilestones ?? fileOptimizer.milestones ?? inheritedOptimizer.milestones;
+  if (f.lrSchedule === 'step' && (!Array.isArray(milestones) || milestones.length === 0)) {
+    throw new LabError('INVALID_ARGUMENT', '--lr-schedule: step needs --lr-milestones <epochs>, the epochs after which the learning rate is multiplied by --lr-gamma (default 0.1), e.g. --lr-milestones 60,100,140', {
+      field: 'lr-schedule',
+    });
+  }
+  // And without crop augmentation, an inherited padding is nothing to pad.
+  const augment = f.augment ?? file.augment ?? inherited.augment ?? 'none';
+  if (augment !== 'crop') delete inherited.augmentPadding;
+  if (f.augmentPadding !== undefined && augment !== 'crop') {
+    throw new LabError('INVALID_ARGUMENT', `--augment-padding: only --augment crop pads; this run's augment is ${String(augment)}`, { field: 'augment-padding' });
+  }
   // Likewise another dataset: the inherited shapes generator's settings mean nothing to MNIST (the file's are the
   // schema's to refuse).
   if (f.dataset !== undefined && isPlainObject(inherited.dataset) && inherited.dataset.kind !== f.dataset) delete inherited.dataset;
@@ -192,7 +220,15 @@ export function runConfigFromFlags(f: TrainFlags, base?: RunConfig): RunConfig {
     name,
     model: { name: f.model, init: f.init, blocks: f.blocks, solver: solverFromFlags(f) },
     dataset: datasetFromFlags(f),
-    optimizer: { kind: f.optimizer, lr: f.lr, schedule: f.lrSchedule, momentum: f.momentum, weightDecay: f.weightDecay },
+    optimizer: {
+      kind: f.optimizer,
+      lr: f.lr,
+      schedule: f.lrSchedule,
+      milestones: f.lrMilestones,
+      gamma: f.lrGamma,
+      momentum: f.momentum,
+      weightDecay: f.weightDecay,
+    },
     batchSize: f.batchSize,
     epochs: f.epochs,
     seed: f.seed,
@@ -201,6 +237,8 @@ export function runConfigFromFlags(f: TrainFlags, base?: RunConfig): RunConfig {
     evalEvery: f.evalEvery,
     emaDecay: f.emaDecay,
     normalisation: f.normalisation,
+    augment: f.augment,
+    augmentPadding: f.augmentPadding,
   };
   const merged = deepMerge(config, flags);
   // Before the schema: its refusal of a setting the model ignores (`--step-size -1` for mlp) would miss the point.

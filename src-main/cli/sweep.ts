@@ -6,9 +6,13 @@
 import { InvalidArgumentError, type Option } from 'commander';
 import { LabError } from '../../src-shared/errors';
 
-/** Flags that name no setting of the run to compare (where it goes, what it is called, how it is run): never swept. */
+/**
+ * Flags that name no setting of the run to compare (where it goes, what it is called, how it is run): never swept.
+ * Nor --lr-milestones, whose one value is itself comma-separated (a sweep's commas would split one list into runs).
+ */
 export const NOT_SWEPT: ReadonlySet<string> = new Set([
   'config', 'preset', 'resume', 'out', 'db', 'json', 'name', 'study', 'tag', 'notes', 'workers', 'backend', 'data-dir', 'sweep', 'checkpoint-every',
+  'lr-milestones',
 ]);
 
 /** One swept flag: its long name without dashes (`step-size`), the option, and its values as its parser reads them. */

@@ -8,7 +8,7 @@ import { checkStartRequest, DEFAULT_RESUME_POINT_MINUTES, type LabService, type 
 import { jsonLinesReporter, progressReporter } from './reporters';
 import { runConfigFromFlags, type TrainFlags } from './run-config-from-flags';
 import { EXIT } from './exit-codes';
-import { int, names, nonEmpty, nonNegativeNum, num, positiveInt } from './option-parsers';
+import { epochList, int, names, nonEmpty, nonNegativeNum, num, positiveInt } from './option-parsers';
 import { dbOption, withService } from './store-options';
 import { readCheckpointFile } from './file-arguments';
 import { NOT_SWEPT, checkNotGivenPlainly, combinationLabel, expandGrid, flagsWith, parseSweeps, sweepGrid, sweepRefusal } from './sweep';
@@ -198,7 +198,15 @@ export function trainCommand(): Command {
     .option('--batch-size <n>', 'batch size', int)
     .option('--lr <x>', 'learning rate', num)
     .addOption(new Option('--optimizer <kind>', 'optimizer').choices(['sgd', 'adam', 'adamw']))
-    .addOption(new Option('--lr-schedule <kind>', 'learning-rate schedule (cosine: annealed to 0 over the run)').choices(['constant', 'cosine']))
+    .addOption(
+      new Option('--lr-schedule <kind>', 'learning-rate schedule (cosine: annealed to 0 over the run; step: ×--lr-gamma after each of --lr-milestones)').choices([
+        'constant',
+        'cosine',
+        'step',
+      ]),
+    )
+    .option('--lr-milestones <epochs>', 'step schedule: the epochs after which the learning rate is multiplied by --lr-gamma, increasing (e.g. 60,100,140)', epochList)
+    .option('--lr-gamma <x>', 'step schedule: the factor at each milestone, in (0, 1] (default 0.1)', num)
     .option('--momentum <x>', 'SGD momentum', num)
     .option('--weight-decay <x>', 'weight decay', num)
     .option('--ema-decay <d>', 'evaluate a moving average of the weights with this decay, in [0, 1) (0.99: about the last 100 updates; 0 = off)', num)
@@ -207,6 +215,13 @@ export function trainCommand(): Command {
     .option('--test-size <n>', "score each epoch on a stratified subset of this many test images (seeded by --seed; default: the whole test split)", int)
     .option('--eval-every <n>', 'also evaluate on the first evalSize test images (1000; --config sets it; of the --test-size subset when set) every n batches', int)
     .addOption(new Option('--normalisation <mode>', 'pixel scaling').choices(['unit', 'symmetric']))
+    .addOption(
+      new Option('--augment <kind>', 'training batches only: crop = pad with black (--augment-padding, default 4) and crop a random window of the image size').choices([
+        'none',
+        'crop',
+      ]),
+    )
+    .option('--augment-padding <px>', 'crop augmentation: black pixels added on each side before cropping (default 4)', positiveInt)
     .option('--name <text>', 'run name')
     .option('--tag <tag>', 'tag the run (repeatable)', names)
     .option('--notes <text>', 'notes kept with the run')

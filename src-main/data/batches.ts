@@ -1,6 +1,7 @@
 /**
- * Feeding a split to the engine: normalisation of bytes to floats, a seeded per-epoch order, and a batch
- * iterator that builds one batch's tensors at a time from the uint8 data — never a float copy of the whole set.
+ * Feeding a split to the engine: normalisation of bytes to floats, a seeded per-epoch order, crop augmentation
+ * (training batches), and a batch iterator that builds one batch's tensors at a time from the uint8 data — never a
+ * float copy of the whole set.
  *
  * Ownership: every yielded `x` and `y` is a new tensor owned by the caller, who disposes it (`disposeBatch`)
  * when done with the batch. Breaking out of the loop early leaks nothing: a batch's tensors exist only once
@@ -9,6 +10,7 @@
 import { tf } from '../engine/tf';
 import { LabError, requirePositiveInteger } from '../../src-shared/errors';
 import { createRng, shuffleInPlace } from './shapes/rng';
+import { cropOffset, writeCrop } from './augment';
 import type { Split } from './types';
 
 /** 'unit': x/255 ∈ [0, 1]. 'symmetric': x/127.5 − 1 ∈ [−1, 1]. */
@@ -53,6 +55,11 @@ export interface BatchOptions {
   dropRemainder?: boolean;
   /** Leave out the order's first this many batches (a resumed epoch's, already trained): never built. Default 0. */
   skip?: number;
+  /**
+   * Random crops of the images padded with this many black pixels a side (augment.ts), keyed by seed, epoch and
+   * place in the epoch. Training batches only. Default: none.
+   */
+  cropPadding?: number;
 }
 
 export interface Batch<Y extends tf.Tensor = tf.Tensor1D> {
@@ -97,6 +104,7 @@ function* iterate<Y extends tf.Tensor>(split: Split, opts: BatchOptions, makeY: 
   const order = epochOrder(n, opts.seed ?? 0, opts.epoch ?? 0, opts.shuffle ?? true);
   const table = normalisationTable(opts.normalisation ?? 'unit');
   const count = batchCount(n, opts.batchSize, opts.dropRemainder);
+  const padding = opts.cropPadding ?? 0;
   for (let b = opts.skip ?? 0; b < count; b++) {
     const start = b * opts.batchSize;
     const size = Math.min(opts.batchSize, n - start);
@@ -107,7 +115,12 @@ function* iterate<Y extends tf.Tensor>(split: Split, opts: BatchOptions, makeY: 
       const i = order[start + k];
       const src = i * px;
       const dst = k * px;
-      for (let p = 0; p < px; p++) x[dst + p] = table[split.images[src + p]];
+      if (padding > 0) {
+        const offset = cropOffset(opts.seed ?? 0, opts.epoch ?? 0, start + k, padding);
+        writeCrop(x, dst, split.images, src, opts.imageShape, offset, padding, table);
+      } else {
+        for (let p = 0; p < px; p++) x[dst + p] = table[split.images[src + p]];
+      }
       labels[k] = split.labels[i];
     }
     yield { x: tf.tensor4d(x, [size, h, w, c]), y: makeY(labels), size };

@@ -4,7 +4,7 @@
  * (tfjs has no AdamW, and its optimisers key state by variable name, which differs between processes.)
  */
 import { LabError } from '../../../src-shared/errors';
-import type { OptimizerSpec } from '../../../src-shared/run-config';
+import { DEFAULT_GAMMA, type OptimizerSpec } from '../../../src-shared/run-config';
 import { tf, variableFrom, type Tensor, type Variable } from '../tf';
 
 export interface Optimizer {
@@ -18,14 +18,30 @@ export interface Optimizer {
   dispose(): void;
 }
 
-/** The learning rate of update t (0-based) of `totalSteps`, per the spec's schedule. */
-export function learningRate(spec: Pick<OptimizerSpec, 'lr' | 'schedule'>, t: number, totalSteps: number): number {
-  if (spec.schedule !== 'cosine') return spec.lr;
-  return spec.lr * 0.5 * (1 + Math.cos((Math.PI * Math.min(t, totalSteps)) / totalSteps));
+/** What a schedule needs to know of the run: its updates (cosine's length) and its batches per epoch (step's epochs). */
+export interface SchedulePlan {
+  totalSteps: number;
+  batchesPerEpoch: number;
 }
 
-/** `totalSteps`: the updates the run will make (the cosine schedule's length). */
-export function createOptimizer(spec: OptimizerSpec, params: Variable[], totalSteps = 1): Optimizer {
+/**
+ * The learning rate of update t (0-based), per the spec's schedule. Step: update t is in epoch ⌊t / batchesPerEpoch⌋
+ * + 1, decayed once for each milestone before it, as torchdiffeq's learning_rate_with_decay (boundaries at
+ * milestone × batches per epoch).
+ */
+export function learningRate(
+  spec: Pick<OptimizerSpec, 'lr' | 'schedule'> & Partial<Pick<OptimizerSpec, 'milestones' | 'gamma'>>,
+  t: number,
+  plan: SchedulePlan,
+): number {
+  if (spec.schedule === 'cosine') return spec.lr * 0.5 * (1 + Math.cos((Math.PI * Math.min(t, plan.totalSteps)) / plan.totalSteps));
+  if (spec.schedule !== 'step') return spec.lr;
+  const passed = (spec.milestones ?? []).filter((m) => t >= m * plan.batchesPerEpoch).length;
+  return spec.lr * (spec.gamma ?? DEFAULT_GAMMA) ** passed;
+}
+
+/** `plan`: the run's updates and batches per epoch (what the cosine and step schedules are functions of). */
+export function createOptimizer(spec: OptimizerSpec, params: Variable[], plan: SchedulePlan = { totalSteps: 1, batchesPerEpoch: 1 }): Optimizer {
   const slots = spec.kind === 'sgd' ? (spec.momentum > 0 ? 1 : 0) : 2;
   // Slot k of parameter i lives at buffers[k][i]; zeros until the first step.
   const buffers: Variable[][] = Array.from({ length: slots }, () =>
@@ -36,7 +52,7 @@ export function createOptimizer(spec: OptimizerSpec, params: Variable[], totalSt
   const update = (grads: Tensor[]) => {
     const t = iterations + 1;
     // The schedule depends only on the update count, which checkpoints keep: a resumed run continues it.
-    const lr = learningRate(spec, iterations, totalSteps);
+    const lr = learningRate(spec, iterations, plan);
     params.forEach((p, i) => {
       // L2 penalty (sgd, adam) is part of the gradient; AdamW decays the weights directly.
       let g = grads[i];

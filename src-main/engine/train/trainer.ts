@@ -216,7 +216,10 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
   const split = trainingSplit(config, dataset);
   const ctx = { classes: dataset.classes.length, imageShape: dataset.imageShape, seed: config.seed };
   const model = buildModel(config.model, ctx);
-  const optimizer = createOptimizer(config.optimizer, model.params, config.epochs * batchCount(split.labels.length, config.batchSize));
+  const perEpoch = batchCount(split.labels.length, config.batchSize);
+  // Cosine anneals over this run's updates (train --resume with more --epochs plans it anew); step decays at fixed
+  // epochs of the update count, whatever the run's length.
+  const optimizer = createOptimizer(config.optimizer, model.params, { totalSteps: config.epochs * perEpoch, batchesPerEpoch: perEpoch });
   // Built from the same spec and seed, the averaged model starts as a copy of the trained one.
   const average = config.emaDecay > 0 ? { model: buildModel(config.model, ctx), updates: 0 } : undefined;
   const state: TrainingState = { model, optimizer, average, trainedBefore: [], datasetHash: datasetContentHash(dataset) };
@@ -296,8 +299,9 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
     imageShape: dataset.imageShape,
     normalisation: config.normalisation,
     seed: config.seed,
+    // Training batches only: evaluations build their own (evaluate.ts), uncropped.
+    ...(config.augment === 'crop' ? { cropPadding: config.augmentPadding } : {}),
   };
-  const perEpoch = batchCount(split.labels.length, config.batchSize);
   if (resumedAt && resumedAt.batches > perEpoch) {
     // checkResumable refuses another batch size or seed; a dataset of another size can still get here.
     const message = `the checkpoint is a resume point after batch ${resumedAt.batches} of epoch ${epoch + 1}, which has ${perEpoch} batches here`;
