@@ -46,6 +46,24 @@ export const PRESETS: Record<string, { description: string; config: RunConfigInp
       epochs: 10,
     },
   },
+  'paper-odenet': {
+    description:
+      "Neural ODE paper, Table 1 (torchdiffeq's odenet_mnist.py): ODE-Net on MNIST, dopri5 rtol=atol=1e-3, adjoint, " +
+      'SGD 0.1 momentum 0.9, batch 128, 160 epochs, lr ×0.1 after epochs 60, 100, 140, random 28×28 crops of images ' +
+      'padded by 4. The baselines: --model resnet | rknet | mlp.',
+    config: {
+      name: 'paper-odenet',
+      model: { name: 'odenet-paper', solver: { method: 'dopri5', rtol: 1e-3, atol: 1e-3, gradient: 'adjoint' } },
+      dataset: { kind: 'mnist' },
+      // ToTensor only: pixels in [0, 1], the crops' border 0.
+      normalisation: 'unit',
+      augment: 'crop',
+      augmentPadding: 4,
+      optimizer: { kind: 'sgd', lr: 0.1, momentum: 0.9, schedule: 'step', milestones: [60, 100, 140], gamma: 0.1 },
+      batchSize: 128,
+      epochs: 160,
+    },
+  },
   'shapes-euler': {
     description: 'Shapes write-up, compound (7 classes): explicit Euler, step 0.05, Adam, batch 120, 5 epochs.',
     config: shapes('euler', 'shapes-euler'),

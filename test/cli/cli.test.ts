@@ -58,10 +58,14 @@ describe('odelab', () => {
     expect(Object.keys(presets)).toEqual([
       'fashion-convnode',
       'mnist-odenet',
+      'paper-odenet',
       'shapes-euler',
       'shapes-implicit-euler',
       'shapes-crank-nicolson',
     ]);
+    const listed = odelab('presets').stdout.split('\n').find((l) => l.startsWith('paper-odenet '));
+    expect(listed).toMatch(/odenet_mnist\.py.*dopri5 rtol=atol=1e-3, adjoint, SGD 0\.1 momentum 0\.9, batch 128, 160 epochs, lr ×0\.1 after epochs 60, 100, 140/);
+    expect((presets['paper-odenet'] as { config: unknown }).config).toMatchObject({ augment: 'crop', optimizer: { schedule: 'step', milestones: [60, 100, 140] } });
   });
 
   it('rejects invalid flags and configs with exit code 2, naming the field', () => {

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runConfigFromFlags } from '../../src-main/cli/run-config-from-flags';
+import { epochList } from '../../src-main/cli/option-parsers';
+import { NOT_SWEPT } from '../../src-main/cli/sweep';
 import { labErrorOf } from '../lab-error';
 import { RunConfig } from '../../src-shared/run-config';
 import { SolverSpec } from '../../src-shared/config';
@@ -68,6 +70,91 @@ describe('runConfigFromFlags', () => {
     expect(e.message).toBe("INVALID_ARGUMENT: --momentum: only SGD uses momentum; this run's optimizer is adam");
     expect(labErrorOf(() => runConfigFromFlags({ preset: 'mnist-odenet', optimizer: 'adamw', momentum: 0.5 })).message).toMatch(/^INVALID_ARGUMENT: --momentum: .* adamw$/);
     expect(runConfigFromFlags({ preset: 'shapes-euler', optimizer: 'sgd', momentum: 0.5 }).optimizer).toMatchObject({ kind: 'sgd', momentum: 0.5 });
+  });
+
+  it("paper-odenet is odenet_mnist.py's recipe; the baselines take it with --model", () => {
+    const paper = runConfigFromFlags({ preset: 'paper-odenet' });
+    expect(paper).toMatchObject({
+      name: 'paper-odenet',
+      model: { name: 'odenet-paper', init: 'pytorch', solver: { method: 'dopri5', rtol: 1e-3, atol: 1e-3, gradient: 'adjoint' } },
+      dataset: { kind: 'mnist' },
+      normalisation: 'unit',
+      augment: 'crop',
+      augmentPadding: 4,
+      optimizer: { kind: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 0, schedule: 'step', milestones: [60, 100, 140], gamma: 0.1 },
+      batchSize: 128,
+      epochs: 160,
+      seed: 0,
+      emaDecay: 0,
+    });
+    // rknet: RK4 at step 1/blocks with direct backprop (torchdiffeq's --adjoint False is --gradient direct instead).
+    expect(runConfigFromFlags({ preset: 'paper-odenet', model: 'rknet' }).model.solver).toMatchObject({ method: 'rk4', stepSize: 1 / 6, gradient: 'direct' });
+    const resnet = runConfigFromFlags({ preset: 'paper-odenet', model: 'resnet', name: 'paper-resnet' });
+    expect(resnet).toMatchObject({ name: 'paper-resnet', augment: 'crop', optimizer: { schedule: 'step', milestones: [60, 100, 140] } });
+    expect(runConfigFromFlags({ preset: 'paper-odenet', gradient: 'direct' }).model.solver.gradient).toBe('direct');
+  });
+
+  it('sets a step schedule and crop augmentation from flags; drops what another schedule or no augmentation would ignore', () => {
+    const step = runConfigFromFlags({ preset: 'mnist-odenet', lrSchedule: 'step', lrMilestones: [3, 7], lrGamma: 0.5, augment: 'crop', augmentPadding: 2 });
+    expect(step.optimizer).toMatchObject({ schedule: 'step', milestones: [3, 7], gamma: 0.5 });
+    expect(step).toMatchObject({ augment: 'crop', augmentPadding: 2 });
+    // Defaults: gamma 0.1, padding 4.
+    expect(runConfigFromFlags({ preset: 'shapes-euler', lrSchedule: 'step', lrMilestones: [2], augment: 'crop' })).toMatchObject({
+      optimizer: { gamma: 0.1 },
+      augmentPadding: 4,
+    });
+    // The preset's milestones and gamma mean nothing to cosine, its padding nothing without crops: dropped, as
+    // --optimizer adam drops a preset's momentum.
+    const cosine = runConfigFromFlags({ preset: 'paper-odenet', lrSchedule: 'cosine', augment: 'none' });
+    expect(cosine.optimizer).toMatchObject({ schedule: 'cosine', milestones: [], gamma: 0.1 });
+    expect(cosine).toMatchObject({ augment: 'none', augmentPadding: 4 });
+    expect(runConfigFromFlags({ preset: 'paper-odenet', lrMilestones: [30] }).optimizer.milestones).toEqual([30]);
+    // Never given plainly and swept (its one value has commas of its own).
+    expect(NOT_SWEPT.has('lr-milestones')).toBe(true);
+  });
+
+  it('refuses schedule and augmentation flags that mean nothing with the rest, naming the flag, word for word', () => {
+    const refusal = (flags: Parameters<typeof runConfigFromFlags>[0]) => labErrorOf(() => runConfigFromFlags(flags));
+    expect(refusal({ preset: 'shapes-euler', lrMilestones: [60, 100] }).message).toBe(
+      "INVALID_ARGUMENT: --lr-milestones: only --lr-schedule step uses it; this run's schedule is constant",
+    );
+    expect(refusal({ preset: 'paper-odenet', lrSchedule: 'cosine', lrGamma: 0.5 }).message).toBe(
+      "INVALID_ARGUMENT: --lr-gamma: only --lr-schedule step uses it; this run's schedule is cosine",
+    );
+    const noMilestones = refusal({ preset: 'shapes-euler', lrSchedule: 'step' });
+    expect(noMilestones.message).toBe(
+      'INVALID_ARGUMENT: --lr-schedule: step needs --lr-milestones <epochs>, the epochs after which the learning rate is multiplied by --lr-gamma (default 0.1), e.g. --lr-milestones 60,100,140',
+    );
+    expect(noMilestones.details).toMatchObject({ field: 'lr-schedule' });
+    expect(refusal({ preset: 'shapes-euler', augmentPadding: 2 }).message).toBe("INVALID_ARGUMENT: --augment-padding: only --augment crop pads; this run's augment is none");
+    expect(refusal({ preset: 'paper-odenet', augment: 'none', augmentPadding: 2 }).message).toBe(
+      "INVALID_ARGUMENT: --augment-padding: only --augment crop pads; this run's augment is none",
+    );
+    expect(refusal({ preset: 'paper-odenet', lrGamma: 0 }).message).toBe('INVALID_ARGUMENT: invalid run configuration:\noptimizer.gamma: Too small: expected number to be >0');
+    // The milestones' parser: commander reports its refusal naming the flag (exit 2).
+    expect(() => epochList('100,60')).toThrow("expected increasing epochs, got '100,60': 60 follows 100");
+    expect(() => epochList('60,60')).toThrow("expected increasing epochs, got '60,60': 60 follows 60");
+    expect(() => epochList('60,1.5')).toThrow("expected comma-separated epochs, positive integers (e.g. 60,100,140), got '60,1.5'");
+    expect(() => epochList('0')).toThrow("expected comma-separated epochs, positive integers (e.g. 60,100,140), got '0'");
+    expect(epochList('60, 100,140')).toEqual([60, 100, 140]);
+  });
+
+  it('refuses schedule and augmentation settings of a --config file that mean nothing, naming the field, word for word', () => {
+    withConfigFiles((write) => {
+      const refusal = (config: object, flags: Parameters<typeof runConfigFromFlags>[0] = {}) =>
+        labErrorOf(() => runConfigFromFlags({ preset: 'shapes-euler', ...flags, config: write(config) })).message;
+      const header = 'INVALID_ARGUMENT: invalid run configuration:\n';
+      expect(refusal({ optimizer: { milestones: [60] } })).toBe(`${header}optimizer.milestones: only the step schedule has milestones; this schedule is constant: remove milestones [60]`);
+      expect(refusal({ optimizer: { schedule: 'cosine', gamma: 0.5 } })).toBe(`${header}optimizer.gamma: only the step schedule uses gamma; this schedule is cosine: remove gamma 0.5`);
+      expect(refusal({ optimizer: { schedule: 'step' } })).toBe(
+        `${header}optimizer.milestones: the step schedule needs milestones: the epochs after which the learning rate is multiplied by gamma (e.g. [60, 100, 140])`,
+      );
+      expect(refusal({ optimizer: { schedule: 'step', milestones: [60, 140, 100] } })).toBe(`${header}optimizer.milestones: milestones must increase: 100 follows 140`);
+      expect(refusal({ optimizer: { schedule: 'step', milestones: [60, 60] } })).toBe(`${header}optimizer.milestones: milestones must increase: 60 follows 60`);
+      expect(refusal({ augmentPadding: 2 })).toBe(`${header}augmentPadding: only augment "crop" pads; this run's augment is none: remove augmentPadding 2`);
+      // A preset's padding, inherited, is not the file's: --augment none drops it with the crops.
+      expect(runConfigFromFlags({ preset: 'paper-odenet', augment: 'none', config: write({}) }).augment).toBe('none');
+    });
   });
 
   it('refuses a momentum for adam from a --config file, as it refuses --momentum', () => {
