@@ -104,6 +104,25 @@ describe('resume points', () => {
     expect(resumed.batches.map((b) => b.loss)).toEqual(straight.batches.slice(4).map((b) => b.loss));
   });
 
+  it('cancelled in an in-epoch evaluation (evalEvery), leaves it pending: resumed, does it first, as the uninterrupted run did', async () => {
+    const evaluating = { ...config, evalEvery: 3, evalSize: 30 };
+    const evaluations = (r: Awaited<ReturnType<typeof run>>) => r.events.filter((e) => e.event === 'evaluation');
+    const uncut = await run(evaluating);
+    expect(evaluations(uncut).map((e) => e.step)).toEqual([3, 6]);
+    // The cancel comes with step 3's batch event: it lands in the evaluation that follows.
+    const cut = await run(evaluating, { cancelAtStep: 3 });
+    expect(evaluations(cut)).toEqual([]);
+    expect(cut.resumePoints.map((r) => r.at)).toEqual([{ epoch: 1, batch: 3, step: 3 }]);
+    expect(decodeCheckpoint(cut.resumePoints[0].bytes).position).toMatchObject({ batches: 3, evaluationPending: true });
+    const resumed = await run(evaluating, { resumeFrom: cut.resumePoints[0].bytes });
+    expect(resumed.events.map((e) => e.event).slice(0, 3)).toEqual(['started', 'evaluation', 'batch']);
+    expect(evaluations(resumed)).toEqual(evaluations(uncut));
+    expect(resumed.batches.map((b) => b.loss)).toEqual(uncut.batches.slice(3).map((b) => b.loss));
+    // Cancelled between batches instead, nothing is pending: the point after step 4 resumes without evaluating.
+    const between = await run(evaluating, { cancelAtStep: 4 });
+    expect(decodeCheckpoint(between.resumePoints[0].bytes).position?.evaluationPending).toBeUndefined();
+  });
+
   it('every so many minutes saves a resume point after the batch that ends the period; any of them resumes exactly', async () => {
     // A period shorter than any batch: a resume point after every batch, the epochs' last ones too (their scoring may be long).
     const periodic = await run(config, { resumePointMinutes: 1e-9 });

@@ -21,6 +21,11 @@ export interface EpochPosition {
   nfeBackward: number[];
   /** The epoch's seconds so far (its batches, their in-epoch evaluations, and a scoring cut short). */
   seconds: number;
+  /**
+   * Set when the point was saved by a cancel during the in-epoch evaluation (evalEvery) after its last batch: the
+   * resumed run does that evaluation first, or it would be missing from the run's series. Absent: none pending.
+   */
+  evaluationPending?: boolean;
 }
 
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
@@ -39,6 +44,9 @@ export function positionProblem(p: unknown): string | undefined {
   }
   for (const key of ['nfeForward', 'nfeBackward'] as const) {
     if (!isCounts(r[key], r.batches)) return `${key}: expected ${r.batches} counts, one per batch done`;
+  }
+  if (r.evaluationPending !== undefined && r.evaluationPending !== true) {
+    return `evaluationPending: expected true or absent, found ${JSON.stringify(r.evaluationPending)}`;
   }
   return undefined;
 }

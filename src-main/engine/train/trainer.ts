@@ -345,13 +345,32 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
   const periodMs = (opts.resumePointMinutes ?? 0) * 60_000;
   /** The epoch in progress's tallies, until its epoch event. */
   let tally: EpochTally | undefined;
+  /** An in-epoch evaluation (evalEvery) is under way: a cancel now leaves it for the resumed run to do. */
+  let evaluatingInEpoch = false;
+  /** The in-epoch evaluation after `step`: the first evalSize test images (of a --test-size subset, if any). */
+  const evaluateInEpoch = async () => {
+    evaluatingInEpoch = true;
+    const sample = head(tested, config.evalSize);
+    const e = await evaluate(scored, sample, evalOpts, { pool: owned.pool, signal: opts.signal, onProgress: testing(current, step) });
+    evaluatingInEpoch = false;
+    opts.onEvent({
+      event: 'evaluation',
+      epoch: current,
+      step,
+      testLoss: e.loss,
+      testAccuracy: e.accuracy,
+      evaluated: e.count,
+      nfeForward: e.nfeForwardMean,
+    });
+  };
   /**
    * Saves a resume point for the epoch in progress, when there is one to save: batches done since the last
    * checkpoint, and finite weights (never a resume point that holds NaN; the run ends diverged soon enough).
    */
   const saveResumePoint = async (): Promise<void> => {
     if (!opts.saveResumePoint || !tally || tally.batches === 0 || step === saved.step) return;
-    const checkpoint = toCheckpoint(config, state, epoch, step, tally.position());
+    const position = { ...tally.position(), ...(evaluatingInEpoch ? { evaluationPending: true as const } : {}) };
+    const checkpoint = toCheckpoint(config, state, epoch, step, position);
     const stored = [...checkpoint.weights, ...checkpoint.optimizer.tensors, ...(checkpoint.average?.weights ?? [])];
     if (firstNonFinite(stored)) return;
     const bytes = encodeCheckpoint(checkpoint);
@@ -376,8 +395,11 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
       current = epoch + 1;
       // A resumed run's first epoch goes on from its resume point: the batches done are skipped, never built.
       tally = new EpochTally(resumedAt);
+      const pendingEvaluation = resumedAt?.evaluationPending === true;
       resumedAt = undefined;
       let batchIndex = tally.batches;
+      // Stopped in the evaluation after its last batch: do it now, as the uninterrupted run did then.
+      if (pendingEvaluation) await evaluateInEpoch();
       for (const batch of batches(split, { ...batchOpts, epoch: current, skip: batchIndex })) {
         // A training step is synchronous work between microtasks: give the event loop a turn each batch, or a
         // cancel message (or the parent's disconnect) would wait for the epoch's end.
@@ -422,19 +444,7 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
           seconds: (performance.now() - batchStart) / 1000,
           ...(recordStepSizes && result.stepSizes ? { stepSizes: result.stepSizes } : {}),
         });
-        if (config.evalEvery > 0 && step % config.evalEvery === 0 && batchIndex < perEpoch) {
-          const sample = head(tested, config.evalSize);
-          const e = await evaluate(scored, sample, evalOpts, { pool: owned.pool, signal: opts.signal, onProgress: testing(current, step) });
-          opts.onEvent({
-            event: 'evaluation',
-            epoch: current,
-            step,
-            testLoss: e.loss,
-            testAccuracy: e.accuracy,
-            evaluated: e.count,
-            nfeForward: e.nfeForwardMean,
-          });
-        }
+        if (config.evalEvery > 0 && step % config.evalEvery === 0 && batchIndex < perEpoch) await evaluateInEpoch();
         if (periodMs > 0 && performance.now() - saved.at >= periodMs) await saveResumePoint();
       }
       const test = await evaluate(scored, tested, evalOpts, { pool: owned.pool, signal: opts.signal, onProgress: testing(current, step) });
