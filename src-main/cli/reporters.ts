@@ -86,13 +86,16 @@ export function progressReporter({ out = process.stdout, bars = process.stderr }
         );
         warnStartNotes(e);
         break;
-      case 'batch':
-        if (e.batch === 1) at = { epoch: e.epoch, batch: 0, payload: { loss: '-', acc: '-', nfe: '-' } };
+      case 'batch': {
+        // A new epoch: its first batch here may be a later one (a run resumed mid-epoch goes on from its resume point).
+        const newEpoch = e.epoch !== at.epoch;
+        if (newEpoch) at = { epoch: e.epoch, batch: e.batch - 1, payload: { loss: '-', acc: '-', nfe: '-' } };
         // A new epoch, or the bar back after a line or an evaluation, where it was (its ETA restarts from here).
-        if (showing !== 'batches' || e.batch === 1) show('batches', perEpoch, at.batch, at.payload);
+        if (showing !== 'batches' || newEpoch) show('batches', perEpoch, at.batch, at.payload);
         at = { epoch: e.epoch, batch: e.batch, payload: { loss: e.loss.toFixed(4), acc: pct(e.accuracy), nfe: `${e.nfeForward}/${e.nfeBackward}` } };
         bar!.update(e.batch, at.payload);
         break;
+      }
       case 'evaluation':
         log(`  eval at step ${e.step}: test loss ${e.testLoss.toFixed(4)}, accuracy ${pct(e.testAccuracy)}`);
         break;

@@ -73,4 +73,16 @@ describe('progressReporter', () => {
     expect(expected.slice(at), `frames drawn: ${JSON.stringify(frames)}`).toEqual([]);
     expect(frames.at(-1)).toBe('⌫');
   });
+
+  it("shows a run resumed mid-epoch at its epoch and batch, not as epoch 0", () => {
+    const bars = new FakeTty();
+    const { event } = progressReporter({ out: new FakeTty(), bars });
+    event({ event: 'started', config: tinyConfig(), backend: 'wasm', parameterCount: 10, trainSize: 240, testSize: 70, batchesPerEpoch: 4, startEpoch: 1, startStep: 6, startBatch: 2, datasetSource: 'generated' } as RunEvent);
+    event({ ...batch(3), epoch: 2, step: 7 });
+    event({ ...batch(4), epoch: 2, step: 8 });
+    const frames = bars.text.replace(/[█░]+/g, '▒').replace(/ETA \d+s/g, 'ETA -').split('\r');
+    // The bar starts where the epoch stood (2 of 4 batches done); later frames may be throttled away.
+    expect(frames.filter((f) => f.startsWith('epoch 2 ▒ 2/4')), JSON.stringify(frames)).not.toEqual([]);
+    expect(frames.filter((f) => /^epoch 0/.test(f))).toEqual([]);
+  });
 });
