@@ -73,12 +73,23 @@ export function latestCheckpointEpoch(db: Db, runId: number): number | null {
 }
 
 /**
+ * What is wrong with a stored blob's bytes as such: a value SQLite holds as text or a number (a hand edit, another
+ * tool: better-sqlite3 then gives a string, not bytes), or a length other than the row's byte count.
+ */
+export function storedBytesProblem(data: unknown, bytes: number): string | undefined {
+  if (!(data instanceof Uint8Array)) return `is stored as ${typeof data === 'string' ? 'text' : typeof data}, not bytes (damaged)`;
+  if (data.byteLength !== bytes) return `holds ${data.byteLength} bytes, where its byte count says ${bytes} (cut short or damaged)`;
+  return undefined;
+}
+
+/**
  * What is wrong with a checkpoint blob and the row that holds it, or undefined when nothing is: a length other
  * than the row's byte count, bytes the engine cannot read (format, length, or a checksum that does not match),
  * or the checkpoint of another epoch or step than the row's.
  */
 export function checkpointProblem(data: Uint8Array, row: { epoch: number; step: number; bytes: number }): string | undefined {
-  if (data.byteLength !== row.bytes) return `holds ${data.byteLength} bytes, where its byte count says ${row.bytes} (cut short or damaged)`;
+  const stored = storedBytesProblem(data, row.bytes);
+  if (stored) return stored;
   let found: { epoch: number; step: number };
   try {
     found = checkCheckpoint(data, 'the data');

@@ -7,6 +7,7 @@ import { checkCheckpoint } from '../engine/train/checkpoint';
 import { isLabError, LabError } from '../../src-shared/errors';
 import type { ResumePointInfo } from '../../src-shared/run-record';
 import type { Db } from './database';
+import { storedBytesProblem } from './checkpoints';
 
 /** Where a resume point stands: the epoch in progress (1-based), its batches done, the run's step. */
 export interface ResumePointAt {
@@ -63,7 +64,8 @@ export function loadResumePoint(db: Db, runId: number): (ResumePointInfo & { dat
  * row's, bytes the engine cannot read, an epoch-end checkpoint, or one of another place than the row says.
  */
 export function resumePointProblem(data: Uint8Array, row: ResumePointAt & { bytes: number }): string | undefined {
-  if (data.byteLength !== row.bytes) return `holds ${data.byteLength} bytes, where its byte count says ${row.bytes} (cut short or damaged)`;
+  const stored = storedBytesProblem(data, row.bytes);
+  if (stored) return stored;
   let found: ReturnType<typeof checkCheckpoint>;
   try {
     found = checkCheckpoint(data, 'the data');

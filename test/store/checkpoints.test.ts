@@ -31,5 +31,8 @@ describe('checkStoredCheckpoints', () => {
     // A byte count other than the blob's length (a row written by hand or damaged).
     d.prepare('UPDATE checkpoints SET bytes = bytes + 1 WHERE run_id = ? AND epoch = 1').run(a);
     expect(checkStoredCheckpoints(d).problems[0]).toMatch(new RegExp(`^checkpoint of run ${a} at epoch 1: holds (\\d+) bytes, where its byte count says \\d+ \\(cut short or damaged\\)$`));
+    // Bytes an outside edit turned into text (sqlite3's `substr(data, …) || X'…'` gives TEXT): named as such.
+    d.prepare('UPDATE checkpoints SET data = CAST(data AS TEXT) WHERE run_id = ? AND epoch = 1').run(a);
+    expect(checkStoredCheckpoints(d).problems[0]).toBe(`checkpoint of run ${a} at epoch 1: is stored as text, not bytes (damaged)`);
   });
 });

@@ -48,6 +48,8 @@ describe('resume points', () => {
       ],
     });
     expectLabError(() => loadResumePoint(d, a), 'STORE_UNREADABLE', new RegExp(`^STORE_UNREADABLE: the resume point of run ${a} \\(epoch 1, batch 2\\) in .* is damaged: .*checksum`));
+    d.prepare('UPDATE resume_points SET data = CAST(data AS TEXT) WHERE run_id = ?').run(ok);
+    expect(checkStoredResumePoints(d).problems.at(-1)).toBe(`resume point of run ${ok} (epoch 1, batch 2): is stored as text, not bytes (damaged)`);
   });
 
   it('travels with --checkpoints (export version 3, only then), and a damaged one is refused on import', () => {
