@@ -76,8 +76,11 @@ export interface StartedFrom {
   /** Absolute, on the machine that read it. */
   file: string;
   sha256: string;
+  /** Epochs the checkpoint had completed. */
   epoch: number;
   step: number;
+  /** A resume point: the batches of epoch `epoch + 1` it had done (absent: an epoch-end checkpoint). */
+  batch?: number;
 }
 
 export interface RunDetail extends RunSummary {

@@ -135,7 +135,8 @@ function runLines(runs: readonly ListedRun[], { model = false } = {}): string[] 
 
 function startedFromLine(from: StartedFrom, parentId: number | null): string {
   const whose = parentId === null ? 'not written by a run of this store' : `written by run ${parentId}`;
-  return `started from ${from.file} (epoch ${from.epoch}, step ${from.step}; sha256 ${from.sha256.slice(0, 16)}…; ${whose})`;
+  const at = from.batch === undefined ? `epoch ${from.epoch}` : `a resume point inside epoch ${from.epoch + 1}, after batch ${from.batch}`;
+  return `started from ${from.file} (${at}, step ${from.step}; sha256 ${from.sha256.slice(0, 16)}…; ${whose})`;
 }
 
 /** Where a run's resume point stands: what runs resume continues from (it is later than the last epoch's checkpoint). */

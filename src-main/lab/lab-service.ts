@@ -204,7 +204,13 @@ export class LabService {
       const parentId = opts.parentId ?? (start ? runWithCheckpoint(db, opts.resumeFrom!) : undefined);
       const startedFrom =
         start && opts.resumeFile
-          ? { file: resolve(opts.resumeFile), sha256: createHash('sha256').update(opts.resumeFrom!).digest('hex'), epoch: start.epoch, step: start.step }
+          ? {
+              file: resolve(opts.resumeFile),
+              sha256: createHash('sha256').update(opts.resumeFrom!).digest('hex'),
+              epoch: start.epoch,
+              step: start.step,
+              ...(start.position ? { batch: start.position.batches } : {}),
+            }
           : undefined;
       const id = createRun(db, { config, tags: opts.tags, notes: opts.notes, parentId, outDir, startedFrom });
       // The state the run starts from is its checkpoint at that epoch (a resume point: its resume point there):

@@ -223,7 +223,7 @@ const RunExport = z.strictObject({
   tags: z.array(Text),
   errorDetails: JsonObject.nullable(),
   /** The checkpoint file the run started from (train --resume); absent in documents written before it was kept. */
-  startedFrom: z.strictObject({ file: Text, sha256: z.string().regex(/^[0-9a-f]{64}$/), epoch: Int, step: Int }).nullable().optional(),
+  startedFrom: z.strictObject({ file: Text, sha256: z.string().regex(/^[0-9a-f]{64}$/), epoch: Int, step: Int, batch: Int.optional() }).nullable().optional(),
   batchMetrics: columnar(BATCH_COLUMNS),
   epochMetrics: columnar(EPOCH_COLUMNS),
   evaluations: columnar(EVALUATION_COLUMNS),

@@ -103,6 +103,9 @@ describe('resume points from the command line', () => {
     expect(fileEvents[0]).toMatchObject({ event: 'started', startEpoch: 0, startStep: 5, startBatch: 5 });
     expect(fileEvents.filter((e) => e.event === 'batch').map((e) => e.step)).toEqual([6, 7, 8, 9, 10, 11, 12]);
     expect(json('runs', 'show', String(fileEvents[0].runId), '--db', db).parentId).toBe(runId);
+    expect(odelab('runs', 'show', String(fileEvents[0].runId), '--db', db).stdout).toMatch(
+      /^started from .*resume\.ckpt \(a resume point inside epoch 1, after batch 5, step 5; sha256 [0-9a-f]{16}…; written by run \d+\)$/m,
+    );
 
     const resumed = odelab('runs', 'resume', String(runId), '--db', db, '--checkpoint-every', '0', '--json');
     expect(resumed.code).toBe(0);

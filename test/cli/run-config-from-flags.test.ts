@@ -356,6 +356,17 @@ describe('runConfigFromFlags', () => {
       expect(() => checkResumable({ config: rknet, epoch: 1 } as Checkpoint, runConfigFromFlags({ blocks: 3, epochs: 2 }, rknet))).not.toThrow();
     });
 
+    it('refuses a checkpoint with no epoch left to train, saying where it stands: an epoch end, or a resume point inside the next', () => {
+      const config = runConfigFromFlags({ preset: 'shapes-euler', epochs: 1 });
+      const atEnd = labErrorOf(() => checkResumable({ config, epoch: 1 } as Checkpoint, config, 'a.ckpt'));
+      expect(atEnd.message).toBe('INVALID_ARGUMENT: cannot start from a.ckpt: it is at epoch 1 and this run has epochs 1, so nothing is left to train; raise --epochs');
+      const inside = { config, epoch: 1, position: { batches: 7 } } as Checkpoint;
+      expect(labErrorOf(() => checkResumable(inside, config, 'resume.ckpt')).message).toBe(
+        'INVALID_ARGUMENT: cannot start from resume.ckpt: it is a resume point inside epoch 2 (after batch 7) and this run has epochs 1, ' +
+          'which needs epochs 2 or more, so nothing is left to train; raise --epochs',
+      );
+    });
+
     it("takes a preset's solver as inherited, not refused, and records what the model does instead of it", () => {
       const mlp = runConfigFromFlags({ preset: 'mnist-odenet', model: 'mlp' });
       // mnist-odenet's dopri5 0.1 with adjoint is not the mlp's: its config holds the schema's default, as a config without a solver would.

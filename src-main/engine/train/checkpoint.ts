@@ -315,7 +315,10 @@ export function checkResumable(c: Checkpoint, config: RunConfig, name = 'the che
     refuse('dataset', `it was trained on ${describeImages(c.config.dataset)}, this run's dataset is ${describeImages(config.dataset)}`);
   }
   if (c.epoch >= config.epochs) {
-    refuse('epochs', `it is at epoch ${c.epoch} and this run has epochs ${config.epochs}, so nothing is left to train; raise --epochs`);
+    // A resume point is inside the epoch after its completed ones: say so, as the other refusals of one do.
+    const at = c.position ? `a resume point inside epoch ${c.epoch + 1} (after batch ${c.position.batches})` : `at epoch ${c.epoch}`;
+    const needs = c.position ? `, which needs epochs ${c.epoch + 1} or more` : '';
+    refuse('epochs', `it is ${at} and this run has epochs ${config.epochs}${needs}, so nothing is left to train; raise --epochs`);
   }
   if (c.position) {
     // The batches it has done are named by their place in the epoch's shuffled order, which these settings fix.
