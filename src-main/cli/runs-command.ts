@@ -142,7 +142,7 @@ function startedFromLine(from: StartedFrom, parentId: number | null): string {
 /** Where a run's resume point stands: what runs resume continues from (it is later than the last epoch's checkpoint). */
 function resumePointLine(p: ResumePointInfo, batchesPerEpoch: number | null): string {
   const of = batchesPerEpoch === null ? '' : ` of ${batchesPerEpoch}`;
-  return `resume point: epoch ${p.epoch}, batch ${p.batch}${of} (step ${p.step}, ${p.wallSeconds.toFixed(0)} s of training), saved ${p.createdAt}; runs resume continues from it`;
+  return `resume point: epoch ${p.epoch}, batch ${p.batch}${of} (step ${p.step}, ${p.wallSeconds.toFixed(0)} s into the run, engine start-up included), saved ${p.createdAt}; runs resume continues from it`;
 }
 
 /** A run's tags and notes as text lines (notes' own line breaks kept, indented under the first); '—' when unset. */

@@ -84,7 +84,7 @@ describe('resume points from the command line', () => {
     // The next odelab marks it interrupted; it shows where its resume point stands.
     const shown = json('runs', 'show', String(runId), '--db', db);
     expect(shown).toMatchObject({ status: 'interrupted', epochsCompleted: 0, checkpoints: [], resumePoint: { epoch: 1, batch: 5, step: 5 } });
-    expect(odelab('runs', 'show', String(runId), '--db', db).stdout).toMatch(/^resume point: epoch 1, batch 5 of 12 \(step 5, \d+ s of training\), saved \S+; runs resume continues from it$/m);
+    expect(odelab('runs', 'show', String(runId), '--db', db).stdout).toMatch(/^resume point: epoch 1, batch 5 of 12 \(step 5, \d+ s into the run, engine start-up included\), saved \S+; runs resume continues from it$/m);
     // Every batch row up to the point was written before it (rows after it may be there too: the process trained on).
     expect(batchRows(runId).slice(0, 5).map((r) => r[0])).toEqual([1, 2, 3, 4, 5]);
     const file = join(out, 'checkpoints', 'resume.ckpt');
