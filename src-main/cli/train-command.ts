@@ -17,7 +17,8 @@ import { runName, type RunConfig } from '../../src-shared/run-config';
 import { onBrokenPipe } from './broken-pipe';
 import { progressPrinter } from './data-progress';
 import { cancelNote } from './cancel-note';
-import { addRunsToStudy, addToStudy, studyForSweep } from '../store';
+import { addRunsToStudy, addToStudy, studyForSweep, studyRunConfigs } from '../store';
+import { combinationStep, stepNote, sweepSteps } from './sweep-continue';
 import type { EndedEvent, RunEvent } from '../../src-shared/run-events';
 
 export interface LaunchFlags {
@@ -151,29 +152,57 @@ function planSweep(cmd: Command, opts: TrainOptions, base: RunConfig | undefined
   return { grid: sweepGrid(axes), runs };
 }
 
-/** Runs a sweep's combinations one after another, each as `train` runs one; a cancelled run stops the sweep. */
+/**
+ * Runs a sweep's combinations one after another, each as `train` runs one; a cancelled run stops the sweep. Run
+ * again on its study, the sweep continues (sweep-continue.ts): a combination whose run is done is skipped, one whose
+ * run stopped is resumed in place, and the rest start.
+ */
 async function runSweep(service: LabService, plan: ReturnType<typeof planSweep>, opts: TrainOptions, start: StartOptions): Promise<void> {
   const { db } = service.store;
   const study = opts.study!;
   const studyId = studyForSweep(db, study, plan.grid);
+  // Up front: a combination refused (its run trained elsewhere, or made with other flags) refuses the sweep.
+  const planned = sweepSteps(plan.runs, studyRunConfigs(db, studyId), study);
   const tty = !opts.json && process.stdout.isTTY;
+  const launch = { dataDir: start.dataDir, backend: start.backend, workers: start.workers, resumePointMinutes: start.resumePointMinutes };
   const notCompleted: string[] = [];
+  const before = { done: 0, resumed: 0 };
   for (const [i, { label, config }] of plan.runs.entries()) {
     const which = `run ${i + 1} of ${plan.runs.length}`;
-    if (tty) process.stdout.write(`${which}: ${label}\n`);
-    const run = service.startRun(config, start);
-    addRunsToStudy(db, studyId, [run.runId]);
+    const step = combinationStep(plan.runs, i, studyRunConfigs(db, studyId), study);
+    if (tty) process.stdout.write(`${which}: ${label}${stepNote(step)}\n`);
+    const announce = (runId: number) =>
+      !tty &&
+      process.stdout.write(
+        JSON.stringify({ event: 'combination', runId, combination: label, index: i + 1, of: plan.runs.length, ...step }) + '\n',
+      );
+    if (step.action === 'skip') {
+      announce(step.runId);
+      before.done++;
+      if (step.status !== 'completed') notCompleted.push(`run ${step.runId} (${label}) ${step.status}`);
+      continue;
+    }
+    if (step.action === 'resume') before.resumed++;
+    const run = step.action === 'resume' ? service.resumeRun(step.runId, launch) : service.startRun(config, start);
+    if (step.action === 'start') addRunsToStudy(db, studyId, [run.runId]);
+    announce(run.runId);
     const ended = await followRun(run, opts, service.store.path);
     if (ended.status === 'cancelled') {
-      const skipped = plan.runs.length - i - 1;
-      process.stderr.write(`sweep stopped: ${which} (${label}, run ${run.runId}) was cancelled; ${skipped} combination${skipped === 1 ? '' : 's'} not started\n`);
+      const notStarted = planned.slice(i + 1).filter((s) => s.action !== 'skip').length;
+      process.stderr.write(
+        `sweep stopped: ${which} (${label}, run ${run.runId}) was cancelled; ${notStarted} combination${notStarted === 1 ? '' : 's'} not started. ` +
+          `Run the same command again to continue the sweep (run ${run.runId} resumes where it stopped; completed runs are skipped)\n`,
+      );
       process.exitCode = EXIT.CANCELLED;
       return;
     }
     if (ended.status !== 'completed') notCompleted.push(`run ${run.runId} (${label}) ${ended.status}`);
   }
   process.exitCode = notCompleted.length > 0 ? EXIT.FAILED : EXIT.OK;
-  const summary = `sweep: ${plan.runs.length} runs in study '${study}'${notCompleted.length ? `; not completed: ${notCompleted.join(', ')}` : ', all completed'}\n`;
+  const earlier = [...(before.done ? [`${before.done} done before`] : []), ...(before.resumed ? [`${before.resumed} resumed`] : [])];
+  const summary =
+    `sweep: ${plan.runs.length} runs in study '${study}'${earlier.length ? ` (${earlier.join(', ')})` : ''}` +
+    `${notCompleted.length ? `; not completed: ${notCompleted.join(', ')}` : ', all completed'}\n`;
   if (tty) process.stdout.write(summary);
   else if (notCompleted.length) process.stderr.write(summary);
 }
@@ -241,7 +270,9 @@ Sweeps:
   runs the 4 combinations one after another, each named '<name> method=… step-size=…', in study 'solvers', which
   records the grid (a study that exists must have been made by the same grid). Every combination is checked before
   any runs; one refused refuses the sweep. Swept values are read as the flag reads them. Ctrl-C cancels the current
-  run and stops the sweep. Exit 0 when every run completed, 1 if any failed or diverged, 130 when cancelled.
+  run and stops the sweep; the same command again continues it: a combination whose run completed (or diverged)
+  is skipped, a stopped or failed run is resumed where it stopped, the rest start (a run made with other flags is
+  refused, naming what differs). Exit 0 when every run completed, 1 if any failed or diverged, 130 when cancelled.
   Not sweepable: ${[...NOT_SWEPT].map((f) => `--${f}`).join(', ')}.`,
     );
   return launchOptions(cmd).action(

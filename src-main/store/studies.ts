@@ -1,5 +1,6 @@
 /** Studies: a named group of runs with the grid that made them, for the comparison views. */
 import { LabError } from '../../src-shared/errors';
+import type { StoredRunStatus } from '../../src-shared/run-record';
 import type { Db } from './database';
 
 export interface StudyRecord {
@@ -147,6 +148,21 @@ export function getStudy(db: Db, name: string): StudyRecord {
   if (!r) throw studyNotFound(name);
   const runIds = (db.prepare('SELECT run_id FROM study_runs WHERE study_id = ? ORDER BY run_id').pluck().all(r.id) as number[]);
   return { id: r.id, name: r.name, createdAt: r.created_at, grid: JSON.parse(r.grid_json) as Record<string, unknown>, notes: r.notes, runIds };
+}
+
+/** A study's run as a sweep run again looks for its combinations: its status and stored config (JSON as stored). */
+export interface StudyRunConfig {
+  id: number;
+  status: StoredRunStatus;
+  config: unknown;
+}
+
+/** The study's runs, oldest first, with their status and stored config. */
+export function studyRunConfigs(db: Db, studyId: number): StudyRunConfig[] {
+  const rows = db
+    .prepare('SELECT r.id, r.status, r.config_json FROM study_runs sr JOIN runs r ON r.id = sr.run_id WHERE sr.study_id = ? ORDER BY r.id')
+    .all(studyId) as { id: number; status: StoredRunStatus; config_json: string }[];
+  return rows.map(({ id, status, config_json }) => ({ id, status, config: JSON.parse(config_json) as unknown }));
 }
 
 /** Every study, oldest first, with how many runs it holds. */

@@ -1,6 +1,6 @@
 /**
  * `odelab train --sweep … --study <name>` as a user runs it: real processes on real store files, tiny shapes runs
- * (two batches of 60 images, 70 test images: about 2 s each).
+ * (two batches of 60 images, 70 test images: about 2 s each). Stopped, and run again, it continues.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -9,14 +9,48 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { RunConfig } from '../../src-shared/run-config';
 import { tempDir } from '../train/fixtures';
-import { expectFailure, jsonDocument, startOdelab } from './odelab-process';
+import { openDatabase } from '../../src-main/store/database';
+import { expectFailure, jsonDocument, startOdelab, type CliResult } from './odelab-process';
 
 const folder = tempDir();
 const env = { ...process.env, ODELAB_DATA_DIR: join(folder, 'data'), ODELAB_DB: join(folder, 'default.db') };
 const odelab = (...args: string[]) => startOdelab(env, args);
 const json = (...args: string[]) => jsonDocument(env, args);
 const tiny = ['--model', 'shapes-odenet', '--dataset', 'shapes', '--train-size', '120', '--batch-size', '60', '--epochs', '1', '--test-size', '70'];
-const lines = (stdout: string) => stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; runId: number; config: RunConfig; status?: string });
+const lines = (stdout: string) =>
+  stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; runId: number; config: RunConfig; status?: string; startStep?: number });
+
+type Line = { event: string; runId: number; step?: number; startStep?: number; status?: string };
+
+/**
+ * `odelab <sweep>` in its own process group, as a terminal's foreground job: Ctrl-C (SIGINT to the group) reaches
+ * the CLI and its training process. Sent after the first run's first batch, once `meanwhile` (if any) is done.
+ */
+async function interruptedSweep(sweep: string[], meanwhile?: () => Promise<unknown>) {
+  const cli = spawn(process.execPath, ['bin/odelab.js', ...sweep], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let stderr = '';
+  cli.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => cli.on('close', (code) => resolve(code)));
+  const events: Line[] = [];
+  for await (const line of createInterface({ input: cli.stdout })) {
+    events.push(JSON.parse(line) as Line);
+    if (events.at(-1)!.event === 'batch' && events.at(-1)!.step === 1) {
+      await meanwhile?.();
+      process.kill(-cli.pid!, 'SIGINT');
+    }
+  }
+  return { code: await exited, events, stderr };
+}
+
+/** A run's batch losses as the store keeps them, in step order. */
+function batchLosses(db: string, runId: number): number[] {
+  const d = openDatabase(db, { readonly: true });
+  try {
+    return d.prepare('SELECT loss FROM batch_metrics WHERE run_id = ? ORDER BY step').pluck().all(runId) as number[];
+  } finally {
+    d.close();
+  }
+}
 
 describe('odelab train --sweep', () => {
   it('runs the product one after another, named by their values, in a study that records the grid', async () => {
@@ -87,24 +121,73 @@ describe('odelab train --sweep', () => {
     expect(r.stderr).toMatch(new RegExp(`^sweep: 2 runs in study 's'; not completed: run ${ended[0].runId} \\(method=implicit-euler\\) failed$`, 'm'));
   }, 120_000);
 
-  it('stops on Ctrl-C: the current run cancelled, the rest not started, exit 130', async () => {
+  it('stops on Ctrl-C: the current run cancelled, the rest not started, exit 130; the same sweep elsewhere meanwhile is refused', async () => {
     const db = join(folder, 'cancelled.db');
-    const args = ['bin/odelab.js', 'train', ...tiny, '--epochs', '3', '--method', 'euler', '--sweep', 'seed=1,2,3', '--study', 's', '--db', db, '--json'];
-    // Its own process group, as a terminal's foreground job: Ctrl-C reaches the CLI and its training process.
-    const cli = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let stderr = '';
-    cli.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => cli.on('close', (code) => resolve(code)));
-    const events: { event: string; step?: number; status?: string }[] = [];
-    for await (const line of createInterface({ input: cli.stdout })) {
-      events.push(JSON.parse(line));
-      if (events.at(-1)!.event === 'batch' && events.at(-1)!.step === 1) process.kill(-cli.pid!, 'SIGINT');
-    }
-    expect(await exited).toBe(130);
-    expect(events.filter((e) => e.event === 'started')).toHaveLength(1);
-    expect(events.at(-1)).toMatchObject({ event: 'ended', status: 'cancelled' });
-    expect(stderr).toMatch(/^sweep stopped: run 1 of 3 \(seed=1, run 1\) was cancelled; 2 combinations not started$/m);
+    const sweep = ['train', ...tiny, '--epochs', '20', '--method', 'euler', '--sweep', 'seed=1,2,3', '--study', 's', '--db', db, '--json'];
+    // The run trains on while the second process looks (20 epochs: far longer than it takes), then is stopped.
+    let meanwhile: CliResult | undefined;
+    const stopped = await interruptedSweep(sweep, async () => (meanwhile = await odelab(...sweep)));
+    expectFailure(
+      meanwhile!,
+      2,
+      /^INVALID_ARGUMENT: --sweep seed=1: run 1 in study 's' is running in another process; wait for it to end, or stop it \(odelab runs cancel 1\), then run the sweep again$/m,
+    );
+    expect(stopped.code).toBe(130);
+    expect(stopped.events.filter((e) => e.event === 'started')).toHaveLength(1);
+    expect(stopped.events.at(-1)).toMatchObject({ event: 'ended', status: 'cancelled' });
+    expect(stopped.stderr).toMatch(
+      /^sweep stopped: run 1 of 3 \(seed=1, run 1\) was cancelled; 2 combinations not started\. Run the same command again to continue the sweep \(run 1 resumes where it stopped; completed runs are skipped\)$/m,
+    );
     expect((await json('runs', 'list', '--db', db)).map((run: { status: string }) => run.status)).toEqual(['cancelled']);
+  }, 120_000);
+
+  it('continues a stopped sweep when run again: its stopped run resumed in place, the rest started; then all skipped; other flags refused', async () => {
+    const db = join(folder, 'continued.db');
+    const sweep = ['train', ...tiny, '--epochs', '2', '--method', 'euler', '--sweep', 'seed=1,2', '--study', 's', '--db', db, '--json'];
+    const stopped = await interruptedSweep(sweep);
+    expect(stopped.code).toBe(130);
+    const first = stopped.events.find((e) => e.event === 'started')!.runId;
+
+    const again = await odelab(...sweep);
+    expect(again.code, again.stderr).toBe(0);
+    const events = lines(again.stdout);
+    const second = events.filter((e) => e.event === 'started').at(-1)!.runId;
+    expect(second).not.toBe(first);
+    expect(events.filter((e) => e.event === 'combination')).toEqual([
+      { event: 'combination', runId: first, combination: 'seed=1', index: 1, of: 2, action: 'resume', status: 'cancelled', older: [] },
+      { event: 'combination', runId: second, combination: 'seed=2', index: 2, of: 2, action: 'start' },
+    ]);
+    // In place, from where Ctrl-C left it (a resume point), not from the start.
+    expect(events.find((e) => e.event === 'started')).toMatchObject({ runId: first, startStep: expect.any(Number) });
+    expect(events.find((e) => e.event === 'started')!.startStep).toBeGreaterThan(0);
+    expect(events.filter((e) => e.event === 'ended').map((e) => [e.runId, e.status])).toEqual([
+      [first, 'completed'],
+      [second, 'completed'],
+    ]);
+
+    // The same config never stopped (a plain train, added to the study by --study): the same batch losses, bit for bit.
+    const straight = await odelab('train', ...tiny, '--epochs', '2', '--method', 'euler', '--seed', '1', '--study', 's', '--db', db, '--json');
+    expect(straight.code, straight.stderr).toBe(0);
+    const reference = lines(straight.stdout)[0].runId;
+    expect(batchLosses(db, first)).toEqual(batchLosses(db, reference));
+    expect(batchLosses(db, first)).toHaveLength(4);
+
+    // A third time: nothing left to run. seed=1 now has two runs in the study; the newest counts, and is named.
+    const third = await odelab(...sweep);
+    expect(third.code, third.stderr).toBe(0);
+    expect(lines(third.stdout)).toEqual([
+      { event: 'combination', runId: reference, combination: 'seed=1', index: 1, of: 2, action: 'skip', status: 'completed', older: [first] },
+      { event: 'combination', runId: second, combination: 'seed=2', index: 2, of: 2, action: 'skip', status: 'completed', older: [] },
+    ]);
+
+    // Other flags than the sweep's: its runs would not be comparable; refused, naming each difference.
+    const otherEpochs = await odelab(...sweep, '--epochs', '3');
+    expectFailure(otherEpochs, 2, /^INVALID_ARGUMENT: --sweep: 2 of the sweep's 2 combinations are refused; nothing was run:\n/);
+    expect(otherEpochs.stderr).toContain(
+      `  seed=1: run ${reference} in study 's' was made with other settings: epochs 2 (this command: 3); to continue the sweep, give the flags it was started with; for a new sweep, another --study\n`,
+    );
+    expect(otherEpochs.stderr).toContain(`  seed=2: run ${second} in study 's' was made with other settings: epochs 2 (this command: 3);`);
+    expect((await json('runs', 'list', '--db', db)).length).toBe(3);
   }, 120_000);
 
   it('refuses, before the store is made, a sweep any combination of which train would refuse, and what a sweep cannot be', async () => {
