@@ -145,3 +145,14 @@ export function processAlive(owner: OwnerRecord): boolean {
   const current = status?.token ?? null;
   return current === null || current === started; // unreadable (/proc mounted hidepid, say): judged by pid alone
 }
+
+/**
+ * Whether a recorded owner is alive beyond doubt: on this machine, with a start token recorded and the process with
+ * its pid bearing the same one now (not merely a pid something answers to, as Windows judges). What `runs resume
+ * --force` must never take over.
+ */
+export function provablyAlive(owner: OwnerRecord): boolean {
+  const { pid, host, started } = owner;
+  if (pid === null || host !== THIS_PROCESS.host || started == null) return false;
+  return pid === THIS_PROCESS.pid ? isThisProcess(owner) : processStartToken(pid) === started;
+}

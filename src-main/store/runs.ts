@@ -18,7 +18,7 @@ import {
 } from '../../src-shared/run-record';
 import type { Db } from './database';
 import { resumePointInfo } from './resume-points';
-import { processAlive, THIS_PROCESS, type Owner, type OwnerRecord } from './process-identity';
+import { processAlive, provablyAlive, THIS_PROCESS, type Owner, type OwnerRecord } from './process-identity';
 
 export interface NewRun {
   config: RunConfig;
@@ -153,6 +153,14 @@ export function markTakenOver(db: Db, id: number): boolean {
     | (OwnerRecord & { epochs_completed: number })
     | undefined;
   if (!r) return false;
+  if (provablyAlive(r)) {
+    throw new LabError(
+      'INVALID_ARGUMENT',
+      `run ${id} is being trained by process ${r.pid}, which is alive (its start time is the one recorded): --force takes over only a ` +
+        `run whose process cannot be judged; odelab runs cancel ${id} stops it`,
+      { runId: id, field: 'force', pid: r.pid },
+    );
+  }
   const message =
     `taken over by odelab runs resume --force: the process recorded as writing this run (pid ${r.pid} on ${r.host}) ` +
     `no longer did, its user said; ${r.epochs_completed} epoch(s) completed`;

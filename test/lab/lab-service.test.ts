@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeCheckpoint } from '../../src-main/engine/train/checkpoint';
 import { LabService } from '../../src-main/lab/lab-service';
-import { getRun, openStore, requestCancel, type RunStore } from '../../src-main/store';
+import { getRun, openStore, processStartToken, requestCancel, type RunStore } from '../../src-main/store';
 import type { RunEvent } from '../../src-shared/run-events';
 import { tempDir, tinyConfig, tinyShapes } from '../train/fixtures';
 import { tempDbPath } from '../store/fixtures';
@@ -240,6 +240,14 @@ describe('LabService', () => {
           `more (the lab tells by process id alone on Windows, where a new process may have taken it, and never judges another machine's ` +
           `process), odelab runs resume ${cut.runId} --force takes it over`,
       );
+      // A process provably alive (on this machine, its start time the one recorded) is never taken over.
+      store.db.prepare('UPDATE runs SET owner_started = ? WHERE id = ?').run(processStartToken(owner.pid!), cut.runId);
+      expect(() => service.resumeRun(cut.runId, { dataDir, force: true })).toThrow(
+        `INVALID_ARGUMENT: run ${cut.runId} is being trained by process ${owner.pid}, which is alive (its start time is the one recorded): ` +
+          `--force takes over only a run whose process cannot be judged; odelab runs cancel ${cut.runId} stops it`,
+      );
+      expect(getRun(store.db, cut.runId).status).toBe('running');
+      store.db.prepare('UPDATE runs SET owner_started = NULL WHERE id = ?').run(cut.runId);
       const resumed = service.resumeRun(cut.runId, { dataDir, force: true });
       expect(['queued', 'running']).toContain(getRun(store.db, cut.runId).status); // this process's now
       expect((await resumed.handle.done).status).toBe('completed');
