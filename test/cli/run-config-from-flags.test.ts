@@ -367,6 +367,22 @@ describe('runConfigFromFlags', () => {
       );
     });
 
+    it('refuses a step schedule over a checkpoint made with another batch size or training set: its milestones would move', () => {
+      const config = runConfigFromFlags({ preset: 'paper-odenet', model: 'mlp', epochs: 1 });
+      const checkpoint = { config, epoch: 1, step: 469 } as Checkpoint;
+      const later = (flags: Parameters<typeof runConfigFromFlags>[0]) => runConfigFromFlags({ epochs: 3, ...flags }, config);
+      expect(() => checkResumable(checkpoint, later({}), 'a.ckpt')).not.toThrow();
+      expect(labErrorOf(() => checkResumable(checkpoint, later({ batchSize: 256 }), 'a.ckpt')).message).toBe(
+        "INVALID_ARGUMENT: cannot start from a.ckpt: --lr-schedule step places its milestones by the update count over this run's " +
+          "batches per epoch, and the checkpoint's 469 updates were made with batchSize 128 (this run's: 256); keep its --batch-size, or use another --lr-schedule",
+      );
+      expect(labErrorOf(() => checkResumable(checkpoint, later({ trainSize: 1000 }), 'a.ckpt')).message).toMatch(
+        /made with trainSize "all" \(this run's: 1000\); keep its --train-size, or use another --lr-schedule$/,
+      );
+      // Another schedule does not count updates by epoch: a new batch size is fine there.
+      expect(() => checkResumable(checkpoint, later({ batchSize: 256, lrSchedule: 'constant' }), 'a.ckpt')).not.toThrow();
+    });
+
     it("takes a preset's solver as inherited, not refused, and records what the model does instead of it", () => {
       const mlp = runConfigFromFlags({ preset: 'mnist-odenet', model: 'mlp' });
       // mnist-odenet's dopri5 0.1 with adjoint is not the mlp's: its config holds the schema's default, as a config without a solver would.

@@ -320,6 +320,19 @@ export function checkResumable(c: Checkpoint, config: RunConfig, name = 'the che
     const needs = c.position ? `, which needs epochs ${c.epoch + 1} or more` : '';
     refuse('epochs', `it is ${at} and this run has epochs ${config.epochs}${needs}, so nothing is left to train; raise --epochs`);
   }
+  if (config.optimizer.schedule === 'step') {
+    // Step decay finds the epoch from the update count and this run's batches per epoch: the checkpoint's updates,
+    // counted in batches of another size or over another training set, would put the milestones elsewhere.
+    const changed = (['batchSize', 'trainSize'] as const).find((k) => c.config[k] !== config[k]);
+    if (changed) {
+      refuse(
+        changed,
+        `--lr-schedule step places its milestones by the update count over this run's batches per epoch, and the checkpoint's ` +
+          `${c.step} updates were made with ${changed} ${JSON.stringify(c.config[changed] ?? 'all')} (this run's: ${JSON.stringify(config[changed] ?? 'all')}); ` +
+          `keep its ${changed === 'batchSize' ? '--batch-size' : '--train-size'}, or use another --lr-schedule`,
+      );
+    }
+  }
   if (c.position) {
     // The batches it has done are named by their place in the epoch's shuffled order, which these settings fix.
     const order = (r: RunConfig) => ({ batchSize: r.batchSize, seed: r.seed, trainSize: r.trainSize, dataset: r.dataset });
