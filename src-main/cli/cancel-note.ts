@@ -6,17 +6,30 @@ import { resolve } from 'node:path';
 import type { CheckpointEvent, RunEvent } from '../../src-shared/run-events';
 import { defaultDbPath } from './paths';
 
-/** Follows a run's events and, once it has ended cancelled, says where it can be continued from. */
-export function cancelNote(runId: number, dbPath: string): { event: (e: RunEvent) => void; note: () => string } {
+/**
+ * Follows a run's events and, once it has ended cancelled, says where it can be continued from. `startAt`: where a
+ * resumed run stands before its process says so (a Ctrl-C while the engine loads comes before 'started').
+ */
+export function cancelNote(
+  runId: number,
+  dbPath: string,
+  startAt?: { epoch: number; step: number },
+): { event: (e: RunEvent) => void; note: () => string } {
   let perEpoch: number | undefined;
-  let start = { epoch: 0, step: 0, batch: undefined as number | undefined };
+  let start = { epoch: startAt?.epoch ?? 0, step: startAt?.step ?? 0, batch: undefined as number | undefined };
   let saved: CheckpointEvent | undefined;
+  /** Batches trained since the checkpoint saved last: none, and nothing after it is lost. */
+  let trainedSince = 0;
   const event = (e: RunEvent) => {
     if (e.event === 'started') {
       perEpoch = e.batchesPerEpoch;
       start = { epoch: e.startEpoch, step: e.startStep, batch: e.startBatch };
     }
-    if (e.event === 'checkpoint') saved = e;
+    if (e.event === 'batch') trainedSince++;
+    if (e.event === 'checkpoint') {
+      saved = e;
+      trainedSince = 0;
+    }
   };
   const note = () => {
     // Only a store other than the one odelab opens by itself needs naming.
@@ -27,9 +40,9 @@ export function cancelNote(runId: number, dbPath: string): { event: (e: RunEvent
       saved?.batch !== undefined
         ? `saved a resume point at epoch ${saved.epoch}, batch ${saved.batch}${of} (step ${saved.step})`
         : saved
-          ? `its last checkpoint is epoch ${saved.epoch}'s (step ${saved.step}); the batches after it are lost`
+          ? `its last checkpoint is epoch ${saved.epoch}'s (step ${saved.step})${trainedSince > 0 ? '; the batches after it are lost' : ''}`
           : start.step > 0
-            ? `nothing new was saved; it stands where this session started (${start.batch !== undefined ? `epoch ${start.epoch + 1}, batch ${start.batch}` : `end of epoch ${start.epoch}`}, step ${start.step})`
+            ? `nothing new was saved; it stands where this session started (${start.batch !== undefined ? `epoch ${start.epoch + 1}, batch ${start.batch}, ` : start.epoch > 0 || !startAt ? `end of epoch ${start.epoch}, ` : ''}step ${start.step})`
             : 'nothing was saved yet; it would start again from the beginning';
     return `run ${runId}: ${where}. To continue it: ${command}`;
   };

@@ -79,7 +79,8 @@ const oneLine = (name: string) =>
 const TRAINS_ON_SUBSET = Symbol('trainsOnSubset');
 
 /** A run as runs list (and studies show) prints it: its summary and what tells it apart in a sweep (run-setup.ts). */
-export type ListedRun = RunSummary & SetupFields & { [TRAINS_ON_SUBSET]?: boolean };
+/** `method`: the ODE solver the model solves with (rknet: its RK4), null for a model without one (mlp, resnet). */
+export type ListedRun = Omit<RunSummary, 'method'> & { method: string | null } & SetupFields & { [TRAINS_ON_SUBSET]?: boolean };
 
 const UNKNOWN_SETUP: SetupFields = { stepSize: null, rtol: null, atol: null, gradient: null, blocks: null, trainSize: null, testSize: null, solverSummary: '?' };
 
@@ -89,8 +90,8 @@ export function describeRuns(db: Db, runs: readonly RunSummary[]): ListedRun[] {
   return runs.map((r) => {
     const setup = setups.get(r.id);
     // Absent only for a run deleted between the two reads.
-    // rknet's method is its RK4, whatever a run stored before its config said so.
-    const method = r.model === 'rknet' ? 'rk4' : r.method;
+    // rknet's method is its RK4, whatever a run stored before its config said so; mlp and resnet store one they ignore.
+    const method = solvedMethod(r.model, r.method) ?? null;
     return { ...r, method, ...(setup ? setupFields(setup) : UNKNOWN_SETUP), [TRAINS_ON_SUBSET]: setup?.trainSize != null };
   });
 }

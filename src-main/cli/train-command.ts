@@ -50,7 +50,7 @@ export async function followRun(run: RecordedRun, flags: LaunchFlags, dbPath: st
   const tty = !flags.json && process.stdout.isTTY;
   const report = tty ? progressReporter() : jsonLinesReporter({ runId: run.runId });
   if (tty) process.stdout.write(`run ${run.runId} in ${dbPath}\n`);
-  const cancelled = cancelNote(run.runId, dbPath);
+  const cancelled = cancelNote(run.runId, dbPath, run.handle.request.startAt);
   run.handle.events.on('event', cancelled.event);
   for (const warning of run.warnings) process.stderr.write(`warning: ${warning}\n`);
   // Every event as it comes but the end, which is reported as the store recorded it (below).

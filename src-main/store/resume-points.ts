@@ -24,10 +24,20 @@ interface Row extends ResumePointAt {
 }
 
 /** Replaces the run's resume point. `wallSeconds`: the run's wall clock there, which a resumed run continues. */
-export function saveResumePoint(db: Db, runId: number, p: ResumePointAt & { wallSeconds: number; data: Uint8Array }): void {
+/** `createdAt`: when it was saved, if not now (an imported run's point keeps its own). */
+export function saveResumePoint(db: Db, runId: number, p: ResumePointAt & { wallSeconds: number; data: Uint8Array; createdAt?: string }): void {
   db.prepare(
     `INSERT OR REPLACE INTO resume_points (run_id, epoch, batch, step, wall_seconds, bytes, created_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-  ).run(runId, p.epoch, p.batch, p.step, p.wallSeconds, p.data.byteLength, new Date().toISOString(), Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength));
+  ).run(
+    runId,
+    p.epoch,
+    p.batch,
+    p.step,
+    p.wallSeconds,
+    p.data.byteLength,
+    p.createdAt ?? new Date().toISOString(),
+    Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength),
+  );
 }
 
 /** Deletes the run's resume point if it stands at `step` or before: an epoch-end checkpoint there supersedes it. */

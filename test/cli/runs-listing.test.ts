@@ -123,7 +123,7 @@ describe('odelab runs list: what tells runs apart', () => {
     expect(byId.get(paper)).toMatchObject({ method: 'dopri5', stepSize: null, rtol: 1e-3, atol: 1e-4, gradient: 'adjoint', solverSummary: 'dopri5 rtol=1e-3 atol=1e-4 adjoint' });
     expect(byId.get(adaptive)).toMatchObject({ stepSize: null, rtol: 1e-3, atol: 1e-3, gradient: 'direct' });
     // The mlp's stored method (the schema's default) is kept as it was; it has no solver settings.
-    expect(byId.get(mlp)).toMatchObject({ method: 'dopri5', stepSize: null, rtol: null, atol: null, gradient: null, trainSize: 5400, solverSummary: '—' });
+    expect(byId.get(mlp)).toMatchObject({ method: null, stepSize: null, rtol: null, atol: null, gradient: null, trainSize: 5400, solverSummary: '—' });
     // studies show --json lists a study's runs as runs list --json does.
     expect((await json('studies', 'show', 'sweep')).runs).toEqual(await json('runs', 'list', '--study', 'sweep'));
   });
@@ -172,8 +172,8 @@ describe("odelab runs list: the paper's baselines, by what they do", () => {
     const byId = new Map((asJson as Record<string, unknown>[]).map((r) => [r.id, r]));
     expect(byId.get(rknet)).toMatchObject({ method: 'rk4', stepSize: 1 / 6, rtol: null, atol: null, gradient: 'direct', blocks: 6, solverSummary: 'rk4×6' });
     expect(byId.get(rknetBefore)).toMatchObject({ method: 'rk4', stepSize: 0.25, gradient: 'direct', blocks: 4, solverSummary: 'rk4×4' });
-    expect(byId.get(resnet)).toMatchObject({ stepSize: null, gradient: null, blocks: 3, solverSummary: '3 blocks' });
-    expect(byId.get(mlp)).toMatchObject({ method: 'dopri5', stepSize: null, gradient: null, blocks: null, solverSummary: '—' });
+    expect(byId.get(resnet)).toMatchObject({ method: null, stepSize: null, gradient: null, blocks: 3, solverSummary: '3 blocks' });
+    expect(byId.get(mlp)).toMatchObject({ method: null, stepSize: null, gradient: null, blocks: null, solverSummary: '—' });
     expect(byId.get(odenetRk4)).toMatchObject({ method: 'rk4', stepSize: 0.1, blocks: null, solverSummary: 'rk4 h=0.1' });
     // rk4: the ODE-Net's and both rknet runs (the one stored with an ignored dopri5 too); dopri5: none of the baselines.
     expect((rk4 as { id: number }[]).map((r) => r.id)).toEqual([odenetRk4, rknet, rknetBefore]);

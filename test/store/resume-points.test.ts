@@ -67,6 +67,8 @@ describe('resume points', () => {
     const to = db();
     const imported = importDocument(to, doc).runIds.get(run)!;
     expect(loadResumePoint(to, imported)).toMatchObject({ epoch: 1, batch: 4, step: 4, wallSeconds: 9.25, data: new Uint8Array(resumePointBytes(1, 4, 4)) });
+    // When it was saved travels too: an export of the import is the export.
+    expect(loadResumePoint(to, imported)!.createdAt).toBe(loadResumePoint(from, run)!.createdAt);
     const damaged = structuredClone(doc);
     damaged.runs[0].uid = crypto.randomUUID();
     damaged.runs[0].resumePoint!.data = resumePointBytes(1, 5, 5).toString('base64');

@@ -51,7 +51,7 @@ export interface GradientResult {
   odeStats: ShardOdeStats[];
   /** Accepted step sizes of the shard's first ODE solve (the run store's step-size history). */
   stepSizes?: number[];
-  /** The most tfjs bytes the worker held during the step (memory-peak.ts: sampled at solver steps and the forward's end). */
+  /** The most tfjs bytes the worker held at once during the step (memory-peak.ts). */
   tensorBytes: number;
   /** The worker's own time for the request (assign weights, forward, backward, read gradients). */
   seconds: number;
