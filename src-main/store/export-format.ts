@@ -21,7 +21,9 @@ export const EXPORT_FORMAT = 'neural-ode-lab.runs';
 /**
  * 2: each run's uid. Version 1 documents (without it) still import: see matchExisting (import.ts).
  * 3: a run's resume point (with --checkpoints). Only a document that holds one is written as version 3, so a lab
- * that reads up to 2 still imports every other export, and refuses one with a resume point as a newer lab's.
+ * that reads up to 2 refuses one with a resume point as a newer lab's rather than drop it. (Labs before this one
+ * refuse this one's exports anyway: its configs hold settings added since — augment, the step schedule's — and a
+ * run started from a resume point has startedFrom.batch.)
  */
 export const EXPORT_VERSION = 3;
 /** What a document without a resume point is written as. */

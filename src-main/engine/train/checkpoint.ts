@@ -5,10 +5,11 @@
  *   (tensors back to back) | SHA-256 of every byte before it (32 bytes).
  * Version 1 ("ODLCKPT1", no checksum) still reads: older checkpoints live on in run stores and folders.
  * Version 3 is version 2 whose header also holds `position`: a resume point, taken inside an epoch (epoch-position.ts).
- * Only such files are written as version 3; epoch-end checkpoints stay version 2, readable by older labs. The bump
- * is what keeps an older lab, which ignores header fields it does not know, from reading a resume point as the
- * checkpoint of an epoch end (weights part-way into the next epoch, continued from its first batch): it refuses
- * the file as a newer lab's instead.
+ * Only such files are written as version 3; epoch-end checkpoints stay version 2. The bump keeps a lab that reads
+ * version 2 and ignores header fields it does not know from reading a resume point as the checkpoint of an epoch
+ * end (weights part-way into the next epoch, continued from its first batch): it refuses the file as a newer lab's.
+ * (Labs before this one refuse this one's files anyway, epoch ends included: their configs hold settings added
+ * since, augment and the step schedule's, which those labs do not know.)
  * Tensors are stored by position (the model's stable parameter order), not by tfjs variable name.
  *
  * No tfjs here (nor anything that imports it): the run store checks checkpoint bytes with checkCheckpoint.
