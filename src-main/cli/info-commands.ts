@@ -17,6 +17,7 @@ import { loadCheckpoint } from '../store';
 import { dbOption, withStore } from './store-options';
 import { int, num, positiveInt } from './option-parsers';
 import { runConfigFromFlags, type TrainFlags } from './run-config-from-flags';
+import { SOLVER_FLAGS } from './model-flags';
 import { printJson } from './json-output';
 import { scoringBar } from './reporters';
 import { EXIT } from './exit-codes';
@@ -113,24 +114,16 @@ async function checkpointToEvaluate(opts: EvalOptions): Promise<{ bytes: Uint8Ar
 /** `odelab train`'s flags for the model's ODE block that `eval` takes too (the gradient's mean nothing there). */
 export type SolverFlags = Pick<TrainFlags, 'method' | 'stepSize' | 'rtol' | 'atol' | 'maxSteps'>;
 
-const SOLVER_FLAG_NAMES: Record<keyof SolverFlags, string> = {
-  method: '--method',
-  stepSize: '--step-size',
-  rtol: '--rtol',
-  atol: '--atol',
-  maxSteps: '--max-steps',
-};
-
 /**
  * eval's refusal of its solver flags, from runConfigFromFlags' (train's): said of eval, the checkpoint and the flags
  * typed, each reason naming the flag rather than the config field (`--step-size`, not `model.solver.stepSize`).
  */
 function evalSolverRefusal(e: LabError, flags: SolverFlags, given: (keyof SolverFlags)[], name: string): LabError {
   const issues = e.details.issues as { path: string[]; message: string }[] | undefined;
-  const flagOf = (key: string) => (Object.hasOwn(SOLVER_FLAG_NAMES, key) ? SOLVER_FLAG_NAMES[key as keyof SolverFlags] : undefined);
+  const flagOf = (key: string) => (Object.hasOwn(SOLVER_FLAGS, key) ? SOLVER_FLAGS[key as keyof SolverFlags] : undefined);
   // The schema's words for the settings, as the flags that set them; a field no flag sets (the run's own config) stays.
   const inFlagTerms = (text: string) => text.replace(/\b(stepSize|maxSteps|rtol|atol)\b/g, (key) => flagOf(key)!);
-  const typedFlags = given.map((k) => SOLVER_FLAG_NAMES[k]);
+  const typedFlags = given.map((k) => SOLVER_FLAGS[k]);
   const refusals = issues
     ? issues.map(({ path, message }) => {
         const text = inFlagTerms(message);
@@ -141,7 +134,7 @@ function evalSolverRefusal(e: LabError, flags: SolverFlags, given: (keyof Solver
         return { field: label.replace(/^--/, ''), line: text.startsWith(`${label} `) ? text : `${label}: ${text}` };
       })
     : [{ field: e.details.field, line: e.reason }]; // checkFlagsApply's, which names the flag already
-  const typed = given.map((k) => `${SOLVER_FLAG_NAMES[k]} ${String(flags[k])}`).join(' ');
+  const typed = given.map((k) => `${SOLVER_FLAGS[k]} ${String(flags[k])}`).join(' ');
   const lines = refusals.map((r) => r.line).join('\n');
   return new LabError(e.code, `eval: cannot score ${name} with ${typed}:\n${lines}`, { ...e.details, field: refusals[0].field });
 }
@@ -156,11 +149,11 @@ function evalSolverRefusal(e: LabError, flags: SolverFlags, given: (keyof Solver
  * rknet's RK4 steps are its layers).
  */
 export function scoringSolverFromFlags(flags: SolverFlags, config: RunConfig, name: string): SolverSpec | undefined {
-  const given = (Object.keys(SOLVER_FLAG_NAMES) as (keyof SolverFlags)[]).filter((k) => flags[k] !== undefined);
+  const given = (Object.keys(SOLVER_FLAGS) as (keyof SolverFlags)[]).filter((k) => flags[k] !== undefined);
   if (given.length === 0) return undefined;
   const model = config.model.name;
   if (!usesSolverSpec(model)) {
-    const flag = SOLVER_FLAG_NAMES[given[0]];
+    const flag = SOLVER_FLAGS[given[0]];
     const why = model === 'rknet' ? `its RK4 steps are its layers (model.blocks: ${config.model.blocks})` : 'it has no ODE block';
     throw new LabError('INVALID_ARGUMENT', `${flag}: ${name} holds a '${model}' model and ${why}: there is no solver to score it with`, {
       field: flag.replace(/^--/, ''),

@@ -5,25 +5,19 @@
  */
 import { LabError } from '../../src-shared/errors';
 import { hasBlocks, MAX_BLOCKS, usesSolverSpec, type ModelName } from '../../src-shared/run-config';
+import type { TrainFlags } from './run-config-from-flags';
 
-export interface ModelFlags {
-  method?: string;
-  rtol?: number;
-  atol?: number;
-  stepSize?: number;
-  gradient?: string;
-  maxSteps?: number;
-  blocks?: number;
-}
+/** The flag that sets each of model.solver's settings (train's; eval takes all but --gradient). */
+export const SOLVER_FLAGS = {
+  method: '--method',
+  rtol: '--rtol',
+  atol: '--atol',
+  stepSize: '--step-size',
+  gradient: '--gradient',
+  maxSteps: '--max-steps',
+} as const;
 
-const SOLVER_FLAGS: [keyof ModelFlags, string][] = [
-  ['method', '--method'],
-  ['rtol', '--rtol'],
-  ['atol', '--atol'],
-  ['stepSize', '--step-size'],
-  ['gradient', '--gradient'],
-  ['maxSteps', '--max-steps'],
-];
+export type ModelFlags = Pick<TrainFlags, keyof typeof SOLVER_FLAGS | 'blocks'>;
 
 /** What a model that ignores model.solver does instead, and the flag that sets it. */
 function instead(model: ModelName, blocks: number): string {
@@ -34,7 +28,9 @@ function instead(model: ModelName, blocks: number): string {
 
 /** Refuses the flags `model` (with `blocks`, as the config will hold it) would ignore. */
 export function checkModelFlags(f: ModelFlags, model: ModelName, blocks: number): void {
-  const solverFlags = SOLVER_FLAGS.filter(([key]) => f[key] !== undefined).map(([, flag]) => flag);
+  const solverFlags = Object.entries(SOLVER_FLAGS)
+    .filter(([key]) => f[key as keyof typeof SOLVER_FLAGS] !== undefined)
+    .map(([, flag]) => flag);
   if (solverFlags.length > 0 && !usesSolverSpec(model)) {
     const which = solverFlags.join(', ');
     const verb = solverFlags.length === 1 ? 'does' : 'do';

@@ -4,6 +4,7 @@
  *
  * No tfjs here: checkpoint.ts (read by the run store) validates positions with positionProblem.
  */
+import type { StepResult } from './steps'; // a type only: erased, so no tfjs is loaded
 
 /** The epoch in progress, as a checkpoint records it (JSON: every number a float64, so sums round-trip exactly). */
 export interface EpochPosition {
@@ -51,17 +52,11 @@ export function positionProblem(p: unknown): string | undefined {
   return undefined;
 }
 
-/** One trained batch, as the tally takes it. */
-export interface BatchTally {
+/** One trained batch, as the tally takes it: the step's counts, its loss and its size. */
+export type BatchTally = Pick<StepResult, 'correct' | 'nfeForward' | 'nfeBackward' | 'stepsAccepted' | 'stepsRejected' | 'tensorBytes'> & {
   loss: number;
   size: number;
-  correct: number;
-  nfeForward: number;
-  nfeBackward: number;
-  stepsAccepted: number;
-  stepsRejected: number;
-  tensorBytes: number;
-}
+};
 
 /** An epoch's running totals, started empty or from a resume point's position. */
 export class EpochTally {
