@@ -59,12 +59,16 @@ export interface CheckpointInfo {
   createdAt: string;
 }
 
-/** A run's resume point (a checkpoint inside an epoch): where it stands, and when it was saved. */
-export interface ResumePointInfo {
-  /** The epoch in progress, 1-based, and its batches done (as batch metrics number them). */
+/** Where a resume point (a checkpoint inside an epoch) stands: the epoch in progress, 1-based, its batches done (as
+ * batch metrics number them) and the run's step. */
+export interface ResumePointAt {
   epoch: number;
   batch: number;
   step: number;
+}
+
+/** A run's resume point: where it stands, and when it was saved. */
+export interface ResumePointInfo extends ResumePointAt {
   /** The run's wall clock (training seconds) there. */
   wallSeconds: number;
   bytes: number;

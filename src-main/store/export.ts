@@ -9,6 +9,7 @@ import { blobToNumbers, column, encodeFloat, EXPORT_FORMAT, EXPORT_VERSION, EXPO
 import type { DatasetExport, ExportDocument, RunExport, StudyExport } from './export-format';
 import { readColumns, runRows, uniqueIds, type Row } from './export-rows';
 import { SCHEMA_VERSION } from './migrations';
+import { storedResumePoint } from './resume-points';
 
 export interface ExportOptions {
   /** Include each run's checkpoints (their bytes, base64): complete but large. */
@@ -56,12 +57,8 @@ function readCheckpoints(db: Db, runId: number): NonNullable<RunExport['checkpoi
 }
 
 function readResumePoint(db: Db, runId: number): Pick<RunExport, 'resumePoint'> {
-  const r = db.prepare('SELECT epoch, batch, step, wall_seconds, bytes, created_at, data FROM resume_points WHERE run_id = ?').get(runId) as
-    | { epoch: number; batch: number; step: number; wall_seconds: number; bytes: number; created_at: string; data: Buffer }
-    | undefined;
-  if (!r) return {};
-  const { epoch, batch, step, bytes } = r;
-  return { resumePoint: { epoch, batch, step, wallSeconds: r.wall_seconds, bytes, createdAt: r.created_at, data: r.data.toString('base64') } };
+  const point = storedResumePoint(db, runId);
+  return point ? { resumePoint: { ...point, data: point.data.toString('base64') } } : {};
 }
 
 function exportRun(db: Db, row: Row, opts: ExportOptions): RunExport {

@@ -5,17 +5,11 @@
  */
 import { checkCheckpoint } from '../engine/train/checkpoint';
 import { isLabError, LabError } from '../../src-shared/errors';
-import type { ResumePointInfo } from '../../src-shared/run-record';
+import type { ResumePointAt, ResumePointInfo } from '../../src-shared/run-record';
 import type { Db } from './database';
 import { storedBytesProblem } from './checkpoints';
 
 /** Where a resume point stands: the epoch in progress (1-based), its batches done, the run's step. */
-export interface ResumePointAt {
-  epoch: number;
-  batch: number;
-  step: number;
-}
-
 interface Row extends ResumePointAt {
   wall_seconds: number;
   bytes: number;
@@ -53,20 +47,27 @@ export function resumePointInfo(db: Db, runId: number): ResumePointInfo | null {
   return row ?? null;
 }
 
-/** The run's resume point with its bytes, or undefined; STORE_UNREADABLE when they are damaged (resumePointProblem). */
-export function loadResumePoint(db: Db, runId: number): (ResumePointInfo & { data: Uint8Array }) | undefined {
+/** The run's resume point with its bytes as stored, unchecked (an export carries them as they are), or undefined. */
+export function storedResumePoint(db: Db, runId: number): (ResumePointInfo & { data: Buffer }) | undefined {
   const row = db.prepare('SELECT epoch, batch, step, wall_seconds, bytes, created_at, data FROM resume_points WHERE run_id = ?').get(runId) as Row | undefined;
   if (!row) return undefined;
-  const problem = resumePointProblem(row.data, row);
+  const { epoch, batch, step, bytes, data } = row;
+  return { epoch, batch, step, wallSeconds: row.wall_seconds, bytes, createdAt: row.created_at, data };
+}
+
+/** The run's resume point with its bytes, or undefined; STORE_UNREADABLE when they are damaged (resumePointProblem). */
+export function loadResumePoint(db: Db, runId: number): (ResumePointInfo & { data: Uint8Array }) | undefined {
+  const point = storedResumePoint(db, runId);
+  if (!point) return undefined;
+  const problem = resumePointProblem(point.data, point);
   if (problem) {
     throw new LabError(
       'STORE_UNREADABLE',
-      `the resume point of run ${runId} (epoch ${row.epoch}, batch ${row.batch}) in ${db.name} is damaged: ${problem}; odelab db check lists every damaged checkpoint`,
-      { runId, epoch: row.epoch, batch: row.batch, path: db.name },
+      `the resume point of run ${runId} (epoch ${point.epoch}, batch ${point.batch}) in ${db.name} is damaged: ${problem}; odelab db check lists every damaged checkpoint`,
+      { runId, epoch: point.epoch, batch: point.batch, path: db.name },
     );
   }
-  const { epoch, batch, step, bytes } = row;
-  return { epoch, batch, step, wallSeconds: row.wall_seconds, bytes, createdAt: row.created_at, data: new Uint8Array(row.data) };
+  return { ...point, data: new Uint8Array(point.data) };
 }
 
 /**

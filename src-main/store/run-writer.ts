@@ -12,7 +12,8 @@
 import type { BatchEvent, EpochEvent, RunEvent } from '../../src-shared/run-events';
 import type { Db } from './database';
 import { saveCheckpoint } from './checkpoints';
-import { saveResumePoint, type ResumePointAt } from './resume-points';
+import { saveResumePoint } from './resume-points';
+import type { ResumePointAt } from '../../src-shared/run-record';
 import { upsertDataset } from './datasets';
 import type { BatchRow } from './metric-inputs';
 import { insertBatchRows } from './metrics';

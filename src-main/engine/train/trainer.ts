@@ -7,6 +7,7 @@
 import { LabError } from '../../../src-shared/errors';
 import { usesSolverSpec, type RunConfig } from '../../../src-shared/run-config';
 import type { EndedEvent, RunErrorInfo, RunEvent, TestingProgress } from '../../../src-shared/run-events';
+import type { ResumePointAt } from '../../../src-shared/run-record';
 import {
   batchCount,
   batches,
@@ -84,12 +85,7 @@ export interface TrainOptions {
   workers?: number;
 }
 
-/** Where a resume point stands: the epoch in progress (1-based), its batches done, the run's step. */
-export interface ResumePointAt {
-  epoch: number;
-  batch: number;
-  step: number;
-}
+export type { ResumePointAt }; // the store's and the trainer's one description of where a resume point stands
 
 /** Indices of the training images the config trains on (its stratified, seeded --train-size subset); all: undefined. */
 export function trainingIndices(config: RunConfig, dataset: Dataset): Uint32Array | undefined {
