@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { lstat, realpath, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { describeError, isLabError, LabError } from '../../src-shared/errors';
-import { STORED_RUN_STATUSES, type RunSummary, type ResumePointInfo, type StartedFrom, type StoredRunStatus } from '../../src-shared/run-record';
+import { STORED_RUN_STATUSES, type RunSummary, type ResumePointAt, type ResumePointInfo, type StartedFrom, type StoredRunStatus } from '../../src-shared/run-record';
 import { MODEL_NAMES, solvedMethod } from '../../src-shared/run-config';
 import { METHOD_NAMES } from '../../src-shared/solvers';
 import {
@@ -25,6 +25,7 @@ import {
   checkStoredResumePoints,
   parseExportDocument,
   listRuns,
+  resumePointInfo,
   runSetups,
   SCHEMA_VERSION,
   setNotes,
@@ -79,8 +80,14 @@ const oneLine = (name: string) =>
 const TRAINS_ON_SUBSET = Symbol('trainsOnSubset');
 
 /** A run as runs list (and studies show) prints it: its summary and what tells it apart in a sweep (run-setup.ts). */
-/** `method`: the ODE solver the model solves with (rknet: its RK4), null for a model without one (mlp, resnet). */
-export type ListedRun = Omit<RunSummary, 'method'> & { method: string | null } & SetupFields & { [TRAINS_ON_SUBSET]?: boolean };
+/**
+ * `method`: the ODE solver the model solves with (rknet: its RK4), null for a model without one (mlp, resnet).
+ * `resumePoint`: where its resume point stands, if it has one (work past its last epoch that runs resume keeps).
+ */
+export type ListedRun = Omit<RunSummary, 'method'> & {
+  method: string | null;
+  resumePoint: ResumePointAt | null;
+} & SetupFields & { [TRAINS_ON_SUBSET]?: boolean };
 
 const UNKNOWN_SETUP: SetupFields = { stepSize: null, rtol: null, atol: null, gradient: null, blocks: null, trainSize: null, testSize: null, solverSummary: '?' };
 
@@ -92,7 +99,9 @@ export function describeRuns(db: Db, runs: readonly RunSummary[]): ListedRun[] {
     // Absent only for a run deleted between the two reads.
     // rknet's method is its RK4, whatever a run stored before its config said so; mlp and resnet store one they ignore.
     const method = solvedMethod(r.model, r.method) ?? null;
-    return { ...r, method, ...(setup ? setupFields(setup) : UNKNOWN_SETUP), [TRAINS_ON_SUBSET]: setup?.trainSize != null };
+    const point = resumePointInfo(db, r.id);
+    const resumePoint = point && { epoch: point.epoch, batch: point.batch, step: point.step };
+    return { ...r, method, resumePoint, ...(setup ? setupFields(setup) : UNKNOWN_SETUP), [TRAINS_ON_SUBSET]: setup?.trainSize != null };
   });
 }
 
@@ -120,7 +129,8 @@ function runLines(runs: readonly ListedRun[], { model = false } = {}): string[] 
     r.solverSummary,
     ...(showTrain ? [trainCell(r)] : []),
     ...(showSeed ? [`seed ${r.seed}`] : []),
-    `ep ${r.epochsCompleted}`,
+    // A resume point's batches of the next epoch, which the epochs completed do not count.
+    `ep ${r.epochsCompleted}${r.resumePoint ? ` +${r.resumePoint.batch} batches` : ''}`,
     ...(showTest ? [r.testSize === null ? 'all test' : `test n=${r.testSize}`] : []),
     `test ${pct(r.final?.testAccuracy)}`,
     `best ${pct(r.best?.testAccuracy)}`,

@@ -15,7 +15,8 @@ import { createRun, markEnded, markRunning, recordProgress } from '../../src-mai
 import { addToStudy } from '../../src-main/store/studies';
 import { PRESETS } from '../../src-shared/presets';
 import { RunConfig, type RunConfigInput } from '../../src-shared/run-config';
-import { checkpointBytes } from '../store/fixtures';
+import { checkpointBytes, resumePointBytes } from '../store/fixtures';
+import { saveResumePoint } from '../../src-main/store/resume-points';
 import { tempDir } from '../train/fixtures';
 import { expectFailure, jsonDocument, startOdelab, type CliResult } from './odelab-process';
 import { runConfigFromFlags } from '../../src-main/cli/run-config-from-flags';
@@ -254,6 +255,28 @@ describe('odelab runs list: a seed sweep', () => {
       [seeds[2], 12],
       [seeds[1], 1],
       [seeds[0], 0],
+    ]);
+  });
+});
+
+describe('odelab runs list: runs holding a resume point', () => {
+  it("counts a resume point's batches beside the epochs completed; --json says where it stands", async () => {
+    const store = join(tempDir(), 'points.db');
+    const d = openDatabase(store);
+    const done = completedRun(d, solver('euler', { stepSize: 0.05 }), 5400, [0.9, 0.95]);
+    // Cancelled after 5 batches of its third epoch, saved as a resume point.
+    const cut = completedRun(d, solver('euler', { stepSize: 0.05 }), 5400, [0.9, 0.95]);
+    d.prepare(`UPDATE runs SET status = 'cancelled' WHERE id = ?`).run(cut);
+    saveResumePoint(d, cut, { epoch: 3, batch: 5, step: 25, wallSeconds: 70, data: resumePointBytes(3, 5, 25) });
+    d.close();
+    const [listed, asJson] = await Promise.all([odelab('runs', 'list', '--db', store), json('runs', 'list', '--db', store)]);
+    expect(lines(listed)).toEqual([
+      `${cut} cancelled euler h=0.05 ep 2 +5 batches test 95.00% best 95.00% 60 s shapes-euler`,
+      `${done} completed euler h=0.05 ep 2            test 95.00% best 95.00% 60 s shapes-euler`,
+    ]);
+    expect((asJson as { id: number; resumePoint: unknown }[]).map((r) => [r.id, r.resumePoint])).toEqual([
+      [cut, { epoch: 3, batch: 5, step: 25 }],
+      [done, null],
     ]);
   });
 });
