@@ -120,10 +120,6 @@ export function markEnded(db: Db, id: number, status: StoredRunStatus, error?: R
  * 'interrupted', keeping every committed epoch and checkpoint; they can be resumed. Returns their ids.
  */
 export function recoverInterrupted(db: Db): number[] {
-  const mark = db.prepare(
-    `UPDATE runs SET status = 'interrupted', ended_at = ?, error_code = 'INTERRUPTED', error_message = ?, owner_pid = NULL,
-       owner_host = NULL, owner_started = NULL, cancel_requested = NULL WHERE id = ?`,
-  );
   const findOrphans = () =>
     (
       db.prepare(`SELECT id, ${OWNER_COLUMNS}, epochs_completed FROM runs WHERE status IN ('queued', 'running')`).all() as (OwnerRecord & {
@@ -136,7 +132,7 @@ export function recoverInterrupted(db: Db): number[] {
   return db.transaction(() => {
     const orphans = findOrphans();
     for (const r of orphans) {
-      mark.run(now(), `the process writing this run (pid ${r.pid}) ended before the run did; ${r.epochs_completed} epoch(s) completed`, r.id);
+      markInterrupted(db, r.id, `the process writing this run (pid ${r.pid}) ended before the run did; ${r.epochs_completed} epoch(s) completed`);
     }
     return orphans.map((r) => r.id);
   }).immediate();
@@ -161,14 +157,21 @@ export function markTakenOver(db: Db, id: number): boolean {
       { runId: id, field: 'force', pid: r.pid },
     );
   }
-  const message =
+  markInterrupted(
+    db,
+    id,
     `taken over by odelab runs resume --force: the process recorded as writing this run (pid ${r.pid} on ${r.host}) ` +
-    `no longer did, its user said; ${r.epochs_completed} epoch(s) completed`;
+      `no longer did, its user said; ${r.epochs_completed} epoch(s) completed`,
+  );
+  return true;
+}
+
+/** Marks a run whose process is gone 'interrupted' (resumable), saying why, and frees its owner and cancel request. */
+function markInterrupted(db: Db, id: number, message: string): void {
   db.prepare(
     `UPDATE runs SET status = 'interrupted', ended_at = ?, error_code = 'INTERRUPTED', error_message = ?, owner_pid = NULL,
        owner_host = NULL, owner_started = NULL, cancel_requested = NULL WHERE id = ?`,
   ).run(now(), message, id);
-  return true;
 }
 
 /** The run columns a detail view adds to the summary. */
