@@ -25,7 +25,7 @@ import {
   checkStoredResumePoints,
   parseExportDocument,
   listRuns,
-  resumePointInfo,
+  resumePointsAt,
   runSetups,
   SCHEMA_VERSION,
   setNotes,
@@ -93,15 +93,15 @@ const UNKNOWN_SETUP: SetupFields = { stepSize: null, rtol: null, atol: null, gra
 
 /** Runs with their setup fields (solver settings, training images), read from their stored configs. */
 export function describeRuns(db: Db, runs: readonly RunSummary[]): ListedRun[] {
-  const setups = runSetups(db, runs.map((r) => r.id));
+  const ids = runs.map((r) => r.id);
+  const setups = runSetups(db, ids);
+  const points = resumePointsAt(db, ids);
   return runs.map((r) => {
     const setup = setups.get(r.id);
     // Absent only for a run deleted between the two reads.
     // rknet's method is its RK4, whatever a run stored before its config said so; mlp and resnet store one they ignore.
     const method = solvedMethod(r.model, r.method) ?? null;
-    const point = resumePointInfo(db, r.id);
-    const resumePoint = point && { epoch: point.epoch, batch: point.batch, step: point.step };
-    return { ...r, method, resumePoint, ...(setup ? setupFields(setup) : UNKNOWN_SETUP), [TRAINS_ON_SUBSET]: setup?.trainSize != null };
+    return { ...r, method, resumePoint: points.get(r.id) ?? null, ...(setup ? setupFields(setup) : UNKNOWN_SETUP), [TRAINS_ON_SUBSET]: setup?.trainSize != null };
   });
 }
 

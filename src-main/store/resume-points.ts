@@ -47,6 +47,14 @@ export function resumePointInfo(db: Db, runId: number): ResumePointInfo | null {
   return row ?? null;
 }
 
+/** Where the resume points of these runs stand, one query for a listing (runs without one are absent). */
+export function resumePointsAt(db: Db, ids: readonly number[]): Map<number, ResumePointAt> {
+  const rows = db
+    .prepare('SELECT run_id AS runId, epoch, batch, step FROM resume_points WHERE run_id IN (SELECT value FROM json_each(?))')
+    .all(JSON.stringify(ids)) as (ResumePointAt & { runId: number })[];
+  return new Map(rows.map(({ runId, epoch, batch, step }) => [runId, { epoch, batch, step }]));
+}
+
 /** The run's resume point with its bytes as stored, unchecked (an export carries them as they are), or undefined. */
 export function storedResumePoint(db: Db, runId: number): (ResumePointInfo & { data: Buffer }) | undefined {
   const row = db.prepare('SELECT epoch, batch, step, wall_seconds, bytes, created_at, data FROM resume_points WHERE run_id = ?').get(runId) as Row | undefined;
