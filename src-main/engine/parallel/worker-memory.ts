@@ -12,10 +12,10 @@ import { LabError } from '../../../src-shared/errors';
 /** Resident memory one worker thread adds, at least (measured above, rounded up). */
 export const WORKER_THREAD_BYTES = 150 * 2 ** 20;
 
-/** Left for the training process's main thread (~0.5 GB resident in an epoch) and everything else running. */
-export const HEADROOM_BYTES = 2 ** 30;
-
 const GB = 2 ** 30;
+
+/** Left for the training process's main thread (~0.5 GB resident in an epoch) and everything else running. */
+export const HEADROOM_BYTES = GB;
 
 /** The memory this process may use: the machine's, or a container's (cgroup) limit when lower. */
 export function usableMemory(): number {
