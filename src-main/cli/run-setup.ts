@@ -4,7 +4,7 @@
  * so `runs list` and `runs series` show this beside it; `runs list --json` carries the same fields.
  */
 import { isPlainObject, trainImagesOf, type DatasetSpec } from '../../src-shared/config';
-import { DEFAULT_BLOCKS, depthLabel, usesSolverSpec, type ModelName } from '../../src-shared/run-config';
+import { DEFAULT_BLOCKS, depthLabel, hasBlocks, ownSolver, usesSolverSpec, type ModelName } from '../../src-shared/run-config';
 import { METHOD_NAMES, solverInfo, type MethodName } from '../../src-shared/solvers';
 import type { RunSetup } from '../store';
 import { compactNumber } from './number-text';
@@ -40,9 +40,11 @@ export function setupFields(setup: RunSetup): SetupFields {
   const trainSize = setup.trainImages ?? setup.trainSize ?? trainImagesOf(setup.dataset as DatasetSpec) ?? null;
   if (!usesSolverSpec(setup.model as ModelName)) {
     // What the model does, from its blocks: runs stored before the config said so hold a solver it ignored.
-    const blocks = setup.model === 'mlp' ? null : (setup.blocks ?? DEFAULT_BLOCKS);
-    const rk4 = setup.model === 'rknet' && blocks !== null ? { stepSize: 1 / blocks, gradient: 'direct' } : { stepSize: null, gradient: null };
-    const summary = blocks === null ? undefined : depthLabel(setup.model, blocks);
+    const model = setup.model as ModelName;
+    const blocks = hasBlocks(model) ? (setup.blocks ?? DEFAULT_BLOCKS) : null;
+    const own = model === 'rknet' ? ownSolver({ name: model, blocks: blocks! }) : undefined;
+    const rk4 = own ? { stepSize: own.stepSize ?? null, gradient: own.gradient } : { stepSize: null, gradient: null };
+    const summary = blocks === null ? undefined : depthLabel(model, blocks);
     return { ...rk4, rtol: null, atol: null, blocks, trainSize, testSize: setup.testSize, solverSummary: summary ?? NO_SOLVER };
   }
   const solver = setup.solver;
