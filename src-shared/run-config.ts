@@ -76,6 +76,11 @@ export function solvedMethod(model: string, storedMethod: string): string | unde
   return (MODEL_NAMES as readonly string[]).includes(model) && !usesSolverSpec(model as ModelName) ? undefined : storedMethod;
 }
 
+/** The index of the first element not greater than the one before it, or -1 when the list strictly increases. */
+export function firstNotIncreasing(xs: readonly number[]): number {
+  return xs.findIndex((x, k) => k > 0 && x <= xs[k - 1]);
+}
+
 /** The step schedule's factor unless set (PyTorch's MultiStepLR's, and odenet_mnist.py's ×0.1 per boundary). */
 export const DEFAULT_GAMMA = 0.1;
 
@@ -97,7 +102,7 @@ export function scheduleIssues(spec: { schedule: string; milestones: number[]; g
   if (milestones.length === 0) {
     return [{ path: ['milestones'], message: 'the step schedule needs milestones: the epochs after which the learning rate is multiplied by gamma (e.g. [60, 100, 140])' }];
   }
-  const i = milestones.findIndex((m, k) => k > 0 && m <= milestones[k - 1]);
+  const i = firstNotIncreasing(milestones);
   return i < 0 ? [] : [{ path: ['milestones'], message: `milestones must increase: ${milestones[i]} follows ${milestones[i - 1]}` }];
 }
 

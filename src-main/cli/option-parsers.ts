@@ -5,6 +5,7 @@
  */
 import { InvalidArgumentError } from 'commander';
 import { LabError } from '../../src-shared/errors';
+import { firstNotIncreasing } from '../../src-shared/run-config';
 
 /** Decimal numerals only (Number() would also read '0x10', '0b11' and ' 7 '). */
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
@@ -54,7 +55,7 @@ export function epochList(v: string): number[] {
     throw new InvalidArgumentError(`expected comma-separated epochs, positive integers (e.g. 60,100,140), got '${v}'`);
   }
   const epochs = texts.map(Number);
-  const i = epochs.findIndex((e, k) => k > 0 && e <= epochs[k - 1]);
+  const i = firstNotIncreasing(epochs);
   if (i > 0) throw new InvalidArgumentError(`expected increasing epochs, got '${v}': ${epochs[i]} follows ${epochs[i - 1]}`);
   return epochs;
 }
