@@ -35,16 +35,19 @@ export function cancelNote(
     // Only a store other than the one odelab opens by itself needs naming.
     const usual = resolve(process.env.ODELAB_DB || defaultDbPath());
     const command = `odelab runs resume ${runId}${resolve(dbPath) === usual ? '' : ` --db ${JSON.stringify(dbPath)}`}`;
-    const of = perEpoch ? ` of ${perEpoch}` : '';
-    const where =
-      saved?.batch !== undefined
-        ? `saved a resume point at epoch ${saved.epoch}, batch ${saved.batch}${of} (step ${saved.step})`
-        : saved
-          ? `its last checkpoint is epoch ${saved.epoch}'s (step ${saved.step})${trainedSince > 0 ? '; the batches after it are lost' : ''}`
-          : start.step > 0
-            ? `nothing new was saved; it stands where this session started (${start.batch !== undefined ? `epoch ${start.epoch + 1}, batch ${start.batch}, ` : start.epoch > 0 || !startAt ? `end of epoch ${start.epoch}, ` : ''}step ${start.step})`
-            : 'nothing was saved yet; it would start again from the beginning';
-    return `run ${runId}: ${where}. To continue it: ${command}`;
+    return `run ${runId}: ${whereSaved()}. To continue it: ${command}`;
   };
+  /** What the run's work stands on now: the last thing saved this session, else where the session began. */
+  function whereSaved(): string {
+    if (saved?.batch !== undefined) {
+      return `saved a resume point at epoch ${saved.epoch}, batch ${saved.batch}${perEpoch ? ` of ${perEpoch}` : ''} (step ${saved.step})`;
+    }
+    if (saved) return `its last checkpoint is epoch ${saved.epoch}'s (step ${saved.step})${trainedSince > 0 ? '; the batches after it are lost' : ''}`;
+    if (start.step === 0) return 'nothing was saved yet; it would start again from the beginning';
+    let place = '';
+    if (start.batch !== undefined) place = `epoch ${start.epoch + 1}, batch ${start.batch}, `;
+    else if (start.epoch > 0 || !startAt) place = `end of epoch ${start.epoch}, `;
+    return `nothing new was saved; it stands where this session started (${place}step ${start.step})`;
+  }
   return { event, note };
 }

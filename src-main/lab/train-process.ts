@@ -6,9 +6,9 @@
  * Ctrl-C, a terminal's closing (SIGHUP) or a service manager's SIGTERM reaches the whole process group, this
  * process too. The parent decides what each means (stop after the batch; kill), so they are ignored here rather
  * than die mid-batch as a crash; if the parent dies instead, the orphan watch (mid-batch) or the disconnect below
- * (between batches) stops this process. They are
- * ignored from the first moment: this module imports nothing heavy and loads the session (the engine, tfjs: about
- * a second) only afterwards, so a Ctrl-C in the process's first second is a cancel too, not a death by SIGINT.
+ * (between batches) stops this process. They are ignored from the first moment: this module imports nothing heavy
+ * and loads the session (the engine, tfjs: about a second) only afterwards, so a Ctrl-C in the process's first
+ * second is a cancel too, not a death by SIGINT.
  */
 import { exitWhenOrphaned } from './orphan-watchdog';
 import { TERMINAL_SIGNALS, type ToTrainer } from './protocol';
