@@ -89,13 +89,8 @@ export class EpochTally {
     return this.nfeF.length;
   }
 
-  /** The peak memory counts every step, even one whose loss turns out non-finite. */
-  notePeak(tensorBytes: number): void {
-    this.peakBytes = Math.max(this.peakBytes, tensorBytes);
-  }
-
   add(b: BatchTally): void {
-    this.notePeak(b.tensorBytes);
+    this.peakBytes = Math.max(this.peakBytes, b.tensorBytes);
     this.nfeF.push(b.nfeForward);
     this.nfeB.push(b.nfeBackward);
     this.accepted += b.stepsAccepted;

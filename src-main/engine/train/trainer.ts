@@ -418,7 +418,6 @@ async function trainWith(config: RunConfig, opts: TrainOptions, owned: { pool?: 
         disposeBatch(batch);
         step++;
         const { loss: lossValue, correct, nfeForward, nfeBackward } = result;
-        tally.notePeak(result.tensorBytes);
         if (!Number.isFinite(lossValue)) {
           return finish('diverged', {
             code: 'NON_FINITE',
