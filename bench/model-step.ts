@@ -5,7 +5,6 @@
  *
  *   npx tsx bench/model-step.ts --model odenet-paper|resnet|odenet-mnist|… [--repeats 5]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { initEngine, tf } from '../src-main/engine';
@@ -14,7 +13,7 @@ import { buildModel } from '../src-main/engine/models';
 import { lossAndGradients } from '../src-main/engine/train/gradients';
 import { ModelSpec, type ModelName } from '../src-shared/run-config';
 import { cpuSince, cpuSnapshot } from './cpu-load';
-import { median, mnistDir } from './common';
+import { median, mnistDir, saveResults } from './common';
 
 const { values } = parseArgs({ options: { model: { type: 'string', default: 'odenet-paper' }, repeats: { type: 'string', default: '5' } } });
 const repeats = Number(values.repeats);
@@ -43,23 +42,16 @@ const load = { start: loadavg()[0], end: 0 };
 const cpuStart = cpuSnapshot();
 const steps = Array.from({ length: repeats }, step);
 load.end = loadavg()[0];
-const json = JSON.stringify(
-  {
-    benchmark: 'model-step',
-    model: values.model,
-    date: new Date().toISOString(),
-    backend: backend.backend,
-    batch: BATCH,
-    repeats,
-    loadAverage1m: load,
-    cpu: cpuSince(cpuStart),
-    medianSeconds: Number(median(steps.map((s) => s.seconds)).toFixed(4)),
-    seconds: steps.map((s) => Number(s.seconds.toFixed(4))),
-    nfe: steps[0].nfe, // [forward, backward] per ODE block: the same every repeat
-  },
-  null,
-  2,
-);
-mkdirSync('bench/results', { recursive: true });
-writeFileSync(`bench/results/model-step-${values.model}.json`, json + '\n');
-console.log(json);
+saveResults(`model-step-${values.model}`, {
+  benchmark: 'model-step',
+  model: values.model,
+  date: new Date().toISOString(),
+  backend: backend.backend,
+  batch: BATCH,
+  repeats,
+  loadAverage1m: load,
+  cpu: cpuSince(cpuStart),
+  medianSeconds: Number(median(steps.map((s) => s.seconds)).toFixed(4)),
+  seconds: steps.map((s) => Number(s.seconds.toFixed(4))),
+  nfe: steps[0].nfe, // [forward, backward] per ODE block: the same every repeat
+});

@@ -14,7 +14,7 @@
  * Timings on a shared 2-core machine mean little without the load beside them: each part reports this process's
  * CPU use and everyone else's (cpu-load.ts), and rows/s per CPU-second of this process as well as per second.
  */
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,7 +25,7 @@ import { batchSeries, seriesPlan } from '../src-main/store/metric-series';
 import { insertBatchRows, rebuildBuckets } from '../src-main/store/metrics';
 import { createRun, listRuns, markEnded, markRunning } from '../src-main/store/runs';
 import { RunConfig } from '../src-shared/run-config';
-import { median } from './common';
+import { median, saveResults } from './common';
 import { cpuSince, cpuSnapshot } from './cpu-load';
 import { createRng } from '../src-main/data/shapes/rng';
 
@@ -212,7 +212,4 @@ const results = {
   rebuild,
   list,
 };
-const json = JSON.stringify(results, null, 2);
-mkdirSync('bench/results', { recursive: true });
-writeFileSync('bench/results/store.json', json + '\n');
-console.log(json);
+saveResults('store', results);

@@ -18,7 +18,7 @@
  * the steps after. The cores other processes used meanwhile are recorded (cpu.otherCores): other work on the two
  * cores distorts every figure here.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -28,7 +28,7 @@ import { loadDataset, type Dataset } from '../src-main/data';
 import { RunConfig, type RunConfigInput } from '../src-shared/run-config';
 import type { BatchEvent, EpochEvent, RunEvent } from '../src-shared/run-events';
 import { cpuSince, cpuSnapshot } from './cpu-load';
-import { median, mnistDir } from './common';
+import { median, mnistDir, saveResults } from './common';
 
 const { values } = parseArgs({
   options: {
@@ -159,7 +159,4 @@ const results = {
   peakRssBytes: process.resourceUsage().maxRSS * 1024,
   ...(chosen.referenceSeconds ? { referencePytorchSeconds: chosen.referenceSeconds } : {}),
 };
-const json = JSON.stringify(results, null, 2);
-mkdirSync('bench/results', { recursive: true });
-writeFileSync(`bench/results/train-${values.case}${values.method ? `-${values.method}` : ''}-w${workers}.json`, json + '\n');
-console.log(json);
+saveResults(`train-${values.case}${values.method ? `-${values.method}` : ''}-w${workers}`, results);
